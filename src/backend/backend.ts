@@ -1,0 +1,113 @@
+/**
+ * The backend interface: the only place where numbers are actually computed.
+ *
+ * Everything above this layer (primitives, transformations, models) talks about tensors and shapes;
+ * a backend receives opaque storage handles plus the shapes it needs and returns new storage. All
+ * storage is dense and row-major. A backend never mutates its inputs, so a storage handle can be
+ * shared by many tensors (reshape is free).
+ *
+ * Two backends implement it: `cpu` (float64, plain TypeScript — the oracle every test compares
+ * against) and `gpu` (float32, gpu.js kernels from `kernels/`).
+ *
+ * @module
+ */
+
+/** Elementwise functions of one argument. */
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'log1p'
+  | 'sin'
+  | 'cos'
+  | 'tanh'
+  | 'sqrt'
+  | 'abs'
+  | 'sign';
+
+/** Elementwise functions of two same-shaped arguments. Comparisons return 1 or 0. */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'greater'
+  | 'greaterEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'equal'
+  | 'notEqual';
+
+/** Reductions over a set of axes. */
+export type ReduceOp = 'sum' | 'max';
+
+/** Opaque storage owned by one backend (a `Float64Array` on the CPU). */
+export type Storage = unknown;
+
+/**
+ * What a backend must provide. Shapes are plain `number[]`; sizes are products of shapes. Every
+ * method returns fresh storage and leaves its inputs untouched.
+ */
+export interface Backend {
+  /** A short name: `'cpu'` or `'gpu'`. */
+  readonly name: string;
+  /** The precision results are computed in; tests pick their tolerances from it. */
+  readonly precision: 'float64' | 'float32';
+
+  /** Copies host numbers into backend storage. */
+  fromFloat64(data: Float64Array): Storage;
+  /** Reads storage back to the host (a fresh array the caller may keep). */
+  toFloat64(s: Storage, size: number): Float64Array;
+  /** A tensor of `size` elements all equal to `value`. */
+  fill(size: number, value: number): Storage;
+
+  unary(op: UnaryOp, x: Storage, size: number): Storage;
+  binary(op: BinaryOp, a: Storage, b: Storage, size: number): Storage;
+  /** `cond ≠ 0 ? a : b`, elementwise, all three the same size. */
+  select(cond: Storage, a: Storage, b: Storage, size: number): Storage;
+  /** Reduces `axes` (sorted, distinct) away; the result has shape `shape` without those axes. */
+  reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage;
+  /** Numpy broadcasting from `shape` (same rank as `to`, size-1 axes stretched) to `to`. */
+  broadcast(x: Storage, shape: readonly number[], to: readonly number[]): Storage;
+  /** Permutes axes: output axis i is input axis `perm[i]`. */
+  transpose(x: Storage, shape: readonly number[], perm: readonly number[]): Storage;
+  /** The box `[starts, starts + sizes)`. */
+  slice(x: Storage, shape: readonly number[], starts: readonly number[], sizes: readonly number[]): Storage;
+  /** Zero padding: `lo[i]` zeros before and `hi[i]` after along axis i. */
+  pad(x: Storage, shape: readonly number[], lo: readonly number[], hi: readonly number[]): Storage;
+  /** Joins tensors along `axis`; all other axes agree. */
+  concat(xs: readonly Storage[], shapes: readonly (readonly number[])[], axis: number): Storage;
+  /**
+   * `numpy.take(x, indices, axis)`: the output shape is
+   * `shape[:axis] ++ indicesShape ++ shape[axis+1:]`. Indices are integers stored as floats.
+   */
+  take(x: Storage, shape: readonly number[], indices: Float64Array, axis: number): Storage;
+  /**
+   * The transpose of `take`: a zero tensor of shape `shape[:axis] ++ [axisSize] ++ rest` into
+   * which the slices of `g` are added at `indices` (repeated indices accumulate).
+   */
+  scatterAdd(
+    g: Storage,
+    gShape: readonly number[],
+    indices: Float64Array,
+    axis: number,
+    axisSize: number,
+  ): Storage;
+  /**
+   * Batched matrix product C[b] = op(A[b]) op(B[b]) where op transposes when asked.
+   * Stored shapes: A is [batch, m, k] (or [batch, k, m] when `transA`), B is [batch, k, n]
+   * (or [batch, n, k] when `transB`); C is [batch, m, n].
+   */
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): Storage;
+}
