@@ -71,7 +71,8 @@ function splitLine(line: string, where: () => string): string[] {
       fields.push(value);
     } else {
       const end = line.indexOf(',', i);
-      fields.push(end === -1 ? line.slice(i) : line.slice(i, end));
+      // Unquoted fields are trimmed; quoting is how a header name keeps its spaces.
+      fields.push((end === -1 ? line.slice(i) : line.slice(i, end)).trim());
       i = end === -1 ? line.length : end;
     }
     if (i >= line.length) return fields;
@@ -112,7 +113,7 @@ export function parseCsv(text: string, options: ParseCsvOptions = {}): CsvData {
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
   if (lines.length === 0) throw new Error(`${source}: the file is empty (expected a header row)`);
 
-  const header = splitLine(lines[0]!, () => `${source}:1`).map((h) => h.trim());
+  const header = splitLine(lines[0]!, () => `${source}:1`);
   if (header.length < 2) {
     throw new Error(
       `${source}:1: the header has ${header.length} column; need at least one feature and a label (last column)`,
@@ -138,7 +139,7 @@ export function parseCsv(text: string, options: ParseCsvOptions = {}): CsvData {
       );
     }
     for (let c = 0; c < cells.length; c++) {
-      const cell = cells[c]!.trim();
+      const cell = cells[c]!;
       if (!DECIMAL.test(cell)) {
         const what = cell === '' ? 'empty cell' : `${JSON.stringify(cell)} is not a number`;
         throw new Error(`${where()}: column ${c + 1} (${JSON.stringify(header[c])}): ${what}`);
