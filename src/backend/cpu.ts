@@ -1,0 +1,327 @@
+/**
+ * The float64 reference backend, in plain TypeScript.
+ *
+ * This backend *is* the definition of every operation: the GPU backend and every test compare
+ * against it. It favours loops whose memory access is sequential (the matmul variants pick their
+ * loop order from the transpose flags) because that, not cleverness, is what makes plain JavaScript
+ * fast on these sizes.
+ *
+ * @module
+ */
+import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
+import { sizeOf, stridesOf } from '../core/shape.ts';
+
+type F64 = Float64Array;
+
+/**
+ * Visits a strided view in row-major order of `shape` and writes it densely into `out`:
+ * `out[k] = src[base + Σ idx_i · strides_i]`. Zero strides broadcast; permuted strides transpose.
+ * The innermost axis is a tight loop; outer axes advance an odometer.
+ */
+function gatherStrided(src: F64, base: number, shape: readonly number[], strides: readonly number[]): F64 {
+  const size = sizeOf(shape);
+  const out = new Float64Array(size);
+  if (size === 0) return out;
+  const rank = shape.length;
+  if (rank === 0) {
+    out[0] = src[base]!;
+    return out;
+  }
+  const inner = shape[rank - 1]!;
+  const innerStride = strides[rank - 1]!;
+  const idx = new Array<number>(rank).fill(0);
+  let off = base;
+  for (let k = 0; k < size; k += inner) {
+    if (innerStride === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
+    else for (let j = 0; j < inner; j++) out[k + j] = src[off + j * innerStride]!;
+    // advance the odometer over the outer axes
+    for (let ax = rank - 2; ax >= 0; ax--) {
+      idx[ax]!++;
+      off += strides[ax]!;
+      if (idx[ax]! < shape[ax]!) break;
+      off -= idx[ax]! * strides[ax]!;
+      idx[ax] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * The adjoint of `gatherStrided` with distinct targets: walks `src` densely in row-major order of
+ * `shape` and writes element k to `out[base + Σ idx_i · strides_i]`.
+ */
+function scatterStrided(src: F64, out: F64, base: number, shape: readonly number[], strides: readonly number[]): void {
+  const size = sizeOf(shape);
+  if (size === 0) return;
+  const rank = shape.length;
+  if (rank === 0) {
+    out[base] = src[0]!;
+    return;
+  }
+  const inner = shape[rank - 1]!;
+  const innerStride = strides[rank - 1]!;
+  const idx = new Array<number>(rank).fill(0);
+  let off = base;
+  for (let k = 0; k < size; k += inner) {
+    for (let j = 0; j < inner; j++) out[off + j * innerStride] = src[k + j]!;
+    for (let ax = rank - 2; ax >= 0; ax--) {
+      idx[ax]!++;
+      off += strides[ax]!;
+      if (idx[ax]! < shape[ax]!) break;
+      off -= idx[ax]! * strides[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
+  const o = new Float64Array(n);
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) o[i] = -x[i]!; break;
+    case 'exp': for (let i = 0; i < n; i++) o[i] = Math.exp(x[i]!); break;
+    case 'log': for (let i = 0; i < n; i++) o[i] = Math.log(x[i]!); break;
+    case 'log1p': for (let i = 0; i < n; i++) o[i] = Math.log1p(x[i]!); break;
+    case 'sin': for (let i = 0; i < n; i++) o[i] = Math.sin(x[i]!); break;
+    case 'cos': for (let i = 0; i < n; i++) o[i] = Math.cos(x[i]!); break;
+    case 'tanh': for (let i = 0; i < n; i++) o[i] = Math.tanh(x[i]!); break;
+    case 'sqrt': for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]!); break;
+    case 'abs': for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]!); break;
+    case 'sign': for (let i = 0; i < n; i++) { const v = x[i]!; o[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
+    default: throw new Error(`cpu backend: unknown unary op '${op as string}'`);
+  }
+  return o;
+}
+
+function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
+  const o = new Float64Array(n);
+  switch (op) {
+    case 'add': for (let i = 0; i < n; i++) o[i] = a[i]! + b[i]!; break;
+    case 'sub': for (let i = 0; i < n; i++) o[i] = a[i]! - b[i]!; break;
+    case 'mul': for (let i = 0; i < n; i++) o[i] = a[i]! * b[i]!; break;
+    case 'div': for (let i = 0; i < n; i++) o[i] = a[i]! / b[i]!; break;
+    case 'pow': for (let i = 0; i < n; i++) o[i] = Math.pow(a[i]!, b[i]!); break;
+    // NaN propagates through maximum, as in numpy/JAX, so a bad value is never hidden.
+    case 'maximum': for (let i = 0; i < n; i++) { const u = a[i]!, v = b[i]!; o[i] = u > v || u !== u ? u : v; } break;
+    case 'greater': for (let i = 0; i < n; i++) o[i] = a[i]! > b[i]! ? 1 : 0; break;
+    case 'greaterEqual': for (let i = 0; i < n; i++) o[i] = a[i]! >= b[i]! ? 1 : 0; break;
+    case 'less': for (let i = 0; i < n; i++) o[i] = a[i]! < b[i]! ? 1 : 0; break;
+    case 'lessEqual': for (let i = 0; i < n; i++) o[i] = a[i]! <= b[i]! ? 1 : 0; break;
+    case 'equal': for (let i = 0; i < n; i++) o[i] = a[i]! === b[i]! ? 1 : 0; break;
+    case 'notEqual': for (let i = 0; i < n; i++) o[i] = a[i]! !== b[i]! ? 1 : 0; break;
+    default: throw new Error(`cpu backend: unknown binary op '${op as string}'`);
+  }
+  return o;
+}
+
+/**
+ * C = op(A) op(B) for one batch slice, accumulated into `c` at `cOff`. The loop order is chosen so
+ * that the innermost loop walks memory contiguously for every combination of transposes.
+ */
+function matmulSlice(
+  a: F64, aOff: number, b: F64, bOff: number, c: F64, cOff: number,
+  m: number, k: number, n: number, transA: boolean, transB: boolean,
+): void {
+  if (!transA && !transB) {
+    if (n === 1) {
+      // matrix-vector: one dot product per row of A
+      for (let i = 0; i < m; i++) {
+        let s = 0;
+        const ai = aOff + i * k;
+        for (let p = 0; p < k; p++) s += a[ai + p]! * b[bOff + p]!;
+        c[cOff + i] = s;
+      }
+      return;
+    }
+    for (let i = 0; i < m; i++) {
+      const ci = cOff + i * n;
+      const ai = aOff + i * k;
+      for (let p = 0; p < k; p++) {
+        const av = a[ai + p]!;
+        const bp = bOff + p * n;
+        for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j]!;
+      }
+    }
+  } else if (transA && !transB) {
+    // A is stored [k, m]: row p of storage is column p of op(A).
+    for (let p = 0; p < k; p++) {
+      const ap = aOff + p * m;
+      const bp = bOff + p * n;
+      if (n === 1) {
+        const bv = b[bp]!;
+        for (let i = 0; i < m; i++) c[cOff + i] += a[ap + i]! * bv;
+        continue;
+      }
+      for (let i = 0; i < m; i++) {
+        const av = a[ap + i]!;
+        const ci = cOff + i * n;
+        for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j]!;
+      }
+    }
+  } else if (!transA && transB) {
+    // B is stored [n, k]: C[i, j] is the dot product of two contiguous rows.
+    for (let i = 0; i < m; i++) {
+      const ai = aOff + i * k;
+      for (let j = 0; j < n; j++) {
+        const bj = bOff + j * k;
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[ai + p]! * b[bj + p]!;
+        c[cOff + i * n + j] = s;
+      }
+    }
+  } else {
+    // Both transposed: materialise B's transpose once, then reuse the (transA, !transB) loop.
+    const bt = new Float64Array(k * n);
+    for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) bt[p * n + j] = b[bOff + j * k + p]!;
+    matmulSlice(a, aOff, bt, 0, c, cOff, m, k, n, true, false);
+  }
+}
+
+/** The float64 CPU backend. */
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  readonly precision = 'float64' as const;
+
+  fromFloat64(data: Float64Array): Storage {
+    return data;
+  }
+  toFloat64(s: Storage, size: number): Float64Array {
+    const d = s as F64;
+    if (d.length !== size) throw new Error(`cpu backend: storage holds ${d.length} numbers, expected ${size}`);
+    return d.slice();
+  }
+  fill(size: number, value: number): Storage {
+    return new Float64Array(size).fill(value);
+  }
+  unary(op: UnaryOp, x: Storage, size: number): Storage {
+    return unaryLoop(op, x as F64, size);
+  }
+  binary(op: BinaryOp, a: Storage, b: Storage, size: number): Storage {
+    return binaryLoop(op, a as F64, b as F64, size);
+  }
+  select(cond: Storage, a: Storage, b: Storage, size: number): Storage {
+    const c = cond as F64, x = a as F64, y = b as F64;
+    const o = new Float64Array(size);
+    for (let i = 0; i < size; i++) o[i] = c[i] !== 0 ? x[i]! : y[i]!;
+    return o;
+  }
+  reduce(op: ReduceOp, xs: Storage, shape: readonly number[], axes: readonly number[]): Storage {
+    const x = xs as F64;
+    const outShape = shape.filter((_, i) => !axes.includes(i));
+    const out = new Float64Array(sizeOf(outShape)).fill(op === 'sum' ? 0 : -Infinity);
+    const size = sizeOf(shape);
+    if (size === 0) return out;
+    // Output strides laid over the input's axes, 0 on reduced axes.
+    const keep = stridesOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+    const ostr = shape.map((_, i) => (axes.includes(i) ? 0 : keep[i]!));
+    const rank = shape.length;
+    if (rank === 0) {
+      out[0] = x[0]!;
+      return out;
+    }
+    const inner = shape[rank - 1]!;
+    const is = ostr[rank - 1]!;
+    const idx = new Array<number>(rank).fill(0);
+    let off = 0;
+    for (let k = 0; k < size; k += inner) {
+      if (op === 'sum') {
+        if (is === 0) {
+          let s = 0;
+          for (let j = 0; j < inner; j++) s += x[k + j]!;
+          out[off] += s;
+        } else for (let j = 0; j < inner; j++) out[off + j * is] += x[k + j]!;
+      } else {
+        for (let j = 0; j < inner; j++) {
+          const v = x[k + j]!;
+          const o = off + j * is;
+          if (v > out[o]! || v !== v) out[o] = v; // NaN wins, as in maximum
+        }
+      }
+      for (let ax = rank - 2; ax >= 0; ax--) {
+        idx[ax]!++;
+        off += ostr[ax]!;
+        if (idx[ax]! < shape[ax]!) break;
+        off -= idx[ax]! * ostr[ax]!;
+        idx[ax] = 0;
+      }
+    }
+    return out;
+  }
+  broadcast(x: Storage, shape: readonly number[], to: readonly number[]): Storage {
+    const st = stridesOf(shape).map((s, i) => (shape[i] === 1 && to[i] !== 1 ? 0 : s));
+    return gatherStrided(x as F64, 0, to, st);
+  }
+  transpose(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
+    const st = stridesOf(shape);
+    return gatherStrided(x as F64, 0, perm.map((p) => shape[p]!), perm.map((p) => st[p]!));
+  }
+  slice(x: Storage, shape: readonly number[], starts: readonly number[], sizes: readonly number[]): Storage {
+    const st = stridesOf(shape);
+    let base = 0;
+    for (let i = 0; i < shape.length; i++) base += starts[i]! * st[i]!;
+    return gatherStrided(x as F64, base, sizes, st);
+  }
+  pad(x: Storage, shape: readonly number[], lo: readonly number[], hi: readonly number[]): Storage {
+    const outShape = shape.map((d, i) => d + lo[i]! + hi[i]!);
+    const out = new Float64Array(sizeOf(outShape));
+    const st = stridesOf(outShape);
+    let base = 0;
+    for (let i = 0; i < shape.length; i++) base += lo[i]! * st[i]!;
+    scatterStrided(x as F64, out, base, shape, st);
+    return out;
+  }
+  concat(xs: readonly Storage[], shapes: readonly (readonly number[])[], axis: number): Storage {
+    const outShape = [...shapes[0]!];
+    outShape[axis] = shapes.reduce((s, sh) => s + sh[axis]!, 0);
+    const out = new Float64Array(sizeOf(outShape));
+    const st = stridesOf(outShape);
+    let offset = 0;
+    xs.forEach((x, i) => {
+      scatterStrided(x as F64, out, offset * st[axis]!, shapes[i]!, st);
+      offset += shapes[i]![axis]!;
+    });
+    return out;
+  }
+  take(xs: Storage, shape: readonly number[], indices: Float64Array, axis: number): Storage {
+    const x = xs as F64;
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    const len = shape[axis]!;
+    const ni = indices.length;
+    const out = new Float64Array(outer * ni * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < ni; j++) {
+        const src = (o * len + indices[j]!) * inner;
+        const dst = (o * ni + j) * inner;
+        for (let q = 0; q < inner; q++) out[dst + q] = x[src + q]!;
+      }
+    }
+    return out;
+  }
+  scatterAdd(gs: Storage, gShape: readonly number[], indices: Float64Array, axis: number, axisSize: number): Storage {
+    const g = gs as F64;
+    const ni = indices.length;
+    // gShape = pre ++ indicesShape ++ post; the indices occupy `ni` elements' worth of axes.
+    const outer = sizeOf(gShape.slice(0, axis));
+    const inner = ni === 0 ? 0 : sizeOf(gShape) / (outer * ni);
+    const out = new Float64Array(outer * axisSize * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < ni; j++) {
+        const dst = (o * axisSize + indices[j]!) * inner;
+        const src = (o * ni + j) * inner;
+        for (let q = 0; q < inner; q++) out[dst + q] += g[src + q]!;
+      }
+    }
+    return out;
+  }
+  matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): Storage {
+    const A = a as F64, B = b as F64;
+    const c = new Float64Array(batch * m * n);
+    for (let q = 0; q < batch; q++) {
+      matmulSlice(A, q * m * k, B, q * k * n, c, q * m * n, m, k, n, transA, transB);
+    }
+    return c;
+  }
+}
+
+/** The one shared instance. */
+export const cpuBackend = new CpuBackend();

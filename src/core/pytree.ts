@@ -1,0 +1,112 @@
+/**
+ * Pytrees: nested arrays and plain objects whose leaves are tensors (or numbers). They let a model's
+ * parameters be one object, `{ W1, b1, W2, b2 }`, that every transformation accepts and returns in
+ * the same structure.
+ *
+ * @module
+ */
+import { Tensor } from './tensor.ts';
+
+/** A leaf, or an array or plain object of pytrees. `null` and `undefined` are empty nodes. */
+export type Pytree = Tensor | number | null | undefined | readonly Pytree[] | { readonly [key: string]: Pytree };
+
+/** The structure of a pytree with its leaves taken out. */
+export type TreeDef =
+  | { kind: 'leaf' }
+  | { kind: 'none'; value: null | undefined }
+  | { kind: 'array'; children: TreeDef[] }
+  | { kind: 'object'; keys: string[]; children: TreeDef[] };
+
+function isPlainObject(x: unknown): x is Record<string, Pytree> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Splits a pytree into its leaves (depth-first, object keys in insertion order) and its structure.
+ *
+ * @example
+ * ```ts
+ * const { leaves, def } = treeFlatten({ w: tensor([1, 2]), b: 0 });
+ * leaves.length;                 // 2
+ * treeUnflatten(def, leaves);    // { w: Tensor, b: 0 }
+ * ```
+ */
+export function treeFlatten(tree: Pytree, path = 'argument'): { leaves: (Tensor | number)[]; def: TreeDef } {
+  const leaves: (Tensor | number)[] = [];
+  const walk = (t: Pytree, where: string): TreeDef => {
+    if (t instanceof Tensor || typeof t === 'number') {
+      leaves.push(t);
+      return { kind: 'leaf' };
+    }
+    if (t === null || t === undefined) return { kind: 'none', value: t };
+    if (Array.isArray(t)) return { kind: 'array', children: t.map((c, i) => walk(c, `${where}[${i}]`)) };
+    if (isPlainObject(t)) {
+      const keys = Object.keys(t);
+      return { kind: 'object', keys, children: keys.map((k) => walk(t[k], `${where}.${k}`)) };
+    }
+    throw new Error(
+      `${where}: expected a Tensor, a number, or an array or plain object of them, got ${(t as object).constructor?.name ?? typeof t}`,
+    );
+  };
+  const def = walk(tree, path);
+  return { leaves, def };
+}
+
+/**
+ * Rebuilds a pytree of the given structure from leaves (the inverse of `treeFlatten`).
+ *
+ * @example
+ * ```ts
+ * const { leaves, def } = treeFlatten([tensor(1), { a: tensor(2) }]);
+ * treeUnflatten(def, leaves.map((x) => x)); // the same structure back
+ * ```
+ */
+export function treeUnflatten<T = Pytree>(def: TreeDef, leaves: readonly (Tensor | number)[]): T {
+  let i = 0;
+  const build = (d: TreeDef): Pytree => {
+    switch (d.kind) {
+      case 'leaf':
+        if (i >= leaves.length) throw new Error('treeUnflatten: too few leaves for the structure');
+        return leaves[i++]!;
+      case 'none':
+        return d.value;
+      case 'array':
+        return d.children.map(build);
+      case 'object': {
+        const out: Record<string, Pytree> = {};
+        d.keys.forEach((k, j) => (out[k] = build(d.children[j]!)));
+        return out;
+      }
+    }
+  };
+  const out = build(def);
+  if (i !== leaves.length) throw new Error(`treeUnflatten: ${leaves.length} leaves given, the structure holds ${i}`);
+  return out as T;
+}
+
+/**
+ * Applies `fn` to every leaf, keeping the structure.
+ *
+ * @example
+ * ```ts
+ * treeMap((x) => mul(x, 2), { w: tensor([1, 2]) }); // { w: [2, 4] }
+ * ```
+ */
+export function treeMap<T = Pytree>(fn: (leaf: Tensor | number, i: number) => Tensor | number, tree: Pytree): T {
+  const { leaves, def } = treeFlatten(tree);
+  return treeUnflatten<T>(def, leaves.map(fn));
+}
+
+/** Whether two tree structures are the same (same kinds, keys and lengths). */
+export function treeDefsEqual(a: TreeDef, b: TreeDef): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'array' && b.kind === 'array') {
+    return a.children.length === b.children.length && a.children.every((c, i) => treeDefsEqual(c, b.children[i]!));
+  }
+  if (a.kind === 'object' && b.kind === 'object') {
+    return a.keys.length === b.keys.length && a.keys.every((k, i) => k === b.keys[i] && treeDefsEqual(a.children[i]!, b.children[i]!));
+  }
+  return true;
+}

@@ -1,0 +1,102 @@
+/**
+ * The tensor types.
+ *
+ * `Tensor` is what users hold. Outside any transformation it is a `ConcreteTensor`: a shape plus
+ * dense row-major storage owned by a backend. Inside a transformation the same functions receive
+ * `Tracer`s (defined in `trace.ts`), which are also `Tensor`s, so user code never needs to know
+ * which one it has: this is how `grad(f)` can run `f` unchanged.
+ *
+ * Tensors are immutable. Operations return new tensors, and storage may be shared (reshape is free).
+ *
+ * @module
+ */
+import type { Backend, Storage } from '../backend/backend.ts';
+import { type Shape, fmt, sizeOf } from './shape.ts';
+
+/** A nested array of numbers, as `toArray()` returns and `tensor()` accepts. */
+export type NestedArray = number | NestedArray[];
+
+/** Anything an operation accepts where a tensor is expected: plain numbers become scalars. */
+export type TensorLike = Tensor | number;
+
+/** The common face of concrete tensors and tracers. */
+export abstract class Tensor {
+  /** The shape, e.g. `[2, 3]`; `[]` for a scalar. */
+  abstract readonly shape: Shape;
+
+  /** The number of axes. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** The number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  /**
+   * The values as a flat row-major `Float64Array` (a fresh copy).
+   * Inside a transformation this reads the primal value where one exists.
+   */
+  abstract toFloat64Array(): Float64Array;
+
+  /**
+   * The values as nested arrays; a scalar gives a plain number.
+   *
+   * @example
+   * ```ts
+   * tensor([[1, 2], [3, 4]]).toArray(); // [[1, 2], [3, 4]]
+   * tensor(5).toArray();                // 5
+   * ```
+   */
+  toArray(): NestedArray {
+    return nest(this.toFloat64Array(), this.shape);
+  }
+
+  /**
+   * The single value of a one-element tensor.
+   *
+   * @example
+   * ```ts
+   * tensor([[3]]).item(); // 3
+   * ```
+   */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item: tensor has shape ${fmt(this.shape)}, not exactly one element`);
+    return this.toFloat64Array()[0]!;
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmt(this.shape)}, ${JSON.stringify(this.toArray())})`;
+  }
+}
+
+/** Turns flat row-major values into nested arrays. */
+export function nest(data: ArrayLike<number>, shape: Shape): NestedArray {
+  if (shape.length === 0) return data[0]!;
+  const build = (axis: number, offset: number, stride: number): NestedArray => {
+    const n = shape[axis]!;
+    const inner = stride / n;
+    const out: NestedArray[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = axis === shape.length - 1 ? data[offset + i]! : build(axis + 1, offset + i * inner, inner);
+    }
+    return out;
+  };
+  return build(0, 0, sizeOf(shape));
+}
+
+/** A tensor with real storage on a backend. */
+export class ConcreteTensor extends Tensor {
+  constructor(
+    readonly storage: Storage,
+    readonly shape: Shape,
+    readonly backend: Backend,
+  ) {
+    super();
+  }
+
+  toFloat64Array(): Float64Array {
+    return this.backend.toFloat64(this.storage, this.size);
+  }
+}

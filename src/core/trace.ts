@@ -1,0 +1,162 @@
+/**
+ * The trace stack: how transformations nest without confusing their perturbations.
+ *
+ * Every active transformation (one call of `jvp`, `vjp`, `vmap`, …) owns a `Trace` with a
+ * *level*, its position on a stack whose bottom (level 0) is plain evaluation. Values it is
+ * tracking are `Tracer`s tagged with that trace. When a primitive is applied (`bind`), the trace of
+ * the highest level among its arguments handles it; arguments from lower levels are constants to
+ * that trace. The trace then binds primitives on the lower-level values it carries, and so the
+ * work descends level by level to the backend.
+ *
+ * That rule is the whole answer to perturbation confusion: in d/dx [x · d/dy (x + y)], the inner
+ * derivative's trace sees `x` as a constant from below, so it contributes no tangent there, and the
+ * result is 1, not 2.
+ *
+ * @module
+ */
+import { type Shape, fmt } from './shape.ts';
+import { ConcreteTensor, Tensor } from './tensor.ts';
+import { getBackend } from '../backend/index.ts';
+
+/**
+ * A primitive operation: its shape rule, its evaluation, and its derivative and batching rules,
+ * side by side. Rules are written with primitives (through `bind`), never with raw arrays, which is
+ * what makes every derivative differentiable again.
+ */
+export interface Primitive<P = unknown> {
+  readonly name: string;
+  /** Validates the input shapes and returns the output shape; errors name the op and shapes. */
+  shape(inShapes: Shape[], params: P): Shape;
+  /** Evaluates on concrete tensors with the current backend. */
+  impl(inputs: ConcreteTensor[], params: P): ConcreteTensor;
+  /**
+   * The tangent of the output given input tangents (`null` is a symbolic zero; at least one is
+   * non-null). `out` is the already computed primal output. Return `null` for a zero tangent.
+   * Omitted for primitives with no derivative (comparisons, sign, stopGradient).
+   */
+  jvp?(primals: Tensor[], tangents: (Tensor | null)[], params: P, out: Tensor): Tensor | null;
+  /**
+   * The input cotangents given the output cotangent (`null` where an input gets none).
+   * `active[i]` says whether input i needs a cotangent at all, so a rule may skip work for
+   * constants. Omitted for primitives with no derivative.
+   */
+  vjp?(ct: Tensor, primals: Tensor[], params: P, out: Tensor, active?: readonly boolean[]): (Tensor | null)[];
+  /**
+   * The batched primitive: `args[i]` carries the batch on axis 0 when `dims[i]` is 0 and has none
+   * when it is `null` (at least one is batched). The result carries the batch on axis 0.
+   */
+  batch(args: Tensor[], dims: (0 | null)[], params: P, batchSize: number): Tensor;
+}
+
+/** A value tracked by one trace. */
+export abstract class Tracer extends Tensor {
+  constructor(readonly trace: Trace) {
+    super();
+  }
+  /** The shape the traced function sees. */
+  abstract override readonly shape: Shape;
+}
+
+/** One active transformation. Subclasses say how primitives are processed at this level. */
+export abstract class Trace {
+  /** The position on the stack, set when pushed. */
+  level = -1;
+  /** False once the transformation has returned; a tracer of a dead trace has escaped. */
+  alive = true;
+  /** A short name for error messages: 'jvp', 'vjp', 'vmap'. */
+  abstract readonly kind: string;
+  /** Wraps a value from a lower level as a tracer of this trace with no perturbation. */
+  abstract pure(x: Tensor): Tracer;
+  /** Applies `prim` to tracers of this trace; may return a lower-level value when nothing is tracked. */
+  abstract process(prim: Primitive<any>, args: Tracer[], params: unknown): Tensor;
+}
+
+/** Level 0: evaluate on the backend. Never holds tracers. */
+class EvalTrace extends Trace {
+  readonly kind = 'eval';
+  pure(): Tracer {
+    throw new Error('internal: the evaluation trace has no tracers');
+  }
+  process(): Tensor {
+    throw new Error('internal: evaluation is handled by bind');
+  }
+}
+
+const stack: Trace[] = [new EvalTrace()];
+stack[0]!.level = 0;
+
+/**
+ * Runs `body` with `trace` pushed on the stack, popping it (and marking it dead) afterwards even on
+ * error.
+ */
+export function withTrace<T>(trace: Trace, body: (trace: Trace) => T): T {
+  trace.level = stack.length;
+  stack.push(trace);
+  try {
+    return body(trace);
+  } finally {
+    stack.pop();
+    trace.alive = false;
+  }
+}
+
+/** The current depth of nesting (1 means no transformation is active). */
+export function stackDepth(): number {
+  return stack.length;
+}
+
+function levelOf(x: Tensor): number {
+  return x instanceof Tracer ? x.trace.level : 0;
+}
+
+function checkAlive(x: Tensor, prim: string): void {
+  if (x instanceof Tracer && (!x.trace.alive || stack[x.trace.level] !== x.trace)) {
+    throw new Error(
+      `${prim}: a ${x.trace.kind} tracer of shape ${fmt(x.shape)} was used after its transformation ` +
+        'returned (it escaped, e.g. through a closure or a global); pass values in as arguments instead',
+    );
+  }
+}
+
+/** Moves a concrete tensor to the current backend if it lives on another one. */
+function onCurrentBackend(x: ConcreteTensor): ConcreteTensor {
+  const backend = getBackend();
+  if (x.backend === backend) return x;
+  return new ConcreteTensor(backend.fromFloat64(x.backend.toFloat64(x.storage, x.size)), x.shape, backend);
+}
+
+/**
+ * Applies a primitive: checks shapes, finds the highest trace among the arguments, raises the others
+ * to it and lets it process the primitive. At level 0 the backend evaluates it.
+ */
+export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
+  const outShape = prim.shape(args.map((a) => a.shape), params);
+  let top = 0;
+  for (const a of args) {
+    checkAlive(a, prim.name);
+    top = Math.max(top, levelOf(a));
+  }
+  if (top === 0) {
+    const out = prim.impl(args.map((a) => onCurrentBackend(a as ConcreteTensor)), params);
+    return out;
+  }
+  const trace = stack[top]!;
+  const tracers = args.map((a) => (a instanceof Tracer && a.trace === trace ? a : trace.pure(a)));
+  const out = trace.process(prim, tracers, params);
+  if (out.shape.length !== outShape.length || out.shape.some((d, i) => d !== outShape[i])) {
+    throw new Error(
+      `internal: ${prim.name} under ${trace.kind} produced shape ${fmt(out.shape)}, expected ${fmt(outShape)}`,
+    );
+  }
+  return out;
+}
+
+/** The live trace of the highest level among `xs`, or null when all are concrete. */
+export function findTopTrace(xs: readonly Tensor[], op = 'transformation'): Trace | null {
+  let top: Trace | null = null;
+  for (const x of xs) {
+    checkAlive(x, op);
+    if (x instanceof Tracer && (!top || x.trace.level > top.level)) top = x.trace;
+  }
+  return top;
+}

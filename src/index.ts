@@ -1,0 +1,59 @@
+/**
+ * unequal: float64 tensors, a from-scratch autodiff engine whose transformations nest to any order,
+ * and the training-sample weighting methods built on it.
+ *
+ * The transformations follow JAX's names and call shapes: `grad`, `valueAndGrad`, `vjp`, `jvp`,
+ * `vmap`, `jacrev`, `jacfwd`, `hessian`, `hvp`, `stopGradient`, `customVjp`.
+ *
+ * @example
+ * ```ts
+ * import { grad, tensor, tanh } from 'unequal';
+ * const d3 = grad(grad(grad((x) => tanh(x))));
+ * d3(tensor(0)).item(); // −2
+ * ```
+ *
+ * @module unequal
+ */
+export { Tensor, ConcreteTensor, type TensorLike, type NestedArray } from './core/tensor.ts';
+export { Tracer } from './core/trace.ts';
+export type { Shape } from './core/shape.ts';
+export {
+  tensor,
+  asTensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  eye,
+  randomUniform,
+  randomNormal,
+  fromNdarray,
+  toNdarray,
+} from './core/create.ts';
+export { Rng } from './data/rng.ts';
+export { type Pytree, treeFlatten, treeUnflatten, treeMap } from './core/pytree.ts';
+
+export { jvp } from './core/transforms/jvp.ts';
+export { vjp } from './core/transforms/reverse.ts';
+export { vmap, type VmapOptions } from './core/transforms/vmap.ts';
+export {
+  grad,
+  valueAndGrad,
+  jacrev,
+  jacfwd,
+  hessian,
+  hvp,
+  type GradOptions,
+  type JacobianOptions,
+  type HvpOptions,
+} from './core/transforms/derived.ts';
+export { customVjp } from './core/transforms/custom-vjp.ts';
+
+export * from './ops/arith.ts';
+export * from './ops/reduce.ts';
+export * from './ops/shape-ops.ts';
+export * from './ops/linalg.ts';
+export * from './ops/nn.ts';
+export * from './ops/losses.ts';
+
+export { setBackend, getBackend, registerBackend, type GpuOptions } from './backend/index.ts';

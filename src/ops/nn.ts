@@ -1,0 +1,103 @@
+/**
+ * Activation functions and normalisers, built from primitives in numerically stable forms. They
+ * have no derivative rules of their own: autodiff goes through the primitives they are made of.
+ *
+ * @module
+ */
+import { asTensor } from '../core/create.ts';
+import { normalizeAxes } from '../core/shape.ts';
+import type { Tensor, TensorLike } from '../core/tensor.ts';
+import { add, div, exp, greater, greaterEqual, log, log1p, neg, stopGradient, sub, where } from './arith.ts';
+import { type Axis, max, sum } from './reduce.ts';
+
+/**
+ * −|x| written with `where` rather than `abs`, so that its derivative is −1 or +1 on each side and,
+ * at 0, the one-sided derivative of the branch `where` picks there (the same side as the callers'
+ * own `where`). Using `abs`, whose derivative at 0 is 0, would make σ'(0) come out as 0.
+ */
+function negAbs(t: Tensor): Tensor {
+  return where(greaterEqual(t, 0), neg(t), t);
+}
+
+/**
+ * The logistic function 1/(1 + e^−x), computed through e^−|x| so that exp never overflows and no
+ * branch, even the one `where` discards, produces an infinity (which would turn into NaN in the
+ * gradient).
+ * @example
+ * ```ts
+ * sigmoid(0).item();     // 0.5
+ * sigmoid(-800).item();  // 0 (not NaN)
+ * ```
+ */
+export function sigmoid(x: TensorLike): Tensor {
+  const t = asTensor(x);
+  const e = exp(negAbs(t)); // in (0, 1]
+  const onePlus = add(1, e);
+  return where(greaterEqual(t, 0), div(1, onePlus), div(e, onePlus));
+}
+
+/**
+ * softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^−|x|): exact for large |x| and tiny results.
+ * @example
+ * ```ts
+ * softplus(0).item();    // log 2
+ * softplus(1000).item(); // 1000
+ * ```
+ */
+export function softplus(x: TensorLike): Tensor {
+  const t = asTensor(x);
+  return add(where(greaterEqual(t, 0), t, 0), log1p(exp(negAbs(t))));
+}
+
+/**
+ * max(x, 0), with derivative 0 at 0 (as in JAX and PyTorch).
+ * @example
+ * ```ts
+ * relu(tensor([-1, 2])).toArray(); // [0, 2]
+ * ```
+ */
+export function relu(x: TensorLike): Tensor {
+  const t = asTensor(x);
+  return where(greater(t, 0), t, 0);
+}
+
+/**
+ * log Σ exp(x) over axes, shifted by the (gradient-stopped) maximum so no exponent is positive.
+ * The shift cancels exactly in the value, so stopping its gradient changes nothing but saves the
+ * work of differentiating through `max`.
+ * @example
+ * ```ts
+ * logSumExp(tensor([1000, 1000])).item(); // 1000 + log 2
+ * ```
+ */
+export function logSumExp(x: TensorLike, axis?: Axis, keepdims = false): Tensor {
+  const t = asTensor(x);
+  const axes = normalizeAxes('logSumExp', axis, t.ndim);
+  const m = stopGradient(max(t, axes, true));
+  const s = log(sum(exp(sub(t, m)), axes, true));
+  const out = add(s, m);
+  return keepdims ? out : sum(out, axes); // summing size-1 axes just drops them
+}
+
+/**
+ * log softmax along an axis (default: the last): x − logSumExp(x).
+ * @example
+ * ```ts
+ * logSoftmax(tensor([0, 0])).toArray(); // [-log 2, -log 2]
+ * ```
+ */
+export function logSoftmax(x: TensorLike, axis = -1): Tensor {
+  const t = asTensor(x);
+  return sub(t, logSumExp(t, axis, true));
+}
+
+/**
+ * softmax along an axis (default: the last).
+ * @example
+ * ```ts
+ * softmax(tensor([0, 0])).toArray(); // [0.5, 0.5]
+ * ```
+ */
+export function softmax(x: TensorLike, axis = -1): Tensor {
+  return exp(logSoftmax(x, axis));
+}

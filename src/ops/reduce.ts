@@ -1,0 +1,67 @@
+/**
+ * Reductions over axes, numpy style: `axis` is a number, a list, or omitted for all axes; negative
+ * axes count from the end; `keepdims` keeps reduced axes with size 1.
+ *
+ * @module
+ */
+import { asTensor } from '../core/create.ts';
+import { normalizeAxes, sizeOf } from '../core/shape.ts';
+import type { Tensor, TensorLike } from '../core/tensor.ts';
+import * as p from '../prims/index.ts';
+import { div, neg } from './arith.ts';
+
+/** An axis, several axes, or `undefined` for all of them. */
+export type Axis = number | readonly number[] | undefined;
+
+function reduceWith(op: string, prim: (x: Tensor, axes: number[]) => Tensor) {
+  return (x: TensorLike, axis?: Axis, keepdims = false): Tensor => {
+    const t = asTensor(x);
+    const axes = normalizeAxes(op, axis, t.ndim);
+    const out = axes.length ? prim(t, axes) : t;
+    return keepdims ? p.reshape(out, p.keptShape(t.shape, axes)) : out;
+  };
+}
+
+/**
+ * Sum over axes.
+ * @example
+ * ```ts
+ * sum(tensor([[1, 2], [3, 4]])).item();          // 10
+ * sum(tensor([[1, 2], [3, 4]]), 0).toArray();    // [4, 6]
+ * sum(tensor([[1, 2], [3, 4]]), -1, true).shape; // [2, 1]
+ * ```
+ */
+export const sum = reduceWith('sum', p.reduceSum);
+
+/**
+ * Maximum over axes (the gradient is split among ties).
+ * @example
+ * ```ts
+ * max(tensor([[1, 5], [3, 4]]), 1).toArray(); // [5, 4]
+ * ```
+ */
+export const max = reduceWith('max', p.reduceMax);
+
+/**
+ * Minimum over axes.
+ * @example
+ * ```ts
+ * min(tensor([3, 1, 2])).item(); // 1
+ * ```
+ */
+export const min = (x: TensorLike, axis?: Axis, keepdims = false): Tensor => neg(max(neg(x), axis, keepdims));
+
+/**
+ * Mean over axes.
+ * @example
+ * ```ts
+ * mean(tensor([1, 2, 3, 6])).item(); // 3
+ * ```
+ */
+export function mean(x: TensorLike, axis?: Axis, keepdims = false): Tensor {
+  const t = asTensor(x);
+  const axes = normalizeAxes('mean', axis, t.ndim);
+  const count = sizeOf(axes.map((a) => t.shape[a]!));
+  if (count === 0) throw new Error(`mean: cannot average over an empty axis (shape [${t.shape.join(', ')}])`);
+  return div(sum(t, axes, keepdims), count);
+}

@@ -1,0 +1,16 @@
+/** `mul(a, b)`: the product rule, d(ab) = da·b + a·db. @module */
+import type { Tensor } from '../core/tensor.ts';
+import { bind } from '../core/trace.ts';
+import { binaryPrimitive } from './elementwise.ts';
+import { add } from './add.ts';
+
+export const mulP = binaryPrimitive('mul', 'mul', {
+  jvp(a, b, ta, tb) {
+    const l = ta ? mul(ta, b) : null;
+    const r = tb ? mul(a, tb) : null;
+    return l && r ? add(l, r) : (l ?? r);
+  },
+  vjp: (ct, a, b, _out, active) => [active[0] ? mul(ct, b) : null, active[1] ? mul(ct, a) : null],
+});
+/** Elementwise product of equal shapes (primitive binder). */
+export const mul = (a: Tensor, b: Tensor): Tensor => bind(mulP, [a, b], {});

@@ -1,0 +1,41 @@
+/**
+ * `pow(a, b) = a^b`: ∂/∂a = b·a^(b−1), ∂/∂b = log(a)·a^b.
+ *
+ * The exponent's derivative uses log a, which is −∞ at a = 0. We define it as 0 there (a^b is 0
+ * for b > 0, so that is the one-sided limit), with the "double select" trick: the log is taken of a
+ * safe value, so neither this derivative nor the next one through `select` ever multiplies an
+ * infinity by zero into NaN.
+ * @module
+ */
+import type { Tensor } from '../core/tensor.ts';
+import { bind } from '../core/trace.ts';
+import { binaryPrimitive, fullLike } from './elementwise.ts';
+import { add } from './add.ts';
+import { equal } from './compare.ts';
+import { log } from './log.ts';
+import { mul } from './mul.ts';
+import { select } from './select.ts';
+import { sub } from './sub.ts';
+
+function dBase(a: Tensor, b: Tensor): Tensor {
+  return mul(b, pow(a, sub(b, fullLike(b, 1))));
+}
+function dExponent(a: Tensor, out: Tensor): Tensor {
+  const zero = equal(a, fullLike(a, 0));
+  const safeLog = log(select(zero, fullLike(a, 1), a));
+  return mul(out, select(zero, fullLike(a, 0), safeLog));
+}
+
+export const powP = binaryPrimitive('pow', 'pow', {
+  jvp(a, b, ta, tb, out) {
+    const l = ta ? mul(ta, dBase(a, b)) : null;
+    const r = tb ? mul(tb, dExponent(a, out)) : null;
+    return l && r ? add(l, r) : (l ?? r);
+  },
+  vjp: (ct, a, b, out, active) => [
+    active[0] ? mul(ct, dBase(a, b)) : null,
+    active[1] ? mul(ct, dExponent(a, out)) : null,
+  ],
+});
+/** Elementwise power of equal shapes (primitive binder). */
+export const pow = (a: Tensor, b: Tensor): Tensor => bind(powP, [a, b], {});
