@@ -1,0 +1,225 @@
+/**
+ * Every primitive (and the composites above them), checked against mathematics rather than against
+ * stored numbers:
+ *   1. JVP against a central finite difference in float64;
+ *   2. the adjoint identity ⟨u, J t⟩ = ⟨Jᵀ u, t⟩ between JVP and VJP;
+ *   3. second order: forward-over-reverse HVP = reverse-over-reverse HVP = hessian · v, and both
+ *      against a finite difference of the gradient;
+ *   4. vmap(f) equals f applied to each slice and stacked, with batched and unbatched arguments.
+ * Inputs are drawn by fast-check; domains keep each function smooth (away from kinks and ties, or
+ * the finite difference itself would be meaningless there).
+ * proofs/primitive-rules.md derives the rules these tests check.
+ */
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
+import {
+  type Tensor,
+  abs, add, bceWithLogits, broadcastTo, concat, cos, div, exp, expandDims, grad, greater, hessian, hvp, jvp,
+  log, log1p, logSoftmax, logSumExp, matmul, max, maximum, mean, minimum, mse, mul, neg, pad, pow, relu,
+  reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, sub, sum,
+  take, tanh, tensor, transpose, vjp, vmap, where,
+} from '../../src/index.ts';
+import { matmulT, scatterAdd } from '../../src/prims/index.ts';
+import { centralDifference, expectClose, inner, maxAbs, seededTensor, values } from '../helpers.ts';
+
+type Fn = (...xs: Tensor[]) => Tensor;
+interface Case {
+  name: string;
+  /** Argument shapes from three random sizes in 1..3. */
+  shapes: (a: number, b: number, c: number) => number[][];
+  f: Fn;
+  /** Value range per argument (default [-2, 2]). */
+  domain?: [number, number][];
+  /** Rejects inputs too close to a kink or tie for finite differences to mean anything. */
+  valid?: (xs: Float64Array[]) => boolean;
+}
+
+const awayFromZero = (xs: Float64Array[]) => xs.every((x) => x.every((v) => Math.abs(v) > 1e-3));
+const distinct = (x: Float64Array) => {
+  const s = [...x].sort((p, q) => p - q);
+  return s.every((v, i) => i === 0 || v - s[i - 1]! > 1e-3);
+};
+const fixedMask = (shape: number[]) => greater(seededTensor(shape, 99), 0);
+
+const cases: Case[] = [
+  { name: 'neg', shapes: (a, b) => [[a, b]], f: neg },
+  { name: 'exp', shapes: (a, b) => [[a, b]], f: exp },
+  { name: 'log', shapes: (a) => [[a]], f: log, domain: [[0.2, 3]] },
+  { name: 'log1p', shapes: (a, b) => [[a, b]], f: log1p, domain: [[-0.5, 2]] },
+  { name: 'sin', shapes: (a) => [[a]], f: sin, domain: [[-3, 3]] },
+  { name: 'cos', shapes: (a) => [[a]], f: cos, domain: [[-3, 3]] },
+  { name: 'tanh', shapes: (a, b) => [[a, b]], f: tanh },
+  { name: 'sqrt', shapes: (a) => [[a]], f: sqrt, domain: [[0.2, 3]] },
+  { name: 'abs', shapes: (a, b) => [[a, b]], f: abs, valid: awayFromZero },
+  { name: 'sign', shapes: (a) => [[a]], f: sign, valid: awayFromZero },
+  { name: 'add (broadcasting)', shapes: (a, b) => [[a, b], [b]], f: add },
+  { name: 'sub', shapes: (a, b) => [[a, b], [a, b]], f: sub },
+  { name: 'mul (broadcasting)', shapes: (a, b) => [[a, 1], [b]], f: mul },
+  { name: 'div', shapes: (a, b) => [[a, b], [a, b]], f: div, domain: [[-2, 2], [0.5, 2]] },
+  { name: 'pow', shapes: (a) => [[a], [a]], f: pow, domain: [[0.3, 2], [-2, 2]] },
+  {
+    name: 'maximum',
+    shapes: (a, b) => [[a, b], [a, b]],
+    f: maximum,
+    valid: ([x, y]) => x!.every((v, i) => Math.abs(v - y![i]!) > 1e-3),
+  },
+  {
+    name: 'minimum',
+    shapes: (a) => [[a], [a]],
+    f: minimum,
+    valid: ([x, y]) => x!.every((v, i) => Math.abs(v - y![i]!) > 1e-3),
+  },
+  { name: 'greater (no gradient)', shapes: (a) => [[a], [a]], f: (x, y) => mul(greater(x, y), 3), valid: ([x, y]) => x!.every((v, i) => Math.abs(v - y![i]!) > 1e-3) },
+  { name: 'where/select', shapes: (a, b) => [[a, b], [a, b]], f: (x, y) => where(fixedMask([x.shape[0]!, x.shape[1]!]), x, y) },
+  { name: 'sum over one axis', shapes: (a, b, c) => [[a, b, c]], f: (x) => sum(x, 1) },
+  { name: 'sum over all axes', shapes: (a, b) => [[a, b]], f: (x) => sum(x) },
+  { name: 'sum keepdims', shapes: (a, b, c) => [[a, b, c]], f: (x) => sum(x, [0, 2], true) },
+  { name: 'max over axes', shapes: (a, b, c) => [[a, b, c]], f: (x) => max(x, [0, 2]), valid: ([x]) => distinct(x!) },
+  { name: 'broadcastTo', shapes: (a, b) => [[1, b]], f: (x) => broadcastTo(x, [3, x.shape[1]!]) },
+  { name: 'reshape', shapes: (a, b, c) => [[a, b, c]], f: (x) => reshape(x, [x.shape[0]! * x.shape[1]!, -1]) },
+  { name: 'transpose', shapes: (a, b, c) => [[a, b, c]], f: (x) => transpose(x, [2, 0, 1]) },
+  { name: 'slice', shapes: (a, b) => [[a + 2, b + 1]], f: (x) => slice(x, [1, 0], [x.shape[0]! - 2, x.shape[1]! - 1]) },
+  { name: 'pad', shapes: (a, b) => [[a, b]], f: (x) => pad(x, [[1, 0], [2, 1]]) },
+  { name: 'concat', shapes: (a, b, c) => [[a, b], [c, b]], f: (x, y) => concat([x, y], 0) },
+  { name: 'stack', shapes: (a, b) => [[a, b], [a, b]], f: (x, y) => stack([x, y], 1) },
+  { name: 'take (repeated indices)', shapes: (a, b) => [[a, b]], f: (x) => take(x, [0, x.shape[0]! - 1, 0], 0) },
+  { name: 'take along axis 1', shapes: (a, b) => [[a, b + 1]], f: (x) => take(x, [1, 0], 1) },
+  {
+    name: 'scatterAdd',
+    shapes: (a) => [[a, 3]],
+    f: (g) => scatterAdd(g, Float64Array.from({ length: g.shape[0]! }, (_, i) => i % 2), [g.shape[0]!], 0, 2),
+  },
+  { name: 'matmul', shapes: (a, b, c) => [[a, b], [b, c]], f: matmul },
+  { name: 'matmul Aᵀ B', shapes: (a, b, c) => [[b, a], [b, c]], f: (x, y) => matmulT(x, y, true, false) },
+  { name: 'matmul A Bᵀ', shapes: (a, b, c) => [[a, b], [c, b]], f: (x, y) => matmulT(x, y, false, true) },
+  { name: 'matmul Aᵀ Bᵀ', shapes: (a, b, c) => [[b, a], [c, b]], f: (x, y) => matmulT(x, y, true, true) },
+  { name: 'matmul matrix-vector', shapes: (a, b) => [[a, b], [b]], f: matmul },
+  { name: 'matmul vector-vector', shapes: (a) => [[a + 1], [a + 1]], f: matmul },
+  { name: 'matmul batched', shapes: (a, b, c) => [[2, a, b], [2, b, c]], f: matmul },
+  { name: 'matmul batched against shared', shapes: (a, b, c) => [[2, a, b], [b, c]], f: matmul },
+  // composites
+  { name: 'sigmoid', shapes: (a, b) => [[a, b]], f: sigmoid, domain: [[-6, 6]] },
+  { name: 'softplus', shapes: (a) => [[a]], f: softplus, domain: [[-6, 6]] },
+  { name: 'relu', shapes: (a) => [[a]], f: relu, valid: awayFromZero },
+  { name: 'logSumExp', shapes: (a, b) => [[a, b]], f: (x) => logSumExp(x, 1), domain: [[-5, 5]] },
+  { name: 'softmax', shapes: (a, b) => [[a, b + 1]], f: (x) => softmax(x) },
+  { name: 'logSoftmax', shapes: (a, b) => [[a, b + 1]], f: (x) => logSoftmax(x, 0) },
+  { name: 'mean', shapes: (a, b) => [[a, b]], f: (x) => mean(x, 0) },
+  { name: 'square', shapes: (a) => [[a]], f: square },
+  { name: 'bceWithLogits', shapes: (a) => [[a], [a]], f: bceWithLogits, domain: [[-5, 5], [0, 1]] },
+  { name: 'softmaxCrossEntropy', shapes: (a, b) => [[a, b + 1], [a, b + 1]], f: softmaxCrossEntropy, domain: [[-3, 3], [0, 1]] },
+  { name: 'mse', shapes: (a) => [[a], [a]], f: mse },
+  { name: 'expandDims', shapes: (a, b) => [[a, b]], f: (x) => expandDims(x, 1) },
+];
+
+/** fast-check input: three sizes plus a seed for the data. */
+const sizesAndSeed = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }));
+
+function draw(c: Case, a: number, b: number, cc: number, seed: number): Tensor[] {
+  return c.shapes(a, b, cc).map((shape, i) => {
+    const [lo, hi] = c.domain?.[i] ?? [-2, 2];
+    return seededTensor(shape, seed + 7919 * i, lo, hi);
+  });
+}
+
+/** Replaces argument i of xs. */
+const withArg = (xs: Tensor[], i: number, x: Tensor) => xs.map((y, j) => (j === i ? x : y));
+
+const RUNS = 12;
+
+describe.each(cases)('$name', (c) => {
+  it('JVP matches a central finite difference', () => {
+    fc.assert(
+      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
+        const xs = draw(c, a, b, cc, seed);
+        fc.pre(!c.valid || c.valid(xs.map(values)));
+        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
+        const [, tangent] = jvp(c.f, xs, ts);
+        // The difference quotient along all arguments at once: F(s) = f(xs + s·ts).
+        const h = 1e-5;
+        const plus = c.f(...xs.map((x, i) => add(x, mul(h, ts[i]!)))).toFloat64Array();
+        const minus = c.f(...xs.map((x, i) => sub(x, mul(h, ts[i]!)))).toFloat64Array();
+        const fd = plus.map((p, k) => (p - minus[k]!) / (2 * h));
+        // Truncation h²/6·|f'''| ≤ ~1e-8 on these domains, rounding ε|f|/h ≈ 1e-11.
+        expectClose(tangent, fd, { rtol: 1e-6, atol: 1e-6, what: `${c.name} JVP` });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('VJP is the adjoint of the JVP: ⟨u, J t⟩ = ⟨Jᵀ u, t⟩', () => {
+    fc.assert(
+      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
+        const xs = draw(c, a, b, cc, seed);
+        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
+        const [y, tangent] = jvp(c.f, xs, ts);
+        const u = seededTensor([...y.shape], seed + 5);
+        const [, pullback] = vjp(c.f, ...xs);
+        const cts = pullback(u) as Tensor[];
+        const lhs = inner(u, tangent);
+        const rhs = cts.reduce((s, ct, i) => s + inner(ct, ts[i]!), 0);
+        // Both sides are the same sum of products in a different order: rounding only.
+        const scale = 1 + maxAbs(u) * maxAbs(tangent) * u.size + cts.reduce((s, ct, i) => s + maxAbs(ct) * maxAbs(ts[i]!) * ct.size, 0);
+        expectClose(lhs, rhs, { rtol: 0, atol: 1e-12 * scale, what: `${c.name} adjoint` });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('HVP: forward-over-reverse = reverse-over-reverse = hessian·v ≈ finite difference of the gradient', () => {
+    fc.assert(
+      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
+        const xs = draw(c, a, b, cc, seed);
+        fc.pre(!c.valid || c.valid(xs.map(values)));
+        const y0 = c.f(...xs);
+        const weights = seededTensor([...y0.shape], seed + 11);
+        // A scalar function of each argument in turn: g(x) = ⟨w, f(…, x, …)⟩.
+        xs.forEach((x, i) => {
+          const g = (z: Tensor) => sum(mul(weights, c.f(...withArg(xs, i, z))));
+          const v = seededTensor([...x.shape], seed + 13 + i);
+          const fwdRev = hvp(g, x, v);
+          const revRev = hvp(g, x, v, { mode: 'rev-rev' });
+          const H = hessian(g)(x);
+          const Hv = matmul(reshape(H, [x.size, x.size]), reshape(v, [x.size]));
+          const scale = 1 + maxAbs(fwdRev);
+          expectClose(revRev, fwdRev, { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} rev-rev vs fwd-rev` });
+          expectClose(Hv, reshape(fwdRev, [x.size]), { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} hessian·v` });
+          const fd = centralDifference((z) => grad(g)(z) as Tensor, x, v);
+          expectClose(fwdRev, fd, { rtol: 1e-5, atol: 1e-5, what: `${c.name} arg ${i} HVP vs FD of gradient` });
+        });
+      }),
+      { numRuns: Math.ceil(RUNS / 2) },
+    );
+  });
+
+  it('vmap(f) equals f on each slice, stacked (batched and shared arguments)', () => {
+    fc.assert(
+      fc.property(sizesAndSeed, fc.integer({ min: 1, max: 4 }), ([a, b, cc, seed], B) => {
+        const slices = Array.from({ length: B }, (_, k) => draw(c, a, b, cc, seed + 1000 * k));
+        const nargs = slices[0]!.length;
+        // Map every argument, then (for two-argument functions) share the second one.
+        const patterns: (0 | null)[][] = nargs === 1 ? [[0]] : [Array(nargs).fill(0), [0, ...Array(nargs - 1).fill(null)]];
+        for (const axes of patterns) {
+          const args = axes.map((ax, i) => (ax === 0 ? stack(slices.map((s) => s[i]!)) : slices[0]![i]!));
+          const batched = vmap(c.f, axes)(...args);
+          const expected = stack(slices.map((s) => c.f(...s.map((x, i) => (axes[i] === 0 ? x : slices[0]![i]!)))));
+          expectClose(batched, expected, { rtol: 1e-12, atol: 1e-14, what: `${c.name} vmap ${JSON.stringify(axes)}` });
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('primitives with no derivative', () => {
+  it('stopGradient blocks the derivative: d/dx [x · stop(x)] = x', () => {
+    const f = (x: Tensor) => sum(mul(x, stopGradientOf(x)));
+    expectClose(grad(f)(tensor([3, -2])), [3, -2]);
+    expectClose(jvp(f, [tensor([3, -2])], [tensor([1, 1])])[1], 1);
+  });
+  it('sign and comparisons give exact zero derivatives, forward and reverse', () => {
+    const f = (x: Tensor) => sum(add(sign(x), greater(x, 0.5)));
+    expectClose(grad(f)(tensor([1, -2, 0.7])), [0, 0, 0], { atol: 0 });
+    expectClose(jvp(f, [tensor([1, -2])], [tensor([1, 1])])[1], 0, { atol: 0 });
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Shared test helpers: comparisons with tolerances that say what they mean, finite differences in
+ * float64, and fast-check arbitraries for tensors.
+ */
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { type Tensor, tensor } from '../src/index.ts';
+import { fmt, sizeOf } from '../src/core/shape.ts';
+
+/** Flat float64 values of a tensor or plain numbers. */
+export function values(x: Tensor | number | ArrayLike<number>): Float64Array {
+  if (typeof x === 'number') return new Float64Array([x]);
+  if ('toFloat64Array' in (x as object)) return (x as Tensor).toFloat64Array();
+  return Float64Array.from(x as ArrayLike<number>);
+}
+
+/**
+ * Asserts |a − b| ≤ atol + rtol·|b| elementwise (numpy's allclose), reporting the worst element.
+ */
+export function expectClose(
+  actual: Tensor | number | ArrayLike<number>,
+  expected: Tensor | number | ArrayLike<number>,
+  { rtol = 1e-10, atol = 1e-12, what = 'value' }: { rtol?: number; atol?: number; what?: string } = {},
+): void {
+  const a = values(actual);
+  const b = values(expected);
+  if (typeof actual === 'object' && 'shape' in (actual as object) && typeof expected === 'object' && 'shape' in (expected as object)) {
+    expect(fmt((actual as Tensor).shape), `${what}: shape`).toBe(fmt((expected as Tensor).shape));
+  }
+  expect(a.length, `${what}: number of elements`).toBe(b.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < a.length; i++) {
+    const excess = Math.abs(a[i]! - b[i]!) - (atol + rtol * Math.abs(b[i]!));
+    if (!(excess <= 0) && (worst < 0 || excess > worstExcess || Number.isNaN(excess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${what}: element ${worst} is ${a[worst]} but expected ${b[worst]} (|diff| = ${Math.abs(a[worst]! - b[worst]!)}, rtol ${rtol}, atol ${atol})`,
+    );
+  }
+}
+
+/** The largest absolute value, for scaling tolerances. */
+export function maxAbs(x: Tensor | ArrayLike<number>): number {
+  let m = 0;
+  for (const v of values(x as Tensor)) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/** ⟨a, b⟩ of flat values. */
+export function inner(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>): number {
+  const x = values(a as Tensor);
+  const y = values(b as Tensor);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
+  return s;
+}
+
+/** x + h·t as a new tensor of x's shape. */
+export function step(x: Tensor, t: Tensor, h: number): Tensor {
+  const a = x.toFloat64Array();
+  const b = t.toFloat64Array();
+  return tensor(a.map((v, i) => v + h * b[i]!), x.shape);
+}
+
+/**
+ * Central difference of F along direction t at x: (F(x + h t) − F(x − h t)) / 2h. Its error is
+ * h²/6 · F''' (truncation) plus about ε·|F|/h (rounding), so h = 1e-5 gives ~1e-10 on O(1) data.
+ */
+export function centralDifference(F: (x: Tensor) => Tensor, x: Tensor, t: Tensor, h = 1e-5): Float64Array {
+  const plus = F(step(x, t, h)).toFloat64Array();
+  const minus = F(step(x, t, -h)).toFloat64Array();
+  return plus.map((v, i) => (v - minus[i]!) / (2 * h));
+}
+
+/** An arbitrary tensor of a fixed shape with entries in [lo, hi]. */
+export function arbTensor(shape: readonly number[], lo = -2, hi = 2): fc.Arbitrary<Tensor> {
+  const n = sizeOf(shape);
+  return fc
+    .array(fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n })
+    .map((xs) => tensor(Float64Array.from(xs), shape));
+}
+
+/** Deterministic pseudo-random data for a shape (for directions and cotangents). */
+export function seededTensor(shape: readonly number[], seed: number, lo = -1, hi = 1): Tensor {
+  let s = seed >>> 0 || 1;
+  const data = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return tensor(data, shape);
+}
