@@ -1,0 +1,317 @@
+/**
+ * Elementwise kernels: unary functions, binary functions with numpy broadcasting, and `select`.
+ *
+ * Each operation is a tiny function named `applyOp` handed to a generic kernel body through
+ * gpu.js' `functions` setting, so the index arithmetic exists once per kernel shape rather than
+ * once per operation. The formulas are written for float32: `log1p` and `tanh` avoid the
+ * cancellation and overflow of their textbook forms, and `pow` gives numpy's answer for a negative
+ * base with an integer exponent (GLSL's `pow` is undefined for negative bases).
+ *
+ * @module
+ */
+import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import { sizeOf } from './context.ts';
+import { broadcastShapes, collapse, planConstants, planKey } from './plan.ts';
+import type { KernelThis } from './types.ts';
+
+/** Elementwise functions of one argument. */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'log1p' | 'sin' | 'cos' | 'tanh' | 'sqrt' | 'abs' | 'sign';
+
+/** Elementwise functions of two arguments. Comparisons return 1 or 0. */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'greater'
+  | 'greaterEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'equal'
+  | 'notEqual';
+
+/** Every unary operation, for checks that iterate over them. */
+export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign'];
+/** Every binary operation, for checks that iterate over them. */
+export const BINARY_OPS: readonly BinaryOp[] = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum',
+  'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual',
+];
+
+// The bodies below are translated by gpu.js, not run by Node (except in `cpu` mode): no closures,
+// no object literals, only Math functions from gpu.js' supported list.
+const UNARY: Record<UnaryOp, (x: number) => number> = {
+  neg: function applyOp(x: number) {
+    return -x;
+  },
+  exp: function applyOp(x: number) {
+    return Math.exp(x);
+  },
+  log: function applyOp(x: number) {
+    return Math.log(x);
+  },
+  log1p: function applyOp(x: number) {
+    // log(1 + x) in float32 loses all relative accuracy as |x| → 0.
+    // Near 0 a GPU's log is only accurate to an absolute 2^-21 (GLSL ES 3, WGSL), which would be
+    // no relative accuracy at all, so small |x| uses the series, truncated where its first omitted
+    // term (x^8/8 ≤ 2^-35 for |x| < 1/16) is below float32 resolution.
+    if (Math.abs(x) < 0.0625) {
+      return x * (1.0 - x * (0.5 - x * (0.3333333333333333 - x * (0.25 - x * (0.2 - x * (0.16666666666666666 - x * 0.14285714285714285))))));
+    }
+    // Elsewhere Goldberg's trick: u = 1 + x is rounded, and log(u)·x/(u − 1) divides out exactly
+    // that rounding.
+    const u = 1.0 + x;
+    return (Math.log(u) * x) / (u - 1.0);
+  },
+  sin: function applyOp(x: number) {
+    // GPU sin/cos are only specified on [−π, π] (absolute error 2^-11 in WGSL and Vulkan); reduce
+    // the argument there first. 2π is split in two floats so that k·2π keeps ~40 bits.
+    const k = Math.floor(x * 0.15915494309189535 + 0.5);
+    return Math.sin(x - k * 6.2831854820251465 + k * 1.7484556000744883e-7);
+  },
+  cos: function applyOp(x: number) {
+    const k = Math.floor(x * 0.15915494309189535 + 0.5);
+    return Math.cos(x - k * 6.2831854820251465 + k * 1.7484556000744883e-7);
+  },
+  tanh: function applyOp(x: number) {
+    // exp(2x) overflows float32 for x > 44 and some GPU tanh builtins return NaN there. With
+    // t = exp(−2|x|) ∈ (0, 1] nothing overflows; for tiny |x| the cubic Taylor term is exact to
+    // float32 and avoids the cancellation in 1 − t.
+    const ax = Math.abs(x);
+    if (ax < 0.0005) {
+      return x - (x * x * x) / 3.0;
+    }
+    const t = Math.exp(-2.0 * ax);
+    const r = (1.0 - t) / (1.0 + t);
+    if (x < 0.0) {
+      return -r;
+    }
+    return r;
+  },
+  sqrt: function applyOp(x: number) {
+    return Math.sqrt(x);
+  },
+  abs: function applyOp(x: number) {
+    return Math.abs(x);
+  },
+  sign: function applyOp(x: number) {
+    if (x > 0.0) {
+      return 1.0;
+    }
+    if (x < 0.0) {
+      return -1.0;
+    }
+    return 0.0;
+  },
+};
+
+const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: function applyOp(a: number, b: number) {
+    return a + b;
+  },
+  sub: function applyOp(a: number, b: number) {
+    return a - b;
+  },
+  mul: function applyOp(a: number, b: number) {
+    return a * b;
+  },
+  div: function applyOp(a: number, b: number) {
+    return a / b;
+  },
+  pow: function applyOp(a: number, b: number) {
+    // numpy semantics where float32 can follow them: x**0 = 1, and a negative base with an
+    // integral exponent takes the sign of (−1)^b. A negative base with a fractional exponent is
+    // NaN in numpy and unspecified on the GPU.
+    if (b === 0.0) {
+      return 1.0;
+    }
+    if (a >= 0.0) {
+      return Math.pow(a, b);
+    }
+    const m = Math.pow(-a, b);
+    const half = Math.floor(b * 0.5);
+    if (b - 2.0 * half === 1.0) {
+      return -m;
+    }
+    return m;
+  },
+  maximum: function applyOp(a: number, b: number) {
+    return Math.max(a, b);
+  },
+  greater: function applyOp(a: number, b: number) {
+    if (a > b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+  greaterEqual: function applyOp(a: number, b: number) {
+    if (a >= b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+  less: function applyOp(a: number, b: number) {
+    if (a < b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+  lessEqual: function applyOp(a: number, b: number) {
+    if (a <= b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+  equal: function applyOp(a: number, b: number) {
+    if (a === b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+  notEqual: function applyOp(a: number, b: number) {
+    if (a !== b) {
+      return 1.0;
+    }
+    return 0.0;
+  },
+};
+
+// `applyOp` is supplied per kernel through gpu.js' `functions` setting.
+declare function applyOp(a: number, b?: number): number;
+
+function unaryBody(this: KernelThis, x: Float32Array): number {
+  return applyOp(x[this.thread.x]!);
+}
+
+function binarySameBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
+  return applyOp(a[this.thread.x]!, b[this.thread.x]!);
+}
+
+// Splits the flat output index into (up to) six collapsed coordinates, innermost first, and
+// accumulates each input's flat index. floor((r + 0.5) / D) rather than floor(r / D): a GPU's
+// float division may land a hair under an exact integer quotient, and the half keeps it above.
+function binaryBroadcastBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
+  let r = this.thread.x + 0.0;
+  let ia = this.constants.AO + 0.0;
+  let ib = this.constants.BO + 0.0;
+  let q = Math.floor((r + 0.5) / this.constants.D5);
+  let c = r - q * this.constants.D5;
+  ia = ia + c * this.constants.A5;
+  ib = ib + c * this.constants.B5;
+  r = q;
+  q = Math.floor((r + 0.5) / this.constants.D4);
+  c = r - q * this.constants.D4;
+  ia = ia + c * this.constants.A4;
+  ib = ib + c * this.constants.B4;
+  r = q;
+  q = Math.floor((r + 0.5) / this.constants.D3);
+  c = r - q * this.constants.D3;
+  ia = ia + c * this.constants.A3;
+  ib = ib + c * this.constants.B3;
+  r = q;
+  q = Math.floor((r + 0.5) / this.constants.D2);
+  c = r - q * this.constants.D2;
+  ia = ia + c * this.constants.A2;
+  ib = ib + c * this.constants.B2;
+  r = q;
+  q = Math.floor((r + 0.5) / this.constants.D1);
+  c = r - q * this.constants.D1;
+  ia = ia + c * this.constants.A1;
+  ib = ib + c * this.constants.B1;
+  ia = ia + q * this.constants.A0;
+  ib = ib + q * this.constants.B0;
+  return applyOp(a[ia]!, b[ib]!);
+}
+
+function selectBody(this: KernelThis, cond: Float32Array, a: Float32Array, b: Float32Array): number {
+  if (cond[this.thread.x] !== 0.0) {
+    return a[this.thread.x]!;
+  }
+  return b[this.thread.x]!;
+}
+
+/**
+ * Applies a unary function elementwise.
+ *
+ * @example
+ * ```ts
+ * await unary(ctx, 'tanh', new Float32Array([-100, 0, 0.5])); // Float32Array [-1, 0, 0.4621…]
+ * ```
+ */
+export async function unary(ctx: KernelContext, op: UnaryOp, x: KernelInput, size: number = lengthOf(x)): Promise<KernelValue> {
+  const fn = UNARY[op];
+  if (!fn) throw new Error(`unknown unary op ${op}`);
+  const k = ctx.kernel(`unary:${op}:${size}`, () => ({ source: unaryBody, size, functions: [['applyOp', fn]] }));
+  return ctx.call(k, [x]);
+}
+
+/**
+ * Applies a binary function elementwise with numpy broadcasting of `aShape` against `bShape`.
+ * The result has the broadcast shape.
+ *
+ * @example
+ * ```ts
+ * await binary(ctx, 'add', new Float32Array([1, 2]), [2, 1], new Float32Array([10, 20, 30]), [3]);
+ * // Float32Array [11, 21, 31, 12, 22, 32]   (shape [2, 3])
+ * ```
+ */
+export async function binary(
+  ctx: KernelContext,
+  op: BinaryOp,
+  a: KernelInput,
+  aShape: readonly number[],
+  b: KernelInput,
+  bShape: readonly number[],
+): Promise<KernelValue> {
+  const fn = BINARY[op];
+  if (!fn) throw new Error(`unknown binary op ${op}`);
+  const { shape, strides } = broadcastShapes([aShape, bShape]);
+  const size = sizeOf(shape);
+  const plan = collapse(shape, strides, [0, 0]);
+  const contiguous =
+    plan.dims.slice(0, -1).every((d) => d === 1) && plan.strides.every((s) => s[s.length - 1] === 1);
+  if (contiguous || size === 1) {
+    const k = ctx.kernel(`binary:${op}:${size}`, () => ({
+      source: binarySameBody,
+      size,
+      functions: [['applyOp', fn]],
+    }));
+    return ctx.call(k, [a, b]);
+  }
+  const k = ctx.kernel(`binary:${op}:${planKey(plan)}`, () => ({
+    source: binaryBroadcastBody,
+    size,
+    constants: planConstants(plan, ['A', 'B']),
+    functions: [['applyOp', fn]],
+  }));
+  return ctx.call(k, [a, b]);
+}
+
+/**
+ * `cond ≠ 0 ? a : b`, elementwise; all three have `size` elements.
+ *
+ * @example
+ * ```ts
+ * await select(ctx, new Float32Array([1, 0]), new Float32Array([5, 6]), new Float32Array([7, 8]));
+ * // Float32Array [5, 8]
+ * ```
+ */
+export async function select(
+  ctx: KernelContext,
+  cond: KernelInput,
+  a: KernelInput,
+  b: KernelInput,
+  size: number = lengthOf(cond),
+): Promise<KernelValue> {
+  const k = ctx.kernel(`select:${size}`, () => ({ source: selectBody, size }));
+  return ctx.call(k, [cond, a, b]);
+}
+
+/** The length of a host input; device handles need their size passed explicitly. */
+export function lengthOf(x: KernelInput): number {
+  if (x instanceof Float32Array || Array.isArray(x)) return (x as ArrayLike<number>).length;
+  throw new Error('the size of a device handle must be passed explicitly');
+}
+

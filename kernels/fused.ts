@@ -1,0 +1,218 @@
+/**
+ * Fused kernels for the sample-weighting methods: the per-sample-gradient Gram matrix of dense
+ * layers, scoring many per-sample gradients against one vector, and the logistic-regression
+ * Hessian-vector product.
+ *
+ * @module
+ */
+import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import type { KernelThis } from './types.ts';
+
+function gramBody(this: KernelThis, z: Float32Array, g: Float32Array, zOff: Float32Array, gOff: Float32Array): number {
+  // z is [m, P] (all layers' features side by side), g is [m, Q]; layer l owns columns
+  // zOff[l] .. zOff[l+1] of z and gOff[l] .. gOff[l+1] of g. Loops run to the widest layer
+  // (a constant) and break at the layer's own width, which gpu.js needs for a bounded loop.
+  const a = Math.floor((this.thread.x + 0.5) / this.constants.M);
+  const b = this.thread.x - a * this.constants.M;
+  const za = a * this.constants.P;
+  const zb = b * this.constants.P;
+  const ga = a * this.constants.Q;
+  const gb = b * this.constants.Q;
+  let acc = 0.0;
+  for (let l = 0; l < this.constants.L; l++) {
+    const z0 = zOff[l]!;
+    const zn = zOff[l + 1]! - z0;
+    const g0 = gOff[l]!;
+    const gn = gOff[l + 1]! - g0;
+    let dz = 0.0;
+    for (let t = 0; t < this.constants.MAXP; t++) {
+      if (t >= zn) break;
+      dz = dz + z[za + z0 + t]! * z[zb + z0 + t]!;
+    }
+    let dg = 0.0;
+    for (let t = 0; t < this.constants.MAXQ; t++) {
+      if (t >= gn) break;
+      dg = dg + g[ga + g0 + t]! * g[gb + g0 + t]!;
+    }
+    acc = acc + dz * dg;
+  }
+  return acc;
+}
+
+/** Reads each layer to the host and lays the layers side by side: [m, Σ widths]. */
+async function sideBySide(
+  ctx: KernelContext,
+  mats: readonly KernelInput[],
+  m: number,
+  widths: readonly number[],
+): Promise<{ flat: Float32Array; offsets: Float32Array }> {
+  const total = widths.reduce((s, w) => s + w, 0);
+  const flat = new Float32Array(m * total);
+  const offsets = new Float32Array(widths.length + 1);
+  let col = 0;
+  for (let l = 0; l < mats.length; l++) {
+    const w = widths[l]!;
+    const host = await ctx.read(mats[l]!, m * w);
+    for (let r = 0; r < m; r++) flat.set(host.subarray(r * w, r * w + w), r * total + col);
+    col += w;
+    offsets[l + 1] = col;
+  }
+  return { flat, offsets };
+}
+
+/**
+ * The per-sample-gradient Gram matrix of a stack of dense layers,
+ * K[a, b] = Σ_l (Z_l[a] · Z_l[b]) (G_l[a] · G_l[b]) = Σ_l ((Z_l Z_lᵀ) ⊙ (G_l G_lᵀ))[a, b],
+ * where Z_l [m, p_l] holds each sample's input to layer l and G_l [m, q_l] the loss gradient with
+ * respect to that layer's output. For a dense layer the per-sample weight gradient is the outer
+ * product G_l[a] Z_l[a]ᵀ, and ⟨u vᵀ, x yᵀ⟩ = (u·x)(v·y): K is the Gram matrix of the per-sample
+ * gradients without ever forming them (m²·Σ(p+q) work instead of m²·Σ p·q). Layers are laid side
+ * by side on the host (device inputs are read back first); the result is [m, m].
+ *
+ * @example
+ * ```ts
+ * // one layer, two samples: Z = [[1, 0], [1, 1]], G = [[2], [3]]
+ * await gram(ctx, [new Float32Array([1, 0, 1, 1])], [new Float32Array([2, 3])], 2, [2], [1]);
+ * // Float32Array [4, 6, 6, 18]
+ * ```
+ */
+export async function gram(
+  ctx: KernelContext,
+  zs: readonly KernelInput[],
+  gs: readonly KernelInput[],
+  m: number,
+  ps: readonly number[],
+  qs: readonly number[],
+): Promise<KernelValue> {
+  const layers = zs.length;
+  if (layers === 0 || gs.length !== layers || ps.length !== layers || qs.length !== layers) {
+    throw new RangeError('gram: need matching, non-empty lists of Z, G and their widths');
+  }
+  const z = await sideBySide(ctx, zs, m, ps);
+  const g = await sideBySide(ctx, gs, m, qs);
+  const p = z.offsets[layers]!;
+  const q = g.offsets[layers]!;
+  const maxP = Math.max(...ps);
+  const maxQ = Math.max(...qs);
+  const kern = ctx.kernel(`gram:${m}:${ps.join(',')}:${qs.join(',')}`, () => ({
+    source: gramBody,
+    size: m * m,
+    constants: { M: m, P: Math.max(p, 1), Q: Math.max(q, 1), L: layers, MAXP: maxP, MAXQ: maxQ },
+    maxLoop: Math.max(maxP, maxQ, layers),
+  }));
+  // Zero-width layers contribute 0; the GL backends still need non-empty arrays to bind.
+  const nonEmpty = (x: Float32Array) => (x.length > 0 ? x : new Float32Array(1));
+  return ctx.call(kern, [nonEmpty(z.flat), nonEmpty(g.flat), z.offsets, g.offsets]);
+}
+
+function rowDotBody(this: KernelThis, x: Float32Array, v: Float32Array, scale: Float32Array): number {
+  // out[i] = scale[i·SS] · Σ_k x[i, k] v[k]; SS = 0 makes the scale a single shared number.
+  let p = this.thread.x * this.constants.D;
+  let q = 0.0;
+  let s0 = 0.0;
+  let s1 = 0.0;
+  let s2 = 0.0;
+  let s3 = 0.0;
+  for (let t = 0; t < this.constants.D4; t++) {
+    s0 = s0 + x[p]! * v[q]!;
+    s1 = s1 + x[p + 1.0]! * v[q + 1.0]!;
+    s2 = s2 + x[p + 2.0]! * v[q + 2.0]!;
+    s3 = s3 + x[p + 3.0]! * v[q + 3.0]!;
+    p = p + 4.0;
+    q = q + 4.0;
+  }
+  for (let t = 0; t < this.constants.DR; t++) {
+    s0 = s0 + x[p]! * v[q]!;
+    p = p + 1.0;
+    q = q + 1.0;
+  }
+  return scale[this.thread.x * this.constants.SS]! * (s0 + s1 + (s2 + s3));
+}
+
+function colDotBody(this: KernelThis, x: Float32Array, w: Float32Array): number {
+  // out[j] = Σ_i x[i, j] w[i]: the transposed product, walking a column of row-major x.
+  let p = this.thread.x + 0.0;
+  let s0 = 0.0;
+  let s1 = 0.0;
+  let s2 = 0.0;
+  let s3 = 0.0;
+  let i = 0.0;
+  for (let t = 0; t < this.constants.N4; t++) {
+    s0 = s0 + x[p]! * w[i]!;
+    s1 = s1 + x[p + this.constants.D]! * w[i + 1.0]!;
+    s2 = s2 + x[p + 2.0 * this.constants.D]! * w[i + 2.0]!;
+    s3 = s3 + x[p + 3.0 * this.constants.D]! * w[i + 3.0]!;
+    p = p + 4.0 * this.constants.D;
+    i = i + 4.0;
+  }
+  for (let t = 0; t < this.constants.NR; t++) {
+    s0 = s0 + x[p]! * w[i]!;
+    p = p + this.constants.D;
+    i = i + 1.0;
+  }
+  return s0 + s1 + (s2 + s3);
+}
+
+const ONE = new Float32Array([1]);
+
+/**
+ * Scores n per-sample gradients G [n, d] against one vector v [d]: s = G v. This is the inner
+ * loop of influence scoring (v = H⁻¹ ∇ℓ(z_test)) and of L2RW's first-order weights.
+ *
+ * @example
+ * ```ts
+ * await score(ctx, new Float32Array([1, 2, 3, 4]), new Float32Array([1, -1]), 2, 2); // [-1, -1]
+ * ```
+ */
+export async function score(ctx: KernelContext, g: KernelInput, v: KernelInput, n: number, d: number): Promise<KernelValue> {
+  if (d < 1) throw new RangeError('score: d must be at least 1');
+  const kern = ctx.kernel(`score:${n}x${d}`, () => ({
+    source: rowDotBody,
+    size: n,
+    constants: { D: d, D4: Math.floor(d / 4), DR: d % 4, SS: 0 },
+    maxLoop: Math.ceil(d / 4),
+  }));
+  return ctx.call(kern, [g, v, ONE]);
+}
+
+/**
+ * The logistic-regression Hessian-vector product Xᵀ(D ⊙ (X v)) for X [n, d], D [n], v [d]
+ * (D = σ(xᵢ·θ)(1 − σ(xᵢ·θ)), possibly divided by n; the caller adds any regulariser). Two passes:
+ * w = D ⊙ (X v) with the scaling fused into the row dot products, then Xᵀ w. On the GPU modes w
+ * stays on the device between them and is released as soon as the second pass has consumed it.
+ *
+ * @example
+ * ```ts
+ * // X = I₂, D = [2, 3], v = [1, 1]  →  [2, 3]
+ * await logisticHvp(ctx, new Float32Array([1, 0, 0, 1]), new Float32Array([2, 3]), new Float32Array([1, 1]), 2, 2);
+ * ```
+ */
+export async function logisticHvp(
+  ctx: KernelContext,
+  x: KernelInput,
+  dw: KernelInput,
+  v: KernelInput,
+  n: number,
+  d: number,
+): Promise<KernelValue> {
+  if (n < 1 || d < 1) throw new RangeError('logisticHvp: n and d must be at least 1');
+  const first = ctx.kernel(`hvp1:${n}x${d}`, () => ({
+    source: rowDotBody,
+    size: n,
+    constants: { D: d, D4: Math.floor(d / 4), DR: d % 4, SS: 1 },
+    maxLoop: Math.ceil(d / 4),
+    pipeline: true,
+  }));
+  const second = ctx.kernel(`hvp2:${n}x${d}`, () => ({
+    source: colDotBody,
+    size: d,
+    constants: { D: d, N4: Math.floor(n / 4), NR: n % 4 },
+    maxLoop: Math.ceil(n / 4),
+  }));
+  const w = await ctx.call(first, [x, v, dw]);
+  try {
+    return await ctx.call(second, [x, w]);
+  } finally {
+    ctx.release(w);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Every kernel in `kernels/` against its float64 reference, under the gpu.js modes Node can run:
+ * `cpu` (JavaScript; note it computes in float64 and rounds only the output, so it checks the
+ * kernels' logic, not their float32 behaviour) and `webasm` (WebAssembly f32 with SIMD: real
+ * float32 arithmetic). The browser run (test/browser/run.ts) repeats the same checks under
+ * `webgl2` and `webgpu`. Tolerances are derived in suite.ts.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import { KernelContext, KernelFallbackError, matmul, binary, reduceAxis, transpose } from '../../kernels/index.ts';
+import type { GpuMode } from '../../kernels/index.ts';
+import { checkBinary, checkMatmul, checkReduce, checkTranspose, kernelChecks, pipelineChecks } from './suite.ts';
+import { BINARY_OPS } from '../../kernels/index.ts';
+
+const NODE_MODES: GpuMode[] = ['cpu', 'webasm'];
+
+for (const mode of NODE_MODES) {
+  describe(`gpu.js mode ${mode}`, () => {
+    const ctx = new KernelContext({ mode });
+    const pctx = new KernelContext({ mode, pipeline: true });
+    afterAll(async () => {
+      await ctx.destroy();
+      await pctx.destroy();
+    });
+
+    for (const check of kernelChecks()) {
+      it(check.name, () => check.run(ctx));
+    }
+    for (const check of pipelineChecks()) {
+      it(check.name, () => check.run(pctx));
+    }
+
+    // Random shapes: each draw compiles a fresh kernel, so keep the run count modest.
+    test.prop(
+      [fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), fc.integer()],
+      { numRuns: 12 },
+    )('matmul matches the float64 reference for random shapes', async (batch, m, k, n, ta, tb, seed) => {
+      await checkMatmul(ctx, batch, m, k, n, ta, tb, seed);
+    });
+
+    const shapeArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 4 });
+    test.prop([shapeArb, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.constantFrom(...BINARY_OPS), fc.integer()], { numRuns: 12 })(
+      'binary ops broadcast like numpy for random shapes',
+      async (shape, keep, op, seed) => {
+        // b takes a's shape with random axes set to 1 and a random number of leading axes dropped.
+        const bShape = shape.map((d, i) => (keep[i] ? d : 1)).slice(seed % (shape.length + 1 || 1));
+        await checkBinary(ctx, op, shape, bShape, seed);
+      },
+    );
+
+    test.prop([fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.constantFrom('sum' as const, 'max' as const), fc.integer()], { numRuns: 12 })(
+      'reductions match the reference along any axis',
+      async (shape, axisSeed, op, seed) => {
+        await checkReduce(ctx, op, shape, axisSeed % shape.length, seed);
+      },
+    );
+
+    test.prop([fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), fc.integer()], { numRuns: 12 })(
+      'transpose by a random permutation',
+      async (shape, seed) => {
+        const perm = shape.map((_, i) => i).sort((p, q) => ((p * 7919 + seed) % 13) - ((q * 7919 + seed) % 13));
+        await checkTranspose(ctx, shape, perm, seed);
+      },
+    );
+
+    it('compiles each (op, shapes) once and reuses it', async () => {
+      const before = ctx.compiledCount;
+      const a = new Float32Array([1, 2, 3, 4, 5, 6]);
+      await matmul(ctx, a, a, { m: 2, k: 3, n: 2, transB: true });
+      const once = ctx.compiledCount;
+      await matmul(ctx, a, a, { m: 2, k: 3, n: 2, transB: true });
+      await matmul(ctx, a.map((v) => -v), a, { m: 2, k: 3, n: 2, transB: true });
+      expect(once).toBe(before + 1);
+      expect(ctx.compiledCount).toBe(once);
+      await matmul(ctx, a, a, { m: 3, k: 2, n: 3, transB: true });
+      expect(ctx.compiledCount).toBe(once + 1);
+    });
+
+    it('returns a fresh array per call', async () => {
+      const first = (await binary(ctx, 'add', [1, 2], [2], [3, 4], [2])) as Float32Array;
+      const second = (await binary(ctx, 'add', [10, 20], [2], [30, 40], [2])) as Float32Array;
+      expect(first).not.toBe(second);
+      expect(Array.from(first)).toEqual([4, 6]);
+      expect(Array.from(second)).toEqual([40, 60]);
+    });
+
+    it('fails loudly when gpu.js falls back to another backend', async () => {
+      const k = ctx.kernel('probe:fallback', () => ({
+        source: function (this: { thread: { x: number } }, x: Float32Array) {
+          return x[this.thread.x]!;
+        },
+        size: 2,
+      }));
+      await ctx.call(k, [new Float32Array([1, 2])]);
+      // Simulate what gpu.js records when it swaps in its CPU kernel.
+      (k.kernel as { fallbackReason: string | null }).fallbackReason = 'simulated: unsupported argument';
+      await expect(ctx.call(k, [new Float32Array([1, 2])])).rejects.toThrow(KernelFallbackError);
+    });
+
+    it('rejects shapes it cannot index exactly', async () => {
+      await expect(reduceAxis(ctx, 'sum', new Float32Array(4), [2, 2], 2)).rejects.toThrow(RangeError);
+      await expect(transpose(ctx, new Float32Array(4), [2, 2], [0, 0])).rejects.toThrow(RangeError);
+      await expect(binary(ctx, 'add', [1, 2], [2], [1, 2, 3], [3])).rejects.toThrow(/broadcast/);
+    });
+  });
+}
