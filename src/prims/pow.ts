@@ -1,7 +1,7 @@
 /**
  * `pow(a, b) = a^b`: ∂/∂a = b·a^(b−1), ∂/∂b = log(a)·a^b.
  *
- * The exponent's derivative uses log a, which is −∞ at a = 0. We define it as 0 there (a^b is 0
+ * The base's derivative is 0 where b = 0. The exponent's derivative uses log a, which is −∞ at a = 0. We define it as 0 there (a^b is 0
  * for b > 0, so that is the one-sided limit), with the "double select" trick: the log is taken of a
  * safe value, so neither this derivative nor the next one through `select` ever multiplies an
  * infinity by zero into NaN.
@@ -17,8 +17,15 @@ import { mul } from './mul.ts';
 import { select } from './select.ts';
 import { sub } from './sub.ts';
 
+/**
+ * ∂aᵇ/∂a = b·a^(b−1), defined as 0 where b = 0 (aᵇ = 1 is constant there). Without the select,
+ * a = 0, b = 0 would give 0·0⁻¹ = NaN, which is what the fourth derivative of x³ at 0 hits. The
+ * exponent inside is made safe (1 where b = 0) so no infinity exists even in the unused branch.
+ */
 function dBase(a: Tensor, b: Tensor): Tensor {
-  return mul(b, pow(a, sub(b, fullLike(b, 1))));
+  const zero = equal(b, fullLike(b, 0));
+  const safeB = select(zero, fullLike(b, 1), b);
+  return select(zero, fullLike(b, 0), mul(b, pow(a, sub(safeB, fullLike(b, 1)))));
 }
 function dExponent(a: Tensor, out: Tensor): Tensor {
   const zero = equal(a, fullLike(a, 0));
