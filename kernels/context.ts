@@ -7,8 +7,10 @@
  * than the requested backend (gpu.js silently degrades to its `cpu` backend when it cannot
  * translate a kernel; a silent degradation would make every GPU check below meaningless).
  *
- * All run functions are `async`: gpu.js `webgpu` kernels already return Promises, and gpu.js v3
- * will make every backend do so. `await` on the synchronous backends' plain results is harmless.
+ * Async-ready: every run function returns a {@link MaybePromise}. On the backends whose gpu.js
+ * calls are synchronous today (cpu, webasm, webgl2) that is the result itself, which lets the
+ * synchronous `Backend` interface use them; on webgpu (and on every backend once gpu.js v3 makes
+ * kernel calls async) it is a Promise. `await` works on both, so async callers need not care.
  *
  * @module
  */
@@ -50,6 +52,24 @@ export interface KernelContextOptions {
    * {@link KernelContext.release}. Default `false`: kernels return `Float32Array`s.
    */
   pipeline?: boolean;
+}
+
+/** A value now (synchronous backends) or later (webgpu, gpu.js v3). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Applies `f` to a value that may still be pending: synchronously when it is already there, so
+ * synchronous backends stay synchronous end to end. (Not named `then`: a module exporting `then`
+ * is a thenable, and `await import()` of it would call it.)
+ *
+ * @example
+ * ```ts
+ * andThen(2, (x) => x + 1);                 // 3
+ * await andThen(Promise.resolve(2), (x) => x + 1); // 3
+ * ```
+ */
+export function andThen<T, R>(v: MaybePromise<T>, f: (t: T) => MaybePromise<R>): MaybePromise<R> {
+  return v instanceof Promise ? v.then(f) : f(v);
 }
 
 /** Thrown when gpu.js ran a kernel on another backend than the one asked for. */
@@ -176,14 +196,15 @@ export class KernelContext {
    *
    * @example
    * ```ts
-   * const out = await ctx.call(k, [new Float32Array([1, 2, 3, 4])]);
+   * const out = await ctx.call(k, [new Float32Array([1, 2, 3, 4])]); // no await needed off webgpu
    * ```
    */
-  async call(k: RunShortcut & { key: string }, args: readonly (KernelInput | number)[]): Promise<KernelValue> {
+  call(k: RunShortcut & { key: string }, args: readonly (KernelInput | number)[]): MaybePromise<KernelValue> {
     const prepared = args.map((a) => (Array.isArray(a) ? Float32Array.from(a as number[]) : a));
-    const result = (await k(...prepared)) as KernelValue;
-    this.assertBackend(k);
-    return result;
+    return andThen(k(...prepared) as MaybePromise<KernelValue>, (result) => {
+      this.assertBackend(k);
+      return result;
+    });
   }
 
   /** Throws {@link KernelFallbackError} unless `k` ran on this context's backend. */
@@ -205,18 +226,17 @@ export class KernelContext {
    * const host = await ctx.read(handle, 4);
    * ```
    */
-  async read(v: KernelInput, size: number): Promise<Float32Array> {
-    let out: unknown;
+  read(v: KernelInput, size: number): MaybePromise<Float32Array> {
+    let out: MaybePromise<unknown>;
     if (v instanceof Float32Array) out = v;
     else if (Array.isArray(v)) out = Float32Array.from(v as number[]);
-    else out = await (v as DeviceHandle).toArray();
-    if (!(out instanceof Float32Array)) {
+    else out = (v as DeviceHandle).toArray() as MaybePromise<unknown>;
+    return andThen(out, (o) => {
       // Some backends return a plain array or another typed array for tiny outputs.
-      out = Float32Array.from(out as ArrayLike<number>);
-    }
-    const f = out as Float32Array;
-    if (f.length < size) throw new Error(`read: expected ${size} values, got ${f.length}`);
-    return f.length === size ? f : f.slice(0, size);
+      const f = o instanceof Float32Array ? o : Float32Array.from(o as ArrayLike<number>);
+      if (f.length < size) throw new Error(`read: expected ${size} values, got ${f.length}`);
+      return f.length === size ? f : f.slice(0, size);
+    });
   }
 
   /**

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf } from './context.ts';
 import { broadcastShapes, collapse, planConstants, planKey } from './plan.ts';
 import type { KernelThis } from './types.ts';
@@ -240,7 +240,7 @@ function selectBody(this: KernelThis, cond: Float32Array, a: Float32Array, b: Fl
  * await unary(ctx, 'tanh', new Float32Array([-100, 0, 0.5])); // Float32Array [-1, 0, 0.4621…]
  * ```
  */
-export async function unary(ctx: KernelContext, op: UnaryOp, x: KernelInput, size: number = lengthOf(x)): Promise<KernelValue> {
+export function unary(ctx: KernelContext, op: UnaryOp, x: KernelInput, size: number = lengthOf(x)): MaybePromise<KernelValue> {
   const fn = UNARY[op];
   if (!fn) throw new Error(`unknown unary op ${op}`);
   const k = ctx.kernel(`unary:${op}:${size}`, () => ({ source: unaryBody, size, functions: [['applyOp', fn]] }));
@@ -257,14 +257,14 @@ export async function unary(ctx: KernelContext, op: UnaryOp, x: KernelInput, siz
  * // Float32Array [11, 21, 31, 12, 22, 32]   (shape [2, 3])
  * ```
  */
-export async function binary(
+export function binary(
   ctx: KernelContext,
   op: BinaryOp,
   a: KernelInput,
   aShape: readonly number[],
   b: KernelInput,
   bShape: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const fn = BINARY[op];
   if (!fn) throw new Error(`unknown binary op ${op}`);
   const { shape, strides } = broadcastShapes([aShape, bShape]);
@@ -298,13 +298,13 @@ export async function binary(
  * // Float32Array [5, 8]
  * ```
  */
-export async function select(
+export function select(
   ctx: KernelContext,
   cond: KernelInput,
   a: KernelInput,
   b: KernelInput,
   size: number = lengthOf(cond),
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const k = ctx.kernel(`select:${size}`, () => ({ source: selectBody, size }));
   return ctx.call(k, [cond, a, b]);
 }

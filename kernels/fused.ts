@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
+import { andThen } from './context.ts';
 import type { KernelThis } from './types.ts';
 
 function gramBody(this: KernelThis, z: Float32Array, g: Float32Array, zOff: Float32Array, gOff: Float32Array): number {
@@ -40,24 +41,26 @@ function gramBody(this: KernelThis, z: Float32Array, g: Float32Array, zOff: Floa
 }
 
 /** Reads each layer to the host and lays the layers side by side: [m, Σ widths]. */
-async function sideBySide(
+function sideBySide(
   ctx: KernelContext,
   mats: readonly KernelInput[],
   m: number,
   widths: readonly number[],
-): Promise<{ flat: Float32Array; offsets: Float32Array }> {
+): MaybePromise<{ flat: Float32Array; offsets: Float32Array }> {
   const total = widths.reduce((s, w) => s + w, 0);
   const flat = new Float32Array(m * total);
   const offsets = new Float32Array(widths.length + 1);
-  let col = 0;
-  for (let l = 0; l < mats.length; l++) {
+  for (let l = 0; l < widths.length; l++) offsets[l + 1] = offsets[l]! + widths[l]!;
+  const place = (l: number): MaybePromise<{ flat: Float32Array; offsets: Float32Array }> => {
+    if (l === mats.length) return { flat, offsets };
     const w = widths[l]!;
-    const host = await ctx.read(mats[l]!, m * w);
-    for (let r = 0; r < m; r++) flat.set(host.subarray(r * w, r * w + w), r * total + col);
-    col += w;
-    offsets[l + 1] = col;
-  }
-  return { flat, offsets };
+    const col = offsets[l]!;
+    return andThen(ctx.read(mats[l]!, m * w), (host) => {
+      for (let r = 0; r < m; r++) flat.set(host.subarray(r * w, r * w + w), r * total + col);
+      return place(l + 1);
+    });
+  };
+  return place(0);
 }
 
 /**
@@ -76,33 +79,35 @@ async function sideBySide(
  * // Float32Array [4, 6, 6, 18]
  * ```
  */
-export async function gram(
+export function gram(
   ctx: KernelContext,
   zs: readonly KernelInput[],
   gs: readonly KernelInput[],
   m: number,
   ps: readonly number[],
   qs: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const layers = zs.length;
   if (layers === 0 || gs.length !== layers || ps.length !== layers || qs.length !== layers) {
     throw new RangeError('gram: need matching, non-empty lists of Z, G and their widths');
   }
-  const z = await sideBySide(ctx, zs, m, ps);
-  const g = await sideBySide(ctx, gs, m, qs);
-  const p = z.offsets[layers]!;
-  const q = g.offsets[layers]!;
-  const maxP = Math.max(...ps);
-  const maxQ = Math.max(...qs);
-  const kern = ctx.kernel(`gram:${m}:${ps.join(',')}:${qs.join(',')}`, () => ({
-    source: gramBody,
-    size: m * m,
-    constants: { M: m, P: Math.max(p, 1), Q: Math.max(q, 1), L: layers, MAXP: maxP, MAXQ: maxQ },
-    maxLoop: Math.max(maxP, maxQ, layers),
-  }));
-  // Zero-width layers contribute 0; the GL backends still need non-empty arrays to bind.
-  const nonEmpty = (x: Float32Array) => (x.length > 0 ? x : new Float32Array(1));
-  return ctx.call(kern, [nonEmpty(z.flat), nonEmpty(g.flat), z.offsets, g.offsets]);
+  return andThen(sideBySide(ctx, zs, m, ps), (z) =>
+    andThen(sideBySide(ctx, gs, m, qs), (g) => {
+      const p = z.offsets[layers]!;
+      const q = g.offsets[layers]!;
+      const maxP = Math.max(...ps);
+      const maxQ = Math.max(...qs);
+      const kern = ctx.kernel(`gram:${m}:${ps.join(',')}:${qs.join(',')}`, () => ({
+        source: gramBody,
+        size: m * m,
+        constants: { M: m, P: Math.max(p, 1), Q: Math.max(q, 1), L: layers, MAXP: maxP, MAXQ: maxQ },
+        maxLoop: Math.max(maxP, maxQ, layers),
+      }));
+      // Zero-width layers contribute 0; the GL backends still need non-empty arrays to bind.
+      const nonEmpty = (x: Float32Array) => (x.length > 0 ? x : new Float32Array(1));
+      return ctx.call(kern, [nonEmpty(z.flat), nonEmpty(g.flat), z.offsets, g.offsets]);
+    }),
+  );
 }
 
 function rowDotBody(this: KernelThis, x: Float32Array, v: Float32Array, scale: Float32Array): number {
@@ -164,7 +169,7 @@ const ONE = new Float32Array([1]);
  * await score(ctx, new Float32Array([1, 2, 3, 4]), new Float32Array([1, -1]), 2, 2); // [-1, -1]
  * ```
  */
-export async function score(ctx: KernelContext, g: KernelInput, v: KernelInput, n: number, d: number): Promise<KernelValue> {
+export function score(ctx: KernelContext, g: KernelInput, v: KernelInput, n: number, d: number): MaybePromise<KernelValue> {
   if (d < 1) throw new RangeError('score: d must be at least 1');
   const kern = ctx.kernel(`score:${n}x${d}`, () => ({
     source: rowDotBody,
@@ -187,14 +192,14 @@ export async function score(ctx: KernelContext, g: KernelInput, v: KernelInput, 
  * await logisticHvp(ctx, new Float32Array([1, 0, 0, 1]), new Float32Array([2, 3]), new Float32Array([1, 1]), 2, 2);
  * ```
  */
-export async function logisticHvp(
+export function logisticHvp(
   ctx: KernelContext,
   x: KernelInput,
   dw: KernelInput,
   v: KernelInput,
   n: number,
   d: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (n < 1 || d < 1) throw new RangeError('logisticHvp: n and d must be at least 1');
   const first = ctx.kernel(`hvp1:${n}x${d}`, () => ({
     source: rowDotBody,
@@ -209,10 +214,17 @@ export async function logisticHvp(
     constants: { D: d, N4: Math.floor(n / 4), NR: n % 4 },
     maxLoop: Math.ceil(n / 4),
   }));
-  const w = await ctx.call(first, [x, v, dw]);
-  try {
-    return await ctx.call(second, [x, w]);
-  } finally {
+  return andThen(ctx.call(first, [x, v, dw]), (w) => {
+    let out: MaybePromise<KernelValue>;
+    try {
+      out = ctx.call(second, [x, w]);
+    } catch (e) {
+      ctx.release(w);
+      throw e;
+    }
+    // Free w once the second pass has it (after the Promise settles on webgpu).
+    if (out instanceof Promise) return out.finally(() => ctx.release(w));
     ctx.release(w);
-  }
+    return out;
+  });
 }

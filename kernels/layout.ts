@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { KernelContext, KernelInput, KernelValue } from './context.ts';
-import { sizeOf } from './context.ts';
+import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
+import { sizeOf, andThen } from './context.ts';
 import { collapse, MAX_RANK, planConstants, planKey, rowMajorStrides } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
@@ -44,13 +44,13 @@ function gatherBody(this: KernelThis, x: Float32Array): number {
  * await stridedView(ctx, new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2], [1, 3], 0); // [1, 4, 2, 5, 3, 6]
  * ```
  */
-export async function stridedView(
+export function stridedView(
   ctx: KernelContext,
   x: KernelInput,
   outShape: readonly number[],
   strides: readonly number[],
   offset: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const size = sizeOf(outShape);
   const plan = collapse(outShape, [strides], [offset]);
   const kern = ctx.kernel(`gather:${planKey(plan)}`, () => ({
@@ -69,12 +69,12 @@ export async function stridedView(
  * await transpose(ctx, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3], [1, 0]); // [1, 4, 2, 5, 3, 6]
  * ```
  */
-export async function transpose(
+export function transpose(
   ctx: KernelContext,
   x: KernelInput,
   shape: readonly number[],
   perm: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (perm.length !== shape.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
     throw new RangeError(`transpose: [${perm.join(', ')}] is not a permutation of ${shape.length} axes`);
   }
@@ -90,12 +90,12 @@ export async function transpose(
  * await broadcastTo(ctx, new Float32Array([1, 2]), [2, 1], [2, 3]); // [1, 1, 1, 2, 2, 2]
  * ```
  */
-export async function broadcastTo(
+export function broadcastTo(
   ctx: KernelContext,
   x: KernelInput,
   shape: readonly number[],
   to: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (shape.length !== to.length || shape.some((d, i) => d !== 1 && d !== to[i])) {
     throw new RangeError(`broadcast: [${shape.join(', ')}] cannot broadcast to [${to.join(', ')}]`);
   }
@@ -111,13 +111,13 @@ export async function broadcastTo(
  * await slice(ctx, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3], [0, 1], [2, 2]); // [2, 3, 5, 6]
  * ```
  */
-export async function slice(
+export function slice(
   ctx: KernelContext,
   x: KernelInput,
   shape: readonly number[],
   starts: readonly number[],
   sizes: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (starts.length !== shape.length || sizes.length !== shape.length ||
       shape.some((d, i) => starts[i]! < 0 || sizes[i]! < 0 || starts[i]! + sizes[i]! > d)) {
     throw new RangeError(`slice: box [${starts.join(', ')}] + [${sizes.join(', ')}] outside [${shape.join(', ')}]`);
@@ -173,13 +173,13 @@ function padBody(this: KernelThis, x: Float32Array): number {
  * await pad(ctx, new Float32Array([1, 2]), [2], [1], [2]); // [0, 1, 2, 0, 0]
  * ```
  */
-export async function pad(
+export function pad(
   ctx: KernelContext,
   x: KernelInput,
   shape: readonly number[],
   lo: readonly number[],
   hi: readonly number[],
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (shape.length > MAX_RANK) throw new RangeError(`pad supports rank ≤ ${MAX_RANK}`);
   if (lo.length !== shape.length || hi.length !== shape.length || [...lo, ...hi].some((p) => !(p >= 0))) {
     throw new RangeError('pad: lo and hi must be non-negative, one per axis');
@@ -225,12 +225,12 @@ function concat2Body(this: KernelThis, a: Float32Array, b: Float32Array): number
  * await concat(ctx, [new Float32Array([1, 2]), new Float32Array([3])], [[2], [1]], 0); // [1, 2, 3]
  * ```
  */
-export async function concat(
+export function concat(
   ctx: KernelContext,
   xs: readonly KernelInput[],
   shapes: readonly (readonly number[])[],
   axis: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (xs.length === 0 || xs.length !== shapes.length) throw new RangeError('concat: need one shape per input');
   const base = shapes[0]!;
   if (shapes.some((s) => s.length !== base.length || s.some((d, i) => i !== axis && d !== base[i]))) {
@@ -241,24 +241,22 @@ export async function concat(
   // Empty pieces contribute nothing and cannot be uploaded; skip them.
   const parts = xs.map((x, i) => ({ x, n: shapes[i]![axis]! })).filter((p) => p.n > 0);
   if (parts.length === 0) throw new RangeError('concat: the result is empty');
-  let acc = parts[0]!;
-  let owned = false;
-  if (parts.length === 1) return stridedView(ctx, acc.x, [outer * acc.n * inner], [1], 0);
-  for (let p = 1; p < parts.length; p++) {
+  if (parts.length === 1) return stridedView(ctx, parts[0]!.x, [outer * parts[0]!.n * inner], [1], 0);
+  // Joins parts[0..p] with parts[p+1], then recurses; intermediate joins are ours to free.
+  const join = (acc: KernelInput, na: number, p: number): MaybePromise<KernelValue> => {
     const next = parts[p]!;
-    const na = acc.n;
     const nb = next.n;
     const kern = ctx.kernel(`concat:${outer}x(${na}+${nb})x${inner}`, () => ({
       source: concat2Body,
       size: outer * (na + nb) * inner,
       constants: { NA: na, NB: nb, INNER: inner },
     }));
-    const joined = await ctx.call(kern, [acc.x, next.x]);
-    if (owned) ctx.release(acc.x); // intermediate joins belong to us; free them now
-    acc = { x: joined, n: na + nb };
-    owned = true;
-  }
-  return acc.x as KernelValue;
+    return andThen(ctx.call(kern, [acc, next.x]), (joined) => {
+      if (p > 1) ctx.release(acc);
+      return p + 1 < parts.length ? join(joined, na + nb, p + 1) : joined;
+    });
+  };
+  return join(parts[0]!.x, parts[0]!.n, 1);
 }
 
 function takeBody(this: KernelThis, x: Float32Array, idx: Float32Array): number {
@@ -291,13 +289,13 @@ function resolveIndices(indices: ArrayLike<number>, n: number): Float32Array {
  * await take(ctx, new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2], [2, 0, 2], 0); // [5, 6, 1, 2, 5, 6]
  * ```
  */
-export async function take(
+export function take(
   ctx: KernelContext,
   x: KernelInput,
   shape: readonly number[],
   indices: ArrayLike<number>,
   axis: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const a = shape[axis]!;
   const idx = resolveIndices(indices, a);
   const outer = sizeOf(shape.slice(0, axis));
@@ -337,14 +335,14 @@ function scatterAddBody(this: KernelThis, g: Float32Array, order: Float32Array, 
  * await scatterAdd(ctx, new Float32Array([1, 2, 3]), [3], [0, 2, 0], 0, 3); // [4, 0, 2]
  * ```
  */
-export async function scatterAdd(
+export function scatterAdd(
   ctx: KernelContext,
   g: KernelInput,
   gShape: readonly number[],
   indices: ArrayLike<number>,
   axis: number,
   axisSize: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const idx = resolveIndices(indices, axisSize);
   const p = idx.length;
   if (gShape[axis] !== p) throw new RangeError(`scatterAdd: g has ${gShape[axis]} slices for ${p} indices`);
@@ -385,7 +383,7 @@ function fillBody(this: KernelThis, v: number): number {
  * await fill(ctx, 3, 0.5); // Float32Array [0.5, 0.5, 0.5]
  * ```
  */
-export async function fill(ctx: KernelContext, size: number, value: number): Promise<KernelValue> {
+export function fill(ctx: KernelContext, size: number, value: number): MaybePromise<KernelValue> {
   const kern = ctx.kernel(`fill:${size}`, () => ({ source: fillBody as never, size }));
   return ctx.call(kern, [value]);
 }

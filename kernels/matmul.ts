@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import type { KernelThis } from './types.ts';
 
 /** The shape of a (batched) matrix product C[b] = op(A[b]) · op(B[b]). */
@@ -69,12 +69,12 @@ function matmulBody(this: KernelThis, a: Float32Array, b: Float32Array): number 
  * // Float32Array [19, 22, 43, 50]
  * ```
  */
-export async function matmul(
+export function matmul(
   ctx: KernelContext,
   a: KernelInput,
   b: KernelInput,
   shape: MatmulShape,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   const { m, k, n } = shape;
   const batch = shape.batch ?? 1;
   const transA = shape.transA ?? false;

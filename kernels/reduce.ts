@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { KernelContext, KernelInput, KernelValue } from './context.ts';
+import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf } from './context.ts';
 import type { KernelThis } from './types.ts';
 
@@ -59,13 +59,13 @@ function maxBody(this: KernelThis, x: Float32Array): number {
  * await reduceAxis(ctx, 'max', new Float32Array([1, 5, 3, 4, 2, 6]), [2, 3], 0); // Float32Array [4, 5, 6]
  * ```
  */
-export async function reduceAxis(
+export function reduceAxis(
   ctx: KernelContext,
   op: ReduceOp,
   x: KernelInput,
   shape: readonly number[],
   axis: number,
-): Promise<KernelValue> {
+): MaybePromise<KernelValue> {
   if (op !== 'sum' && op !== 'max') throw new Error(`unknown reduction ${String(op)}`);
   if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
     throw new RangeError(`reduceAxis: axis ${axis} out of range for [${shape.join(', ')}]`);
