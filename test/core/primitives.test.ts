@@ -16,7 +16,7 @@ import {
   type Tensor,
   abs, add, bceWithLogits, broadcastTo, concat, cos, div, exp, expandDims, grad, greater, hessian, hvp, jvp,
   log, log1p, logSoftmax, logSumExp, matmul, max, maximum, mean, minimum, mse, mul, neg, pad, pow, relu,
-  reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, sub, sum,
+  reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, vjp, vmap, where,
 } from '../../src/index.ts';
 import { matmulT, scatterAdd } from '../../src/prims/index.ts';
