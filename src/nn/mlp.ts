@@ -24,11 +24,14 @@ import { Rng } from '../data/rng.ts';
 /** The hidden-layer nonlinearity. The last layer is always linear (it outputs logits). */
 export type Activation = 'tanh' | 'relu';
 
-/** One dense layer: `W` is `[out, in]`, `b` is `[out]`. */
-export interface MlpLayer {
+/**
+ * One dense layer: `W` is `[out, in]`, `b` is `[out]`. A type alias rather than an interface so
+ * that it is assignable to `Pytree` (aliases get an implicit index signature).
+ */
+export type MlpLayer = {
   W: Tensor;
   b: Tensor;
-}
+};
 
 /** An MLP's parameters, first layer first. A pytree. */
 export type MlpParams = MlpLayer[];
