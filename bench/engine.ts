@@ -1,0 +1,86 @@
+/**
+ * unequal's engine on the shared benchmark problems (bench/peers/problems.ts): L2-regularised
+ * logistic regression (n = 2000, d = 784) and a 784 → 64 → 1 tanh MLP, float64 on the CPU
+ * backend. Every timed computation is first checked against the hand-written float64 references,
+ * so a fast wrong answer cannot be reported.
+ *
+ * @module
+ */
+import {
+  type Tensor, add, bceWithLogits, grad, hvp, matmul, mean, mul, reshape, sum, tanh, tensor,
+} from '../src/index.ts';
+import {
+  type LogregProblem, type MlpProblem, logregHvpReference, logregReference, mlpHvpByDifferences, mlpReference,
+  relativeError,
+} from './peers/problems.ts';
+import { type TimeItOptions, timeIt } from './peers/timing.ts';
+
+type LogregParams = { w: Tensor; b: Tensor };
+type MlpParams = { W1: Tensor; b1: Tensor; W2: Tensor; b2: Tensor };
+
+function check(what: string, err: number, tol: number): number {
+  if (!(err <= tol)) throw new Error(`unequal ${what} disagrees with the float64 reference: relative error ${err} > ${tol}`);
+  return err;
+}
+
+/** Loss, gradient and HVP of the logistic problem, timed and verified. */
+export function benchEngineLogreg(p: LogregProblem, timing: TimeItOptions): Record<string, number> {
+  const X = tensor(p.X, [p.n, p.d]);
+  const y = tensor(p.y);
+  const loss = (q: LogregParams) =>
+    add(mean(bceWithLogits(add(matmul(X, q.w), q.b), y)), mul(p.lambda / 2, sum(mul(q.w, q.w))));
+  const at: LogregParams = { w: tensor(p.w), b: tensor(p.b) };
+  const dir: LogregParams = { w: tensor(p.vw), b: tensor(p.vb) };
+  const gradient = grad(loss);
+  const ref = logregReference(p);
+  const refH = logregHvpReference(p);
+  const g = gradient(at) as LogregParams;
+  const h = hvp(loss, at, dir);
+  // Both sides are float64; only summation order differs, so agreement is near machine precision.
+  const out: Record<string, number> = {
+    'unequal.logreg.loss.relerr': check('loss', relativeError([[loss(at).item()]], [[ref.loss]]), 1e-12),
+    'unequal.logreg.grad.relerr': check('gradient', relativeError([g.w.toFloat64Array(), [g.b.item()]], [ref.gw, [ref.gb]]), 1e-12),
+    'unequal.logreg.hvp.relerr': check('HVP', relativeError([h.w.toFloat64Array(), [h.b.item()]], [refH.hw, [refH.hb]]), 1e-12),
+  };
+  out['unequal.logreg.loss.ms'] = timeIt(() => loss(at).item(), timing).median;
+  out['unequal.logreg.grad.ms'] = timeIt(() => (gradient(at) as LogregParams).w.toFloat64Array(), timing).median;
+  out['unequal.logreg.hvp.ms'] = timeIt(() => hvp(loss, at, dir).w.toFloat64Array(), timing).median;
+  out['unequal.logreg.hvp-rev-rev.ms'] = timeIt(() => hvp(loss, at, dir, { mode: 'rev-rev' }).w.toFloat64Array(), timing).median;
+  return out;
+}
+
+/** Loss, gradient and HVP of the tanh MLP, timed and verified. */
+export function benchEngineMlp(m: MlpProblem, timing: TimeItOptions): Record<string, number> {
+  const X = tensor(m.X, [m.n, m.d]);
+  const y = tensor(m.y);
+  const loss = (q: MlpParams) => {
+    const hidden = tanh(add(matmul(X, q.W1), q.b1));
+    const logits = add(reshape(matmul(hidden, q.W2), [m.n]), q.b2);
+    const l2 = add(sum(mul(q.W1, q.W1)), sum(mul(q.W2, q.W2)));
+    return add(mean(bceWithLogits(logits, y)), mul(m.lambda / 2, l2));
+  };
+  const asTensors = (p: typeof m.params): MlpParams => ({
+    W1: tensor(p.W1, [m.d, m.h]),
+    b1: tensor(p.b1),
+    W2: tensor(p.W2),
+    b2: tensor(p.b2),
+  });
+  const flat = (q: MlpParams) => [q.W1.toFloat64Array(), q.b1.toFloat64Array(), q.W2.toFloat64Array(), [q.b2.item()]];
+  const at = asTensors(m.params);
+  const dir = asTensors(m.v);
+  const gradient = grad(loss);
+  const ref = mlpReference(m);
+  const g = gradient(at) as MlpParams;
+  const h = hvp(loss, at, dir);
+  const refH = mlpHvpByDifferences(m);
+  const out: Record<string, number> = {
+    'unequal.mlp.loss.relerr': check('MLP loss', relativeError([[loss(at).item()]], [[ref.loss]]), 1e-12),
+    'unequal.mlp.grad.relerr': check('MLP gradient', relativeError(flat(g), flat(asTensors(ref.grad))), 1e-11),
+    // the reference HVP is a central difference of gradients: accurate to ~1e-8, not 1e-15
+    'unequal.mlp.hvp.relerr': check('MLP HVP', relativeError(flat(h), flat(asTensors(refH))), 1e-6),
+  };
+  out['unequal.mlp.loss.ms'] = timeIt(() => loss(at).item(), timing).median;
+  out['unequal.mlp.grad.ms'] = timeIt(() => (gradient(at) as MlpParams).W1.toFloat64Array(), timing).median;
+  out['unequal.mlp.hvp.ms'] = timeIt(() => hvp(loss, at, dir).W1.toFloat64Array(), timing).median;
+  return out;
+}

@@ -1,0 +1,113 @@
+/**
+ * `npm run bench`: every speed claim of unequal, measured side by side in one run on this machine,
+ * with its peers (jax-js on wasm, TensorFlow.js on its CPU backend) timed on identical problems.
+ * Timings never appear in pass/fail tests; they live here. Results are printed as a table and
+ * written to bench/results/latest.json (not committed).
+ *
+ * Sections can be chosen: `npm run bench -- engine peers matmul gpu influence reweight`
+ * (default: all).
+ *
+ * @module
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchEngineLogreg, benchEngineMlp } from './engine.ts';
+import { makeLogregProblem, makeMlpProblem } from './peers/problems.ts';
+import { timeIt } from './peers/timing.ts';
+import { cpuBackend } from '../src/backend/cpu.ts';
+
+const all = ['engine', 'peers', 'matmul', 'gpu', 'influence', 'reweight'];
+const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const sections = chosen.length ? chosen : all;
+for (const s of sections) if (!all.includes(s)) throw new Error(`bench: unknown section '${s}'; choose from ${all.join(', ')}`);
+
+const results: Record<string, number> = {};
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '—' : x.toPrecision(digits));
+
+/** Float64 CPU matmul GFLOP/s for n × n squares (2n³ flops). */
+function benchCpuMatmul(sizes: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of sizes) {
+    const a = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
+    const b = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
+    const t = timeIt(() => cpuBackend.matmul(a, b, 1, n, n, n, false, false), { warmup: 1, repeats: n >= 1024 ? 3 : 5 });
+    out[`unequal.cpu-f64.matmul.${n}.gflops`] = (2 * n ** 3) / (t.median * 1e6);
+  }
+  return out;
+}
+
+if (sections.includes('engine')) {
+  log('engine: logistic regression (n = 2000, d = 784) and 784→64→1 tanh MLP, float64 …');
+  Object.assign(results, benchEngineLogreg(makeLogregProblem(0), { warmup: 3, repeats: 15 }));
+  Object.assign(results, benchEngineMlp(makeMlpProblem(0), { warmup: 2, repeats: 7 }));
+}
+if (sections.includes('peers')) {
+  log('peers: jax-js (wasm, float64, jit) and TensorFlow.js (cpu, float32) on the same problems …');
+  const { benchJaxJs } = await import('./peers/jaxjs.ts');
+  Object.assign(results, await benchJaxJs());
+  const { benchTfjs } = await import('./peers/tfjs.ts');
+  Object.assign(results, await benchTfjs());
+}
+if (sections.includes('matmul')) {
+  log('matmul: float64 CPU path …');
+  Object.assign(results, benchCpuMatmul([256, 512, 1024]));
+}
+if (sections.includes('gpu')) {
+  log('gpu: gpu.js webasm backend …');
+  const gpu = await import('./gpu.ts');
+  for (const r of await gpu.benchGpuMatmul()) results[`unequal.gpu-${r.mode}.matmul.${r.size}.gflops`] = r.gflops;
+  if ('benchGpuLogreg' in gpu) Object.assign(results, await (gpu as { benchGpuLogreg: () => Promise<Record<string, number>> }).benchGpuLogreg());
+}
+if (sections.includes('influence')) {
+  log('influence: MNIST 1-vs-7, exact / CG / LiSSA …');
+  const { benchInfluence } = await import('./influence.ts');
+  Object.assign(results, await benchInfluence());
+}
+if (sections.includes('reweight')) {
+  log('reweight: one L2RW step per route vs one SGD step …');
+  const { benchReweight } = await import('./reweight.ts');
+  Object.assign(results, await benchReweight());
+}
+
+// ---- the report ----
+const r = results;
+const lines: string[] = [];
+if (r['unequal.logreg.grad.ms'] !== undefined) {
+  lines.push('Logistic regression, n = 2000, d = 784, float64 (median ms)');
+  lines.push('                 loss      grad      HVP    HVP/grad  grad/loss');
+  const row = (name: string, p: string) =>
+    `  ${name.padEnd(12)} ${fmt(r[`${p}.loss.ms`]).padStart(7)} ${fmt(r[`${p}.grad.ms`]).padStart(9)} ${fmt(r[`${p}.hvp.ms`]).padStart(8)} ` +
+    `${fmt(r[`${p}.hvp.ms`]! / r[`${p}.grad.ms`]!).padStart(9)} ${fmt(r[`${p}.grad.ms`]! / r[`${p}.loss.ms`]!).padStart(10)}`;
+  lines.push(row('unequal', 'unequal.logreg'));
+  if (r['jaxjs.logreg.grad.ms'] !== undefined) lines.push(row('jax-js', 'jaxjs.logreg'));
+  if (r['tfjs.logreg.grad.ms'] !== undefined) lines.push(`  ${'tfjs (f32)'.padEnd(12)} ${fmt(r['tfjs.logreg.loss.ms']).padStart(7)} ${fmt(r['tfjs.logreg.grad.ms']).padStart(9)}        —`);
+  if (r['jaxjs.logreg.grad.ms'] !== undefined) {
+    lines.push(`  jax-js / unequal: grad ${fmt(r['jaxjs.logreg.grad.ms']! / r['unequal.logreg.grad.ms']!)}×, HVP ${fmt(r['jaxjs.logreg.hvp.ms']! / r['unequal.logreg.hvp.ms']!)}×`);
+  }
+  lines.push('');
+  lines.push('Tanh MLP 784→64→1, n = 2000, float64 (median ms)');
+  lines.push(row('unequal', 'unequal.mlp'));
+  if (r['jaxjs.mlp.grad.ms'] !== undefined) {
+    lines.push(row('jax-js', 'jaxjs.mlp'));
+    lines.push(`  jax-js / unequal: grad ${fmt(r['jaxjs.mlp.grad.ms']! / r['unequal.mlp.grad.ms']!)}×, HVP ${fmt(r['jaxjs.mlp.hvp.ms']! / r['unequal.mlp.hvp.ms']!)}×`);
+  }
+  lines.push('');
+}
+const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops'));
+if (gflopKeys.length) {
+  lines.push('Matmul GFLOP/s (n × n)');
+  for (const n of [256, 512, 1024]) {
+    const cells = gflopKeys.filter((k) => k.includes(`.${n}.`)).map((k) => `${k.replace(`.${n}.gflops`, '').replace('.matmul', '')} ${fmt(r[k])}`);
+    lines.push(`  ${String(n).padStart(4)}: ${cells.join('   ')}`);
+  }
+  lines.push('');
+}
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp)|jaxjs\.(logreg|mlp)|tfjs\.logreg)/.test(k) && !k.endsWith('.gflops'));
+if (rest.length) {
+  lines.push('Other measurements');
+  for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);
+}
+console.log(lines.join('\n'));
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
+log('wrote bench/results/latest.json');
