@@ -57,3 +57,4 @@ export * from './ops/nn.ts';
 export * from './ops/losses.ts';
 
 export { setBackend, getBackend, registerBackend, type GpuOptions } from './backend/index.ts';
+export { tidy, dispose } from './core/memory.ts';

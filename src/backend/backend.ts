@@ -60,6 +60,16 @@ export interface Backend {
   fromFloat64(data: Float64Array): Storage;
   /** Reads storage back to the host (a fresh array the caller may keep). */
   toFloat64(s: Storage, size: number): Float64Array;
+  /**
+   * Reads storage back without blocking (backends whose kernels are asynchronous, such as gpu.js
+   * `webgpu`, can only read this way). Optional: when absent, `toFloat64` is used.
+   */
+  toFloat64Async?(s: Storage, size: number): Promise<Float64Array>;
+  /**
+   * Frees device memory now (see `tidy`). Optional: garbage-collected backends (the CPU) have
+   * nothing to free. Using released storage afterwards is an error.
+   */
+  release?(s: Storage): void;
   /** A tensor of `size` elements all equal to `value`. */
   fill(size: number, value: number): Storage;
 

@@ -53,12 +53,18 @@ export interface GpuBackendOptions {
 
 /** One tensor's storage on the GPU backend. Opaque to everything above the backend. */
 export class GpuStorage {
+  /**
+   * How many storages exist and have not been released, over all GPU backends: the number a
+   * memory test watches (a loop under `tidy` must keep it flat).
+   */
+  static live = 0;
   /** @internal */
   value: MaybePromise<KernelValue> | null;
   readonly size: number;
   constructor(value: MaybePromise<KernelValue>, size: number) {
     this.value = value;
     this.size = size;
+    GpuStorage.live++;
   }
   /** Whether {@link GpuBackend.release} has freed this storage. */
   get released(): boolean {
@@ -163,6 +169,7 @@ export class GpuBackend implements Backend {
     if (!(s instanceof GpuStorage) || s.value === null) return;
     const v = s.value;
     s.value = null;
+    GpuStorage.live--;
     if (v instanceof Promise) v.then((h) => this.ctx.release(h), () => undefined);
     else this.ctx.release(v);
   }

@@ -1,22 +1,37 @@
 /**
- * Which backend evaluates primitives. The CPU float64 backend is the default; the GPU backend
- * registers itself when its module is loaded.
+ * Which backend evaluates primitives: `cpu` (float64, the default and the oracle) or `gpu`
+ * (float32 gpu.js kernels from `kernels/`, one instance per gpu.js mode).
  *
  * @module
  */
 import type { Backend } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
+import { GpuBackend } from './gpu.ts';
 
 export type { Backend } from './backend.ts';
 
 /** Options for `setBackend('gpu', …)`. */
 export interface GpuOptions {
   /** The gpu.js mode: `'webasm'` or `'cpu'` in Node; `'webgl2'`, `'webgpu'` in a browser. */
-  mode?: 'cpu' | 'webasm' | 'webgl' | 'webgl2' | 'webgpu' | 'gpu';
+  mode?: 'cpu' | 'webasm' | 'webgl2' | 'webgpu';
 }
 
 type Factory = (options: Record<string, unknown>) => Backend;
-const factories = new Map<string, Factory>([['cpu', () => cpuBackend]]);
+/** One GPU backend per gpu.js mode, so switching back and forth keeps compiled kernels. */
+const gpuBackends = new Map<string, GpuBackend>();
+function gpuFactory(options: Record<string, unknown>): Backend {
+  const mode = (options.mode as GpuOptions['mode']) ?? 'webasm';
+  const allowed = ['cpu', 'webasm', 'webgl2', 'webgpu'];
+  if (!allowed.includes(mode)) throw new Error(`setBackend('gpu'): mode must be one of ${allowed.join(', ')}, got '${mode}'`);
+  let b = gpuBackends.get(mode);
+  if (!b) gpuBackends.set(mode, (b = new GpuBackend({ mode: mode as 'webasm' })));
+  return b;
+}
+
+const factories = new Map<string, Factory>([
+  ['cpu', () => cpuBackend],
+  ['gpu', gpuFactory],
+]);
 let current: Backend = cpuBackend;
 
 /** Makes a backend available to `setBackend` under `name` (the GPU module calls this). */

@@ -86,6 +86,12 @@ export function nest(data: ArrayLike<number>, shape: Shape): NestedArray {
   return build(0, 0, sizeOf(shape));
 }
 
+/**
+ * The open `tidy` scopes, innermost last. Every concrete tensor made while a scope is open is
+ * recorded in it, so that `tidy` can release what its function did not return.
+ */
+export const tidyScopes: Set<ConcreteTensor>[] = [];
+
 /** A tensor with real storage on a backend. */
 export class ConcreteTensor extends Tensor {
   constructor(
@@ -94,9 +100,25 @@ export class ConcreteTensor extends Tensor {
     readonly backend: Backend,
   ) {
     super();
+    if (tidyScopes.length) tidyScopes[tidyScopes.length - 1]!.add(this);
   }
 
   toFloat64Array(): Float64Array {
     return this.backend.toFloat64(this.storage, this.size);
+  }
+
+  /**
+   * The values as a flat row-major `Float64Array`, without blocking: the way to read results on
+   * backends whose kernels are asynchronous (gpu.js `webgpu` today, every gpu.js mode in v3).
+   *
+   * @example
+   * ```ts
+   * const values = await tensor([1, 2]).data(); // Float64Array [1, 2]
+   * ```
+   */
+  async data(): Promise<Float64Array> {
+    return this.backend.toFloat64Async
+      ? this.backend.toFloat64Async(this.storage, this.size)
+      : this.backend.toFloat64(this.storage, this.size);
   }
 }

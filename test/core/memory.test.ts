@@ -23,7 +23,7 @@ it('10,000 training steps do not grow the heap', () => {
   const loss = (p: { w: Tensor; b: Tensor }) =>
     add(mean(bceWithLogits(add(matmul(X, p.w), p.b), y)), mul(0.005, sum(mul(p.w, p.w))));
   const step = grad(loss);
-  let params = { w: randomNormal([8], 2, 0, 0.1), b: tensor(0) };
+  let params: { w: Tensor; b: Tensor } = { w: randomNormal([8], 2, 0, 0.1), b: tensor(0) };
   let baseline = 0;
   for (let i = 1; i <= 10_000; i++) {
     const g = step(params) as { w: Tensor; b: Tensor };
