@@ -1,0 +1,114 @@
+/**
+ * Influence functions: the public entry points.
+ *
+ * The generic call, for any params pytree and per-example loss (Data Dropout uses this):
+ *
+ * ```ts
+ * import { removalEffects, totalLoss } from './influence/index.ts';
+ * const { effects } = removalEffects(
+ *   { params, loss, X, Y, l2: 1e-3 },              // the trained model and its training data
+ *   totalLoss(loss, Xval, Yval),                    // f(params): here the total validation loss
+ *   { solver: 'cg', damping: 0.01 },                // damping for non-convex models
+ * );
+ * // effects[i] ≈ f(θ̂₋ᵢ) − f(θ̂): positive = point i helps, negative = removing it would help
+ * ```
+ *
+ * Definitions (DESIGN.md, binding): R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖², leaves under key `b`
+ * unregularised; H = ∇²R(θ̂) includes the regulariser, per-point gradients do not; the removal
+ * effect is (1/n) ∇f(θ̂)ᵀ (H + δI)⁻¹ ∇ℓ(zᵢ, θ̂) = −(1/n) I_up,loss.
+ *
+ * @module
+ */
+import type { Pytree } from '../core/pytree.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { Objective, type PerExampleLoss } from '../nn/objective.ts';
+import { Influence, type TestObjective } from './influence.ts';
+import type { SolveInfo, SolverOptions } from './solvers.ts';
+
+export { Influence, topK, totalLoss, type TestObjective, type TopK } from './influence.ts';
+export {
+  inverseHvp,
+  arnoldi,
+  powerIteration,
+  LissaDivergenceError,
+  IndefiniteHessianError,
+  type InverseHvp,
+  type SolverName,
+  type SolverOptions,
+  type SolveInfo,
+  type LissaOptions,
+  type CgSolverOptions,
+  type ArnoldiOptions,
+} from './solvers.ts';
+export { exactLoo, retrainWeighted, type LooResult, type RetrainOptions } from './loo.ts';
+export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, pearson, NotPositiveDefiniteError } from './linalg.ts';
+export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from '../nn/objective.ts';
+export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type Dataset } from '../nn/linear-models.ts';
+export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from '../optim/newton.ts';
+export { lbfgs, minimizeLbfgs, type LbfgsOptions } from '../optim/lbfgs.ts';
+export { conjugateGradient, type CgOptions, type CgResult } from '../optim/cg.ts';
+
+/** A trained model and its training data, for {@link removalEffects}. */
+export interface InfluenceProblem<P extends Pytree = Pytree> {
+  /** The trained params pytree θ̂ (leaves under key `b` are not regularised). */
+  params: P;
+  /** Per-example loss ℓ: `loss(params, X, Y)` → shape `[m]`, no regulariser. */
+  loss: PerExampleLoss<P>;
+  /** Training inputs (examples along axis 0). */
+  X: Tensor;
+  /** Training targets (examples along axis 0). */
+  Y: Tensor;
+  /** λ ≥ 0 of (λ/2)‖w‖² in the training objective. */
+  l2: number;
+}
+
+/** Options for {@link removalEffects}: the solver, damping, and which rows to score. */
+export interface RemovalOptions extends SolverOptions {
+  /** Score only these training rows (default all). */
+  rows?: readonly number[];
+}
+
+/** What {@link removalEffects} returns. */
+export interface RemovalEffects {
+  /** effects[k] = (1/n) ∇f(θ̂)ᵀ (H + δI)⁻¹ ∇ℓ(z_rows[k]): the predicted f(θ̂₋ᵢ) − f(θ̂). */
+  effects: Float64Array;
+  /** (H + δI)⁻¹ ∇f(θ̂), flat in the params' `treeFlatten` order. */
+  sTest: Float64Array;
+  /** f(θ̂). */
+  value: number;
+  /** Solver details (iterations, residuals, LiSSA scale and effective damping, …). */
+  info: SolveInfo;
+}
+
+/**
+ * Predicted removal effects of training points on a scalar objective f(params), for any params
+ * pytree and per-example loss: effects[i] ≈ f(θ̂₋ᵢ) − f(θ̂), positive when point i helps.
+ *
+ * Assumes `params` minimises R (train to ‖∇R‖ ≈ 0 first); for non-convex models H may be
+ * indefinite at the solution found, so pass `damping` (≈ the magnitude of the most negative
+ * eigenvalue) and use `cg` or `lissa`: the result is then the influence of the damped
+ * quadratic model, a standard but biased approximation.
+ *
+ * @example
+ * ```ts
+ * const { effects } = removalEffects({ params, loss, X, Y, l2: 0.01 }, totalLoss(loss, Xv, Yv));
+ * topK(effects, 10).harmful; // the points whose removal is predicted to lower the validation loss most
+ * ```
+ */
+export function removalEffects<P extends Pytree>(problem: InfluenceProblem<P>, f: TestObjective<P>, options: RemovalOptions = {}): RemovalEffects {
+  const obj = new Objective<P>({ params: problem.params, loss: problem.loss, X: problem.X, Y: problem.Y, l2: problem.l2 });
+  const theta = obj.layout.flatten(problem.params);
+  const inf = new Influence(obj, theta, options);
+  const sTest = inf.sTest(f);
+  const p = obj.dim;
+  const rows = options.rows ? [...options.rows] : undefined;
+  const G = rows ? obj.perExampleGradients(theta, rows) : inf.gradients();
+  const m = rows ? rows.length : obj.n;
+  const effects = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    let acc = 0;
+    for (let j = 0; j < p; j++) acc += G[k * p + j]! * sTest[j]!;
+    effects[k] = acc / obj.n;
+  }
+  return { effects, sTest, value: f(problem.params).item(), info: inf.inverse.info };
+}

@@ -1,0 +1,95 @@
+/**
+ * Exact leave-one-out by retraining, the ground truth influence functions approximate. As
+ * DESIGN.md defines it, removing point i means minimising R(θ) − (1/n) ℓ(zᵢ, θ) (the point's term
+ * dropped, the 1/n of the full set kept), and the reported effect is f(θ̂₋ᵢ) − f(θ̂).
+ *
+ * Retraining is warm-started at θ̂, which is within O(1/n) of θ̂₋ᵢ; with the default dense Newton
+ * and the Cholesky factor of the full-data Hessian, the first steps are chord steps (one gradient
+ * and two triangular solves each) that contract the error by O(1/n) per step, so each LOO point
+ * costs a handful of gradients rather than fresh Hessians.
+ *
+ * @module
+ */
+import type { Pytree } from '../core/pytree.ts';
+import type { Objective } from '../nn/objective.ts';
+import { lbfgs } from '../optim/lbfgs.ts';
+import { newton, type TrainResult } from '../optim/newton.ts';
+import type { TestObjective } from './influence.ts';
+
+/** How to retrain. */
+export interface RetrainOptions {
+  /** `newton` (dense, default), `newton-cg`, or `lbfgs`. */
+  trainer?: 'newton' | 'newton-cg' | 'lbfgs';
+  /** ‖∇R‖ target. Default 1e-10. */
+  tol?: number;
+  /** Cholesky factor of the full-data Hessian at θ̂ (+ gauge), for chord steps (dense Newton). */
+  factor?: Float64Array;
+}
+
+/**
+ * Minimises R with per-example weights (wᵢ = 0 removes point i; 1 + nε upweights it by ε),
+ * warm-started at θ̂.
+ *
+ * @example
+ * ```ts
+ * const w = new Float64Array(obj.n).fill(1); w[7] = 0;
+ * const { theta: thetaMinus7 } = retrainWeighted(obj, theta, w);
+ * ```
+ */
+export function retrainWeighted<P extends Pytree>(obj: Objective<P>, theta: Float64Array, weights: Float64Array, opts: RetrainOptions = {}): TrainResult {
+  const o = obj.withWeights(weights);
+  const trainer = opts.trainer ?? 'newton';
+  if (trainer === 'lbfgs') return lbfgs(o, { theta0: theta, tol: opts.tol });
+  return newton(o, { theta0: theta, tol: opts.tol, mode: trainer === 'newton-cg' ? 'cg' : 'dense', factor: opts.factor });
+}
+
+/** What {@link exactLoo} returns. */
+export interface LooResult {
+  /** f(θ̂). */
+  base: number;
+  /** The rows retrained without. */
+  rows: number[];
+  /** f(θ̂₋ᵢ) − f(θ̂) for each row. */
+  changes: Float64Array;
+  /** Optimiser iterations per row. */
+  iterations: number[];
+  /** Final ‖∇R₋ᵢ‖ per row (all < tol). */
+  gradNorms: number[];
+}
+
+/**
+ * Exact leave-one-out: for each row i, retrains without zᵢ (warm-started at θ̂) and reports
+ * f(θ̂₋ᵢ) − f(θ̂).
+ *
+ * @param onProgress called after each row (for progress on stderr).
+ *
+ * @example
+ * ```ts
+ * const { changes } = exactLoo(obj, theta, [0, 7, 14], totalLoss(obj.spec.loss, Xtest, Ytest, [0]));
+ * ```
+ */
+export function exactLoo<P extends Pytree>(
+  obj: Objective<P>,
+  theta: Float64Array,
+  rows: readonly number[],
+  f: TestObjective<P>,
+  opts: RetrainOptions & { onProgress?: (done: number, total: number) => void } = {},
+): LooResult {
+  const evalF = (th: Float64Array) => f(obj.params(th)).item();
+  const base = evalF(theta);
+  const changes = new Float64Array(rows.length);
+  const iterations: number[] = [];
+  const gradNorms: number[] = [];
+  const w = new Float64Array(obj.n).fill(1);
+  rows.forEach((i, k) => {
+    if (!(Number.isInteger(i) && i >= 0 && i < obj.n)) throw new Error(`exactLoo: row ${i} is outside 0..${obj.n - 1}`);
+    w[i] = 0;
+    const r = retrainWeighted(obj, theta, w, opts);
+    w[i] = 1;
+    changes[k] = evalF(r.theta) - base;
+    iterations.push(r.iterations);
+    gradNorms.push(r.gradNorm);
+    opts.onProgress?.(k + 1, rows.length);
+  });
+  return { base, rows: [...rows], changes, iterations, gradNorms };
+}
