@@ -144,71 +144,63 @@ function axpyKernel(alpha: number, x: F64, xOff: number, y: F64, yOff: number, n
 }
 
 /**
- * Four rows of C at once: C[r, :] += a_r · B[p, :] for r = 0..3 (rows `n` apart from `cOff`).
- * Each element of B is loaded once for four multiply-adds instead of one, which is what limits the
- * plain row-by-row loop (about 1.7× faster for the 784 × 64 products of the MLP benchmark).
- */
-function axpy4Kernel(
-  a0: number, a1: number, a2: number, a3: number, b: F64, bOff: number, c: F64, cOff: number, n: number,
-): void {
-  const c1 = cOff + n, c2 = cOff + 2 * n, c3 = cOff + 3 * n;
-  for (let j = 0; j < n; j++) {
-    const bv = b[bOff + j]!;
-    c[cOff + j] += a0 * bv;
-    c[c1 + j] += a1 * bv;
-    c[c2 + j] += a2 * bv;
-    c[c3 + j] += a3 * bv;
-  }
-}
-
-/**
- * C = op(A) op(B) for one batch slice, accumulated into `c` at `cOff`. The loop order is chosen so
- * that the innermost loop walks memory contiguously for every combination of transposes.
+ * C = op(A) op(B) for one batch slice, written into `c` at `cOff`.
+ *
+ * Matrix-vector products (n = 1) use a dot product per row, or an axpy per column when A is
+ * transposed, both contiguous. Everything else goes through a 4 × 4 register tile: sixteen
+ * accumulators stay in registers across the whole k loop, and each step loads four elements of A
+ * and four of B for sixteen multiply-adds. Loading C once per tile instead of once per k step is
+ * what makes this about 3× faster than row-by-row axpy updates in JavaScript. Transposes are just
+ * different strides, so all four flag combinations share the tile.
  */
 function matmulSlice(
   a: F64, aOff: number, b: F64, bOff: number, c: F64, cOff: number,
   m: number, k: number, n: number, transA: boolean, transB: boolean,
 ): void {
-  if (!transA && !transB) {
-    if (n === 1) {
-      // matrix-vector: one dot product per row of A
+  if (n === 1) {
+    if (!transA) {
       for (let i = 0; i < m; i++) c[cOff + i] = dotKernel(a, aOff + i * k, b, bOff, k);
-      return;
+    } else {
+      // A is stored [k, m]: accumulate one scaled row of storage per element of b.
+      c.fill(0, cOff, cOff + m);
+      for (let p = 0; p < k; p++) axpyKernel(b[bOff + p]!, a, aOff + p * m, c, cOff, m);
     }
-    let i = 0;
-    for (; i + 3 < m; i += 4) {
-      const ai = aOff + i * k;
-      for (let p = 0; p < k; p++) {
-        axpy4Kernel(a[ai + p]!, a[ai + k + p]!, a[ai + 2 * k + p]!, a[ai + 3 * k + p]!, b, bOff + p * n, c, cOff + i * n, n);
+    return;
+  }
+  // Strides of op(A)[i, p] and op(B)[p, j] in storage.
+  const sai = transA ? 1 : k, sap = transA ? m : 1;
+  const sbp = transB ? 1 : n, sbj = transB ? k : 1;
+  const m4 = m - (m % 4), n4 = n - (n % 4);
+  for (let i = 0; i < m4; i += 4) {
+    for (let j = 0; j < n4; j += 4) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let pa = aOff + i * sai;
+      let pb = bOff + j * sbj;
+      for (let p = 0; p < k; p++, pa += sap, pb += sbp) {
+        const a0 = a[pa]!, a1 = a[pa + sai]!, a2 = a[pa + 2 * sai]!, a3 = a[pa + 3 * sai]!;
+        const b0 = b[pb]!, b1 = b[pb + sbj]!, b2 = b[pb + 2 * sbj]!, b3 = b[pb + 3 * sbj]!;
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
       }
+      const r0 = cOff + i * n + j, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+      c[r0] = c00; c[r0 + 1] = c01; c[r0 + 2] = c02; c[r0 + 3] = c03;
+      c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
+      c[r2] = c20; c[r2 + 1] = c21; c[r2 + 2] = c22; c[r2 + 3] = c23;
+      c[r3] = c30; c[r3 + 1] = c31; c[r3 + 2] = c32; c[r3 + 3] = c33;
     }
-    for (; i < m; i++) {
-      const ai = aOff + i * k;
-      for (let p = 0; p < k; p++) axpyKernel(a[ai + p]!, b, bOff + p * n, c, cOff + i * n, n);
+  }
+  // The ragged edges (rows past m4, columns past n4): one accumulator per element.
+  for (let i = 0; i < m; i++) {
+    for (let j = i < m4 ? n4 : 0; j < n; j++) {
+      let s = 0;
+      let pa = aOff + i * sai;
+      let pb = bOff + j * sbj;
+      for (let p = 0; p < k; p++, pa += sap, pb += sbp) s += a[pa]! * b[pb]!;
+      c[cOff + i * n + j] = s;
     }
-  } else if (transA && !transB) {
-    // A is stored [k, m]: row p of storage is column p of op(A).
-    for (let p = 0; p < k; p++) {
-      const ap = aOff + p * m;
-      const bp = bOff + p * n;
-      if (n === 1) {
-        axpyKernel(b[bp]!, a, ap, c, cOff, m);
-        continue;
-      }
-      let i = 0;
-      for (; i + 3 < m; i += 4) axpy4Kernel(a[ap + i]!, a[ap + i + 1]!, a[ap + i + 2]!, a[ap + i + 3]!, b, bp, c, cOff + i * n, n);
-      for (; i < m; i++) axpyKernel(a[ap + i]!, b, bp, c, cOff + i * n, n);
-    }
-  } else if (!transA && transB) {
-    // B is stored [n, k]: C[i, j] is the dot product of two contiguous rows.
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) c[cOff + i * n + j] = dotKernel(a, aOff + i * k, b, bOff + j * k, k);
-    }
-  } else {
-    // Both transposed: materialise B's transpose once, then reuse the (transA, !transB) loop.
-    const bt = new Float64Array(k * n);
-    for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) bt[p * n + j] = b[bOff + j * k + p]!;
-    matmulSlice(a, aOff, bt, 0, c, cOff, m, k, n, true, false);
   }
 }
 

@@ -1,0 +1,141 @@
+/**
+ * The CPU backend against naive definitions written independently here (index arithmetic, one
+ * element at a time). The backend's loops are optimised (register tiles, strided odometers); these
+ * tests pin them to the definitions on sizes that exercise every tile edge and axis combination.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { cpuBackend as cpu } from '../../src/backend/cpu.ts';
+import { sizeOf, stridesOf } from '../../src/core/shape.ts';
+
+const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 2);
+const unravel = (k: number, shape: number[]) => {
+  const st = stridesOf(shape);
+  return shape.map((_, i) => Math.floor(k / st[i]!) % shape[i]!);
+};
+const ravel = (idx: number[], shape: number[]) => idx.reduce((o, v, i) => o + v * stridesOf(shape)[i]!, 0);
+
+function naiveMatmul(a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean) {
+  const c = new Float64Array(batch * m * n);
+  for (let q = 0; q < batch; q++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const av = tA ? a[q * m * k + p * m + i]! : a[q * m * k + i * k + p]!;
+          const bv = tB ? b[q * k * n + j * k + p]! : b[q * k * n + p * n + j]!;
+          s += av * bv;
+        }
+        c[q * m * n + i * n + j] = s;
+      }
+  return c;
+}
+
+/** Sums of products of k terms of size ≤ 4: rounding differs by at most ~k·ε·Σ|terms|. */
+function close(a: Float64Array, b: Float64Array, tol = 1e-12) {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i]!)));
+}
+
+describe('cpu backend matches naive definitions', () => {
+  it('matmul: every transpose combination, batch, and sizes across the 4×4 tile edges', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 11 }), fc.boolean(), fc.boolean(),
+        (batch, m, k, n, tA, tB) => {
+          const a = data(batch * m * k, m + k);
+          const b = data(batch * k * n, k + n + 1);
+          close(cpu.matmul(a, b, batch, m, k, n, tA, tB) as Float64Array, naiveMatmul(a, b, batch, m, k, n, tA, tB));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  const arbShape = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 });
+
+  it('reduce sum and max over any set of axes', () => {
+    fc.assert(
+      fc.property(arbShape, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), (shape, pick) => {
+        const axes = shape.map((_, i) => i).filter((i) => pick[i]);
+        const x = data(sizeOf(shape), shape.length);
+        const outShape = shape.filter((_, i) => !axes.includes(i));
+        const sum = new Float64Array(sizeOf(outShape));
+        const max = new Float64Array(sizeOf(outShape)).fill(-Infinity);
+        for (let k = 0; k < x.length; k++) {
+          const idx = unravel(k, shape).filter((_, i) => !axes.includes(i));
+          const o = ravel(idx, outShape);
+          sum[o] += x[k]!;
+          max[o] = Math.max(max[o]!, x[k]!);
+        }
+        close(cpu.reduce('sum', x, shape, axes) as Float64Array, sum);
+        close(cpu.reduce('max', x, shape, axes) as Float64Array, max, 0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('transpose, broadcast, slice and pad move each element where the definition says', () => {
+    fc.assert(
+      fc.property(arbShape, fc.integer({ min: 0, max: 1000 }), (shape, seed) => {
+        const x = data(sizeOf(shape), seed);
+        const rank = shape.length;
+        // transpose by reversing the axes
+        const perm = shape.map((_, i) => rank - 1 - i);
+        const tShape = perm.map((p) => shape[p]!);
+        const t = cpu.transpose(x, shape, perm) as Float64Array;
+        for (let k = 0; k < x.length; k++) {
+          const idx = unravel(k, shape);
+          expect(t[ravel(perm.map((p) => idx[p]!), tShape)]).toBe(x[k]);
+        }
+        // broadcast axis 0 (made size 1) to size 3
+        const one = [1, ...shape.slice(1)];
+        const to = [3, ...shape.slice(1)];
+        const src = data(sizeOf(one), seed + 1);
+        const bc = cpu.broadcast(src, one, to) as Float64Array;
+        for (let k = 0; k < bc.length; k++) expect(bc[k]).toBe(src[ravel([0, ...unravel(k, to).slice(1)], one)]);
+        // slice off the first element of every axis of size > 1, then pad it back
+        const starts = shape.map((d) => (d > 1 ? 1 : 0));
+        const sizes = shape.map((d, i) => d - starts[i]!);
+        const sl = cpu.slice(x, shape, starts, sizes) as Float64Array;
+        for (let k = 0; k < sl.length; k++) expect(sl[k]).toBe(x[ravel(unravel(k, sizes).map((v, i) => v + starts[i]!), shape)]);
+        const padded = cpu.pad(sl, sizes, starts, shape.map(() => 0)) as Float64Array;
+        for (let k = 0; k < padded.length; k++) {
+          const inside = unravel(k, shape).every((v, i) => v >= starts[i]!);
+          expect(padded[k]).toBe(inside ? x[k] : 0);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('concat, take and scatterAdd', () => {
+    const a = data(6, 1), b = data(4, 2);
+    const c = cpu.concat([a, b], [[3, 2], [2, 2]], 0) as Float64Array;
+    expect([...c]).toEqual([...a, ...b]);
+    const c1 = cpu.concat([a, b], [[2, 3], [2, 2]], 1) as Float64Array;
+    expect([...c1]).toEqual([a[0], a[1], a[2], b[0], b[1], a[3], a[4], a[5], b[2], b[3]]);
+    const x = data(12, 3); // [3, 4]
+    const idx = new Float64Array([2, 0, 2]);
+    const t = cpu.take(x, [3, 4], idx, 1) as Float64Array; // [3, 3]
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expect(t[i * 3 + j]).toBe(x[i * 4 + idx[j]!]);
+    const g = data(9, 4);
+    const s = cpu.scatterAdd(g, [3, 3], idx, 1, 4) as Float64Array; // [3, 4], index 2 twice
+    for (let i = 0; i < 3; i++) {
+      expect(s[i * 4 + 0]).toBe(g[i * 3 + 1]);
+      expect(s[i * 4 + 1]).toBe(0);
+      expect(s[i * 4 + 2]).toBe(g[i * 3 + 0]! + g[i * 3 + 2]!);
+      expect(s[i * 4 + 3]).toBe(0);
+    }
+  });
+
+  it('propagates NaN through maximum, max and matmul instead of hiding it', () => {
+    const nan = new Float64Array([NaN, 1]);
+    expect(Number.isNaN((cpu.binary('maximum', nan, new Float64Array([5, 5]), 2) as Float64Array)[0])).toBe(true);
+    expect(Number.isNaN((cpu.reduce('max', nan, [2], [0]) as Float64Array)[0])).toBe(true);
+    const A = new Float64Array([0, 0, 0, 0]);
+    const B = new Float64Array([Infinity, 1, 1, 1]);
+    expect(Number.isNaN((cpu.matmul(A, B, 1, 2, 2, 2, false, false) as Float64Array)[0])).toBe(true); // 0·∞
+  });
+});
