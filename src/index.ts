@@ -15,7 +15,7 @@
  * @module unequal
  */
 export { Tensor, ConcreteTensor, type TensorLike, type NestedArray } from './core/tensor.ts';
-export { Tracer } from './core/trace.ts';
+export { Tracer, Trace, type Primitive } from './core/trace.ts';
 export type { Shape } from './core/shape.ts';
 export {
   tensor,
@@ -31,7 +31,7 @@ export {
   toNdarray,
 } from './core/create.ts';
 export { Rng } from './data/rng.ts';
-export { type Pytree, treeFlatten, treeUnflatten, treeMap } from './core/pytree.ts';
+export { type Pytree, type TreeDef, type LeafDef, type NoneDef, type ArrayDef, type ObjectDef, type Flattened, treeFlatten, treeUnflatten, treeMap } from './core/pytree.ts';
 
 export { jvp } from './core/transforms/jvp.ts';
 export { vjp } from './core/transforms/reverse.ts';
@@ -56,5 +56,6 @@ export * from './ops/linalg.ts';
 export * from './ops/nn.ts';
 export * from './ops/losses.ts';
 
-export { setBackend, getBackend, registerBackend, type GpuOptions } from './backend/index.ts';
+export { setBackend, getBackend, registerBackend, type GpuOptions, type Factory } from './backend/index.ts';
+export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
 export { tidy, dispose } from './core/memory.ts';

@@ -73,7 +73,9 @@ export interface Backend {
   /** A tensor of `size` elements all equal to `value`. */
   fill(size: number, value: number): Storage;
 
+  /** Applies an elementwise function of one argument to `size` elements. */
   unary(op: UnaryOp, x: Storage, size: number): Storage;
+  /** Applies an elementwise function of two same-sized arguments. */
   binary(op: BinaryOp, a: Storage, b: Storage, size: number): Storage;
   /** `cond ≠ 0 ? a : b`, elementwise, all three the same size. */
   select(cond: Storage, a: Storage, b: Storage, size: number): Storage;

@@ -16,7 +16,8 @@ export interface GpuOptions {
   mode?: 'cpu' | 'webasm' | 'webgl2' | 'webgpu';
 }
 
-type Factory = (options: Record<string, unknown>) => Backend;
+/** Builds a backend from the options given to `setBackend`. */
+export type Factory = (options: Record<string, unknown>) => Backend;
 /** One GPU backend per gpu.js mode, so switching back and forth keeps compiled kernels. */
 const gpuBackends = new Map<string, GpuBackend>();
 function gpuFactory(options: Record<string, unknown>): Backend {
@@ -34,12 +35,28 @@ const factories = new Map<string, Factory>([
 ]);
 let current: Backend = cpuBackend;
 
-/** Makes a backend available to `setBackend` under `name` (the GPU module calls this). */
+/**
+ * Makes a backend available to `setBackend` under `name`, e.g. an instrumented CPU backend for a
+ * study of which primitives a transformation runs.
+ *
+ * @example
+ * ```ts
+ * registerBackend('counting', () => new CountingBackend(getBackend()));
+ * setBackend('counting');
+ * ```
+ */
 export function registerBackend(name: string, factory: Factory): void {
   factories.set(name, factory);
 }
 
-/** The backend new results are computed on. */
+/**
+ * The backend new results are computed on.
+ *
+ * @example
+ * ```ts
+ * getBackend().precision; // 'float64' on the default CPU backend
+ * ```
+ */
 export function getBackend(): Backend {
   return current;
 }

@@ -76,7 +76,15 @@ export function tensor(data: NestedArray | Float64Array | readonly number[], sha
   return fromFloat64(Float64Array.from(flat), inferred);
 }
 
-/** Converts a number to a scalar tensor and passes tensors through. */
+/**
+ * Converts a number to a scalar tensor and passes tensors through.
+ *
+ * @example
+ * ```ts
+ * asTensor(2).shape;          // []
+ * asTensor(tensor([1])).shape; // [1]
+ * ```
+ */
 export function asTensor(x: TensorLike): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x === 'number') return fromFloat64(new Float64Array([x]), []);

@@ -11,16 +11,48 @@ import { Tensor } from './tensor.ts';
 export type Pytree = Tensor | number | null | undefined | readonly Pytree[] | { readonly [key: string]: Pytree };
 
 /** The structure of a pytree with its leaves taken out. */
-export type TreeDef =
-  | { kind: 'leaf' }
-  | { kind: 'none'; value: null | undefined }
-  | { kind: 'array'; children: TreeDef[] }
-  | { kind: 'object'; keys: string[]; children: TreeDef[] };
+export type TreeDef = LeafDef | NoneDef | ArrayDef | ObjectDef;
+/** A leaf position (a tensor or a number). */
+export interface LeafDef {
+  /** Always `'leaf'`. */
+  kind: 'leaf';
+}
+/** An empty node, `null` or `undefined`, kept as it was. */
+export interface NoneDef {
+  /** Always `'none'`. */
+  kind: 'none';
+  /** The original value. */
+  value: null | undefined;
+}
+/** An array node. */
+export interface ArrayDef {
+  /** Always `'array'`. */
+  kind: 'array';
+  /** One structure per element. */
+  children: TreeDef[];
+}
+/** A plain-object node. */
+export interface ObjectDef {
+  /** Always `'object'`. */
+  kind: 'object';
+  /** The keys, in insertion order. */
+  keys: string[];
+  /** One structure per key. */
+  children: TreeDef[];
+}
 
 function isPlainObject(x: unknown): x is Record<string, Pytree> {
   if (typeof x !== 'object' || x === null) return false;
   const proto = Object.getPrototypeOf(x);
   return proto === Object.prototype || proto === null;
+}
+
+/** A pytree taken apart: its leaves in order, and its structure. */
+export interface Flattened {
+  /** The leaves, depth-first, object keys in insertion order. */
+  leaves: (Tensor | number)[];
+  /** The structure, for `treeUnflatten`. */
+  def: TreeDef;
 }
 
 /**
@@ -33,7 +65,7 @@ function isPlainObject(x: unknown): x is Record<string, Pytree> {
  * treeUnflatten(def, leaves);    // { w: Tensor, b: 0 }
  * ```
  */
-export function treeFlatten(tree: Pytree, path = 'argument'): { leaves: (Tensor | number)[]; def: TreeDef } {
+export function treeFlatten(tree: Pytree, path = 'argument'): Flattened {
   const leaves: (Tensor | number)[] = [];
   const walk = (t: Pytree, where: string): TreeDef => {
     if (t instanceof Tensor || typeof t === 'number') {

@@ -66,6 +66,7 @@ export abstract class Tensor {
     return this.toFloat64Array()[0]!;
   }
 
+  /** A short description with the shape and values, for logging. */
   toString(): string {
     return `Tensor(shape=${fmt(this.shape)}, ${JSON.stringify(this.toArray())})`;
   }
@@ -95,8 +96,10 @@ export const tidyScopes: Set<ConcreteTensor>[] = [];
 /** A tensor with real storage on a backend. */
 export class ConcreteTensor extends Tensor {
   constructor(
+    /** The backend's opaque handle to the values (a `Float64Array` on the CPU). */
     readonly storage: Storage,
     readonly shape: Shape,
+    /** The backend that owns `storage`. */
     readonly backend: Backend,
   ) {
     super();

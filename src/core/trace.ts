@@ -24,6 +24,7 @@ import { getBackend } from '../backend/index.ts';
  * what makes every derivative differentiable again.
  */
 export interface Primitive<P = unknown> {
+  /** The name errors and proofs use (`'mul'`, `'matmul'`, …). */
   readonly name: string;
   /** Validates the input shapes and returns the output shape; errors name the op and shapes. */
   shape(inShapes: Shape[], params: P): Shape;
@@ -50,7 +51,10 @@ export interface Primitive<P = unknown> {
 
 /** A value tracked by one trace. */
 export abstract class Tracer extends Tensor {
-  constructor(readonly trace: Trace) {
+  constructor(
+    /** The transformation (and so the level) this tracer belongs to. */
+    readonly trace: Trace,
+  ) {
     super();
   }
   /** The shape the traced function sees. */

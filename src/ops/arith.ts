@@ -10,7 +10,14 @@ import { broadcastShapes } from '../core/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 
-/** Broadcasts every argument to their common shape, naming `op` in errors. */
+/**
+ * Broadcasts every argument to their common shape, naming `op` in errors.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = broadcastAll('myOp', tensor([[1], [2]]), 3); // both [2, 1]
+ * ```
+ */
 export function broadcastAll(op: string, ...xs: TensorLike[]): Tensor[] {
   const ts = xs.map(asTensor);
   const shape = broadcastShapes(op, ...ts.map((t) => t.shape));

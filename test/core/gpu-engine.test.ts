@@ -76,7 +76,7 @@ describe('deterministic release on the gpu backend', () => {
     const Yg = Y();
     const loss = (p: { w: Tensor; b: Tensor }) =>
       add(mean(bceWithLogits(add(matmul(Xg, p.w), p.b), Yg)), mul(0.005, sum(mul(p.w, p.w))));
-    let params = { w: W(), b: tensor(0) };
+    let params: { w: Tensor; b: Tensor } = { w: W(), b: tensor(0) };
     let liveAfterFirst = 0;
     for (let i = 1; i <= 10_000; i++) {
       const next = tidy(() => {
