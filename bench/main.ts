@@ -56,7 +56,15 @@ if (sections.includes('gpu')) {
   log('gpu: gpu.js webasm backend …');
   const gpu = await import('./gpu.ts');
   for (const r of await gpu.benchGpuMatmul()) results[`unequal.gpu-${r.mode}.matmul.${r.size}.gflops`] = r.gflops;
-  if ('benchGpuLogreg' in gpu) Object.assign(results, await (gpu as { benchGpuLogreg: () => Promise<Record<string, number>> }).benchGpuLogreg());
+  // The same engine code on the float32 gpu backend, verified against the float64 reference at a
+  // float32 tolerance (ε·√n-scale sums give ~1e-7; 1e-4 catches any wrong rule).
+  const { setBackend } = await import('../src/index.ts');
+  setBackend('gpu', { mode: 'webasm' });
+  try {
+    Object.assign(results, benchEngineLogreg(makeLogregProblem(0), { warmup: 2, repeats: 7 }, { prefix: 'unequal.gpu-webasm.logreg', tol: 1e-4 }));
+  } finally {
+    setBackend('cpu');
+  }
 }
 if (sections.includes('influence')) {
   log('influence: MNIST 1-vs-7, exact / CG / LiSSA …');
@@ -81,6 +89,7 @@ if (r['unequal.logreg.grad.ms'] !== undefined) {
   lines.push(row('unequal', 'unequal.logreg'));
   if (r['jaxjs.logreg.grad.ms'] !== undefined) lines.push(row('jax-js', 'jaxjs.logreg'));
   if (r['tfjs.logreg.grad.ms'] !== undefined) lines.push(`  ${'tfjs (f32)'.padEnd(12)} ${fmt(r['tfjs.logreg.loss.ms']).padStart(7)} ${fmt(r['tfjs.logreg.grad.ms']).padStart(9)}        —`);
+  if (r['unequal.gpu-webasm.logreg.grad.ms'] !== undefined) lines.push(row('gpu webasm', 'unequal.gpu-webasm.logreg'));
   if (r['jaxjs.logreg.grad.ms'] !== undefined) {
     lines.push(`  jax-js / unequal: grad ${fmt(r['jaxjs.logreg.grad.ms']! / r['unequal.logreg.grad.ms']!)}×, HVP ${fmt(r['jaxjs.logreg.hvp.ms']! / r['unequal.logreg.hvp.ms']!)}×`);
   }
@@ -102,7 +111,7 @@ if (gflopKeys.length) {
   }
   lines.push('');
 }
-const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp)|jaxjs\.(logreg|mlp)|tfjs\.logreg)/.test(k) && !k.endsWith('.gflops'));
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp)|tfjs\.logreg)/.test(k) && !k.endsWith('.gflops'));
 if (rest.length) {
   lines.push('Other measurements');
   for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);
