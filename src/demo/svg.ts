@@ -1,0 +1,267 @@
+/**
+ * Small, dependency-free SVG charts for the `npm start` report: a scatter plot with the identity
+ * line, a line chart with optional logarithmic axes, and a grouped bar chart. Each returns one
+ * self-contained `<svg>` string (inline styles only), so the report is a single HTML file.
+ *
+ * @module
+ */
+
+/** Escapes text for HTML and SVG content and attribute values. */
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A compact number for an axis label: up to 3 significant digits, exponent form when tiny or huge. */
+export function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) {
+    const [m, e] = v.toExponential(1).split('e');
+    return `${m!.replace(/\.0$/, '')}e${Number(e)}`;
+  }
+  return String(Number(v.toPrecision(3)));
+}
+
+/**
+ * About `count` evenly spaced "round" values (1, 2 or 5 times a power of ten apart) covering
+ * [lo, hi].
+ */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  // Integer multiples of the step, rounded, so that 3 × 0.2 prints as 0.6.
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(Number((k * step).toPrecision(12)) + 0);
+  return ticks;
+}
+
+/** Plot geometry shared by the charts. */
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+const FRAME: Frame = { width: 520, height: 380, left: 70, right: 20, top: 34, bottom: 56 };
+
+interface Axis {
+  lo: number;
+  hi: number;
+  log: boolean;
+  /** Maps a data value to a pixel coordinate. */
+  map(v: number): number;
+  ticks: number[];
+}
+
+function makeAxis(values: number[], from: number, to: number, log: boolean, padFraction = 0.05, includeZero = false): Axis {
+  const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
+  let lo = finite.length ? Math.min(...finite) : 0;
+  let hi = finite.length ? Math.max(...finite) : 1;
+  if (includeZero && !log) {
+    lo = Math.min(lo, 0);
+    hi = Math.max(hi, 0);
+  }
+  if (log) {
+    lo = Math.log10(lo);
+    hi = Math.log10(hi);
+  }
+  if (hi === lo) {
+    hi += 0.5;
+    lo -= 0.5;
+  }
+  const pad = (hi - lo) * padFraction;
+  if (!(includeZero && lo === 0)) lo -= pad;
+  hi += pad;
+  const map = (v: number) => {
+    const t = ((log ? Math.log10(v) : v) - lo) / (hi - lo);
+    return from + t * (to - from);
+  };
+  const ticks = log
+    ? Array.from({ length: Math.floor(hi) - Math.ceil(lo) + 1 }, (_, i) => 10 ** (Math.ceil(lo) + i))
+    : niceTicks(lo, hi);
+  return { lo, hi, log, map, ticks };
+}
+
+function axesSvg(f: Frame, x: Axis, y: Axis, xLabel: string, yLabel: string, title: string): string {
+  const x0 = f.left;
+  const x1 = f.width - f.right;
+  const y0 = f.height - f.bottom;
+  const y1 = f.top;
+  const parts: string[] = [];
+  parts.push(`<rect x="${x0}" y="${y1}" width="${x1 - x0}" height="${y0 - y1}" fill="#fff" stroke="#999"/>`);
+  const skipEvery = (n: number) => Math.max(1, Math.ceil(n / 8));
+  x.ticks.forEach((t, i) => {
+    const px = x.map(t);
+    if (px < x0 - 0.5 || px > x1 + 0.5) return;
+    parts.push(`<line x1="${px.toFixed(1)}" y1="${y1}" x2="${px.toFixed(1)}" y2="${y0}" stroke="#eee"/>`);
+    if (i % skipEvery(x.ticks.length) === 0) {
+      parts.push(`<text x="${px.toFixed(1)}" y="${y0 + 16}" text-anchor="middle" font-size="11">${escapeXml(formatTick(t))}</text>`);
+    }
+  });
+  y.ticks.forEach((t, i) => {
+    const py = y.map(t);
+    if (py > y0 + 0.5 || py < y1 - 0.5) return;
+    parts.push(`<line x1="${x0}" y1="${py.toFixed(1)}" x2="${x1}" y2="${py.toFixed(1)}" stroke="#eee"/>`);
+    if (i % skipEvery(y.ticks.length) === 0) {
+      parts.push(`<text x="${x0 - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml(formatTick(t))}</text>`);
+    }
+  });
+  parts.push(`<text x="${(x0 + x1) / 2}" y="${f.height - 14}" text-anchor="middle" font-size="12">${escapeXml(xLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${(y0 + y1) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(yLabel)}</text>`,
+  );
+  parts.push(`<text x="${f.width / 2}" y="20" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
+  return parts.join('');
+}
+
+function svgOpen(f: Frame, label: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" role="img" aria-label="${escapeXml(label)}" font-family="system-ui, sans-serif">`;
+}
+
+/** Options for {@link scatterPlot}. */
+export interface ScatterOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Draw the line y = x (for "predicted vs actual"). */
+  identity?: boolean;
+}
+
+/** A scatter plot of (x[i], y[i]), optionally with the identity line. */
+export function scatterPlot(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: ScatterOptions): string {
+  const f = FRAME;
+  const xv = Array.from(xs);
+  const yv = Array.from(ys);
+  if (xv.length !== yv.length) throw new Error(`scatterPlot: ${xv.length} x values but ${yv.length} y values`);
+  // With an identity line both axes share one range, so y = x is the diagonal.
+  const both = [...xv, ...yv];
+  const x = makeAxis(opts.identity ? both : xv, f.left, f.width - f.right, false);
+  const y = makeAxis(opts.identity ? both : yv, f.height - f.bottom, f.top, false);
+  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts.xLabel, opts.yLabel, opts.title)];
+  if (opts.identity) {
+    const lo = Math.max(x.lo, y.lo);
+    const hi = Math.min(x.hi, y.hi);
+    parts.push(
+      `<line x1="${x.map(lo).toFixed(1)}" y1="${y.map(lo).toFixed(1)}" x2="${x.map(hi).toFixed(1)}" y2="${y.map(hi).toFixed(1)}" stroke="#c33" stroke-dasharray="5 4"/>`,
+    );
+  }
+  for (let i = 0; i < xv.length; i++) {
+    if (!Number.isFinite(xv[i]!) || !Number.isFinite(yv[i]!)) continue;
+    parts.push(`<circle cx="${x.map(xv[i]!).toFixed(1)}" cy="${y.map(yv[i]!).toFixed(1)}" r="3" fill="#2a6fb0" fill-opacity="0.65"/>`);
+  }
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** One series of a {@link lineChart}. */
+export interface Series {
+  name: string;
+  x: number[];
+  y: number[];
+  color?: string;
+  /** Dashed line, no markers. */
+  dashed?: boolean;
+}
+
+/** Options for {@link lineChart}. */
+export interface LineOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  logX?: boolean;
+  logY?: boolean;
+}
+
+const PALETTE = ['#2a6fb0', '#d0632b', '#3a9a4a', '#8e44ad', '#c0392b', '#7f8c8d', '#b7950b'];
+
+/** A line chart of several series, with a legend; log axes drop non-positive values. */
+export function lineChart(series: Series[], opts: LineOptions): string {
+  const f = { ...FRAME, right: 150 };
+  const x = makeAxis(series.flatMap((s) => s.x), f.left, f.width - f.right, !!opts.logX, 0.03);
+  const y = makeAxis(series.flatMap((s) => s.y), f.height - f.bottom, f.top, !!opts.logY, 0.05);
+  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts.xLabel, opts.yLabel, opts.title)];
+  series.forEach((s, k) => {
+    const color = s.color ?? PALETTE[k % PALETTE.length]!;
+    const pts = s.x
+      .map((xv, i) => [xv, s.y[i]!] as const)
+      .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && (!opts.logX || a > 0) && (!opts.logY || b > 0))
+      .map(([a, b]) => [x.map(a), y.map(b)] as const);
+    if (pts.length) {
+      const d = pts.map(([px, py], i) => `${i ? 'L' : 'M'}${px.toFixed(1)} ${py.toFixed(1)}`).join(' ');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+      if (!s.dashed) for (const [px, py] of pts) parts.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3" fill="${color}"/>`);
+    }
+    const ly = f.top + 14 + 18 * k;
+    const lx = f.width - f.right + 12;
+    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+    parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** Options for {@link barChart}. */
+export interface BarOptions {
+  title: string;
+  yLabel: string;
+  /** Names of the bars within each group (the legend). */
+  seriesNames: string[];
+}
+
+/**
+ * Grouped bars: `values[g][s]` is bar `s` of group `g`, with an optional error half-width in
+ * `errors[g][s]`. The value axis starts at zero.
+ */
+export function barChart(groups: string[], values: number[][], opts: BarOptions, errors?: number[][]): string {
+  const legend = opts.seriesNames.length > 1;
+  // Labels wider than their group (about 6.5 px per character at 11 px) are drawn slanted.
+  const longest = Math.max(0, ...groups.map((g) => g.length));
+  const slant = longest * 6.5 > (FRAME.width - FRAME.left - (legend ? 150 : FRAME.right)) / Math.max(1, groups.length);
+  const f = { ...FRAME, right: legend ? 150 : FRAME.right, bottom: slant ? 24 + longest * 4.2 : FRAME.bottom, height: FRAME.height + (slant ? longest * 4.2 - 32 : 0) };
+  const flat = values.flatMap((row, g) => row.map((v, s) => v + (errors?.[g]?.[s] ?? 0)));
+  const y = makeAxis([0, ...flat], f.height - f.bottom, f.top, false, 0.05, true);
+  const x0 = f.left;
+  const x1 = f.width - f.right;
+  const parts = [svgOpen(f, opts.title)];
+  const xAxis: Axis = { lo: 0, hi: 1, log: false, map: (v) => v, ticks: [] };
+  parts.push(axesSvg(f, xAxis, y, '', opts.yLabel, opts.title));
+  const groupWidth = (x1 - x0) / Math.max(1, groups.length);
+  const nSeries = Math.max(1, opts.seriesNames.length);
+  const barWidth = (groupWidth * 0.8) / nSeries;
+  groups.forEach((g, gi) => {
+    const gx = x0 + gi * groupWidth + groupWidth * 0.1;
+    values[gi]!.forEach((v, s) => {
+      if (!Number.isFinite(v)) return;
+      const bx = gx + s * barWidth;
+      const top = y.map(Math.max(v, 0));
+      const base = y.map(0);
+      parts.push(
+        `<rect x="${bx.toFixed(1)}" y="${top.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${PALETTE[s % PALETTE.length]}"><title>${escapeXml(`${g} · ${opts.seriesNames[s] ?? ''}: ${formatTick(v)}`)}</title></rect>`,
+      );
+      const e = errors?.[gi]?.[s];
+      if (e !== undefined && Number.isFinite(e) && e > 0) {
+        const cx = bx + (barWidth - 2) / 2;
+        parts.push(`<line x1="${cx.toFixed(1)}" y1="${y.map(v - e).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${y.map(v + e).toFixed(1)}" stroke="#222"/>`);
+      }
+    });
+    const lx = gx + groupWidth * 0.4;
+    const ly = f.height - f.bottom + 16;
+    parts.push(
+      slant
+        ? `<text transform="translate(${lx.toFixed(1)} ${ly - 4}) rotate(-40)" text-anchor="end" font-size="11">${escapeXml(g)}</text>`
+        : `<text x="${lx.toFixed(1)}" y="${ly}" text-anchor="middle" font-size="11">${escapeXml(g)}</text>`,
+    );
+  });
+  if (legend) opts.seriesNames.forEach((name, s) => {
+    const ly = f.top + 14 + 18 * s;
+    const lx = x1 + 12;
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="10" fill="${PALETTE[s % PALETTE.length]}"/>`);
+    parts.push(`<text x="${lx + 20}" y="${ly}" font-size="11">${escapeXml(name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
