@@ -213,9 +213,17 @@ export function arnoldi(
     }
     nq = norm2(w);
     if (j + 1 < m) {
-      if (nq < 1e-12) {
-        // An invariant subspace was found: the Ritz values are exact; stop early.
-        break;
+      if (nq <= 1e-10 * Math.max(1, Math.abs(Hm[j * m + j]!))) {
+        // The Krylov space is invariant: every eigenvalue it holds is found, but one start vector
+        // only ever sees one direction per distinct eigenvalue (a repeated λ, such as λ itself on
+        // the weights the data never touches, would be missed). Continue from a fresh random
+        // vector orthogonal to Q, with a zero coupling entry: block Lanczos by deflation.
+        const fresh = Float64Array.from({ length: dim }, () => rng.normal());
+        for (let pass = 0; pass < 2; pass++) for (const qi of Q) axpy(-dotv(qi, fresh), qi, fresh);
+        const nf = norm2(fresh);
+        if (nf < 1e-10) break; // Q already spans the whole space
+        Q.push(fresh.map((x) => x / nf));
+        continue;
       }
       Hm[(j + 1) * m + j] = nq;
       Q.push(w.map((x) => x / nq));
