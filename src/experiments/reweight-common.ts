@@ -1,0 +1,253 @@
+/**
+ * What the two reweighting experiments share: the model and optimiser settings, one runner that
+ * trains every method on one problem, and the summary statistics.
+ *
+ * Every method gets the same network, initialisation, optimiser, batch sampler seed and number of
+ * steps; only the weighting differs. The uniform run doubles as the reference model of curriculum
+ * learning and as the first training of Data Dropout, so neither needs an extra training run.
+ *
+ * @module
+ */
+import { tensor } from '../core/create.ts';
+import type { BinarySet } from '../data/mnist.ts';
+import { type Activation, type MlpParams, mlpForward, mlpInit } from '../nn/mlp.ts';
+import { momentum } from '../optim/sgd.ts';
+import { type Batch, metaGradientMlp, mlpLoss, mlpMetaGradient, type MetaRoute } from '../reweight/l2rw.ts';
+import { mlpDataDropout } from '../reweight/data-dropout.ts';
+import { classBalanced, curriculum, focal, l2rw, lossesOf, ohem, selfPaced, subset, uniform } from '../reweight/methods.ts';
+import { type StepRecord, train, type Weighting } from '../reweight/train.ts';
+
+/** The method names, in the order they are reported (the CLI contract). */
+export const METHOD_NAMES = ['uniform', 'class-balanced', 'focal', 'ohem', 'self-paced', 'curriculum', 'data-dropout', 'l2rw'] as const;
+/** One of {@link METHOD_NAMES}. */
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** Model, optimiser and method hyper-parameters, shared by every method in a run. */
+export interface ReweightConfig {
+  /** Hidden layer widths of the MLP (input 784, output one logit). */
+  hidden: number[];
+  activation: Activation;
+  /** SGD learning rate α (also the L2RW look-ahead step; it only scales the meta-gradient). */
+  lr: number;
+  /** Momentum β. */
+  momentum: number;
+  batchSize: number;
+  steps: number;
+  /** Focal loss γ. */
+  focalGamma: number;
+  /** OHEM: share of each batch kept. */
+  ohemFraction: number;
+  /** Self-paced threshold λ_t, from start to end. */
+  selfPaced: { start: number; end: number };
+  /** Curriculum: pool starts at this share of the data (easiest first) and reaches 1 after `ramp` of training. */
+  curriculum: { start: number; ramp: number };
+  /** Data Dropout: λ of the last-layer refit the influence is computed on. */
+  dropoutL2: number;
+  /** How L2RW computes the meta-gradient (all routes give the same number; closed-form is fastest). */
+  metaRoute: MetaRoute;
+}
+
+/** The defaults: a 784→32→1 ReLU MLP trained with SGD + momentum, as in the L2RW paper's setup. */
+export const DEFAULT_CONFIG: ReweightConfig = {
+  hidden: [32],
+  activation: 'relu',
+  lr: 0.01,
+  momentum: 0.9,
+  batchSize: 100,
+  steps: 600,
+  focalGamma: 2,
+  ohemFraction: 0.25,
+  selfPaced: { start: 1, end: 4 },
+  curriculum: { start: 0.2, ramp: 0.5 },
+  dropoutL2: 1e-3,
+  metaRoute: 'closed-form',
+};
+
+/** A train/validation/test problem on binary digits. */
+export interface Problem {
+  train: BinarySet;
+  val: BinarySet;
+  test: BinarySet;
+}
+
+/** One method's outcome on one problem and seed. */
+export interface MethodRun {
+  testError: number;
+  /** Data Dropout only: how many training points were dropped. */
+  dropped?: number;
+  /** Data Dropout only: which training rows were dropped. */
+  droppedRows?: number[];
+  /** Recorded per-step weights (only for the methods asked to record). */
+  history?: StepRecord[];
+  seconds: number;
+}
+
+/** Options for {@link runMethods}. */
+export interface RunMethodsOptions {
+  config: ReweightConfig;
+  seed: number;
+  /** Methods to run (default all). */
+  methods?: readonly MethodName[];
+  /** Record per-step weights for these methods. */
+  record?: readonly MethodName[];
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+/** Fraction of rows of `set` the network misclassifies (logit > 0 means label 1). */
+export function testError(params: MlpParams, activation: Activation, set: BinarySet): number {
+  const z = mlpForward(params, tensor(set.X, [set.n, set.d]), activation).toFloat64Array();
+  let wrong = 0;
+  for (let i = 0; i < set.n; i++) if ((z[i]! > 0 ? 1 : 0) !== set.y[i]) wrong++;
+  return wrong / set.n;
+}
+
+function asBatch(set: BinarySet): Batch {
+  return { X: tensor(set.X, [set.n, set.d]), y: tensor(set.y, [set.n]) };
+}
+
+/**
+ * Trains every requested method on one problem with one seed and reports each one's test error.
+ * The network initialisation and the batch-sampling stream depend only on `seed`, so methods differ
+ * only in how they weight.
+ *
+ * @example
+ * ```ts
+ * const { train, val, test } = imbalancedPair({ posRatio: 0.995, nTrain: 800, nTest: 350, seed: 0 });
+ * const runs = runMethods({ train, val, test }, { config: { ...DEFAULT_CONFIG, steps: 300 }, seed: 0 });
+ * runs.l2rw.testError; // well below runs.uniform.testError
+ * ```
+ */
+export function runMethods(problem: Problem, options: RunMethodsOptions): Partial<Record<MethodName, MethodRun>> {
+  const { config, seed, methods = METHOD_NAMES, record = [], log = () => {} } = options;
+  const { train: tr, val, test } = problem;
+  const act = config.activation;
+  const sizes = [tr.d, ...config.hidden, 1];
+  const loss = mlpLoss(act);
+  const valBatch = asBatch(val);
+  const out: Partial<Record<MethodName, MethodRun>> = {};
+
+  const fit = (name: MethodName, weighting: Weighting<MlpParams>) => {
+    const t0 = performance.now();
+    const result = train({
+      params: mlpInit(sizes, seed, act),
+      loss,
+      data: tr,
+      steps: config.steps,
+      batchSize: config.batchSize,
+      optimizer: momentum({ lr: config.lr, beta: config.momentum }),
+      weighting,
+      seed: seed + 1000,
+      record: record.includes(name),
+    });
+    return { result, seconds: (performance.now() - t0) / 1000 };
+  };
+  const finish = (name: MethodName, params: MlpParams, seconds: number, extra: Partial<MethodRun> = {}) => {
+    out[name] = { testError: testError(params, act, test), seconds, ...extra };
+    log(`  seed ${seed} ${name.padEnd(14)} test error ${(100 * out[name]!.testError).toFixed(1).padStart(5)}%  (${seconds.toFixed(1)} s)`);
+  };
+
+  // The uniform model is needed by curriculum (reference losses) and Data Dropout (first training).
+  const needUniform = methods.some((m) => m === 'uniform' || m === 'curriculum' || m === 'data-dropout');
+  let uniformParams: MlpParams | null = null;
+  let uniformSeconds = 0;
+  if (needUniform) {
+    const { result, seconds } = fit('uniform', uniform());
+    uniformParams = result.params;
+    uniformSeconds = seconds;
+    if (methods.includes('uniform')) finish('uniform', result.params, seconds, result.history.length ? { history: result.history } : {});
+  }
+  for (const name of methods) {
+    switch (name) {
+      case 'uniform':
+        break;
+      case 'class-balanced': {
+        const { result, seconds } = fit(name, classBalanced(tr.y));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      case 'focal': {
+        const { result, seconds } = fit(name, focal({ gamma: config.focalGamma }));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      case 'ohem': {
+        const { result, seconds } = fit(name, ohem({ fraction: config.ohemFraction }));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      case 'self-paced': {
+        const { result, seconds } = fit(name, selfPaced(config.selfPaced));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      case 'curriculum': {
+        const reference = lossesOf(loss, uniformParams!, tr.X, tr.y, tr.d);
+        const { result, seconds } = fit(name, curriculum(reference, { startFraction: config.curriculum.start, rampFraction: config.curriculum.ramp }));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      case 'data-dropout': {
+        const t0 = performance.now();
+        const sel = mlpDataDropout(uniformParams!, act, asBatch(tr), valBatch, { l2: config.dropoutL2 });
+        const selectSeconds = (performance.now() - t0) / 1000;
+        log(`  seed ${seed} data-dropout   drops ${sel.drop.length} of ${tr.n} training points (predicted validation-loss change ${sel.predictedChange.toFixed(3)})`);
+        // Dropping everything would leave nothing to train on; keep the first model then.
+        const { result, seconds } =
+          sel.keep.length > 0 ? fit(name, subset(sel.keep, 'data-dropout')) : { result: { params: uniformParams!, history: [] }, seconds: 0 };
+        // Its cost: the first training (shared with uniform), the selection, and the retraining.
+        finish(name, result.params, uniformSeconds + selectSeconds + seconds, { dropped: sel.drop.length, droppedRows: sel.drop, ...withHistory(result.history) });
+        break;
+      }
+      case 'l2rw': {
+        const meta = (p: MlpParams, b: Batch) =>
+          config.metaRoute === 'closed-form'
+            ? metaGradientMlp(p, act, b, valBatch, config.lr)
+            : mlpMetaGradient(config.metaRoute, p, act, b, valBatch, config.lr);
+        const { result, seconds } = fit(name, l2rw(meta));
+        finish(name, result.params, seconds, withHistory(result.history));
+        break;
+      }
+      default:
+        throw new Error(`unknown method '${name as string}'; choose from ${METHOD_NAMES.join(', ')}`);
+    }
+  }
+  return out;
+}
+
+function withHistory(history: StepRecord[]): { history?: StepRecord[] } {
+  return history.length ? { history } : {};
+}
+
+/** Mean and sample standard deviation (n − 1; 0 for a single run) of a list of numbers. */
+export interface Summary {
+  mean: number;
+  std: number;
+  runs: number[];
+}
+
+/**
+ * Mean, sample standard deviation (n − 1 in the denominator; 0 for one run) and the runs themselves.
+ *
+ * @example
+ * ```ts
+ * summarize([0.1, 0.3]); // { mean: 0.2, std: 0.1414…, runs: [0.1, 0.3] }
+ * ```
+ */
+export function summarize(runs: number[]): Summary {
+  const n = runs.length;
+  const mean = n ? runs.reduce((a, b) => a + b, 0) / n : NaN;
+  const std = n > 1 ? Math.sqrt(runs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, runs };
+}
+
+/** A plain-text table of test errors (percent, mean ± std) per method, for stderr and reports. */
+export function errorTable(methods: Partial<Record<MethodName, { testError: Summary }>>, title: string): string {
+  const lines = [title, `  ${'method'.padEnd(15)} test error (mean ± std over seeds)`];
+  for (const name of METHOD_NAMES) {
+    const m = methods[name];
+    if (!m) continue;
+    lines.push(`  ${name.padEnd(15)} ${(100 * m.testError.mean).toFixed(1).padStart(5)}% ± ${(100 * m.testError.std).toFixed(1)}%`);
+  }
+  return lines.join('\n');
+}

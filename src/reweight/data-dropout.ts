@@ -1,0 +1,136 @@
+/**
+ * Data Dropout (Wang, Huan & Li, 2018): train once, score every training point by its influence on
+ * the total validation loss, drop the points whose removal is predicted to lower it, retrain.
+ *
+ * The criterion (../../proofs/data-dropout.md): with R(θ) = (1/n) Σᵢ ℓᵢ(θ) + (λ/2)‖w‖², θ̂ its
+ * minimiser, f(θ) = Σⱼ ℓᵛⱼ(θ) the total validation loss and H = ∇²R(θ̂), removing point i changes f
+ * by, to first order,
+ *
+ *   eᵢ = (1/n) ∇f(θ̂)ᵀ H⁻¹ ∇ℓᵢ(θ̂)   ( = −(1/n) I_up,loss(zᵢ, f) ),
+ *
+ * and removing a set S by Σ_{i∈S} eᵢ (removals are weight changes; to first order their effects add).
+ * Point i is dropped when eᵢ < 0. The removal effects come from the influence engine
+ * (`removalEffects` in src/influence).
+ *
+ * @module
+ */
+import type { Pytree } from '../core/pytree.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { type InfluenceProblem, type RemovalOptions, removalEffects, totalLoss } from '../influence/index.ts';
+import { Objective, type PerExampleLoss } from '../nn/objective.ts';
+import { newton } from '../optim/newton.ts';
+import { type Activation, type MlpLayer, type MlpParams, mlpForward, mlpLayerwise } from '../nn/mlp.ts';
+import { binaryLogitLoss, type LossFromLogits } from './l2rw.ts';
+
+/** What {@link dataDropoutSelect} returns. */
+export interface DataDropoutSelection {
+  /** eᵢ, the predicted change of the total validation loss when training point i is removed. */
+  effects: Float64Array;
+  /** Rows with eᵢ < 0, ascending: their removal is predicted to lower the validation loss. */
+  drop: number[];
+  /** The other rows, ascending. */
+  keep: number[];
+  /** Σ_{i∈drop} eᵢ: the first-order prediction of the validation-loss change from dropping them all. */
+  predictedChange: number;
+  /** The total validation loss f(θ̂) at the trained parameters. */
+  valLoss: number;
+}
+
+/**
+ * The Data Dropout selection: each training point's removal effect on the total validation loss,
+ * and the split into points to drop (eᵢ < 0) and keep.
+ *
+ * @param problem the trained model (θ̂ should minimise R: train to ‖∇R‖ ≈ 0) and its training data.
+ * @param val the clean validation set.
+ * @param options inverse-HVP solver and damping (see the influence module); `rows` is not used.
+ *
+ * @example
+ * ```ts
+ * const { drop, keep, effects } = dataDropoutSelect(
+ *   { params, loss, X, Y: y, l2: 0.01 },
+ *   { X: Xval, y: yval },
+ * );
+ * // retrain on `keep`; `drop.length` points were predicted to hurt the validation loss
+ * ```
+ */
+export function dataDropoutSelect<P extends Pytree>(
+  problem: InfluenceProblem<P>,
+  val: { X: Tensor; y: Tensor },
+  options: Omit<RemovalOptions, 'rows'> = {},
+): DataDropoutSelection {
+  const { effects, value } = removalEffects(problem, totalLoss(problem.loss, val.X, val.y), options);
+  const drop: number[] = [];
+  const keep: number[] = [];
+  let predictedChange = 0;
+  effects.forEach((e, i) => {
+    if (e < 0) {
+      drop.push(i);
+      predictedChange += e;
+    } else keep.push(i);
+  });
+  return { effects, drop, keep, predictedChange, valLoss: value };
+}
+
+/**
+ * The first-order prediction of the change in the validation loss when the training rows `rows`
+ * are all removed: Σ_{i∈rows} eᵢ.
+ *
+ * @example
+ * ```ts
+ * predictedRemovalChange(new Float64Array([0.1, -0.2, -0.05]), [1, 2]); // −0.25
+ * ```
+ */
+export function predictedRemovalChange(effects: ArrayLike<number>, rows: readonly number[]): number {
+  let s = 0;
+  for (const i of rows) {
+    if (!(i >= 0 && i < effects.length)) throw new Error(`predictedRemovalChange: row ${i} is outside 0..${effects.length - 1}`);
+    s += effects[i]!;
+  }
+  return s;
+}
+
+/** Options for {@link mlpDataDropout}. */
+export interface MlpDataDropoutOptions extends Omit<RemovalOptions, 'rows'> {
+  /** λ of (λ/2)‖W‖² for the last-layer fit. Default 1e-3. */
+  l2?: number;
+  /** Per-example loss from logits. Default binary cross-entropy with logits. */
+  lossFromLogits?: LossFromLogits;
+}
+
+/**
+ * Data Dropout for an MLP, with influence taken over the last layer (Koh & Liang's treatment of
+ * deep networks): the hidden layers are frozen as a feature map, the last layer is refitted by
+ * Newton's method to the exact minimiser of the convex, L2-regularised objective on those features
+ * (SGD never reaches ‖∇R‖ = 0, and the influence formula assumes it), and the removal effects on
+ * the total validation loss are computed there. The caller retrains the whole network on `keep`.
+ *
+ * @param params the trained MLP.
+ * @param activation its hidden nonlinearity.
+ * @param train training set (`y` as the loss expects).
+ * @param val clean validation set.
+ *
+ * @example
+ * ```ts
+ * const sel = mlpDataDropout(params, 'relu', { X, y }, { X: Xval, y: yval }, { l2: 1e-3 });
+ * sel.drop.length; // how many training points Data Dropout removes
+ * ```
+ */
+export function mlpDataDropout(
+  params: MlpParams,
+  activation: Activation,
+  train: { X: Tensor; y: Tensor },
+  val: { X: Tensor; y: Tensor },
+  options: MlpDataDropoutOptions = {},
+): DataDropoutSelection & { lastLayer: MlpLayer; fit: { converged: boolean; gradNorm: number } } {
+  const { l2 = 1e-3, lossFromLogits = binaryLogitLoss, ...solver } = options;
+  const L = params.length;
+  const features = (X: Tensor): Tensor => mlpLayerwise(params, X, activation).inputs[L - 1]!;
+  const Ftrain = features(train.X);
+  const Fval = features(val.X);
+  const head: PerExampleLoss<MlpLayer> = (p, F, y) => lossFromLogits(mlpForward([p], F, activation), y);
+  const obj = new Objective<MlpLayer>({ params: params[L - 1]!, loss: head, X: Ftrain, Y: train.y, l2 });
+  const fit = newton(obj, { theta0: obj.layout.flatten(params[L - 1]!), tol: 1e-9, maxIter: 100, allowUnconverged: true });
+  const lastLayer = obj.params(fit.theta);
+  const selection = dataDropoutSelect({ params: lastLayer, loss: head, X: Ftrain, Y: train.y, l2 }, { X: Fval, y: val.y }, solver);
+  return { ...selection, lastLayer, fit: { converged: fit.converged, gradNorm: fit.gradNorm } };
+}

@@ -1,0 +1,292 @@
+/**
+ * The sample-weighting methods, each as a {@link Weighting} for the shared training loop.
+ *
+ * Two opposite intuitions weight samples by their loss: hard-example mining and focal loss
+ * up-weight the samples the model fits badly; curriculum and self-paced learning down-weight them
+ * as likely outliers or label errors. Learning to Reweight lets a small clean validation set decide
+ * per sample instead. Every weighting is defined on a batch of m examples with losses ℓᵢ at the
+ * current parameters:
+ *
+ * | method           | objective on the batch                                                 |
+ * | ---------------- | ---------------------------------------------------------------------- |
+ * | `uniform`        | (1/m) Σ ℓᵢ                                                              |
+ * | `class-balanced` | (1/m) Σ n/(K n_{yᵢ}) ℓᵢ  (inverse class frequency, mean weight 1 over the data) |
+ * | `focal`          | (1/m) Σ (1 − pᵢ)^γ ℓᵢ with pᵢ = e^{−ℓᵢ} the probability of the true class, differentiated through (1 − pᵢ)^γ too |
+ * | `ohem`           | (1/k) Σ_{i ∈ top-k losses} ℓᵢ                                           |
+ * | `self-paced`     | (1/m) Σ [ℓᵢ < λ_t] ℓᵢ, λ_t growing linearly from λ₀ to λ₁             |
+ * | `curriculum`     | (1/m) Σ ℓᵢ on batches drawn from the easiest fraction f_t of the data (by a reference model's loss), f_t growing to 1 |
+ * | `l2rw`           | Σ wᵢ ℓᵢ with wᵢ the L2RW weights (see `l2rw.ts`)                        |
+ *
+ * @module
+ */
+import { tensor } from '../core/create.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { exp, mul, pow, sub } from '../ops/arith.ts';
+import { mean } from '../ops/reduce.ts';
+import { type Batch, l2rwWeights } from './l2rw.ts';
+import { type BatchDecision, type StepInfo, type Weighting, weightedObjective } from './train.ts';
+
+function fixed<P>(info: StepInfo<P>, weights: Float64Array): BatchDecision<P> {
+  return { objective: weightedObjective(info.loss, info.X, info.y, weights), weights };
+}
+
+/** The per-example losses of a batch at the current parameters, as numbers. */
+function batchLosses<P>(info: StepInfo<P>): Float64Array {
+  return info.loss(info.params, info.X, info.y).toFloat64Array();
+}
+
+/**
+ * Uniform weighting: wᵢ = 1/m, plain mini-batch SGD.
+ *
+ * @example
+ * ```ts
+ * uniform().name; // 'uniform'
+ * ```
+ */
+export function uniform<P>(): Weighting<P> {
+  return {
+    name: 'uniform',
+    decide: (info) => fixed(info, new Float64Array(info.indices.length).fill(1 / info.indices.length)),
+  };
+}
+
+/**
+ * Inverse-class-frequency weights from the whole training set's labels: wᵢ = n / (K · n_{yᵢ}) / m,
+ * where K counts the classes present. Their mean over the training set is 1/m, so the objective's
+ * expectation over batches is the class-balanced risk (1/K) Σ_k mean_{i: yᵢ = k} ℓᵢ.
+ *
+ * @param labels every training label (class indices).
+ *
+ * @example
+ * ```ts
+ * const w = classBalancedWeights([1, 1, 1, 0]);  // per-class factors n/(K n_k)
+ * // w[0] = 4/(2·1) = 2, w[1] = 4/(2·3) = 2/3
+ * ```
+ */
+export function classBalancedWeights(labels: ArrayLike<number>): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const K = counts.size;
+  const factors = new Map<number, number>();
+  for (const [c, nc] of counts) factors.set(c, labels.length / (K * nc));
+  return factors;
+}
+
+/**
+ * Class-balanced weighting (inverse class frequency; see {@link classBalancedWeights}).
+ *
+ * @param labels every training label.
+ *
+ * @example
+ * ```ts
+ * classBalanced([0, 1, 1, 1]).name; // 'class-balanced'
+ * ```
+ */
+export function classBalanced<P>(labels: ArrayLike<number>): Weighting<P> {
+  const factors = classBalancedWeights(labels);
+  return {
+    name: 'class-balanced',
+    decide(info) {
+      const m = info.indices.length;
+      const w = Float64Array.from(info.indices, (r) => factors.get(labels[r]!)! / m);
+      return fixed(info, w);
+    },
+  };
+}
+
+/**
+ * Focal loss (Lin et al. 2017): (1/m) Σ (1 − pᵢ)^γ ℓᵢ with pᵢ = e^{−ℓᵢ}, the model's probability
+ * of the true class under a cross-entropy loss. The modulating factor is differentiated too, as in
+ * the paper; the recorded weights are its values (1 − pᵢ)^γ / m. γ = 0 is uniform.
+ *
+ * @param gamma the focusing parameter γ ≥ 0. Default 2 (the paper's choice).
+ *
+ * @example
+ * ```ts
+ * focal({ gamma: 2 }).name; // 'focal'
+ * ```
+ */
+export function focal<P>(options: { gamma?: number } = {}): Weighting<P> {
+  const gamma = options.gamma ?? 2;
+  if (!(gamma >= 0)) throw new Error(`focal: gamma must be ≥ 0, got ${gamma}`);
+  const focalTerms = (l: Tensor): Tensor => mul(pow(sub(1, exp(mul(l, -1))), gamma), l);
+  return {
+    name: 'focal',
+    decide(info) {
+      const m = info.indices.length;
+      const weights = Float64Array.from(batchLosses(info), (l) => (1 - Math.exp(-l)) ** gamma / m);
+      return { objective: (p) => mean(focalTerms(info.loss(p, info.X, info.y))), weights };
+    },
+  };
+}
+
+/**
+ * The top-k mask of a loss vector: 1/k on the k largest losses (ties broken by position), 0 elsewhere.
+ *
+ * @example
+ * ```ts
+ * ohemWeights([0.1, 2, 0.5, 3], 2); // Float64Array [0, 0.5, 0, 0.5]
+ * ```
+ */
+export function ohemWeights(losses: ArrayLike<number>, k: number): Float64Array {
+  const m = losses.length;
+  const kk = Math.max(1, Math.min(m, k));
+  const order = Array.from({ length: m }, (_, i) => i).sort((a, b) => losses[b]! - losses[a]! || a - b);
+  const w = new Float64Array(m);
+  for (let i = 0; i < kk; i++) w[order[i]!] = 1 / kk;
+  return w;
+}
+
+/**
+ * Online hard example mining (Shrivastava et al. 2016): each step trains only on the
+ * ⌈fraction · m⌉ examples of the batch with the highest loss, equally weighted.
+ *
+ * @param fraction share of the batch kept. Default 0.25.
+ *
+ * @example
+ * ```ts
+ * ohem({ fraction: 0.5 }).name; // 'ohem'
+ * ```
+ */
+export function ohem<P>(options: { fraction?: number } = {}): Weighting<P> {
+  const fraction = options.fraction ?? 0.25;
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`ohem: fraction must be in (0, 1], got ${fraction}`);
+  return {
+    name: 'ohem',
+    decide: (info) => fixed(info, ohemWeights(batchLosses(info), Math.ceil(fraction * info.indices.length))),
+  };
+}
+
+/**
+ * The self-paced threshold at a step: λ_t = λ₀ + (λ₁ − λ₀) · t / (T − 1), growing linearly.
+ *
+ * @example
+ * ```ts
+ * selfPacedThreshold(0, 11, 0.5, 1.5);  // 0.5
+ * selfPacedThreshold(10, 11, 0.5, 1.5); // 1.5
+ * ```
+ */
+export function selfPacedThreshold(step: number, totalSteps: number, start: number, end: number): number {
+  return totalSteps <= 1 ? end : start + ((end - start) * step) / (totalSteps - 1);
+}
+
+/**
+ * Self-paced learning (Kumar et al. 2010) with hard weights: an example counts, with weight 1/m,
+ * only while its loss is below a threshold λ_t that grows over training (so the model admits
+ * harder examples as it matures); the minimiser of Σ vᵢℓᵢ − λ Σ vᵢ over vᵢ ∈ {0, 1}.
+ *
+ * @param start λ₀. Default 1 (at initialisation binary losses are near log 2 ≈ 0.69, so training starts on most of the batch).
+ * @param end λ₁ at the last step. Default 4.
+ *
+ * @example
+ * ```ts
+ * selfPaced({ start: 0.5, end: 2 }).name; // 'self-paced'
+ * ```
+ */
+export function selfPaced<P>(options: { start?: number; end?: number } = {}): Weighting<P> {
+  const start = options.start ?? 1;
+  const end = options.end ?? 4;
+  if (!(start > 0 && end >= start)) throw new Error(`selfPaced: need 0 < start ≤ end, got start ${start}, end ${end}`);
+  return {
+    name: 'self-paced',
+    decide(info) {
+      const m = info.indices.length;
+      const lambda = selfPacedThreshold(info.step, info.totalSteps, start, end);
+      return fixed(info, Float64Array.from(batchLosses(info), (l) => (l < lambda ? 1 / m : 0)));
+    },
+  };
+}
+
+/**
+ * The curriculum's pool size at a step: ⌈f_t · n⌉ with f_t = f₀ + (1 − f₀) · min(1, t / (ρ T)).
+ *
+ * @example
+ * ```ts
+ * curriculumSize(0, 100, 1000, 0.2, 0.5);  // 200
+ * curriculumSize(50, 100, 1000, 0.2, 0.5); // 1000
+ * ```
+ */
+export function curriculumSize(step: number, totalSteps: number, n: number, startFraction: number, rampFraction: number): number {
+  const progress = rampFraction <= 0 ? 1 : Math.min(1, step / (rampFraction * totalSteps));
+  return Math.min(n, Math.max(1, Math.ceil((startFraction + (1 - startFraction) * progress) * n)));
+}
+
+/**
+ * Curriculum learning (Bengio et al. 2009), easy to hard: examples are ranked by a reference
+ * model's loss (lowest first) and batches are drawn from the easiest fraction f_t of the training
+ * set, growing linearly from `startFraction` to 1 over the first `rampFraction` of training.
+ * Within a batch the weights are uniform.
+ *
+ * @param referenceLosses one loss per training example, from a reference model.
+ *
+ * @example
+ * ```ts
+ * const c = curriculum([0.1, 3, 0.2, 5], { startFraction: 0.5 });
+ * Array.from(c.pool!(0, 10)); // [0, 2]: the two easiest examples
+ * ```
+ */
+export function curriculum<P>(
+  referenceLosses: ArrayLike<number>,
+  options: { startFraction?: number; rampFraction?: number } = {},
+): Weighting<P> {
+  const startFraction = options.startFraction ?? 0.2;
+  const rampFraction = options.rampFraction ?? 0.5;
+  if (!(startFraction > 0 && startFraction <= 1)) throw new Error(`curriculum: startFraction must be in (0, 1], got ${startFraction}`);
+  const n = referenceLosses.length;
+  const ranked = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => referenceLosses[a]! - referenceLosses[b]! || a - b);
+  return {
+    name: 'curriculum',
+    pool: (step, total) => ranked.subarray(0, curriculumSize(step, total, n, startFraction, rampFraction)),
+    decide: (info) => fixed(info, new Float64Array(info.indices.length).fill(1 / info.indices.length)),
+  };
+}
+
+/**
+ * Learning to Reweight: at every step the batch weights are `l2rwWeights` of the meta-gradient of
+ * the clean validation loss through a one-step look-ahead (see `l2rw.ts`).
+ *
+ * @param metaGradient computes the meta-gradient for a batch at given parameters, by any route
+ *   (e.g. `(p, b) => metaGradientMlp(p, 'relu', b, val, lr)`).
+ *
+ * @example
+ * ```ts
+ * const val = { X: tensor([[1, 1]]), y: tensor([1]) };
+ * const w = l2rw((p, b) => metaGradientMlp(p, 'tanh', b, val, 0.1));
+ * w.name; // 'l2rw'
+ * ```
+ */
+export function l2rw<P>(metaGradient: (params: P, batch: Batch) => Float64Array): Weighting<P> {
+  return {
+    name: 'l2rw',
+    decide(info) {
+      const g = metaGradient(info.params, { X: info.X, y: info.y });
+      return fixed(info, l2rwWeights(g));
+    },
+  };
+}
+
+/**
+ * A fixed subset of the training set with uniform weights: the retraining step of Data Dropout.
+ *
+ * @param keep the training rows to train on.
+ * @param name the reported name. Default 'subset'.
+ *
+ * @example
+ * ```ts
+ * Array.from(subset([0, 2, 3]).pool!(0, 10)); // [0, 2, 3]
+ * ```
+ */
+export function subset<P>(keep: ArrayLike<number>, name = 'subset'): Weighting<P> {
+  const rows = Int32Array.from(keep);
+  if (rows.length === 0) throw new Error(`${name}: no training rows kept`);
+  return {
+    name,
+    pool: () => rows,
+    decide: (info) => fixed(info, new Float64Array(info.indices.length).fill(1 / info.indices.length)),
+  };
+}
+
+/** Plain losses of a whole dataset under given parameters, for reference models and scoring. */
+export function lossesOf<P>(loss: (p: P, X: Tensor, y: Tensor) => Tensor, params: P, X: Float64Array, y: Float64Array, d: number): Float64Array {
+  return loss(params, tensor(X, [y.length, d]), tensor(y, [y.length])).toFloat64Array();
+}

@@ -1,0 +1,173 @@
+/**
+ * One training loop for every weighting method. A method ({@link Weighting}) decides, at each
+ * step, which examples the batch may be drawn from and which objective the optimiser descends on
+ * that batch; the loop draws the batch, differentiates, steps, and records the weights each method
+ * gave, so that their evolution can be studied afterwards.
+ *
+ * @module
+ */
+import { tensor } from '../core/create.ts';
+import type { Pytree } from '../core/pytree.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { valueAndGrad } from '../core/transforms/derived.ts';
+import { mul } from '../ops/arith.ts';
+import { sum } from '../ops/reduce.ts';
+import { Rng } from '../data/rng.ts';
+import type { Optimizer } from '../optim/sgd.ts';
+import type { PerExampleLoss } from './l2rw.ts';
+
+/** A dense dataset: `X` row-major `n × d`, one target per row in `y`. */
+export interface Dataset {
+  X: Float64Array;
+  y: Float64Array;
+  n: number;
+  d: number;
+}
+
+/** What a weighting method sees at one step. */
+export interface StepInfo<P> {
+  /** 0-based step number. */
+  step: number;
+  totalSteps: number;
+  /** The parameters before this step. */
+  params: P;
+  /** The batch: features `[m, d]`, targets `[m]`, and the rows of the training set they came from. */
+  X: Tensor;
+  y: Tensor;
+  indices: Int32Array;
+  /** The per-example loss being trained. */
+  loss: PerExampleLoss<P>;
+}
+
+/** A method's decision for one batch. */
+export interface BatchDecision<P> {
+  /** The scalar the optimiser descends on at this step (differentiated in `p`). */
+  objective: (p: P) => Tensor;
+  /** The weight each batch example received (for the record; sums to ≤ 1 for most methods). */
+  weights: Float64Array;
+}
+
+/** A sample-weighting method. */
+export interface Weighting<P> {
+  /** The method's name as reported (`uniform`, `l2rw`, …). */
+  readonly name: string;
+  /** Training rows the batch at `step` may be drawn from (curriculum learning narrows it). Default: all. */
+  pool?(step: number, totalSteps: number): ArrayLike<number>;
+  /** The objective and weights for one batch. */
+  decide(info: StepInfo<P>): BatchDecision<P>;
+}
+
+/**
+ * The objective Σᵢ wᵢ ℓᵢ(p) for fixed weights w (no gradient flows through the weights).
+ *
+ * @example
+ * ```ts
+ * const loss = (p, X, y) => mul(p, sum(X, 1));               // ℓᵢ = p · Σ_k Xᵢₖ
+ * weightedObjective(loss, tensor([[1], [3]]), tensor([0, 0]), [0.5, 0.5])(tensor(2)).item(); // 4
+ * ```
+ */
+export function weightedObjective<P>(loss: PerExampleLoss<P>, X: Tensor, y: Tensor, weights: ArrayLike<number>): (p: P) => Tensor {
+  const w = tensor(Float64Array.from(weights), [weights.length]);
+  return (p: P) => sum(mul(w, loss(p, X, y)));
+}
+
+/** Options for {@link train}. */
+export interface TrainOptions<P> {
+  /** Initial parameters. */
+  params: P;
+  /** The per-example loss. */
+  loss: PerExampleLoss<P>;
+  /** Training data. */
+  data: Dataset;
+  /** Optimiser steps. */
+  steps: number;
+  /** Batch size m (capped at the pool size). */
+  batchSize: number;
+  optimizer: Optimizer<any>;
+  /** The weighting method. */
+  weighting: Weighting<P>;
+  /** Seed for batch sampling. Default 0. */
+  seed?: number;
+  /** Keep every step's batch indices and weights in the result. Default false. */
+  record?: boolean;
+  /** Called after each step (progress reports). */
+  onStep?: (step: number, objective: number) => void;
+}
+
+/** One recorded step. */
+export interface StepRecord {
+  step: number;
+  /** Training rows in the batch. */
+  indices: Int32Array;
+  /** Their weights at this step. */
+  weights: Float64Array;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult<P> {
+  params: P;
+  /** The objective's value at each step (before the step). */
+  objective: Float64Array;
+  /** Per-step batches and weights, when `record` was set. */
+  history: StepRecord[];
+}
+
+/** Rows `idx` of `data` as tensors. */
+export function gatherRows(data: Dataset, idx: ArrayLike<number>): { X: Tensor; y: Tensor } {
+  const m = idx.length;
+  const X = new Float64Array(m * data.d);
+  const y = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const r = idx[i]!;
+    if (!(r >= 0 && r < data.n)) throw new Error(`gatherRows: row ${r} is outside the dataset (n = ${data.n})`);
+    X.set(data.X.subarray(r * data.d, (r + 1) * data.d), i * data.d);
+    y[i] = data.y[r]!;
+  }
+  return { X: tensor(X, [m, data.d]), y: tensor(y, [m]) };
+}
+
+/**
+ * Trains with a weighting method: at each step draw a batch (without replacement, from the
+ * method's pool), let the method pick the objective, take one optimiser step on it.
+ *
+ * @example
+ * ```ts
+ * const data = { X: Float64Array.from([0, 1, 2, 3]), y: Float64Array.from([0, 0, 1, 1]), n: 4, d: 1 };
+ * const { params } = train({
+ *   params: mlpInit([1, 1], 0), loss: mlpLoss('tanh'), data, steps: 200, batchSize: 4,
+ *   optimizer: momentum({ lr: 0.5 }), weighting: uniform(),
+ * });
+ * // params now separate x ≤ 1 from x ≥ 2
+ * ```
+ */
+export function train<P extends Pytree>(options: TrainOptions<P>): TrainResult<P> {
+  const { loss, data, steps, batchSize, optimizer, weighting, record = false, onStep } = options;
+  if (!Number.isInteger(steps) || steps < 0) throw new Error(`train: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`train: batchSize must be a positive integer, got ${batchSize}`);
+  const rng = new Rng(options.seed ?? 0);
+  let params = options.params;
+  let state = optimizer.init(params);
+  const objective = new Float64Array(steps);
+  const history: StepRecord[] = [];
+  const all = Int32Array.from({ length: data.n }, (_, i) => i);
+  for (let step = 0; step < steps; step++) {
+    const pool = weighting.pool ? weighting.pool(step, steps) : all;
+    if (pool.length === 0) throw new Error(`train: ${weighting.name} offered an empty pool at step ${step}`);
+    const m = Math.min(batchSize, pool.length);
+    // Partial Fisher–Yates: m distinct draws from the pool.
+    const order = Array.from(pool);
+    for (let i = 0; i < m; i++) {
+      const j = i + rng.int(order.length - i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const indices = Int32Array.from(order.slice(0, m));
+    const { X, y } = gatherRows(data, indices);
+    const decision = weighting.decide({ step, totalSteps: steps, params, X, y, indices, loss });
+    const [value, grads] = valueAndGrad(decision.objective)(params);
+    objective[step] = (value as Tensor).item();
+    ({ params, state } = optimizer.update(params, grads as P, state));
+    if (record) history.push({ step, indices, weights: decision.weights });
+    onStep?.(step, objective[step]!);
+  }
+  return { params, objective, history };
+}
