@@ -13,7 +13,7 @@
  * @module
  */
 import type { Pytree } from '../core/pytree.ts';
-import { axpy, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
+import { NotPositiveDefiniteError, axpy, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from './cg.ts';
 
@@ -84,7 +84,28 @@ export function addGauge(H: Float64Array, p: number, gauge: Float64Array[] | und
 }
 
 /**
+ * The Cholesky factor of H, or, where H is indefinite (a non-convex model away from a minimum, or
+ * a leave-one-out objective whose Hessian at the warm start lost definiteness), of H + τI with τ
+ * just past the smallest eigenvalue: a Levenberg-Marquardt step that still descends.
+ */
+function newtonFactor(H: Float64Array, p: number): Float64Array {
+  try {
+    return cholesky(H, p, 'the Hessian of R');
+  } catch (e) {
+    if (!(e instanceof NotPositiveDefiniteError)) throw e;
+    let tr = 0;
+    for (let i = 0; i < p; i++) tr += Math.abs(H[i * p + i]!);
+    const tau = -1.5 * e.smallestEigenvalue + 1e-8 * (tr / p);
+    for (let i = 0; i < p; i++) H[i * p + i] += tau;
+    return cholesky(H, p, 'the shifted Hessian H + τI');
+  }
+}
+
+/**
  * Minimises R by Newton's method with a backtracking (Armijo) line search.
+ *
+ * Where H is not positive definite the step uses H + τI instead (τ past the smallest eigenvalue),
+ * so the method also serves non-convex models near a minimum.
  *
  * Near the optimum R stops changing in float64 long before ∇R does (R varies quadratically), so a
  * step whose predicted decrease is below rounding of R is accepted when it shrinks ‖∇R‖ instead.
@@ -112,7 +133,7 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
   for (; it < maxIter && !(gnorm < tol); it++) {
     let step: Float64Array;
     if (mode === 'dense') {
-      const L = chord ?? cholesky(addGauge(obj.hessian(theta), p, obj.spec.gauge), p, 'the Hessian of R');
+      const L = chord ?? newtonFactor(addGauge(obj.hessian(theta), p, obj.spec.gauge), p);
       step = choleskySolve(L, p, g);
     } else {
       const eta = Math.min(0.5, Math.sqrt(gnorm));
