@@ -265,3 +265,31 @@ export function barChart(groups: string[], values: number[][], opts: BarOptions,
   parts.push('</svg>');
   return parts.join('');
 }
+
+/**
+ * A 28 × 28 grey-scale digit (intensities in [0, 1], row-major) as a small SVG, dark ink on white,
+ * with a caption of up to two lines underneath. Only inked pixels are drawn.
+ */
+export function digitImage(pixels: ArrayLike<number>, caption: string[], scale = 3): string {
+  const side = Math.round(Math.sqrt(pixels.length));
+  if (side * side !== pixels.length) throw new Error(`digitImage: ${pixels.length} pixels do not form a square`);
+  const size = side * scale;
+  const height = size + 14 * caption.length + 4;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size + 8} ${height}" width="${size + 8}" height="${height}" font-family="system-ui, sans-serif">`,
+    `<rect x="3.5" y="0.5" width="${size + 1}" height="${size + 1}" fill="#fff" stroke="#bbb"/>`,
+  ];
+  for (let r = 0; r < side; r++) {
+    for (let c = 0; c < side; c++) {
+      const v = pixels[r * side + c]!;
+      if (v <= 0.02) continue;
+      const shade = Math.round(255 * (1 - Math.min(1, v)));
+      parts.push(`<rect x="${4 + c * scale}" y="${1 + r * scale}" width="${scale}" height="${scale}" fill="rgb(${shade},${shade},${shade})"/>`);
+    }
+  }
+  caption.forEach((line, i) => {
+    parts.push(`<text x="${(size + 8) / 2}" y="${size + 14 + 14 * i}" text-anchor="middle" font-size="10">${escapeXml(line)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { fmt, page, table } from '../../src/demo/html.ts';
 import { closedFormHvp, secondOrderSanity } from '../../src/demo/sanity.ts';
-import { barChart, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/demo/svg.ts';
+import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/demo/svg.ts';
 import { Rng } from '../../src/index.ts';
 
 /** Every opened tag is closed in order (self-closing tags excepted). */
@@ -48,6 +48,18 @@ describe('svg', () => {
     expect(balanced(b)).toBe(true);
     expect(b.match(/<rect[^>]*><title>/g)?.length).toBe(4);
     expect(() => scatterPlot([1], [1, 2], { title: '', xLabel: '', yLabel: '' })).toThrow(/1 x values but 2 y values/);
+  });
+  it('digitImage draws one square per inked pixel, darker for more ink', () => {
+    const px = new Float64Array(784);
+    px[0] = 1;
+    px[29] = 0.5;
+    const svg = digitImage(px, ['a "7"', 'x < y']);
+    expect(balanced(svg)).toBe(true);
+    expect(svg.match(/<rect[^>]*fill="rgb/g)?.length).toBe(2);
+    expect(svg).toContain('fill="rgb(0,0,0)"');
+    expect(svg).toContain('fill="rgb(128,128,128)"');
+    expect(svg).toContain('a &quot;7&quot;');
+    expect(() => digitImage(new Float64Array(10), [])).toThrow(/do not form a square/);
   });
 });
 
