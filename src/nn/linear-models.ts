@@ -124,7 +124,14 @@ export function linearModel(kind: LinearModelKind, d: number, classes = kind ===
   };
 }
 
-/** The number of softmax classes implied by integer labels: max label + 1 (at least 2). */
+/**
+ * The number of softmax classes implied by integer labels: max label + 1 (at least 2).
+ *
+ * @example
+ * ```ts
+ * classesOf(new Float64Array([0, 2]), new Float64Array([1])); // 3
+ * ```
+ */
 export function classesOf(...labelSets: Float64Array[]): number {
   let m = 1;
   for (const y of labelSets) for (const v of y) if (Number.isFinite(v)) m = Math.max(m, Math.floor(v));

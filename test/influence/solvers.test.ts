@@ -34,7 +34,7 @@ function trained(kind: (typeof kinds)[number], n: number, d: number, l2: number,
 }
 
 /** v with the gauge component removed (softmax intercepts): the part of θ-space H acts on. */
-function project(obj: Objective, v: Float64Array) {
+function project(obj: { spec: { gauge?: Float64Array[] } }, v: Float64Array) {
   for (const u of obj.spec.gauge ?? []) {
     const c = u.reduce((a, x, i) => a + x * v[i]!, 0);
     v = v.map((x, i) => x - c * u[i]!);
