@@ -1,0 +1,120 @@
+/**
+ * Data Dropout on small convex problems (L2-regularised logistic regression, trained to
+ * ‖∇R‖ < 1e-11 by Newton's method), checked against actual retraining. proofs/data-dropout.md
+ * derives the criterion:
+ *   - the predicted effect Σ_{i∈S} eᵢ of removing a set S is exactly the derivative of the total
+ *     validation loss as S's weights go from 1 towards 0 (checked by central differences of
+ *     retrained models, to ~1e-6);
+ *   - it predicts the change from actually dropping S to first order (error O((|S|/n)²));
+ *   - the selection drops exactly the points with eᵢ < 0.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type Tensor, add, bceWithLogits, matmul, sum, tensor } from '../../src/index.ts';
+import { Objective } from '../../src/nn/objective.ts';
+import { newton } from '../../src/optim/newton.ts';
+import { dataDropoutSelect, mlpDataDropout, predictedRemovalChange } from '../../src/reweight/data-dropout.ts';
+import { mlpInit } from '../../src/nn/mlp.ts';
+import { seededTensor } from '../helpers.ts';
+
+type P = { w: Tensor; b: Tensor };
+const loss = (p: P, X: Tensor, y: Tensor): Tensor => bceWithLogits(add(matmul(X, p.w), p.b), y);
+
+/** A logistic-regression problem with some labels flipped (so some points hurt the validation loss). */
+function problem(seed: number, n: number, d: number, l2: number) {
+  const X = seededTensor([n, d], seed, -2, 2);
+  const truth = seededTensor([d], seed + 1);
+  const xv = X.toFloat64Array();
+  const tv = truth.toFloat64Array();
+  const labelOf = (row: Float64Array | number[], flip: boolean) => {
+    let z = 0;
+    for (let j = 0; j < d; j++) z += row[j]! * tv[j]!;
+    return (z > 0) !== flip ? 1 : 0;
+  };
+  const y = tensor(Array.from({ length: n }, (_, i) => labelOf(Array.from(xv.subarray(i * d, (i + 1) * d)), i % 5 === 0)));
+  const Xv = seededTensor([20, d], seed + 2, -2, 2);
+  const xvv = Xv.toFloat64Array();
+  const yv = tensor(Array.from({ length: 20 }, (_, i) => labelOf(Array.from(xvv.subarray(i * d, (i + 1) * d)), false)));
+  const init: P = { w: tensor(new Float64Array(d)), b: tensor(0) };
+  const obj = new Objective<P>({ params: init, loss, X, Y: y, l2 });
+  const fit = newton(obj, { tol: 1e-11 });
+  const valLoss = (theta: Float64Array) => sum(loss(obj.params(theta), Xv, yv)).item();
+  const retrain = (weights: Float64Array) => newton(obj.withWeights(weights), { tol: 1e-11, theta0: fit.theta }).theta;
+  return { X, y, Xv, yv, obj, theta: fit.theta, params: obj.params(fit.theta), valLoss, retrain, l2 };
+}
+
+describe('Data Dropout', () => {
+  it('predicts d/dt of the validation loss as a set S is down-weighted by t (central differences of retraining)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 59 }), { minLength: 1, maxLength: 6 }),
+        (seed, S) => {
+          const pr = problem(seed, 60, 3, 0.05);
+          const { effects } = dataDropoutSelect({ params: pr.params, loss, X: pr.X, Y: pr.y, l2: pr.l2 }, { X: pr.Xv, y: pr.yv });
+          const h = 1e-4;
+          const weights = (t: number) => {
+            const w = new Float64Array(60).fill(1);
+            for (const i of S) w[i] = 1 - t;
+            return w;
+          };
+          const fd = (pr.valLoss(pr.retrain(weights(h))) - pr.valLoss(pr.retrain(weights(-h)))) / (2 * h);
+          const predicted = predictedRemovalChange(effects, S);
+          // Truncation h²/6·f''' ~ 1e-9 and Newton's tolerance 1e-11/h ~ 1e-7 per retrain.
+          expect(Math.abs(fd - predicted)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(predicted)));
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('predicts the change from actually dropping a small set to first order, and drops exactly the points with eᵢ < 0', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 199 }), { minLength: 1, maxLength: 2 }),
+        (seed, S) => {
+          const n = 200;
+          const pr = problem(seed, n, 3, 0.05);
+          const sel = dataDropoutSelect({ params: pr.params, loss, X: pr.X, Y: pr.y, l2: pr.l2 }, { X: pr.Xv, y: pr.yv });
+          expect(sel.drop).toEqual(Array.from(sel.effects.keys()).filter((i) => sel.effects[i]! < 0));
+          expect(sel.keep.length + sel.drop.length).toBe(n);
+          expect(sel.valLoss).toBeCloseTo(pr.valLoss(pr.theta), 10);
+          const w = new Float64Array(n).fill(1);
+          for (const i of S) w[i] = 0;
+          const actual = pr.valLoss(pr.retrain(w)) - pr.valLoss(pr.theta);
+          const predicted = predictedRemovalChange(sel.effects, S);
+          // Removing |S| of n points is a weight change of size |S|/n; the neglected terms are
+          // second order in it. With |S| ≤ 2 of 200, 20% of the effect plus 1e-4 absolute.
+          expect(Math.abs(actual - predicted)).toBeLessThanOrEqual(0.2 * Math.abs(actual) + 1e-4);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('on a noisy problem, retraining without the dropped points lowers the validation loss, by about the predicted amount', () => {
+    const pr = problem(7, 200, 3, 0.05);
+    const sel = dataDropoutSelect({ params: pr.params, loss, X: pr.X, Y: pr.y, l2: pr.l2 }, { X: pr.Xv, y: pr.yv });
+    expect(sel.drop.length).toBeGreaterThan(0);
+    expect(sel.predictedChange).toBeLessThan(0);
+    const w = new Float64Array(200).fill(1);
+    for (const i of sel.drop) w[i] = 0;
+    const actual = pr.valLoss(pr.retrain(w)) - pr.valLoss(pr.theta);
+    expect(actual).toBeLessThan(0);
+    // Many points at once: only the sign and the order of magnitude are first-order claims.
+    expect(actual / sel.predictedChange).toBeGreaterThan(0.3);
+    expect(actual / sel.predictedChange).toBeLessThan(3);
+  });
+
+  it('for an MLP, refits the last layer to a stationary point before scoring', () => {
+    const params = mlpInit([3, 4, 1], 2, 'tanh');
+    const X = seededTensor([40, 3], 3);
+    const y = tensor(Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0)));
+    const val = { X: seededTensor([6, 3], 4), y: tensor([1, 0, 1, 0, 0, 1]) };
+    const sel = mlpDataDropout(params, 'tanh', { X, y }, val, { l2: 0.01 });
+    expect(sel.fit.converged).toBe(true);
+    expect(sel.effects.length).toBe(40);
+    expect(sel.drop.length).toBe(Array.from(sel.effects).filter((e) => e < 0).length);
+  });
+});
