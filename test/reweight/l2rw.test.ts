@@ -32,10 +32,10 @@ const arbProblem = fc.record({
   seed: fc.integer({ min: 1, max: 1_000_000 }),
 });
 
-function build(p: fc.RecordValue<typeof arbProblem> extends infer T ? T : never) {
-  const { activation, widths, inWidth, m, nVal, lr, seed } = p as {
-    activation: Activation; widths: number[]; inWidth: number; m: number; nVal: number; lr: number; seed: number;
-  };
+type Drawn = { activation: Activation; widths: number[]; inWidth: number; m: number; nVal: number; lr: number; seed: number };
+
+function build(p: Drawn) {
+  const { activation, widths, inWidth, m, nVal, lr, seed } = p;
   const params = mlpInit([inWidth, ...widths, 1], seed, activation);
   // Non-zero biases so the bias terms of the closed form are exercised too.
   params.forEach((layer, l) => (layer.b = seededTensor(layer.b.shape, seed + 17 * l, -0.5, 0.5)));
@@ -109,7 +109,7 @@ describe('L2RW meta-gradient', () => {
     const g2 = metaGradientMlp(params, 'tanh', { X, y }, { X, y }, 0.2);
     g1.forEach((v, i) => expect(g2[i]).toBeCloseTo(2 * v, 14));
     for (let i = 0; i < 3; i++) {
-      const Xi = tensor([X.toArray()[i] as number[]]);
+      const Xi = tensor([(X.toArray() as number[][])[i]!]);
       const yi = tensor([(y.toArray() as number[])[i]!]);
       expect(metaGradientMlp(params, 'tanh', { X: Xi, y: yi }, { X: Xi, y: yi }, 0.1)[0]).toBeLessThan(0);
     }
