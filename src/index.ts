@@ -59,3 +59,5 @@ export * from './ops/losses.ts';
 export { setBackend, getBackend, registerBackend, type GpuOptions, type Factory } from './backend/index.ts';
 export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
 export { tidy, dispose } from './core/memory.ts';
+
+export * from './influence/index.ts';
