@@ -93,20 +93,25 @@ export function closedFormHvp(pr: LogregProblem, vw: Float64Array, vb: number): 
   return out;
 }
 
-function medianMs(run: () => unknown, reps: number): number {
-  run(); // warm up
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    run();
-    times.push(performance.now() - t0);
+/**
+ * Median times (ms) of several computations, measured round-robin (one call of each per round, after
+ * a warm-up round) so that a change in machine load affects all of them alike.
+ */
+function medianTimes(runs: (() => unknown)[], rounds: number): number[] {
+  for (const run of runs) run();
+  const times = runs.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    runs.forEach((run, k) => {
+      const t0 = performance.now();
+      run();
+      times[k]!.push(performance.now() - t0);
+    });
   }
-  times.sort((a, c) => a - c);
-  return times[Math.floor(times.length / 2)]!;
+  return times.map((t) => t.sort((a, c) => a - c)[Math.floor(t.length / 2)]!);
 }
 
 /** Runs the panel. `seed` picks the direction v (a fixed pseudo-random unit vector). */
-export function secondOrderSanity(pr: LogregProblem, seed = 1, reps = 5): SanityResult {
+export function secondOrderSanity(pr: LogregProblem, seed = 1, reps = 9): SanityResult {
   const { n, d } = pr;
   const X = tensor(pr.X, [n, d]);
   const y = tensor(pr.y, [n]);
@@ -128,18 +133,17 @@ export function secondOrderSanity(pr: LogregProblem, seed = 1, reps = 5): Sanity
   const fwdRev = flat(hvp(objective, theta, v));
   const revRev = flat(hvp(objective, theta, v, { mode: 'rev-rev' }));
 
-  const gradientMs = medianMs(() => gradient(theta).w.toFloat64Array(), reps);
+  const [gradientMs, fwdMs, revMs] = medianTimes(
+    [
+      () => gradient(theta).w.toFloat64Array(),
+      () => hvp(objective, theta, v).w.toFloat64Array(),
+      () => hvp(objective, theta, v, { mode: 'rev-rev' }).w.toFloat64Array(),
+    ],
+    reps,
+  );
   const routes: RouteResult[] = [
-    {
-      route: 'forward-over-reverse (jvp of grad)',
-      relErrClosedForm: relErr(fwdRev, reference),
-      ms: medianMs(() => hvp(objective, theta, v).w.toFloat64Array(), reps),
-    },
-    {
-      route: 'reverse-over-reverse (grad of ⟨grad, v⟩)',
-      relErrClosedForm: relErr(revRev, reference),
-      ms: medianMs(() => hvp(objective, theta, v, { mode: 'rev-rev' }).w.toFloat64Array(), reps),
-    },
+    { route: 'forward-over-reverse (jvp of grad)', relErrClosedForm: relErr(fwdRev, reference), ms: fwdMs! },
+    { route: 'reverse-over-reverse (grad of ⟨grad, v⟩)', relErrClosedForm: relErr(revRev, reference), ms: revMs! },
   ];
 
   const fdSweep: { h: number; relErr: number }[] = [];
@@ -152,7 +156,7 @@ export function secondOrderSanity(pr: LogregProblem, seed = 1, reps = 5): Sanity
     fdSweep.push({ h, relErr: relErr(fd, reference) });
   }
   const bestFd = fdSweep.reduce((a, c) => (c.relErr < a.relErr ? c : a));
-  return { n, d, gradientMs, routes, relErrBetweenRoutes: relErr(revRev, fwdRev), fdSweep, bestFd };
+  return { n, d, gradientMs: gradientMs!, routes, relErrBetweenRoutes: relErr(revRev, fwdRev), fdSweep, bestFd };
 }
 
 /** Re-exported for the report: the objective's definition in words. */
