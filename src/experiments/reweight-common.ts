@@ -15,7 +15,7 @@ import { momentum } from '../optim/sgd.ts';
 import { type Batch, metaGradientMlp, mlpLoss, mlpMetaGradient, type MetaRoute } from '../reweight/l2rw.ts';
 import { mlpDataDropout } from '../reweight/data-dropout.ts';
 import { classBalanced, curriculum, focal, l2rw, lossesOf, ohem, selfPaced, subset, uniform } from '../reweight/methods.ts';
-import { type StepRecord, train, type Weighting } from '../reweight/train.ts';
+import { type StepRecord, trainWeighted, type Weighting } from '../reweight/train.ts';
 
 /** The method names, in the order they are reported (the CLI contract). */
 export const METHOD_NAMES = ['uniform', 'class-balanced', 'focal', 'ohem', 'self-paced', 'curriculum', 'data-dropout', 'l2rw'] as const;
@@ -94,7 +94,15 @@ export interface RunMethodsOptions {
   log?: (line: string) => void;
 }
 
-/** Fraction of rows of `set` the network misclassifies (logit > 0 means label 1). */
+/**
+ * Fraction of rows of `set` the network misclassifies (logit > 0 means label 1).
+ *
+ * @example
+ * ```ts
+ * const { test } = imbalancedPair({ posRatio: 0.9, nTrain: 100, nTest: 100 });
+ * testError(mlpInit([784, 1], 0), 'relu', test); // 0.5: a zero network says "not 9" to everything
+ * ```
+ */
 export function testError(params: MlpParams, activation: Activation, set: BinarySet): number {
   const z = mlpForward(params, tensor(set.X, [set.n, set.d]), activation).toFloat64Array();
   let wrong = 0;
@@ -129,7 +137,7 @@ export function runMethods(problem: Problem, options: RunMethodsOptions): Partia
 
   const fit = (name: MethodName, weighting: Weighting<MlpParams>) => {
     const t0 = performance.now();
-    const result = train({
+    const result = trainWeighted({
       params: mlpInit(sizes, seed, act),
       loss,
       data: tr,

@@ -36,7 +36,14 @@ export type MlpLayer = {
 /** An MLP's parameters, first layer first. A pytree. */
 export type MlpParams = MlpLayer[];
 
-/** Applies the hidden nonlinearity. */
+/**
+ * Applies the hidden nonlinearity.
+ *
+ * @example
+ * ```ts
+ * activate(tensor([-1, 2]), 'relu').toArray(); // [0, 2]
+ * ```
+ */
 export function activate(a: Tensor, activation: Activation): Tensor {
   if (activation === 'tanh') return tanh(a);
   if (activation === 'relu') return relu(a);

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { tensor, zeros } from '../core/create.ts';
+import { zeros } from '../core/create.ts';
 import { type Pytree, treeFlatten } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { grad } from '../core/transforms/derived.ts';
@@ -34,11 +34,10 @@ import { matmulT } from '../prims/index.ts';
 import { type Activation, type MlpParams, mlpForward, mlpLayerwise, mlpSignals, withOnes } from '../nn/mlp.ts';
 import { sgdStep } from '../optim/sgd.ts';
 
-/**
- * A per-example loss: one loss per row of `X`, shape `[n]`. Every weighting method in
- * `unequal/reweight` is written against this, so any model plugs in.
- */
-export type PerExampleLoss<P = Pytree> = (params: P, X: Tensor, y: Tensor) => Tensor;
+// Per-example losses (one loss per row of X, shape [n]) have the type the influence engine uses,
+// so every weighting method, Data Dropout included, takes the same functions.
+import type { PerExampleLoss } from '../nn/objective.ts';
+export type { PerExampleLoss };
 
 /** A set of examples: features `X` `[n, …]` and targets `y` (first axis `n`). */
 export interface Batch {
@@ -253,9 +252,4 @@ export function mlpMetaGradient(
     default:
       throw new Error(`meta-gradient route must be 'autodiff', 'closed-form' or 'per-example', got '${route as string}'`);
   }
-}
-
-/** A tensor of weights, for callers that hold them as arrays. */
-export function weightsTensor(w: ArrayLike<number>): Tensor {
-  return tensor(Float64Array.from(w), [w.length]);
 }

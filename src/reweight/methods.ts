@@ -20,18 +20,19 @@
  * @module
  */
 import { tensor } from '../core/create.ts';
+import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { exp, mul, pow, sub } from '../ops/arith.ts';
 import { mean } from '../ops/reduce.ts';
 import { type Batch, l2rwWeights } from './l2rw.ts';
 import { type BatchDecision, type StepInfo, type Weighting, weightedObjective } from './train.ts';
 
-function fixed<P>(info: StepInfo<P>, weights: Float64Array): BatchDecision<P> {
+function fixed<P extends Pytree>(info: StepInfo<P>, weights: Float64Array): BatchDecision<P> {
   return { objective: weightedObjective(info.loss, info.X, info.y, weights), weights };
 }
 
 /** The per-example losses of a batch at the current parameters, as numbers. */
-function batchLosses<P>(info: StepInfo<P>): Float64Array {
+function batchLosses<P extends Pytree>(info: StepInfo<P>): Float64Array {
   return info.loss(info.params, info.X, info.y).toFloat64Array();
 }
 
@@ -43,7 +44,7 @@ function batchLosses<P>(info: StepInfo<P>): Float64Array {
  * uniform().name; // 'uniform'
  * ```
  */
-export function uniform<P>(): Weighting<P> {
+export function uniform<P extends Pytree>(): Weighting<P> {
   return {
     name: 'uniform',
     decide: (info) => fixed(info, new Float64Array(info.indices.length).fill(1 / info.indices.length)),
@@ -82,7 +83,7 @@ export function classBalancedWeights(labels: ArrayLike<number>): Map<number, num
  * classBalanced([0, 1, 1, 1]).name; // 'class-balanced'
  * ```
  */
-export function classBalanced<P>(labels: ArrayLike<number>): Weighting<P> {
+export function classBalanced<P extends Pytree>(labels: ArrayLike<number>): Weighting<P> {
   const factors = classBalancedWeights(labels);
   return {
     name: 'class-balanced',
@@ -106,7 +107,7 @@ export function classBalanced<P>(labels: ArrayLike<number>): Weighting<P> {
  * focal({ gamma: 2 }).name; // 'focal'
  * ```
  */
-export function focal<P>(options: { gamma?: number } = {}): Weighting<P> {
+export function focal<P extends Pytree>(options: { gamma?: number } = {}): Weighting<P> {
   const gamma = options.gamma ?? 2;
   if (!(gamma >= 0)) throw new Error(`focal: gamma must be ≥ 0, got ${gamma}`);
   const focalTerms = (l: Tensor): Tensor => mul(pow(sub(1, exp(mul(l, -1))), gamma), l);
@@ -148,7 +149,7 @@ export function ohemWeights(losses: ArrayLike<number>, k: number): Float64Array 
  * ohem({ fraction: 0.5 }).name; // 'ohem'
  * ```
  */
-export function ohem<P>(options: { fraction?: number } = {}): Weighting<P> {
+export function ohem<P extends Pytree>(options: { fraction?: number } = {}): Weighting<P> {
   const fraction = options.fraction ?? 0.25;
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`ohem: fraction must be in (0, 1], got ${fraction}`);
   return {
@@ -183,7 +184,7 @@ export function selfPacedThreshold(step: number, totalSteps: number, start: numb
  * selfPaced({ start: 0.5, end: 2 }).name; // 'self-paced'
  * ```
  */
-export function selfPaced<P>(options: { start?: number; end?: number } = {}): Weighting<P> {
+export function selfPaced<P extends Pytree>(options: { start?: number; end?: number } = {}): Weighting<P> {
   const start = options.start ?? 1;
   const end = options.end ?? 4;
   if (!(start > 0 && end >= start)) throw new Error(`selfPaced: need 0 < start ≤ end, got start ${start}, end ${end}`);
@@ -225,7 +226,7 @@ export function curriculumSize(step: number, totalSteps: number, n: number, star
  * Array.from(c.pool!(0, 10)); // [0, 2]: the two easiest examples
  * ```
  */
-export function curriculum<P>(
+export function curriculum<P extends Pytree>(
   referenceLosses: ArrayLike<number>,
   options: { startFraction?: number; rampFraction?: number } = {},
 ): Weighting<P> {
@@ -255,7 +256,7 @@ export function curriculum<P>(
  * w.name; // 'l2rw'
  * ```
  */
-export function l2rw<P>(metaGradient: (params: P, batch: Batch) => Float64Array): Weighting<P> {
+export function l2rw<P extends Pytree>(metaGradient: (params: P, batch: Batch) => Float64Array): Weighting<P> {
   return {
     name: 'l2rw',
     decide(info) {
@@ -276,7 +277,7 @@ export function l2rw<P>(metaGradient: (params: P, batch: Batch) => Float64Array)
  * Array.from(subset([0, 2, 3]).pool!(0, 10)); // [0, 2, 3]
  * ```
  */
-export function subset<P>(keep: ArrayLike<number>, name = 'subset'): Weighting<P> {
+export function subset<P extends Pytree>(keep: ArrayLike<number>, name = 'subset'): Weighting<P> {
   const rows = Int32Array.from(keep);
   if (rows.length === 0) throw new Error(`${name}: no training rows kept`);
   return {
@@ -286,7 +287,15 @@ export function subset<P>(keep: ArrayLike<number>, name = 'subset'): Weighting<P
   };
 }
 
-/** Plain losses of a whole dataset under given parameters, for reference models and scoring. */
-export function lossesOf<P>(loss: (p: P, X: Tensor, y: Tensor) => Tensor, params: P, X: Float64Array, y: Float64Array, d: number): Float64Array {
+/**
+ * The per-example losses of a whole dataset (row-major `X`, `d` features) at given parameters, as
+ * numbers: the reference losses that order a curriculum.
+ *
+ * @example
+ * ```ts
+ * lossesOf(mlpLoss('tanh'), mlpInit([2, 1], 0), Float64Array.from([1, 2]), Float64Array.from([1]), 2); // [log 2]
+ * ```
+ */
+export function lossesOf<P extends Pytree>(loss: (p: P, X: Tensor, y: Tensor) => Tensor, params: P, X: Float64Array, y: Float64Array, d: number): Float64Array {
   return loss(params, tensor(X, [y.length, d]), tensor(y, [y.length])).toFloat64Array();
 }

@@ -14,10 +14,10 @@ import { mul } from '../ops/arith.ts';
 import { sum } from '../ops/reduce.ts';
 import { Rng } from '../data/rng.ts';
 import type { Optimizer } from '../optim/sgd.ts';
-import type { PerExampleLoss } from './l2rw.ts';
+import type { PerExampleLoss } from '../nn/objective.ts';
 
 /** A dense dataset: `X` row-major `n × d`, one target per row in `y`. */
-export interface Dataset {
+export interface TrainingSet {
   X: Float64Array;
   y: Float64Array;
   n: number;
@@ -25,7 +25,7 @@ export interface Dataset {
 }
 
 /** What a weighting method sees at one step. */
-export interface StepInfo<P> {
+export interface StepInfo<P extends Pytree> {
   /** 0-based step number. */
   step: number;
   totalSteps: number;
@@ -48,7 +48,7 @@ export interface BatchDecision<P> {
 }
 
 /** A sample-weighting method. */
-export interface Weighting<P> {
+export interface Weighting<P extends Pytree> {
   /** The method's name as reported (`uniform`, `l2rw`, …). */
   readonly name: string;
   /** Training rows the batch at `step` may be drawn from (curriculum learning narrows it). Default: all. */
@@ -66,19 +66,19 @@ export interface Weighting<P> {
  * weightedObjective(loss, tensor([[1], [3]]), tensor([0, 0]), [0.5, 0.5])(tensor(2)).item(); // 4
  * ```
  */
-export function weightedObjective<P>(loss: PerExampleLoss<P>, X: Tensor, y: Tensor, weights: ArrayLike<number>): (p: P) => Tensor {
+export function weightedObjective<P extends Pytree>(loss: PerExampleLoss<P>, X: Tensor, y: Tensor, weights: ArrayLike<number>): (p: P) => Tensor {
   const w = tensor(Float64Array.from(weights), [weights.length]);
   return (p: P) => sum(mul(w, loss(p, X, y)));
 }
 
 /** Options for {@link train}. */
-export interface TrainOptions<P> {
+export interface WeightedTrainOptions<P extends Pytree> {
   /** Initial parameters. */
   params: P;
   /** The per-example loss. */
   loss: PerExampleLoss<P>;
   /** Training data. */
-  data: Dataset;
+  data: TrainingSet;
   /** Optimiser steps. */
   steps: number;
   /** Batch size m (capped at the pool size). */
@@ -104,7 +104,7 @@ export interface StepRecord {
 }
 
 /** What {@link train} returns. */
-export interface TrainResult<P> {
+export interface WeightedTrainResult<P> {
   params: P;
   /** The objective's value at each step (before the step). */
   objective: Float64Array;
@@ -112,8 +112,16 @@ export interface TrainResult<P> {
   history: StepRecord[];
 }
 
-/** Rows `idx` of `data` as tensors. */
-export function gatherRows(data: Dataset, idx: ArrayLike<number>): { X: Tensor; y: Tensor } {
+/**
+ * Rows `idx` of `data` as tensors: features `[m, d]` and targets `[m]`.
+ *
+ * @example
+ * ```ts
+ * const data = { X: Float64Array.from([1, 2, 3, 4]), y: Float64Array.from([0, 1]), n: 2, d: 2 };
+ * gatherRows(data, [1]).X.toArray(); // [[3, 4]]
+ * ```
+ */
+export function gatherRows(data: TrainingSet, idx: ArrayLike<number>): { X: Tensor; y: Tensor } {
   const m = idx.length;
   const X = new Float64Array(m * data.d);
   const y = new Float64Array(m);
@@ -133,14 +141,14 @@ export function gatherRows(data: Dataset, idx: ArrayLike<number>): { X: Tensor; 
  * @example
  * ```ts
  * const data = { X: Float64Array.from([0, 1, 2, 3]), y: Float64Array.from([0, 0, 1, 1]), n: 4, d: 1 };
- * const { params } = train({
+ * const { params } = trainWeighted({
  *   params: mlpInit([1, 1], 0), loss: mlpLoss('tanh'), data, steps: 200, batchSize: 4,
  *   optimizer: momentum({ lr: 0.5 }), weighting: uniform(),
  * });
  * // params now separate x ≤ 1 from x ≥ 2
  * ```
  */
-export function train<P extends Pytree>(options: TrainOptions<P>): TrainResult<P> {
+export function trainWeighted<P extends Pytree>(options: WeightedTrainOptions<P>): WeightedTrainResult<P> {
   const { loss, data, steps, batchSize, optimizer, weighting, record = false, onStep } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new Error(`train: steps must be a non-negative integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`train: batchSize must be a positive integer, got ${batchSize}`);

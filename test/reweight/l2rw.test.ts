@@ -17,7 +17,7 @@ import {
   mlpLoss,
 } from '../../src/reweight/l2rw.ts';
 import { l2rw } from '../../src/reweight/methods.ts';
-import { train } from '../../src/reweight/train.ts';
+import { trainWeighted } from '../../src/reweight/train.ts';
 import { momentum } from '../../src/optim/sgd.ts';
 import { seededTensor } from '../helpers.ts';
 
@@ -146,7 +146,7 @@ describe('L2RW weights', () => {
       seen.push(l2rwWeights(g));
       return g;
     });
-    const { history } = train({ params, loss: mlpLoss('tanh'), data, steps: 15, batchSize: 5, optimizer: momentum({ lr: 0.1 }), weighting: method, record: true });
+    const { history } = trainWeighted({ params, loss: mlpLoss('tanh'), data, steps: 15, batchSize: 5, optimizer: momentum({ lr: 0.1 }), weighting: method, record: true });
     expect(history.length).toBe(15);
     history.forEach((h, t) => {
       expect(Array.from(h.weights)).toEqual(Array.from(seen[t]!));

@@ -23,7 +23,7 @@ import {
   subset,
   uniform,
 } from '../../src/reweight/methods.ts';
-import { type StepInfo, train, type Weighting } from '../../src/reweight/train.ts';
+import { type StepInfo, trainWeighted, type Weighting } from '../../src/reweight/train.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
 
 const loss = mlpLoss('tanh');
@@ -172,7 +172,7 @@ describe('training loop', () => {
   };
 
   it('draws batches only from the method’s pool, without repeats within a batch', () => {
-    const { history } = train({ params: mlpInit([1, 1], 0), loss, data, steps: 20, batchSize: 3, optimizer: sgd({ lr: 0.1 }), weighting: subset<MlpParams>([1, 4, 6, 7]), record: true });
+    const { history } = trainWeighted({ params: mlpInit([1, 1], 0), loss, data, steps: 20, batchSize: 3, optimizer: sgd({ lr: 0.1 }), weighting: subset<MlpParams>([1, 4, 6, 7]), record: true });
     for (const h of history) {
       expect(new Set(h.indices).size).toBe(3);
       h.indices.forEach((i) => expect([1, 4, 6, 7]).toContain(i));
@@ -181,7 +181,7 @@ describe('training loop', () => {
 
   it('one step equals the optimiser update on the method’s objective', () => {
     const params = mlpInit([1, 2, 1], 4);
-    const { params: after, history } = train({ params, loss, data, steps: 1, batchSize: 8, optimizer: sgd({ lr: 0.3 }), weighting: uniform<MlpParams>(), record: true });
+    const { params: after, history } = trainWeighted({ params, loss, data, steps: 1, batchSize: 8, optimizer: sgd({ lr: 0.3 }), weighting: uniform<MlpParams>(), record: true });
     const X = tensor(data.X, [8, 1]);
     const y = tensor(data.y, [8]);
     const g = grad((p: MlpParams) => mean(loss(p, X, y)))(params) as MlpParams;
@@ -193,7 +193,7 @@ describe('training loop', () => {
   });
 
   it('learns a separable 1-D problem with momentum SGD (training loss falls below 0.1)', () => {
-    const { params, objective } = train({ params: mlpInit([1, 4, 1], 1), loss, data, steps: 300, batchSize: 4, optimizer: momentum({ lr: 0.1 }), weighting: uniform<MlpParams>() });
+    const { params, objective } = trainWeighted({ params: mlpInit([1, 4, 1], 1), loss, data, steps: 300, batchSize: 4, optimizer: momentum({ lr: 0.1 }), weighting: uniform<MlpParams>() });
     const final = mean(loss(params, tensor(data.X, [8, 1]), tensor(data.y, [8]))).item();
     expect(final).toBeLessThan(0.1);
     expect(objective.length).toBe(300);
