@@ -23,9 +23,9 @@ export const maximumP = binaryPrimitive('maximum', 'maximum', {
     const r = tb ? mul(tb, sub(fullLike(m, 1), m)) : null;
     return l && r ? add(l, r) : (l ?? r);
   },
-  vjp(ct, a, b) {
+  vjp(ct, a, b, _out, active) {
     const m = shareOfA(a, b);
-    return [mul(ct, m), mul(ct, sub(fullLike(m, 1), m))];
+    return [active[0] ? mul(ct, m) : null, active[1] ? mul(ct, sub(fullLike(m, 1), m)) : null];
   },
 });
 /** Elementwise maximum of equal shapes (primitive binder). */

@@ -34,7 +34,7 @@ export const reduceSumP: Primitive<ReduceParams> = {
     const be = getBackend();
     return new ConcreteTensor(be.reduce('sum', x!.storage, x!.shape, axes), reducedShape(x!.shape, axes), be);
   },
-  jvp: ([, ], [t], p) => reduceSum(t!, p.axes),
+  jvp: (_x, [t], p) => reduceSum(t!, p.axes),
   vjp: (ct, [x], { axes }) => [broadcastTo(reshape(ct, keptShape(x!.shape, axes)), x!.shape)],
   batch: ([x], _d, { axes }) => reduceSum(x!, axes.map((a) => a + 1)),
 };

@@ -118,17 +118,15 @@ export function vjp<Out extends Pytree = Tensor>(
   const p = treeFlatten(primals as Pytree, 'vjp primals');
   const trace = new ReverseTrace();
   let leafTracers: ReverseTracer[] = [];
-  const [out, outLeaves, outDef] = withTrace(trace, () => {
+  const [outLeaves, outDef] = withTrace(trace, () => {
     leafTracers = p.leaves.map((leaf) => new ReverseTracer(trace, asTensor(leaf), true));
-    const result = f(...treeUnflatten<Pytree[]>(p.def, leafTracers));
-    const o = treeFlatten(result, 'vjp output');
-    return [result, o.leaves.map(asTensor), o.def] as const;
+    const o = treeFlatten(f(...treeUnflatten<Pytree[]>(p.def, leafTracers)), 'vjp output');
+    return [o.leaves.map(asTensor), o.def] as const;
   });
   const primalOut = treeUnflatten<Out>(
     outDef,
     outLeaves.map((y) => (y instanceof ReverseTracer && y.trace === trace ? y.primal : y)),
   );
-  void out;
   const pullback = (ct: Pytree): Pytree[] => {
     const c = treeFlatten(ct, 'vjp cotangent');
     if (c.leaves.length !== outLeaves.length) {
