@@ -61,3 +61,10 @@ export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/ba
 export { tidy, dispose } from './core/memory.ts';
 
 export * from './influence/index.ts';
+export * from './nn/mlp.ts';
+export * from './optim/sgd.ts';
+export * from './reweight/index.ts';
+export { runImbalance, POS_RATIOS, type ImbalanceOptions, type ImbalanceResult, type ImbalanceMethodResult } from './experiments/reweight-imbalance.ts';
+export { runNoise, noisyPair, histogram, type NoiseOptions, type NoiseResult, type Histogram } from './experiments/reweight-noise.ts';
+export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary } from './experiments/reweight-common.ts';
+export { errorVsPosRatioSvg, weightHistogramSvg } from './experiments/reweight-plots.ts';

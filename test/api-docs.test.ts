@@ -17,7 +17,9 @@ it('every exported function and class of src/index.ts has TSDoc with @example', 
   for (const exported of checker.getExportsOfModule(moduleSymbol)) {
     const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     for (const decl of symbol.declarations ?? []) {
-      const isFunction = ts.isFunctionDeclaration(decl) || (ts.isVariableDeclaration(decl) && decl.initializer !== undefined);
+      const isFunction =
+        ts.isFunctionDeclaration(decl) ||
+        (ts.isVariableDeclaration(decl) && checker.getTypeOfSymbolAtLocation(symbol, decl).getCallSignatures().length > 0);
       const isClass = ts.isClassDeclaration(decl);
       if (!isFunction && !isClass) continue;
       // overloads: the documented signature is the first one

@@ -249,7 +249,15 @@ export function summarize(runs: number[]): Summary {
   return { mean, std, runs };
 }
 
-/** A plain-text table of test errors (percent, mean ± std) per method, for stderr and reports. */
+/**
+ * A plain-text table of test errors (percent, mean ± std) per method, for stderr and reports.
+ *
+ * @example
+ * ```ts
+ * errorTable({ uniform: { testError: summarize([0.5, 0.5]) } }, 'pos_ratio 0.995');
+ * // 'pos_ratio 0.995\n  method  test error …\n  uniform  50.0% ± 0.0%'
+ * ```
+ */
 export function errorTable(methods: Partial<Record<MethodName, { testError: Summary }>>, title: string): string {
   const lines = [title, `  ${'method'.padEnd(15)} test error (mean ± std over seeds)`];
   for (const name of METHOD_NAMES) {
