@@ -47,7 +47,7 @@ export {
   type JacobianOptions,
   type HvpOptions,
 } from './core/transforms/derived.ts';
-export { customVjp } from './core/transforms/custom-vjp.ts';
+export { customVjp, type CustomVjpFunction } from './core/transforms/custom-vjp.ts';
 
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';

@@ -8,7 +8,7 @@ import { asTensor } from '../core/create.ts';
 import { normalizeAxes } from '../core/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import { add, div, exp, greater, greaterEqual, log, log1p, neg, stopGradient, sub, where } from './arith.ts';
-import { type Axis, max, sum } from './reduce.ts';
+import { type Axis, type ReduceOptions, max, reduceArgs, sum } from './reduce.ts';
 
 /**
  * −|x| written with `where` rather than `abs`, so that its derivative is −1 or +1 on each side and,
@@ -70,7 +70,8 @@ export function relu(x: TensorLike): Tensor {
  * logSumExp(tensor([1000, 1000])).item(); // 1000 + log 2
  * ```
  */
-export function logSumExp(x: TensorLike, axis?: Axis, keepdims = false): Tensor {
+export function logSumExp(x: TensorLike, axisOrOptions?: Axis | ReduceOptions, keepDims = false): Tensor {
+  const [axis, keepdims] = reduceArgs(axisOrOptions, keepDims);
   const t = asTensor(x);
   const axes = normalizeAxes('logSumExp', axis, t.ndim);
   const m = stopGradient(max(t, axes, true));

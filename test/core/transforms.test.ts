@@ -259,6 +259,13 @@ describe('grad, valueAndGrad, vjp: options, pytrees and errors', () => {
     expectClose(g, [2, 4], { atol: 0 });
     expectClose(aux.note, [10, 20], { atol: 0 });
   });
+  it('reductions accept numpy positional axes and a JAX-style options object alike', () => {
+    const x = tensor([[1, 2], [3, 4]]);
+    expectClose(sum(x, { axis: 0 }), [4, 6], { atol: 0 });
+    expect(sum(x, { axis: 1, keepdims: true }).shape).toEqual([2, 1]);
+    expect(mean(x, { axis: [0, 1], keepdims: true }).shape).toEqual([1, 1]);
+    expectClose(mean(x, { axis: 1 }), [1.5, 3.5], { atol: 0 });
+  });
   it('plain numbers are accepted wherever tensors are', () => {
     expect((grad((x: Tensor) => mul(x, x))(3) as Tensor).item()).toBe(6);
     expect(add(1, 2).item()).toBe(3);
@@ -304,6 +311,12 @@ describe('customVjp', () => {
     const h = grad((z: Tensor) => sum(grad((w: Tensor) => sum(sp(w)))(z) as Tensor))(x) as Tensor;
     const s = x.toFloat64Array().map((v) => 1 / (1 + Math.exp(-v)));
     expectClose(h, s.map((v) => v * (1 - v)), { rtol: 1e-14 });
+  });
+  it("JAX's two-step form customVjp(f).defvjp(fwd, bwd) behaves the same", () => {
+    const f = customVjp((x: Tensor) => mul(x, x));
+    expect((grad((x: Tensor) => f(x))(tensor(3)) as Tensor).item()).toBe(6); // before defvjp: plain f
+    f.defvjp((x) => [mul(x, x), x], (x: Tensor, ct) => [mul(ct, mul(x, 10))]);
+    expect((grad((x: Tensor) => f(x))(tensor(3)) as Tensor).item()).toBe(30); // the rule, deliberately 5× off
   });
   it('the rule is really used: a deliberately different bwd changes the gradient', () => {
     const twice = customVjp((x) => mul(x, 1), (x) => [mul(x, 1), null], (_r: null, ct) => [mul(ct, 2)]);

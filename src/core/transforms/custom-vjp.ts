@@ -14,9 +14,18 @@ import { Tensor, type TensorLike } from '../tensor.ts';
 import { findTopTrace } from '../trace.ts';
 import { ReverseTrace, ReverseTracer } from './reverse.ts';
 
+/** A function with a custom VJP, in JAX's two-step form: `customVjp(f)` then `.defvjp(fwd, bwd)`. */
+export interface CustomVjpFunction {
+  (...args: TensorLike[]): Tensor;
+  /** Attaches the rule; returns the function itself, now differentiated by `bwd` in reverse mode. */
+  defvjp<R>(fwd: (...args: Tensor[]) => [Tensor, R], bwd: (residuals: R, ct: Tensor) => (Tensor | null)[]): CustomVjpFunction;
+}
+
 /**
  * Defines a function with a custom VJP. `fwd(...args)` returns `[out, residuals]`; `bwd(residuals,
- * ct)` returns one cotangent (or `null`) per argument. `f` and `fwd` must agree on `out`.
+ * ct)` returns one cotangent (or `null`) per argument. `f` and `fwd` must agree on `out`. Both call
+ * shapes work: `customVjp(f, fwd, bwd)`, or JAX's `customVjp(f).defvjp(fwd, bwd)` (before `defvjp`
+ * the function is simply `f`, differentiated through its own operations).
  *
  * @example
  * ```ts
@@ -27,9 +36,25 @@ import { ReverseTrace, ReverseTracer } from './reverse.ts';
  *   (s, ct) => [mul(ct, s)],
  * );
  * grad((x) => sum(softplusStable(x)))(tensor([0])).toArray(); // [0.5]
+ *
+ * const clipGrad = customVjp((x) => x).defvjp((x) => [x, null], (_r, ct) => [clip(ct)]);
  * ```
  */
 export function customVjp<R>(
+  f: (...args: Tensor[]) => Tensor,
+  fwd?: (...args: Tensor[]) => [Tensor, R],
+  bwd?: (residuals: R, ct: Tensor) => (Tensor | null)[],
+): CustomVjpFunction {
+  let rule: ((...args: TensorLike[]) => Tensor) | null = fwd && bwd ? withRule(f, fwd, bwd) : null;
+  const call = ((...args: TensorLike[]) => (rule ? rule(...args) : f(...args.map(asTensor)))) as CustomVjpFunction;
+  call.defvjp = (fwd2, bwd2) => {
+    rule = withRule(f, fwd2, bwd2);
+    return call;
+  };
+  return call;
+}
+
+function withRule<R>(
   f: (...args: Tensor[]) => Tensor,
   fwd: (...args: Tensor[]) => [Tensor, R],
   bwd: (residuals: R, ct: Tensor) => (Tensor | null)[],
