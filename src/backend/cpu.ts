@@ -14,56 +14,30 @@ import { sizeOf, stridesOf } from '../core/shape.ts';
 type F64 = Float64Array;
 
 /**
- * Visits a strided view in row-major order of `shape` and writes it densely into `out`:
- * `out[k] = src[base + Σ idx_i · strides_i]`. Zero strides broadcast; permuted strides transpose.
- * The innermost axis is a tight loop; outer axes advance an odometer.
+ * Walks the elements of `shape` in row-major order one innermost row at a time, calling
+ * `visit(k, off)` with the row's dense index `k` and its strided offset `off = base + Σ idx_i ·
+ * strides_i` (over the outer axes). The row itself is `shape[rank−1]` long with stride
+ * `strides[rank−1]`; the caller's tight inner loop handles it, and an odometer advances the outer
+ * axes. Gather, scatter and reduce are all this walk with a different inner loop.
  */
-function gatherStrided(src: F64, base: number, shape: readonly number[], strides: readonly number[]): F64 {
-  const size = sizeOf(shape);
-  const out = new Float64Array(size);
-  if (size === 0) return out;
-  const rank = shape.length;
-  if (rank === 0) {
-    out[0] = src[base]!;
-    return out;
-  }
-  const inner = shape[rank - 1]!;
-  const innerStride = strides[rank - 1]!;
-  const idx = new Array<number>(rank).fill(0);
-  let off = base;
-  for (let k = 0; k < size; k += inner) {
-    if (innerStride === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
-    else for (let j = 0; j < inner; j++) out[k + j] = src[off + j * innerStride]!;
-    // advance the odometer over the outer axes
-    for (let ax = rank - 2; ax >= 0; ax--) {
-      idx[ax]!++;
-      off += strides[ax]!;
-      if (idx[ax]! < shape[ax]!) break;
-      off -= idx[ax]! * strides[ax]!;
-      idx[ax] = 0;
-    }
-  }
-  return out;
-}
-
-/**
- * The adjoint of `gatherStrided` with distinct targets: walks `src` densely in row-major order of
- * `shape` and writes element k to `out[base + Σ idx_i · strides_i]`.
- */
-function scatterStrided(src: F64, out: F64, base: number, shape: readonly number[], strides: readonly number[]): void {
+function forEachRow(
+  shape: readonly number[],
+  strides: readonly number[],
+  base: number,
+  visit: (k: number, off: number) => void,
+): void {
   const size = sizeOf(shape);
   if (size === 0) return;
   const rank = shape.length;
   if (rank === 0) {
-    out[base] = src[0]!;
+    visit(0, base);
     return;
   }
   const inner = shape[rank - 1]!;
-  const innerStride = strides[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let off = base;
   for (let k = 0; k < size; k += inner) {
-    for (let j = 0; j < inner; j++) out[off + j * innerStride] = src[k + j]!;
+    visit(k, off);
     for (let ax = rank - 2; ax >= 0; ax--) {
       idx[ax]!++;
       off += strides[ax]!;
@@ -72,6 +46,36 @@ function scatterStrided(src: F64, out: F64, base: number, shape: readonly number
       idx[ax] = 0;
     }
   }
+}
+
+/** The length and stride of the innermost axis (1 and 1 for a scalar). */
+function innerRow(shape: readonly number[], strides: readonly number[]): [number, number] {
+  return shape.length ? [shape[shape.length - 1]!, strides[strides.length - 1]!] : [1, 1];
+}
+
+/**
+ * Reads a strided view densely: `out[k] = src[base + Σ idx_i · strides_i]` in row-major order of
+ * `shape`. Zero strides broadcast; permuted strides transpose.
+ */
+function gatherStrided(src: F64, base: number, shape: readonly number[], strides: readonly number[]): F64 {
+  const out = new Float64Array(sizeOf(shape));
+  const [inner, step] = innerRow(shape, strides);
+  forEachRow(shape, strides, base, (k, off) => {
+    if (step === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
+    else for (let j = 0; j < inner; j++) out[k + j] = src[off + j * step]!;
+  });
+  return out;
+}
+
+/**
+ * The adjoint of `gatherStrided` with distinct targets: writes `src[k]` (dense, row-major order of
+ * `shape`) to `out[base + Σ idx_i · strides_i]`.
+ */
+function scatterStrided(src: F64, out: F64, base: number, shape: readonly number[], strides: readonly number[]): void {
+  const [inner, step] = innerRow(shape, strides);
+  forEachRow(shape, strides, base, (k, off) => {
+    for (let j = 0; j < inner; j++) out[off + j * step] = src[k + j]!;
+  });
 }
 
 function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
@@ -236,42 +240,26 @@ export class CpuBackend implements Backend {
     const x = xs as F64;
     const outShape = shape.filter((_, i) => !axes.includes(i));
     const out = new Float64Array(sizeOf(outShape)).fill(op === 'sum' ? 0 : -Infinity);
-    const size = sizeOf(shape);
-    if (size === 0) return out;
-    // Output strides laid over the input's axes, 0 on reduced axes.
+    // Output strides laid over the input's axes, 0 on reduced axes: walking the input in order,
+    // every element lands on its output slot.
     const keep = stridesOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
     const ostr = shape.map((_, i) => (axes.includes(i) ? 0 : keep[i]!));
-    const rank = shape.length;
-    if (rank === 0) {
-      out[0] = x[0]!;
-      return out;
-    }
-    const inner = shape[rank - 1]!;
-    const is = ostr[rank - 1]!;
-    const idx = new Array<number>(rank).fill(0);
-    let off = 0;
-    for (let k = 0; k < size; k += inner) {
+    const [inner, step] = innerRow(shape, ostr);
+    forEachRow(shape, ostr, 0, (k, off) => {
       if (op === 'sum') {
-        if (is === 0) {
+        if (step === 0) {
           let s = 0;
           for (let j = 0; j < inner; j++) s += x[k + j]!;
           out[off] += s;
-        } else for (let j = 0; j < inner; j++) out[off + j * is] += x[k + j]!;
+        } else for (let j = 0; j < inner; j++) out[off + j * step] += x[k + j]!;
       } else {
         for (let j = 0; j < inner; j++) {
           const v = x[k + j]!;
-          const o = off + j * is;
+          const o = off + j * step;
           if (v > out[o]! || v !== v) out[o] = v; // NaN wins, as in maximum
         }
       }
-      for (let ax = rank - 2; ax >= 0; ax--) {
-        idx[ax]!++;
-        off += ostr[ax]!;
-        if (idx[ax]! < shape[ax]!) break;
-        off -= idx[ax]! * ostr[ax]!;
-        idx[ax] = 0;
-      }
-    }
+    });
     return out;
   }
   broadcast(x: Storage, shape: readonly number[], to: readonly number[]): Storage {
