@@ -29,7 +29,10 @@ function median(xs: number[]): number {
 /**
  * Measures n×n·n×n matmul GFLOP/s for n = 256, 512, 1024 under gpu.js `webasm`: the median of
  * several timed runs after one warm-up run (which also compiles the kernel). Each timed run
- * includes argument upload and result readback, as a backend call does.
+ * includes argument upload and result readback (and, for the row-quad kernel, the host unpack),
+ * as a backend call does. Mode `webasm` is the kernel the backend runs (see `matmulPath`);
+ * `webasm-generic` is the 1-D kernel every mode runs, timed alternately in the same loop so the
+ * ratio is fair on a busy machine.
  *
  * @example
  * ```ts
@@ -45,15 +48,20 @@ export async function benchGpuMatmul(): Promise<Array<{ size: number; mode: stri
     for (const n of [256, 512, 1024]) {
       const a = Float32Array.from({ length: n * n }, () => rng.normal());
       const b = Float32Array.from({ length: n * n }, () => rng.normal());
-      await matmul(ctx, a, b, { m: n, k: n, n }); // warm-up and compile
-      const times: number[] = [];
+      const variants = [
+        { label: mode as string, kernel: 'auto' as const, times: [] as number[] },
+        { label: `${mode}-generic`, kernel: 'generic' as const, times: [] as number[] },
+      ];
+      for (const v of variants) await matmul(ctx, a, b, { m: n, k: n, n, kernel: v.kernel }); // warm-up and compile
       for (let r = 0; r < RUNS[n]!; r++) {
-        const t0 = performance.now();
-        const c = (await matmul(ctx, a, b, { m: n, k: n, n })) as Float32Array;
-        times.push(performance.now() - t0);
-        if (c.length !== n * n) throw new Error('benchGpuMatmul: wrong result size');
+        for (const v of variants) {
+          const t0 = performance.now();
+          const c = (await matmul(ctx, a, b, { m: n, k: n, n, kernel: v.kernel })) as Float32Array;
+          v.times.push(performance.now() - t0);
+          if (c.length !== n * n) throw new Error('benchGpuMatmul: wrong result size');
+        }
       }
-      results.push({ size: n, mode, gflops: (2 * n ** 3) / (median(times) / 1000) / 1e9 });
+      for (const v of variants) results.push({ size: n, mode: v.label, gflops: (2 * n ** 3) / (median(v.times) / 1000) / 1e9 });
     }
   } finally {
     await ctx.destroy();

@@ -91,8 +91,15 @@ interface RunShortcut {
 export interface KernelSpec {
   /** The kernel body. It may only use its arguments, `this.thread` and `this.constants`. */
   source: (...args: never[]) => number;
-  /** Number of output cells; every kernel here has a flat 1-D output. */
+  /** Number of output cells (for an `Array(4)` return: of 4-float cells). */
   size: number;
+  /**
+   * A 2-D output `[width, height]` (width × height = size) instead of the flat 1-D default: gpu.js'
+   * wasm backend vectorises along `thread.x` within a row, so `thread.y` is uniform across lanes.
+   */
+  output?: readonly [number, number];
+  /** `'Array(4)'`: every cell returns four floats (default `'Number'`). */
+  returnType?: 'Number' | 'Array(4)';
   /** Compile-time constants (shapes, strides, loop bounds). */
   constants?: Record<string, number>;
   /** The longest loop in the kernel, so gpu.js' `loopMaxIterations` (1000) never truncates it. */
@@ -162,11 +169,12 @@ export class KernelContext {
     let k = this.cache.get(fullKey);
     if (!k) {
       const s = spec();
+      if (s.output && s.output[0] * s.output[1] !== s.size) throw new RangeError(`kernel ${key}: output ${s.output} is not ${s.size} cells`);
       if (!(s.size >= 1 && s.size <= MAX_ELEMENTS)) {
         throw new RangeError(`kernel ${key}: output size ${s.size} outside 1..${MAX_ELEMENTS}`);
       }
       k = this.gpu.createKernel(s.source as never, {
-        output: [s.size],
+        output: s.output ? [...s.output] : [s.size],
         constants: s.constants ?? {},
         // gpu.js stops any loop at loopMaxIterations without a word; every loop here is
         // bounded by a constant, and this keeps the limit above that constant.
@@ -178,7 +186,7 @@ export class KernelContext {
         // float32 storage and highp arithmetic on the GL backends (the defaults may pick less).
         precision: 'single',
         tactic: 'precision',
-        returnType: 'Number',
+        returnType: s.returnType ?? 'Number',
         functions: (s.functions ?? []).map(([name, fn]) => ({
           // tsx and esbuild rename a function whose name is also used as a free identifier
           // elsewhere in the module (`applyOp` → `applyOp2`); name it explicitly here instead.

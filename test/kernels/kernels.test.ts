@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { KernelContext, KernelFallbackError, matmul, binary, reduceAxis, transpose } from '../../kernels/index.ts';
+import { KernelContext, KernelFallbackError, matmul, matmulPath, binary, reduceAxis, transpose } from '../../kernels/index.ts';
 import type { GpuMode } from '../../kernels/index.ts';
 import { checkBinary, checkMatmul, checkReduce, checkTranspose, kernelChecks, pipelineChecks } from './suite.ts';
 import { BINARY_OPS } from '../../kernels/index.ts';
@@ -107,3 +107,45 @@ for (const mode of NODE_MODES) {
     });
   });
 }
+
+// The webasm matmul kernels (kernels/matmul.ts, `matmulPath`) are only fast if gpu.js runs them on
+// its f32x4 path: a shape or code change that silently drops them to scalar code keeps every
+// answer right and loses the speed, so the path is asserted here (the speed itself is measured in
+// bench/gpu.ts, never here).
+describe('gpu.js mode webasm: matmul kernels', () => {
+  const ctx = new KernelContext({ mode: 'webasm' });
+  afterAll(() => ctx.destroy());
+  const lastRunPath = (key: string): unknown =>
+    ((ctx as unknown as { cache: Map<string, { kernel: { _lastRunPath?: unknown } }> }).cache.get(`${key}|host`))?.kernel._lastRunPath;
+
+  it('picks the row-quad kernel for n ≥ 4, the matvec kernel for n = 1 with one B, generic otherwise', () => {
+    expect(matmulPath('webasm', { m: 512, k: 512, n: 512 })).toBe('quad');
+    expect(matmulPath('webasm', { m: 2000, k: 784, n: 1 })).toBe('matvec');
+    expect(matmulPath('webasm', { batch: 3, m: 5, k: 4, n: 1, bBatchStride: 0 })).toBe('matvec');
+    expect(matmulPath('webasm', { batch: 3, m: 5, k: 4, n: 1 })).toBe('generic');
+    expect(matmulPath('webasm', { m: 5, k: 4, n: 2 })).toBe('generic');
+    expect(matmulPath('webasm', { m: 8, k: 0, n: 8 })).toBe('generic');
+    expect(matmulPath('webasm', { m: 8, k: 4, n: 8, kernel: 'generic' })).toBe('generic');
+    for (const mode of ['cpu', 'webgl2', 'webgpu'] as const) expect(matmulPath(mode, { m: 8, k: 8, n: 8 })).toBe('generic');
+  });
+
+  it('the row-quad kernel runs on the f32x4 path and is right for every layout', async () => {
+    await checkMatmul(ctx, 1, 16, 33, 12, false, false, 501);
+    expect(lastRunPath('matmul:1x16x33x12:NN:396:quad')).toBe('simd');
+    // rows not a multiple of 4 (clamped, dropped by the unpack), a ragged last quad of columns,
+    // transposes, batches and a shared B
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      await checkMatmul(ctx, 3, 7, 9, 6, ta, tb, 502);
+      await checkMatmul(ctx, 2, 5, 4, 5, ta, tb, 503, true);
+    }
+    expect(lastRunPath('matmul:3x7x9x6:TT:54:quad')).toBe('simd+scalar-tail');
+  });
+
+  it('the matvec kernel runs on the f32x4 path and is right transposed and with a shared vector', async () => {
+    await checkMatmul(ctx, 1, 40, 37, 1, false, false, 504);
+    expect(lastRunPath('matmul:1x40x37x1:NN:37:matvec')).toBe('simd');
+    await checkMatmul(ctx, 1, 40, 37, 1, true, false, 505);
+    await checkMatmul(ctx, 1, 9, 6, 1, false, true, 506);
+    await checkMatmul(ctx, 3, 6, 11, 1, true, false, 507, true);
+  });
+});
