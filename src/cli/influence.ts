@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
-import { type Command, UsageError } from './command.ts';
+import { type Command, parseFlags, UsageError } from './command.ts';
 import { DATA_FLAGS, DATA_HELP, emit, intFlag, load, numberFlag, train } from '../influence/cli-common.ts';
 import { Influence } from '../influence/influence.ts';
 import type { SolverName, SolverOptions } from '../influence/solvers.ts';
@@ -47,30 +46,20 @@ export const command: Command = {
   summary: 'influence of every training point on a test point (Koh & Liang 2017)',
   help,
   async run(argv) {
-    let values: Record<string, string | boolean | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          ...DATA_FLAGS,
-          solver: { type: 'string' },
-          damping: { type: 'string' },
-          'cg-tol': { type: 'string' },
-          'lissa-scale': { type: 'string' },
-          'lissa-damping': { type: 'string' },
-          'lissa-depth': { type: 'string' },
-          'lissa-tol': { type: 'string' },
-          'lissa-repeats': { type: 'string' },
-          'lissa-batch': { type: 'string' },
-          'arnoldi-k': { type: 'string' },
-          seed: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message} (see unequal influence --help)`);
-    }
+    const values = parseFlags('influence', argv, {
+      ...DATA_FLAGS,
+      solver: { type: 'string' },
+      damping: { type: 'string' },
+      'cg-tol': { type: 'string' },
+      'lissa-scale': { type: 'string' },
+      'lissa-damping': { type: 'string' },
+      'lissa-depth': { type: 'string' },
+      'lissa-tol': { type: 'string' },
+      'lissa-repeats': { type: 'string' },
+      'lissa-batch': { type: 'string' },
+      'arnoldi-k': { type: 'string' },
+      seed: { type: 'string' },
+    });
     const str = (k: string) => values[k] as string | undefined;
     const solver = (str('solver') ?? 'exact') as SolverName;
     if (!['exact', 'cg', 'lissa', 'arnoldi'].includes(solver)) throw new UsageError(`--solver: '${solver}' is not one of exact, cg, lissa, arnoldi`);

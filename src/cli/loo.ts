@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
-import { type Command, UsageError } from './command.ts';
+import { type Command, parseFlags, UsageError } from './command.ts';
 import { DATA_FLAGS, DATA_HELP, emit, load, train } from '../influence/cli-common.ts';
 import { exactLoo } from '../influence/loo.ts';
 import { cholesky } from '../influence/linalg.ts';
@@ -35,12 +34,7 @@ export const command: Command = {
   summary: 'exact leave-one-out retraining for chosen training points',
   help,
   async run(argv) {
-    let values: Record<string, string | boolean | undefined>;
-    try {
-      ({ values } = parseArgs({ args: argv, options: { ...DATA_FLAGS, indices: { type: 'string' } }, strict: true, allowPositionals: false }));
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message} (see unequal loo --help)`);
-    }
+    const values = parseFlags('loo', argv, { ...DATA_FLAGS, indices: { type: 'string' } });
     const spec = values.indices as string | undefined;
     if (!spec) throw new UsageError('--indices is required, e.g. --indices 0,7,14');
     const L = load(values);

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { type Command, UsageError } from './command.ts';
+import { readFileSync } from 'node:fs';
+import { type Command, logToStderr, parseFlags, UsageError, writeOutput } from './command.ts';
 import { tensor } from '../core/create.ts';
 import { readCsv } from '../data/csv.ts';
 import { mlpFromJson } from '../nn/mlp.ts';
@@ -73,24 +72,14 @@ export const command: Command = {
   summary: 'Learning-to-Reweight meta-gradient and weights for one batch',
   help,
   async run(argv) {
-    let values: Record<string, string | boolean | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          net: { type: 'string' },
-          train: { type: 'string' },
-          val: { type: 'string' },
-          lr: { type: 'string' },
-          route: { type: 'string' },
-          out: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message} (see unequal metagrad --help)`);
-    }
+    const values = parseFlags('metagrad', argv, {
+      net: { type: 'string' },
+      train: { type: 'string' },
+      val: { type: 'string' },
+      lr: { type: 'string' },
+      route: { type: 'string' },
+      out: { type: 'string' },
+    });
     for (const flag of ['net', 'train', 'val', 'lr']) {
       if (values[flag] === undefined) throw new UsageError(`--${flag} is required (see unequal metagrad --help)`);
     }
@@ -118,19 +107,10 @@ export const command: Command = {
     const inWidth = net.params[0]!.W.shape[1]!;
     const train = loadCsv('train', values.train as string, inWidth);
     const val = loadCsv('val', values.val as string, inWidth);
-    process.stderr.write(`metagrad: ${train.X.shape[0]} training rows, ${val.X.shape[0]} validation rows, ${net.params.length} layers (${net.activation}), α = ${lr}, route ${route}\n`);
+    logToStderr(`metagrad: ${train.X.shape[0]} training rows, ${val.X.shape[0]} validation rows, ${net.params.length} layers (${net.activation}), α = ${lr}, route ${route}`);
     const metaGradient = mlpMetaGradient(route, net.params, net.activation, train, val, lr);
     const weights = l2rwWeights(metaGradient);
-    const text = `${JSON.stringify({ metaGradient: Array.from(metaGradient), weights: Array.from(weights) })}\n`;
-    const out = values.out as string | undefined;
-    if (out) {
-      try {
-        writeFileSync(out, text);
-      } catch (e) {
-        throw new UsageError(`--out: cannot write '${out}': ${(e as Error).message}`);
-      }
-      process.stderr.write(`wrote ${out}\n`);
-    } else process.stdout.write(text);
+    writeOutput(`${JSON.stringify({ metaGradient: Array.from(metaGradient), weights: Array.from(weights) })}\n`, values.out as string | undefined, logToStderr);
     return 0;
   },
 };

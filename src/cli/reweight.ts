@@ -4,9 +4,7 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { type Command, UsageError } from './command.ts';
+import { type Command, logToStderr, parseFlags, UsageError, writeFlagFile, writeOutput } from './command.ts';
 import { errorTable, METHOD_NAMES, type MethodName } from '../experiments/reweight-common.ts';
 
 const help = `unequal reweight: compare sample-weighting methods on imbalanced or noisy MNIST (4 vs 9)
@@ -50,25 +48,15 @@ export const command: Command = {
   summary: 'compare sample-weighting methods on imbalanced or noisy MNIST',
   help,
   async run(argv) {
-    let values: Record<string, string | boolean | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          experiment: { type: 'string' },
-          quick: { type: 'boolean' },
-          seeds: { type: 'string' },
-          out: { type: 'string' },
-          svg: { type: 'string' },
-          methods: { type: 'string' },
-          steps: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message} (see unequal reweight --help)`);
-    }
+    const values = parseFlags('reweight', argv, {
+      experiment: { type: 'string' },
+      quick: { type: 'boolean' },
+      seeds: { type: 'string' },
+      out: { type: 'string' },
+      svg: { type: 'string' },
+      methods: { type: 'string' },
+      steps: { type: 'string' },
+    });
     const experiment = values.experiment as string | undefined;
     if (experiment === undefined) throw new UsageError('--experiment is required: imbalance or noise (see unequal reweight --help)');
     if (experiment !== 'imbalance' && experiment !== 'noise') throw new UsageError(`--experiment must be imbalance or noise, got '${experiment}'`);
@@ -85,7 +73,7 @@ export const command: Command = {
     }
     const out = values.out as string | undefined;
     const svg = (values.svg as string | undefined) ?? (out ? out.replace(/\.json$/i, '') + '.svg' : undefined);
-    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const log = logToStderr;
     const config = steps ? { steps } : {};
 
     let json: object;
@@ -105,23 +93,8 @@ export const command: Command = {
       json = result;
       if (result.l2rwWeights) figure = weightHistogramSvg(result.l2rwWeights.clean, result.l2rwWeights.flipped);
     }
-    const text = `${JSON.stringify(json, null, 2)}\n`;
-    if (out) {
-      try {
-        writeFileSync(out, text);
-      } catch (e) {
-        throw new UsageError(`--out: cannot write '${out}': ${(e as Error).message}`);
-      }
-      log(`wrote ${out}`);
-    } else process.stdout.write(text);
-    if (svg && figure) {
-      try {
-        writeFileSync(svg, figure);
-      } catch (e) {
-        throw new UsageError(`--svg: cannot write '${svg}': ${(e as Error).message}`);
-      }
-      log(`wrote ${svg}`);
-    }
+    writeOutput(`${JSON.stringify(json, null, 2)}\n`, out, log);
+    if (svg && figure) writeFlagFile('svg', svg, figure, log);
     return 0;
   },
 };

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
-import { UsageError } from '../cli/command.ts';
+import { logToStderr, UsageError, writeOutput } from '../cli/command.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { type CsvData, readCsv } from '../data/csv.ts';
@@ -77,7 +76,7 @@ export function intFlag(flag: string, v: string | undefined, dflt: number | unde
 /** Reads the CSVs and builds the objective; every error names its flag or file. */
 export function load(values: Record<string, string | boolean | undefined>): Loaded {
   const str = (k: string) => values[k] as string | undefined;
-  const log = values.quiet ? () => {} : (msg: string) => process.stderr.write(`${msg}\n`);
+  const log = values.quiet ? () => {} : logToStderr;
   const kind = str('model');
   if (kind === undefined) throw new UsageError('--model is required (logreg, linreg or softmax)');
   if (kind !== 'logreg' && kind !== 'linreg' && kind !== 'softmax') throw new UsageError(`--model: '${kind}' is not one of logreg, linreg, softmax`);
@@ -132,13 +131,5 @@ export function train(L: Loaded): TrainResult {
 
 /** Writes the result to --out, or prints it. */
 export function emit(L: Loaded, result: object): void {
-  const text = `${JSON.stringify(result, null, 2)}\n`;
-  if (L.out) {
-    try {
-      writeFileSync(L.out, text);
-    } catch (e) {
-      throw new UsageError(`--out: cannot write ${L.out} (${(e as Error).message})`);
-    }
-    L.log(`wrote ${L.out}`);
-  } else process.stdout.write(text);
+  writeOutput(`${JSON.stringify(result, null, 2)}\n`, L.out, L.log, (path, reason) => `--out: cannot write ${path} (${reason})`);
 }
