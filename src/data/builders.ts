@@ -32,20 +32,27 @@ export interface ImbalancedPairOptions {
   seed?: number;
 }
 
-/** The sizes an {@link imbalancedPair} call actually used, for printing next to results. */
+/** The sizes an `imbalancedPair` call actually used, for printing next to results. */
 export interface ImbalancedSizes {
+  /** The majority digit (label 1). */
   majority: number;
+  /** The minority digit (label 0). */
   minority: number;
+  /** Training images. */
   nTrain: number;
   /** Majority images in training: `round(posRatio · nTrain)`. */
   nTrainMajority: number;
+  /** Minority images in training: `nTrain − nTrainMajority`. */
   nTrainMinority: number;
   /** `nTrainMajority / nTrain`, which equals `posRatio` whenever `posRatio · nTrain` is an integer. */
   posRatioAchieved: number;
+  /** Validation images (balanced). */
   nVal: number;
+  /** Test images (balanced). */
   nTest: number;
-  /** Images of each digit the package has, for context. */
+  /** Images of the majority digit the package has, for context. */
   availableMajority: number;
+  /** Images of the minority digit the package has, for context. */
   availableMinority: number;
 }
 

@@ -38,7 +38,7 @@ export interface MnistData {
   n: number;
 }
 
-/** A binary classification split. `index` maps each row back to its row in {@link loadMnist}. */
+/** A binary classification split. `index` maps each row back to its row in `loadMnist()`. */
 export interface BinarySet {
   /** Row-major `n × d` features. */
   X: Float64Array;

@@ -26,21 +26,34 @@ export type MethodName = (typeof METHOD_NAMES)[number];
 export interface ReweightConfig {
   /** Hidden layer widths of the MLP (input 784, output one logit). */
   hidden: number[];
+  /** The hidden layers' nonlinearity. */
   activation: Activation;
   /** SGD learning rate α (also the L2RW look-ahead step; it only scales the meta-gradient). */
   lr: number;
   /** Momentum β. */
   momentum: number;
+  /** Examples per SGD batch. */
   batchSize: number;
+  /** SGD steps per training run. */
   steps: number;
   /** Focal loss γ. */
   focalGamma: number;
   /** OHEM: share of each batch kept. */
   ohemFraction: number;
   /** Self-paced threshold λ_t, from start to end. */
-  selfPaced: { start: number; end: number };
+  selfPaced: {
+    /** λ₀, the loss threshold at the first step. */
+    start: number;
+    /** λ at the last step. */
+    end: number;
+  };
   /** Curriculum: pool starts at this share of the data (easiest first) and reaches 1 after `ramp` of training. */
-  curriculum: { start: number; ramp: number };
+  curriculum: {
+    /** Share of the training set (easiest first) in the pool at the first step. */
+    start: number;
+    /** Share of training after which the pool is the whole set. */
+    ramp: number;
+  };
   /** Data Dropout: λ of the last-layer refit the influence is computed on. */
   dropoutL2: number;
   /** How L2RW computes the meta-gradient (all routes give the same number; closed-form is fastest). */
@@ -65,13 +78,17 @@ export const DEFAULT_CONFIG: ReweightConfig = {
 
 /** A train/validation/test problem on binary digits. */
 export interface Problem {
+  /** The training set the methods weight. */
   train: BinarySet;
+  /** The clean validation set (L2RW's meta-objective, Data Dropout's influence target). */
   val: BinarySet;
+  /** The held-out test set the reported errors are measured on. */
   test: BinarySet;
 }
 
 /** One method's outcome on one problem and seed. */
 export interface MethodRun {
+  /** Fraction of the test set misclassified by the trained network. */
   testError: number;
   /** Data Dropout only: how many training points were dropped. */
   dropped?: number;
@@ -79,12 +96,15 @@ export interface MethodRun {
   droppedRows?: number[];
   /** Recorded per-step weights (only for the methods asked to record). */
   history?: StepRecord[];
+  /** Wall-clock training time (Data Dropout: first training, selection and retraining). */
   seconds: number;
 }
 
 /** Options for {@link runMethods}. */
 export interface RunMethodsOptions {
+  /** Model, optimiser and method settings. */
   config: ReweightConfig;
+  /** Seed of the network initialisation (and, offset by 1000, of batch sampling). */
   seed: number;
   /** Methods to run (default all). */
   methods?: readonly MethodName[];
@@ -92,6 +112,56 @@ export interface RunMethodsOptions {
   record?: readonly MethodName[];
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+}
+
+/** The options both experiments resolve the same way. */
+export interface ExperimentBaseOptions {
+  /** Number of seeds (0, 1, …). Default 5 (quick: 3). */
+  seeds?: number;
+  /** The quick setting: 300 steps instead of 600, 3 seeds by default. */
+  quick?: boolean;
+  /** Overrides of the model/optimiser/method settings. */
+  config?: Partial<ReweightConfig>;
+  /** Methods to run (default all eight). */
+  methods?: readonly MethodName[];
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/** What {@link experimentSetup} resolves. */
+export interface ExperimentSetup {
+  /** Whether the quick setting is on. */
+  quick: boolean;
+  /** The seeds to run, 0..k−1. */
+  seeds: number[];
+  /** The defaults, the quick setting's 300 steps, then the caller's overrides. */
+  config: ReweightConfig;
+  /** The methods to run. */
+  methods: readonly MethodName[];
+  /** Where progress goes (nowhere by default). */
+  log: (line: string) => void;
+}
+
+/**
+ * Resolves the options every experiment shares: the quick setting, the seeds, the config and the
+ * methods. `who` names the experiment in errors.
+ *
+ * @example
+ * ```ts
+ * experimentSetup('runNoise', { quick: true }).config.steps; // 300
+ * ```
+ */
+export function experimentSetup(who: string, options: ExperimentBaseOptions): ExperimentSetup {
+  const quick = options.quick ?? false;
+  const nSeeds = options.seeds ?? (quick ? 3 : 5);
+  if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`${who}: seeds must be a positive integer, got ${nSeeds}`);
+  return {
+    quick,
+    seeds: Array.from({ length: nSeeds }, (_, i) => i),
+    config: { ...DEFAULT_CONFIG, ...(quick ? { steps: 300 } : {}), ...options.config },
+    methods: options.methods ?? METHOD_NAMES,
+    log: options.log ?? (() => {}),
+  };
 }
 
 /**
@@ -154,6 +224,11 @@ export function runMethods(problem: Problem, options: RunMethodsOptions): Partia
     out[name] = { testError: testError(params, act, test), seconds, ...extra };
     log(`  seed ${seed} ${name.padEnd(14)} test error ${(100 * out[name]!.testError).toFixed(1).padStart(5)}%  (${seconds.toFixed(1)} s)`);
   };
+  // The common case: train with the method's weighting, report the result with any recorded weights.
+  const fitAndFinish = (name: MethodName, weighting: Weighting<MlpParams>) => {
+    const { result, seconds } = fit(name, weighting);
+    finish(name, result.params, seconds, withHistory(result.history));
+  };
 
   // The uniform model is needed by curriculum (reference losses) and Data Dropout (first training).
   const needUniform = methods.some((m) => m === 'uniform' || m === 'curriculum' || m === 'data-dropout');
@@ -163,36 +238,27 @@ export function runMethods(problem: Problem, options: RunMethodsOptions): Partia
     const { result, seconds } = fit('uniform', uniform());
     uniformParams = result.params;
     uniformSeconds = seconds;
-    if (methods.includes('uniform')) finish('uniform', result.params, seconds, result.history.length ? { history: result.history } : {});
+    if (methods.includes('uniform')) finish('uniform', result.params, seconds, withHistory(result.history));
   }
   for (const name of methods) {
     switch (name) {
       case 'uniform':
         break;
-      case 'class-balanced': {
-        const { result, seconds } = fit(name, classBalanced(tr.y));
-        finish(name, result.params, seconds, withHistory(result.history));
+      case 'class-balanced':
+        fitAndFinish(name, classBalanced(tr.y));
         break;
-      }
-      case 'focal': {
-        const { result, seconds } = fit(name, focal({ gamma: config.focalGamma }));
-        finish(name, result.params, seconds, withHistory(result.history));
+      case 'focal':
+        fitAndFinish(name, focal({ gamma: config.focalGamma }));
         break;
-      }
-      case 'ohem': {
-        const { result, seconds } = fit(name, ohem({ fraction: config.ohemFraction }));
-        finish(name, result.params, seconds, withHistory(result.history));
+      case 'ohem':
+        fitAndFinish(name, ohem({ fraction: config.ohemFraction }));
         break;
-      }
-      case 'self-paced': {
-        const { result, seconds } = fit(name, selfPaced(config.selfPaced));
-        finish(name, result.params, seconds, withHistory(result.history));
+      case 'self-paced':
+        fitAndFinish(name, selfPaced(config.selfPaced));
         break;
-      }
       case 'curriculum': {
         const reference = lossesOf(loss, uniformParams!, tr.X, tr.y, tr.d);
-        const { result, seconds } = fit(name, curriculum(reference, { startFraction: config.curriculum.start, rampFraction: config.curriculum.ramp }));
-        finish(name, result.params, seconds, withHistory(result.history));
+        fitAndFinish(name, curriculum(reference, { startFraction: config.curriculum.start, rampFraction: config.curriculum.ramp }));
         break;
       }
       case 'data-dropout': {
@@ -212,8 +278,7 @@ export function runMethods(problem: Problem, options: RunMethodsOptions): Partia
           config.metaRoute === 'closed-form'
             ? metaGradientMlp(p, act, b, valBatch, config.lr)
             : mlpMetaGradient(config.metaRoute, p, act, b, valBatch, config.lr);
-        const { result, seconds } = fit(name, l2rw(meta));
-        finish(name, result.params, seconds, withHistory(result.history));
+        fitAndFinish(name, l2rw(meta));
         break;
       }
       default:
@@ -229,8 +294,11 @@ function withHistory(history: StepRecord[]): { history?: StepRecord[] } {
 
 /** Mean and sample standard deviation (n − 1; 0 for a single run) of a list of numbers. */
 export interface Summary {
+  /** The mean (NaN for no runs). */
   mean: number;
+  /** The sample standard deviation, n − 1 in the denominator (0 for one run). */
   std: number;
+  /** The values summarised, in run order. */
   runs: number[];
 }
 

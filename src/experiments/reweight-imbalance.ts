@@ -12,8 +12,7 @@
  */
 import { imbalancedPair, type ImbalancedSizes } from '../data/builders.ts';
 import {
-  DEFAULT_CONFIG,
-  METHOD_NAMES,
+  experimentSetup,
   type MethodName,
   type ReweightConfig,
   runMethods,
@@ -56,22 +55,34 @@ export interface ImbalanceMethodResult {
 
 /** What {@link runImbalance} returns (and `unequal reweight --experiment imbalance` writes). */
 export interface ImbalanceResult {
+  /** Which experiment this is. */
   experiment: 'imbalance';
+  /** The settings used: the model/optimiser/method config plus the experiment's own. */
   config: ReweightConfig & {
+    /** Whether the quick setting was used. */
     quick: boolean;
+    /** The seeds run. */
     seeds: number[];
+    /** The majority shares run. */
     posRatios: number[];
     /** The pos_ratio `methods.*.testError` refers to. */
     headlinePosRatio: number;
+    /** The majority digit (9, label 1). */
     majority: number;
+    /** The minority digit (4, label 0). */
     minority: number;
+    /** Training set size. */
     nTrain: number;
+    /** Clean balanced validation set size. */
     nVal: number;
+    /** Balanced test set size. */
     nTest: number;
     /** The sizes `imbalancedPair` used at each pos_ratio (seed 0; the sizes do not depend on the seed). */
     sizes: Record<string, ImbalancedSizes>;
   };
+  /** Each method's test errors. */
   methods: Partial<Record<MethodName, ImbalanceMethodResult>>;
+  /** Wall-clock time of the whole experiment. */
   seconds: number;
 }
 
@@ -87,17 +98,11 @@ export interface ImbalanceResult {
  * ```
  */
 export function runImbalance(options: ImbalanceOptions = {}): ImbalanceResult {
-  const quick = options.quick ?? false;
+  const { quick, seeds, config, methods, log } = experimentSetup('runImbalance', options);
   const posRatios = [...(options.posRatios ?? (quick ? [0.995] : POS_RATIOS))];
-  const nSeeds = options.seeds ?? (quick ? 3 : 5);
-  if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`runImbalance: seeds must be a positive integer, got ${nSeeds}`);
   const nTrain = options.nTrain ?? 800;
   const nTest = options.nTest ?? 350;
   const nVal = 10;
-  const config: ReweightConfig = { ...DEFAULT_CONFIG, ...(quick ? { steps: 300 } : {}), ...options.config };
-  const methods = options.methods ?? METHOD_NAMES;
-  const log = options.log ?? (() => {});
-  const seeds = Array.from({ length: nSeeds }, (_, i) => i);
   const headline = Math.max(...posRatios);
   const t0 = performance.now();
 

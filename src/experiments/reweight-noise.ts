@@ -11,8 +11,7 @@ import { flipLabels } from '../data/builders.ts';
 import { type BinarySet, binaryPair } from '../data/mnist.ts';
 import { Rng } from '../data/rng.ts';
 import {
-  DEFAULT_CONFIG,
-  METHOD_NAMES,
+  experimentSetup,
   type MethodName,
   type ReweightConfig,
   runMethods,
@@ -33,38 +32,74 @@ export interface NoiseOptions {
   nTrain?: number;
   /** Clean balanced validation set size. Default 20. */
   nVal?: number;
+  /** Overrides of the model/optimiser/method settings. */
   config?: Partial<ReweightConfig>;
+  /** Methods to run (default all eight). */
   methods?: readonly MethodName[];
+  /** Progress lines. */
   log?: (line: string) => void;
 }
 
 /** A histogram over [0, max]: `counts[k]` samples fell in [edges[k], edges[k+1]). */
 export interface Histogram {
+  /** The bin edges, bins + 1 of them, from 0 to max. */
   edges: number[];
+  /** Samples per bin. */
   counts: number[];
 }
 
 /** What {@link runNoise} returns. */
 export interface NoiseResult {
+  /** Which experiment this is. */
   experiment: 'noise';
+  /** The settings used: the model/optimiser/method config plus the experiment's own. */
   config: ReweightConfig & {
+    /** Whether the quick setting was used. */
     quick: boolean;
+    /** The seeds run. */
     seeds: number[];
+    /** Share of training labels flipped. */
     noise: number;
+    /** The two digits, labels 0 and 1. */
     digits: [number, number];
+    /** Training set size. */
     nTrain: number;
+    /** Clean balanced validation set size. */
     nVal: number;
+    /** Clean test set size. */
     nTest: number;
+    /** Training labels flipped (in the last seed's problem; the count is the same for every seed). */
     flipped: number;
   };
-  methods: Partial<Record<MethodName, { testError: Summary; dropped?: number[] }>>;
+  /** Each method's results. */
+  methods: Partial<
+    Record<
+      MethodName,
+      {
+        /** Test error over seeds. */
+        testError: Summary;
+        /** Data Dropout: points dropped per seed. */
+        dropped?: number[];
+      }
+    >
+  >;
   /**
    * L2RW (seed 0): each training sample's mean weight over the steps it appeared in, times the
    * batch size (so 1 is the uniform weight), histogrammed separately for clean and flipped samples.
    */
-  l2rwWeights?: { clean: Histogram; flipped: Histogram; meanClean: number; meanFlipped: number };
+  l2rwWeights?: {
+    /** The weights of samples whose label is correct. */
+    clean: Histogram;
+    /** The weights of samples whose label was flipped (same bins as `clean`). */
+    flipped: Histogram;
+    /** Mean weight of the clean samples. */
+    meanClean: number;
+    /** Mean weight of the flipped samples. */
+    meanFlipped: number;
+  };
   /** Data Dropout (per seed): the share of dropped points whose label was flipped. */
   dataDropoutFlippedShare?: number[];
+  /** Wall-clock time of the whole experiment. */
   seconds: number;
 }
 
@@ -93,9 +128,13 @@ function takeRows(set: BinarySet, rows: readonly number[]): BinarySet {
  * ```
  */
 export function noisyPair(opts: { seed: number; nTrain: number; nVal: number; noise: number }): {
+  /** The training images, with the flipped labels. */
   train: BinarySet;
+  /** The clean balanced validation images. */
   val: BinarySet;
+  /** The clean test split. */
   test: BinarySet;
+  /** `flipped[i]`: whether training row i's label was flipped. */
   flipped: boolean[];
 } {
   const { seed, nTrain, nVal, noise } = opts;
@@ -152,16 +191,10 @@ export function histogram(values: ArrayLike<number>, bins: number, max?: number)
  * ```
  */
 export function runNoise(options: NoiseOptions = {}): NoiseResult {
-  const quick = options.quick ?? false;
+  const { quick, seeds, config, methods, log } = experimentSetup('runNoise', options);
   const noise = options.noise ?? 0.4;
-  const nSeeds = options.seeds ?? (quick ? 3 : 5);
-  if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`runNoise: seeds must be a positive integer, got ${nSeeds}`);
   const nTrain = options.nTrain ?? 800;
   const nVal = options.nVal ?? 20;
-  const config: ReweightConfig = { ...DEFAULT_CONFIG, ...(quick ? { steps: 300 } : {}), ...options.config };
-  const methods = options.methods ?? METHOD_NAMES;
-  const log = options.log ?? (() => {});
-  const seeds = Array.from({ length: nSeeds }, (_, i) => i);
   const t0 = performance.now();
   const errors = new Map<MethodName, number[]>(methods.map((m) => [m, []]));
   const dropped: number[] = [];

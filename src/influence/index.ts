@@ -25,7 +25,7 @@ import { Objective, type PerExampleLoss } from '../nn/objective.ts';
 import { Influence, type TestObjective } from './influence.ts';
 import type { SolveInfo, SolverOptions } from './solvers.ts';
 
-export { Influence, topK, totalLoss, type TestObjective, type TopK } from './influence.ts';
+export { Influence, topK, totalLoss, type ScoredIndex, type TestObjective, type TopK } from './influence.ts';
 export {
   inverseHvp,
   arnoldi,
@@ -39,14 +39,17 @@ export {
   type LissaOptions,
   type CgSolverOptions,
   type ArnoldiOptions,
+  type ArnoldiResult,
+  type PowerIterationOptions,
+  type PowerIterationResult,
 } from './solvers.ts';
-export { exactLoo, retrainWeighted, type LooResult, type RetrainOptions } from './loo.ts';
-export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, pearson, NotPositiveDefiniteError } from './linalg.ts';
+export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
+export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, pearson, NotPositiveDefiniteError, type SymmetricEigen } from './linalg.ts';
 export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from '../nn/objective.ts';
-export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type Dataset } from '../nn/linear-models.ts';
+export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from '../nn/linear-models.ts';
 export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from '../optim/newton.ts';
 export { lbfgs, minimizeLbfgs, type LbfgsOptions } from '../optim/lbfgs.ts';
-export { conjugateGradient, type CgOptions, type CgResult } from '../optim/cg.ts';
+export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from '../optim/cg.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
 export interface InfluenceProblem<P extends Pytree = Pytree> {

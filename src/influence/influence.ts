@@ -49,9 +49,17 @@ export function totalLoss<P extends Pytree>(loss: PerExampleLoss<P>, X: Tensor, 
 /** Indices with the largest positive and most negative scores. */
 export interface TopK {
   /** The k largest scores, descending (for removal effects: the most helpful points). */
-  helpful: { index: number; score: number }[];
+  helpful: ScoredIndex[];
   /** The k smallest scores, ascending (for removal effects: the most harmful points). */
-  harmful: { index: number; score: number }[];
+  harmful: ScoredIndex[];
+}
+
+/** One entry of a {@link TopK} list. */
+export interface ScoredIndex {
+  /** Position in the score array (a training row). */
+  index: number;
+  /** The score at that position. */
+  score: number;
 }
 
 /**
@@ -89,8 +97,11 @@ export class Influence<P extends Pytree = Pytree> {
   private G: Float64Array | null = null;
 
   constructor(
+    /** The training objective R (model, training data, L2 penalty). */
     readonly obj: Objective<P>,
+    /** The trained parameters θ̂, flat in `obj.layout` order (should minimise R). */
     readonly theta: Float64Array,
+    /** How to solve (H + δI) x = v: the solver, damping and their settings. */
     readonly options: SolverOptions = {},
   ) {}
 

@@ -84,7 +84,7 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export class NotPositiveDefiniteError extends Error {
   constructor(
     message: string,
-    /** The smallest eigenvalue of the symmetric matrix (computed by {@link smallestEigenvalue}). */
+    /** The smallest eigenvalue of the symmetric matrix (computed by {@link unequal!smallestEigenvalue}). */
     readonly smallestEigenvalue: number,
     /** The pivot (0-based) where the factorisation broke down. */
     readonly pivot: number,
@@ -274,6 +274,14 @@ export function smallestEigenvalue(A: Float64Array, d: number, k = 0): number {
   return 0.5 * (lo + hi);
 }
 
+/** What {@link jacobiEigen} returns: the eigendecomposition A = V diag(values) Vᵀ. */
+export interface SymmetricEigen {
+  /** The eigenvalues, decreasing. */
+  values: Float64Array;
+  /** V, row-major `d × d`, orthonormal, with the eigenvector of `values[j]` in column j. */
+  vectors: Float64Array;
+}
+
 /**
  * All eigenpairs of a small symmetric matrix by cyclic Jacobi rotations, sorted by decreasing
  * eigenvalue. `vectors` is row-major `d × d` with eigenvector j in column j. Cost ~ 10·d³ flops: meant for
@@ -284,7 +292,7 @@ export function smallestEigenvalue(A: Float64Array, d: number, k = 0): number {
  * const { values } = jacobiEigen(new Float64Array([2, 1, 1, 2]), 2); // values [3, 1]
  * ```
  */
-export function jacobiEigen(A: Float64Array, d: number, maxSweeps = 100): { values: Float64Array; vectors: Float64Array } {
+export function jacobiEigen(A: Float64Array, d: number, maxSweeps = 100): SymmetricEigen {
   const a = Float64Array.from(A);
   for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) a[j * d + i] = a[i * d + j] = 0.5 * (a[i * d + j]! + a[j * d + i]!);
   const V = new Float64Array(d * d);

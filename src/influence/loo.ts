@@ -43,6 +43,12 @@ export function retrainWeighted<P extends Pytree>(obj: Objective<P>, theta: Floa
   return newton(o, { theta0: theta, tol: opts.tol, mode: trainer === 'newton-cg' ? 'cg' : 'dense', factor: opts.factor });
 }
 
+/** Options for {@link exactLoo}: how to retrain, and a progress callback. */
+export interface LooOptions extends RetrainOptions {
+  /** Called after each row is retrained, with the rows done so far and the total (for progress on stderr). */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** What {@link exactLoo} returns. */
 export interface LooResult {
   /** f(θ̂). */
@@ -61,8 +67,6 @@ export interface LooResult {
  * Exact leave-one-out: for each row i, retrains without zᵢ (warm-started at θ̂) and reports
  * f(θ̂₋ᵢ) − f(θ̂).
  *
- * @param onProgress called after each row (for progress on stderr).
- *
  * @example
  * ```ts
  * const { changes } = exactLoo(obj, theta, [0, 7, 14], totalLoss(obj.spec.loss, Xtest, Ytest, [0]));
@@ -73,7 +77,7 @@ export function exactLoo<P extends Pytree>(
   theta: Float64Array,
   rows: readonly number[],
   f: TestObjective<P>,
-  opts: RetrainOptions & { onProgress?: (done: number, total: number) => void } = {},
+  opts: LooOptions = {},
 ): LooResult {
   const evalF = (th: Float64Array) => f(obj.params(th)).item();
   const base = evalF(theta);

@@ -88,8 +88,11 @@ export interface SolverOptions {
   solver?: SolverName;
   /** δ ≥ 0: every solver returns (H + δI)⁻¹ v. Needed where H is not PD (non-convex models). Default 0. */
   damping?: number;
+  /** Settings of the `cg` solver. */
   cg?: CgSolverOptions;
+  /** Settings of the `lissa` solver (also used for its power-iteration scale estimate). */
   lissa?: LissaOptions;
+  /** Settings of the `arnoldi` solver. */
   arnoldi?: ArnoldiOptions;
   /** Progress messages (stderr in the CLI). */
   log?: (message: string) => void;
@@ -97,6 +100,7 @@ export interface SolverOptions {
 
 /** What happened in the last solve. */
 export interface SolveInfo {
+  /** The solver that ran. */
   solver: SolverName;
   /** δ as passed. */
   damping: number;
@@ -108,10 +112,13 @@ export interface SolveInfo {
   residualHistory?: number[];
   /** CG: whether `tol` was reached. */
   converged?: boolean;
-  /** LiSSA: the scale s, its d, the power-iteration estimate of λ_max, depth used per repeat. */
+  /** LiSSA: the scale s (the iterate divides H̃ h by s; the result is h / s). */
   scale?: number;
+  /** LiSSA: d in the iterate, so that the effective damping is s·d. */
   lissaDamping?: number;
+  /** LiSSA: the power-iteration estimate of H's largest eigenvalue λ_max (only when the scale was 'auto'). */
   lambdaMaxEstimate?: number;
+  /** LiSSA: the iterations run in each repeat. */
   depth?: number[];
   /** Arnoldi: the top-k eigenvalue estimates. */
   eigenvalues?: number[];
@@ -131,7 +138,9 @@ export interface InverseHvp {
 export class LissaDivergenceError extends Error {
   constructor(
     message: string,
+    /** The iteration (within its repeat) at which the growth was detected. */
     readonly iteration: number,
+    /** The scale s in use; a larger one (s > λ_max / (2 − d)) restores convergence. */
     readonly scale: number,
   ) {
     super(message);
@@ -141,6 +150,36 @@ export class LissaDivergenceError extends Error {
 
 /** Thrown when CG meets a direction of non-positive curvature. */
 export class IndefiniteHessianError extends Error {}
+
+/** Options for {@link powerIteration}. */
+export interface PowerIterationOptions {
+  /** Iteration cap. Default 100. */
+  iterations?: number;
+  /** Stop (after at least 4 iterations) when successive estimates differ by ≤ tol relative. Default 1e-4. */
+  tol?: number;
+  /** Seed of the random start vector. Default 12345. */
+  seed?: number;
+}
+
+/** What {@link powerIteration} returns. */
+export interface PowerIterationResult {
+  /** The Rayleigh-quotient estimate of λ_max (0 when the operator maps the iterate to zero). */
+  value: number;
+  /** The unit-norm iterate: the estimate of the top eigenvector. */
+  vector: Float64Array;
+  /** Iterations (= operator applications) used. */
+  iterations: number;
+}
+
+/** What {@link arnoldi} returns. */
+export interface ArnoldiResult {
+  /** The top-k Ritz values (eigenvalue estimates), decreasing. */
+  values: Float64Array;
+  /** The matching Ritz vectors, unit-norm and length `dim`: `vectors[j]` goes with `values[j]`. */
+  vectors: Float64Array[];
+  /** Operator applications (HVPs) used. */
+  hvps: number;
+}
 
 /**
  * The largest eigenvalue of a symmetric PSD operator by power iteration (Rayleigh quotients).
@@ -154,8 +193,8 @@ export class IndefiniteHessianError extends Error {}
 export function powerIteration(
   matvec: (v: Float64Array) => Float64Array,
   dim: number,
-  opts: { iterations?: number; tol?: number; seed?: number } = {},
-): { value: number; vector: Float64Array; iterations: number } {
+  opts: PowerIterationOptions = {},
+): PowerIterationResult {
   const rng = new Rng(opts.seed ?? 12345);
   let v = Float64Array.from({ length: dim }, () => rng.normal());
   let nv = norm2(v);
@@ -189,7 +228,7 @@ export function arnoldi(
   matvec: (v: Float64Array) => Float64Array,
   dim: number,
   opts: ArnoldiOptions = {},
-): { values: Float64Array; vectors: Float64Array[]; hvps: number } {
+): ArnoldiResult {
   const k = Math.min(opts.k ?? 20, dim);
   const m = Math.min(opts.iterations ?? 2 * k + 10, dim);
   if (m < k) throw new Error(`arnoldi: iterations (${m}) must be ≥ k (${k})`);

@@ -33,13 +33,17 @@ export type LinearModelKind = 'linreg' | 'logreg' | 'softmax';
 /** Params of `linreg` and `logreg`. */
 export interface BinaryParams {
   [key: string]: Tensor;
+  /** The weights, shape `[d]` (L2-penalised). */
   w: Tensor;
+  /** The intercept, a scalar (not penalised). */
   b: Tensor;
 }
 /** Params of `softmax`. */
 export interface SoftmaxParams {
   [key: string]: Tensor;
+  /** The weights, shape `[K, d]`, one row per class (L2-penalised). */
   W: Tensor;
+  /** The intercepts, shape `[K]` (not penalised; defined only up to a common constant). */
   b: Tensor;
 }
 /** Params of any linear model. */
@@ -47,14 +51,19 @@ export type LinearParams = BinaryParams | SoftmaxParams;
 
 /** A dense numeric dataset: `X` row-major `n × d`, one label per row. */
 export interface Dataset {
+  /** The features, row-major `n × d`. */
   X: Float64Array;
+  /** The labels, one per row: 0/1 for `logreg`, real for `linreg`, 0..K−1 for `softmax`. */
   y: Float64Array;
+  /** Number of rows (examples). */
   n: number;
+  /** Number of features per row (the label excluded). */
   d: number;
 }
 
 /** A linear model: its parameter structure, loss, and how labels become targets. */
 export interface LinearModel {
+  /** Which of the three models this is. */
   kind: LinearModelKind;
   /** Number of features. */
   d: number;
@@ -157,6 +166,27 @@ function logitsOf(theta: Float64Array, X: Float64Array, n: number, d: number, K:
 }
 
 /**
+ * Dᵢ = ∇²_z ℓ, the curvature of example i's loss in its logits `Z[i]` (row-major `K × K`, written
+ * into `D` from `offset`): 2 for squared error, σ(1 − σ) for logistic, diag(p) − ppᵀ for softmax.
+ * `prob` is scratch space for K probabilities.
+ */
+function logitCurvature(kind: LinearModelKind, Z: Float64Array, i: number, K: number, D: Float64Array, offset: number, prob: Float64Array): void {
+  if (kind === 'linreg') D[offset] = 2;
+  else if (kind === 'logreg') {
+    const z = Z[i]!;
+    const s = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    D[offset] = s * (1 - s);
+  } else {
+    let m = -Infinity;
+    for (let c = 0; c < K; c++) m = Math.max(m, Z[i * K + c]!);
+    let tot = 0;
+    for (let c = 0; c < K; c++) tot += prob[c] = Math.exp(Z[i * K + c]! - m);
+    for (let c = 0; c < K; c++) prob[c] = prob[c]! / tot;
+    for (let c = 0; c < K; c++) for (let e = 0; e < K; e++) D[offset + c * K + e] = (c === e ? prob[c]! : 0) - prob[c]! * prob[e]!;
+  }
+}
+
+/**
  * The dense Hessian of R for a linear model, by the GLM formula in the module notes.
  *
  * @example
@@ -187,20 +217,7 @@ export function linearHessian(
   for (let i = 0; i < n; i++) {
     const wi = (weights ? weights[i]! : 1) / n;
     if (wi === 0) continue;
-    // Curvature of ℓ in the logits.
-    if (kind === 'linreg') D[0] = 2;
-    else if (kind === 'logreg') {
-      const z = Z[i]!;
-      const s = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-      D[0] = s * (1 - s);
-    } else {
-      let m = -Infinity;
-      for (let c = 0; c < K; c++) m = Math.max(m, Z[i * K + c]!);
-      let tot = 0;
-      for (let c = 0; c < K; c++) tot += prob[c] = Math.exp(Z[i * K + c]! - m);
-      for (let c = 0; c < K; c++) prob[c] = prob[c]! / tot;
-      for (let c = 0; c < K; c++) for (let e = 0; e < K; e++) D[c * K + e] = (c === e ? prob[c]! : 0) - prob[c]! * prob[e]!;
-    }
+    logitCurvature(kind, Z, i, K, D, 0, prob);
     // Non-zero entries of x̃ = [x, 1] (MNIST rows are ~80% zeros).
     let nnz = 0;
     const xo = i * d;
@@ -280,21 +297,7 @@ export function linearHvp(
     const Z = logitsOf(theta, X, n, d, K);
     const D = new Float64Array(n * K * K);
     const prob = new Float64Array(K);
-    for (let i = 0; i < n; i++) {
-      if (kind === 'linreg') D[i] = 2;
-      else if (kind === 'logreg') {
-        const z = Z[i]!;
-        const s = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-        D[i] = s * (1 - s);
-      } else {
-        let m = -Infinity;
-        for (let c = 0; c < K; c++) m = Math.max(m, Z[i * K + c]!);
-        let tot = 0;
-        for (let c = 0; c < K; c++) tot += prob[c] = Math.exp(Z[i * K + c]! - m);
-        for (let c = 0; c < K; c++) prob[c] = prob[c]! / tot;
-        for (let c = 0; c < K; c++) for (let e = 0; e < K; e++) D[i * K * K + c * K + e] = (c === e ? prob[c]! : 0) - prob[c]! * prob[e]!;
-      }
-    }
+    for (let i = 0; i < n; i++) logitCurvature(kind, Z, i, K, D, i * K * K, prob);
     cachedTheta = Float64Array.from(theta);
     Dcache = D;
     return D;

@@ -29,7 +29,9 @@ export type Activation = 'tanh' | 'relu';
  * that it is assignable to `Pytree` (aliases get an implicit index signature).
  */
 export type MlpLayer = {
+  /** The weights, shape `[out, in]` (L2-penalised). */
   W: Tensor;
+  /** The biases, shape `[out]` (not penalised). */
   b: Tensor;
 };
 
@@ -238,8 +240,26 @@ export function mlpPerExampleGradients(params: MlpParams, X: Tensor, dLogits: Te
 
 /** The JSON layout of an MLP used by the CLI: `{ activation, layers: [{ W: [[…]], b: […] }] }`. */
 export interface MlpJson {
+  /** The hidden layers' nonlinearity. */
   activation: Activation;
-  layers: { W: number[][]; b: number[] }[];
+  /** The layers, first (input side) first. */
+  layers: MlpLayerJson[];
+}
+
+/** One layer of {@link MlpJson}: a {@link MlpLayer} as nested arrays. */
+export interface MlpLayerJson {
+  /** The weights, `out` rows of `in` numbers. */
+  W: number[][];
+  /** The biases, `out` numbers. */
+  b: number[];
+}
+
+/** An MLP as {@link mlpFromJson} reads it: its parameters and hidden nonlinearity. */
+export interface MlpModel {
+  /** The layers' parameters, first layer first. */
+  params: MlpParams;
+  /** The hidden layers' nonlinearity (the last layer is linear). */
+  activation: Activation;
 }
 
 /**
@@ -254,7 +274,7 @@ export interface MlpJson {
  * params[0].W.shape; // [1, 2]
  * ```
  */
-export function mlpFromJson(json: unknown, source = 'network'): { params: MlpParams; activation: Activation } {
+export function mlpFromJson(json: unknown, source = 'network'): MlpModel {
   const fail = (why: string): never => {
     throw new Error(`${source}: ${why}`);
   };

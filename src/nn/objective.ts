@@ -157,6 +157,7 @@ const ROWS_PER_CHUNK = 1024;
  * ```
  */
 export class Objective<P extends Pytree = Pytree> {
+  /** How θ maps to the params pytree and back, and which entries of θ are regularised. */
   readonly layout: ParamLayout<P>;
   /** Number of training examples (the n in 1/n). */
   readonly n: number;
@@ -166,7 +167,10 @@ export class Objective<P extends Pytree = Pytree> {
   private readonly weightTensor: Tensor | null;
   private readonly R: (theta: Tensor) => Tensor;
 
-  constructor(readonly spec: ObjectiveSpec<P>) {
+  constructor(
+    /** What R is built from: the params' structure, the loss, the data, λ and any example weights. */
+    readonly spec: ObjectiveSpec<P>,
+  ) {
     this.layout = paramLayout(spec.params);
     this.n = spec.X.shape[0] ?? 0;
     if (spec.Y.shape[0] !== this.n) {

@@ -36,7 +36,15 @@ export interface CgResult {
   /** Whether the tolerance was reached. */
   converged: boolean;
   /** Set when a direction of non-positive curvature pᵀ(A + δI)p ≤ 0 was met (A + δI is not PD). */
-  negativeCurvature?: { curvature: number; iteration: number };
+  negativeCurvature?: NegativeCurvature;
+}
+
+/** The direction of non-positive curvature that stopped {@link conjugateGradient}. */
+export interface NegativeCurvature {
+  /** The Rayleigh quotient pᵀ(A + δI)p / ‖p‖² ≤ 0 along the search direction p. */
+  curvature: number;
+  /** The iteration (from 0) at which it was met. */
+  iteration: number;
 }
 
 /**

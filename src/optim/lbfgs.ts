@@ -9,6 +9,7 @@
 import type { Pytree } from '../core/pytree.ts';
 import { axpy, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
+import { backtrack } from './line-search.ts';
 import { ConvergenceError, type TrainResult } from './newton.ts';
 
 /** Options for {@link lbfgs}. */
@@ -74,27 +75,13 @@ export function minimizeLbfgs(
       dir = g.map((v) => -v / Math.max(gnorm, 1));
       slope = dotv(g, dir);
     }
-    let t = 1;
-    let accepted = false;
-    let next: Float64Array = theta;
-    let nv = value;
-    let ng: Float64Array = g;
-    for (let ls = 0; ls < 50; ls++) {
-      next = axpy(t, dir, Float64Array.from(theta));
-      [nv, ng] = fg(next);
-      // Near the optimum R is flat to rounding while ∇R is not: accept a step that shrinks ‖∇R‖.
-      const roundingRegime = -t * slope < 1e-13 * (1 + Math.abs(value));
-      if (nv <= value + 1e-4 * t * slope || (roundingRegime && norm2(ng) < gnorm)) {
-        accepted = true;
-        break;
-      }
-      t *= 0.5;
-    }
+    const accepted = backtrack(fg, theta, value, gnorm, dir, slope, 50);
     if (!accepted) {
       if (S.length === 0) break;
       S.length = Y.length = rho.length = 0;
       continue;
     }
+    const { theta: next, value: nv, gradient: ng } = accepted;
     const s = new Float64Array(theta.length);
     const yv = new Float64Array(theta.length);
     for (let i = 0; i < s.length; i++) {

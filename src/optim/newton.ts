@@ -13,9 +13,10 @@
  * @module
  */
 import type { Pytree } from '../core/pytree.ts';
-import { NotPositiveDefiniteError, axpy, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
+import { NotPositiveDefiniteError, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from './cg.ts';
+import { backtrack } from './line-search.ts';
 
 /** What a trainer returns. */
 export interface TrainResult {
@@ -39,6 +40,7 @@ export interface TrainResult {
 export class ConvergenceError extends Error {
   constructor(
     message: string,
+    /** Where the trainer stopped: the last iterate, its ‖∇R‖ and the iteration history. */
     readonly result: TrainResult,
   ) {
     super(message);
@@ -144,21 +146,7 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
     const slope = dotv(g, step);
     if (!(slope < 0)) step = g.map((v) => -v); // not a descent direction: fall back to steepest descent
     const slope2 = dotv(g, step);
-    let t = 1;
-    let accepted = false;
-    let next: Float64Array = theta;
-    let nv = value;
-    let ng: Float64Array = g;
-    for (let ls = 0; ls < 40; ls++) {
-      next = axpy(t, step, Float64Array.from(theta));
-      [nv, ng] = obj.valueAndGradient(next);
-      const roundingRegime = -t * slope2 < 1e-13 * (1 + Math.abs(value));
-      if (nv <= value + 1e-4 * t * slope2 || (roundingRegime && norm2(ng) < gnorm)) {
-        accepted = true;
-        break;
-      }
-      t *= 0.5;
-    }
+    const accepted = backtrack((x) => obj.valueAndGradient(x), theta, value, gnorm, step, slope2, 40);
     if (!accepted) {
       if (chord) {
         chord = null; // the stale factor gave a poor direction: continue with true Hessians
@@ -166,6 +154,7 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
       }
       break;
     }
+    const { theta: next, value: nv, gradient: ng } = accepted;
     const newNorm = norm2(ng);
     if (chord && !(newNorm < 0.5 * gnorm)) chord = null;
     theta = next;

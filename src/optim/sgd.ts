@@ -27,7 +27,15 @@ export interface Optimizer<S = unknown> {
   /** The state before the first step (e.g. zero velocities). */
   init(params: Pytree): S;
   /** One step: new parameters (same structure as `params`) and the new state. */
-  update<P extends Pytree>(params: P, grads: P, state: S): { params: P; state: S };
+  update<P extends Pytree>(params: P, grads: P, state: S): OptimizerStep<P, S>;
+}
+
+/** What {@link Optimizer.update} returns. */
+export interface OptimizerStep<P extends Pytree, S> {
+  /** The parameters after the step, same structure as before. */
+  params: P;
+  /** The optimiser state after the step. */
+  state: S;
 }
 
 /**
@@ -108,9 +116,16 @@ export function sgdStep<P extends Pytree>(params: P, grads: P, lr: number | Tens
 
 /** Options for {@link sgd}. */
 export interface SgdOptions {
+  /** The learning rate α: a number, or a schedule called with the step count (from 0). */
   lr: LearningRate;
   /** λ for (λ/2)‖w‖² on `W`/`w` leaves. Default 0. */
   weightDecay?: number;
+}
+
+/** SGD state: only the step count, for learning-rate schedules. */
+export interface SgdState {
+  /** Steps taken so far. */
+  step: number;
 }
 
 /**
@@ -125,7 +140,7 @@ export interface SgdOptions {
  * params.w.toArray(); // [0.8]
  * ```
  */
-export function sgd(options: SgdOptions): Optimizer<{ step: number }> {
+export function sgd(options: SgdOptions): Optimizer<SgdState> {
   const { lr, weightDecay = 0 } = options;
   return {
     name: `sgd(lr=${typeof lr === 'number' ? lr : 'schedule'}${weightDecay ? `, λ=${weightDecay}` : ''})`,
@@ -141,6 +156,7 @@ export function sgd(options: SgdOptions): Optimizer<{ step: number }> {
 
 /** Options for {@link momentum}. */
 export interface MomentumOptions {
+  /** The learning rate α: a number, or a schedule called with the step count (from 0). */
   lr: LearningRate;
   /** Momentum coefficient β in [0, 1). Default 0.9. */
   beta?: number;
@@ -152,7 +168,9 @@ export interface MomentumOptions {
 
 /** Momentum state: the velocity (same structure as the parameters) and the step count. */
 export interface MomentumState {
+  /** The velocity v, one tensor per parameter leaf in `treeFlatten` order. */
   velocity: Tensor[];
+  /** Steps taken so far. */
   step: number;
 }
 
@@ -192,6 +210,7 @@ export function momentum(options: MomentumOptions): Optimizer<MomentumState> {
 
 /** Options for {@link adam}. */
 export interface AdamOptions {
+  /** The learning rate α: a number, or a schedule called with the step count (from 0). */
   lr: LearningRate;
   /** Default 0.9. */
   beta1?: number;
@@ -205,8 +224,11 @@ export interface AdamOptions {
 
 /** Adam state: first and second moment estimates and the step count. */
 export interface AdamState {
+  /** The first-moment estimate m (not bias-corrected), one tensor per leaf in `treeFlatten` order. */
   m: Tensor[];
+  /** The second-moment estimate v (not bias-corrected), one tensor per leaf in `treeFlatten` order. */
   v: Tensor[];
+  /** Steps taken so far (t in the bias corrections 1 − βᵗ). */
   step: number;
 }
 

@@ -20,7 +20,7 @@ import { type InfluenceProblem, type RemovalOptions, removalEffects, totalLoss }
 import { Objective, type PerExampleLoss } from '../nn/objective.ts';
 import { newton } from '../optim/newton.ts';
 import { type Activation, type MlpLayer, type MlpParams, mlpForward, mlpLayerwise } from '../nn/mlp.ts';
-import { binaryLogitLoss, type LossFromLogits } from './l2rw.ts';
+import { type Batch, binaryLogitLoss, type LossFromLogits } from './l2rw.ts';
 
 /** What {@link dataDropoutSelect} returns. */
 export interface DataDropoutSelection {
@@ -55,7 +55,7 @@ export interface DataDropoutSelection {
  */
 export function dataDropoutSelect<P extends Pytree>(
   problem: InfluenceProblem<P>,
-  val: { X: Tensor; y: Tensor },
+  val: Batch,
   options: Omit<RemovalOptions, 'rows'> = {},
 ): DataDropoutSelection {
   const { effects, value } = removalEffects(problem, totalLoss(problem.loss, val.X, val.y), options);
@@ -97,6 +97,22 @@ export interface MlpDataDropoutOptions extends Omit<RemovalOptions, 'rows'> {
   lossFromLogits?: LossFromLogits;
 }
 
+/** How well {@link mlpDataDropout}'s Newton refit of the last layer converged. */
+export interface LastLayerFit {
+  /** Whether ‖∇R‖ fell below 1e-9 within 100 Newton iterations. */
+  converged: boolean;
+  /** The final ‖∇R‖ of the last-layer objective. */
+  gradNorm: number;
+}
+
+/** What {@link mlpDataDropout} returns: the selection, plus the refitted last layer it was computed at. */
+export interface MlpDataDropoutResult extends DataDropoutSelection {
+  /** The last layer refitted to the minimiser of its L2-regularised objective on the frozen features. */
+  lastLayer: MlpLayer;
+  /** How the refit converged. */
+  fit: LastLayerFit;
+}
+
 /**
  * Data Dropout for an MLP, with influence taken over the last layer (Koh & Liang's treatment of
  * deep networks): the hidden layers are frozen as a feature map, the last layer is refitted by
@@ -118,10 +134,10 @@ export interface MlpDataDropoutOptions extends Omit<RemovalOptions, 'rows'> {
 export function mlpDataDropout(
   params: MlpParams,
   activation: Activation,
-  train: { X: Tensor; y: Tensor },
-  val: { X: Tensor; y: Tensor },
+  train: Batch,
+  val: Batch,
   options: MlpDataDropoutOptions = {},
-): DataDropoutSelection & { lastLayer: MlpLayer; fit: { converged: boolean; gradNorm: number } } {
+): MlpDataDropoutResult {
   const { l2 = 1e-3, lossFromLogits = binaryLogitLoss, ...solver } = options;
   const L = params.length;
   const features = (X: Tensor): Tensor => mlpLayerwise(params, X, activation).inputs[L - 1]!;

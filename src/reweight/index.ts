@@ -49,5 +49,7 @@ export {
   mlpDataDropout,
   predictedRemovalChange,
   type DataDropoutSelection,
+  type LastLayerFit,
   type MlpDataDropoutOptions,
+  type MlpDataDropoutResult,
 } from './data-dropout.ts';

@@ -41,7 +41,9 @@ export type { PerExampleLoss };
 
 /** A set of examples: features `X` `[n, …]` and targets `y` (first axis `n`). */
 export interface Batch {
+  /** The features, examples along axis 0. */
   X: Tensor;
+  /** The targets, one per example along axis 0. */
   y: Tensor;
 }
 

@@ -100,7 +100,7 @@ export function classBalanced<P extends Pytree>(labels: ArrayLike<number>): Weig
  * of the true class under a cross-entropy loss. The modulating factor is differentiated too, as in
  * the paper; the recorded weights are its values (1 − pᵢ)^γ / m. γ = 0 is uniform.
  *
- * @param gamma the focusing parameter γ ≥ 0. Default 2 (the paper's choice).
+ * @param options.gamma the focusing parameter γ ≥ 0. Default 2 (the paper's choice).
  *
  * @example
  * ```ts
@@ -142,7 +142,7 @@ export function ohemWeights(losses: ArrayLike<number>, k: number): Float64Array 
  * Online hard example mining (Shrivastava et al. 2016): each step trains only on the
  * ⌈fraction · m⌉ examples of the batch with the highest loss, equally weighted.
  *
- * @param fraction share of the batch kept. Default 0.25.
+ * @param options.fraction share of the batch kept. Default 0.25.
  *
  * @example
  * ```ts
@@ -176,8 +176,8 @@ export function selfPacedThreshold(step: number, totalSteps: number, start: numb
  * only while its loss is below a threshold λ_t that grows over training (so the model admits
  * harder examples as it matures); the minimiser of Σ vᵢℓᵢ − λ Σ vᵢ over vᵢ ∈ {0, 1}.
  *
- * @param start λ₀. Default 1 (at initialisation binary losses are near log 2 ≈ 0.69, so training starts on most of the batch).
- * @param end λ₁ at the last step. Default 4.
+ * @param options.start λ₀. Default 1 (at initialisation binary losses are near log 2 ≈ 0.69, so training starts on most of the batch).
+ * @param options.end λ₁ at the last step. Default 4.
  *
  * @example
  * ```ts

@@ -15,12 +15,17 @@ import { sum } from '../ops/reduce.ts';
 import { Rng } from '../data/rng.ts';
 import type { Optimizer } from '../optim/sgd.ts';
 import type { PerExampleLoss } from '../nn/objective.ts';
+import type { Batch } from './l2rw.ts';
 
 /** A dense dataset: `X` row-major `n × d`, one target per row in `y`. */
 export interface TrainingSet {
+  /** The features, row-major `n × d`. */
   X: Float64Array;
+  /** The targets, one per row, as the loss expects them. */
   y: Float64Array;
+  /** Number of rows (examples). */
   n: number;
+  /** Number of features per row. */
   d: number;
 }
 
@@ -28,12 +33,15 @@ export interface TrainingSet {
 export interface StepInfo<P extends Pytree> {
   /** 0-based step number. */
   step: number;
+  /** The number of steps the whole run takes (schedules such as self-paced learning use it). */
   totalSteps: number;
   /** The parameters before this step. */
   params: P;
-  /** The batch: features `[m, d]`, targets `[m]`, and the rows of the training set they came from. */
+  /** The batch's features, `[m, d]`. */
   X: Tensor;
+  /** The batch's targets, `[m]`. */
   y: Tensor;
+  /** The training-set rows the batch came from, in batch order. */
   indices: Int32Array;
   /** The per-example loss being trained. */
   loss: PerExampleLoss<P>;
@@ -71,7 +79,7 @@ export function weightedObjective<P extends Pytree>(loss: PerExampleLoss<P>, X: 
   return (p: P) => sum(mul(w, loss(p, X, y)));
 }
 
-/** Options for {@link train}. */
+/** Options for {@link trainWeighted}. */
 export interface WeightedTrainOptions<P extends Pytree> {
   /** Initial parameters. */
   params: P;
@@ -83,6 +91,7 @@ export interface WeightedTrainOptions<P extends Pytree> {
   steps: number;
   /** Batch size m (capped at the pool size). */
   batchSize: number;
+  /** The optimiser that takes each step (its state is initialised from `params`). */
   optimizer: Optimizer<any>;
   /** The weighting method. */
   weighting: Weighting<P>;
@@ -96,6 +105,7 @@ export interface WeightedTrainOptions<P extends Pytree> {
 
 /** One recorded step. */
 export interface StepRecord {
+  /** 0-based step number. */
   step: number;
   /** Training rows in the batch. */
   indices: Int32Array;
@@ -103,8 +113,9 @@ export interface StepRecord {
   weights: Float64Array;
 }
 
-/** What {@link train} returns. */
+/** What {@link trainWeighted} returns. */
 export interface WeightedTrainResult<P> {
+  /** The parameters after the last step. */
   params: P;
   /** The objective's value at each step (before the step). */
   objective: Float64Array;
@@ -121,7 +132,7 @@ export interface WeightedTrainResult<P> {
  * gatherRows(data, [1]).X.toArray(); // [[3, 4]]
  * ```
  */
-export function gatherRows(data: TrainingSet, idx: ArrayLike<number>): { X: Tensor; y: Tensor } {
+export function gatherRows(data: TrainingSet, idx: ArrayLike<number>): Batch {
   const m = idx.length;
   const X = new Float64Array(m * data.d);
   const y = new Float64Array(m);

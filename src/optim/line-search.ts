@@ -1,0 +1,48 @@
+/**
+ * The backtracking line search Newton's method and L-BFGS share.
+ *
+ * @module
+ */
+import { axpy, norm2 } from '../influence/linalg.ts';
+
+/** A point a line search accepted: θ + t·dir, with R and ∇R there. */
+export interface AcceptedStep {
+  /** The new iterate. */
+  theta: Float64Array;
+  /** R at the new iterate. */
+  value: number;
+  /** ∇R at the new iterate. */
+  gradient: Float64Array;
+}
+
+/**
+ * Armijo backtracking from θ along the descent direction `dir` (slope ∇Rᵀdir < 0): tries t = 1,
+ * ½, ¼, … (at most `maxTries` values) and accepts the first with R(θ + t·dir) ≤ R(θ) + 10⁻⁴ t·slope.
+ * Near the optimum R is flat to rounding while ∇R is not, so there a step that shrinks ‖∇R‖ is
+ * accepted too. Returns `null` when no step was accepted.
+ *
+ * @example
+ * ```ts
+ * const fg = (x: Float64Array): [number, Float64Array] => [x[0]! ** 2, Float64Array.of(2 * x[0]!)];
+ * backtrack(fg, Float64Array.of(1), 1, 2, Float64Array.of(-1), -2, 40)?.theta; // [0]
+ * ```
+ */
+export function backtrack(
+  fg: (theta: Float64Array) => [number, Float64Array],
+  theta: Float64Array,
+  value: number,
+  gradNorm: number,
+  dir: Float64Array,
+  slope: number,
+  maxTries: number,
+): AcceptedStep | null {
+  let t = 1;
+  for (let ls = 0; ls < maxTries; ls++) {
+    const next = axpy(t, dir, Float64Array.from(theta));
+    const [nv, ng] = fg(next);
+    const roundingRegime = -t * slope < 1e-13 * (1 + Math.abs(value));
+    if (nv <= value + 1e-4 * t * slope || (roundingRegime && norm2(ng) < gradNorm)) return { theta: next, value: nv, gradient: ng };
+    t *= 0.5;
+  }
+  return null;
+}
