@@ -15,7 +15,7 @@
  * @module unequal
  */
 export { Tensor, ConcreteTensor, type TensorLike, type NestedArray } from './core/tensor.ts';
-export { Tracer, Trace, type Primitive } from './core/trace.ts';
+export { Tracer, Trace, type Primitive, setDebugNans } from './core/trace.ts';
 export type { Shape } from './core/shape.ts';
 export {
   tensor,

@@ -129,6 +129,29 @@ function onCurrentBackend(x: ConcreteTensor): ConcreteTensor {
   return new ConcreteTensor(backend.fromFloat64(x.backend.toFloat64(x.storage, x.size)), x.shape, backend);
 }
 
+let debugNans = false;
+
+/**
+ * Turns NaN checking on or off (off by default: it reads every result back). When on, a primitive
+ * that produces a NaN from inputs without one throws at once, naming the primitive and the shapes,
+ * instead of letting the NaN travel silently into a loss or a gradient. Derivative rules are
+ * primitives too, so a NaN born in a backward pass is caught at the rule that made it.
+ *
+ * @example
+ * ```ts
+ * setDebugNans(true);
+ * log(tensor([-1]));          // throws: log produced NaN from inputs without NaN (shape [1])
+ * setDebugNans(false);
+ * ```
+ */
+export function setDebugNans(on: boolean): void {
+  debugNans = on;
+}
+
+function hasNaN(t: ConcreteTensor): boolean {
+  return t.toFloat64Array().some((v) => v !== v);
+}
+
 /**
  * Applies a primitive: checks shapes, finds the highest trace among the arguments, raises the others
  * to it and lets it process the primitive. At level 0 the backend evaluates it.
@@ -141,7 +164,14 @@ export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
     top = Math.max(top, levelOf(a));
   }
   if (top === 0) {
-    const out = prim.impl(args.map((a) => onCurrentBackend(a as ConcreteTensor)), params);
+    const inputs = args.map((a) => onCurrentBackend(a as ConcreteTensor));
+    const out = prim.impl(inputs, params);
+    if (debugNans && hasNaN(out) && !inputs.some(hasNaN)) {
+      throw new Error(
+        `${prim.name} produced NaN from inputs without NaN (input shapes ${inputs.map((i) => fmt(i.shape)).join(', ')}); ` +
+          'setDebugNans(false) to disable this check',
+      );
+    }
     return out;
   }
   const trace = stack[top]!;

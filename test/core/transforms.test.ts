@@ -9,7 +9,7 @@ import {
   type Tensor,
   add, customVjp, exp, eye, grad, hessian, hvp, jacfwd, jacrev, jvp, log, matmul, mean, mul, ones, pow, sigmoid,
   sin, softplus, sqrt, stack, sub, sum, tanh, tensor, treeFlatten, valueAndGrad, vjp, vmap, bceWithLogits, zeros,
-  randomNormal, cos, div,
+  randomNormal, cos, div, setDebugNans,
 } from '../../src/index.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
 
@@ -292,6 +292,22 @@ describe('grad, valueAndGrad, vjp: options, pytrees and errors', () => {
   it('shape errors name the operation and the shapes', () => {
     expect(() => add(zeros([2, 3]), zeros([4]))).toThrow(/add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
     expect(() => matmul(zeros([2, 3]), zeros([2, 3]))).toThrow(/matmul.*\[2, 3\].*\[2, 3\].*inner dimensions 3 and 2/);
+  });
+});
+
+describe('setDebugNans', () => {
+  it('names the primitive that turns finite inputs into NaN, forward or in a backward pass', () => {
+    setDebugNans(true);
+    try {
+      expect(() => log(tensor([-1, 2]))).toThrow(/log produced NaN from inputs without NaN \(input shapes \[2\]\)/);
+      // d/dx [sqrt(x)·0] at 0: sqrt's rule computes ct / (2·sqrt(x)) = 0 / 0, a NaN born in the
+      // backward pass, at the div of sqrt's derivative rule
+      expect(() => grad((x: Tensor) => mul(sqrt(x), 0))(tensor(0))).toThrow(/div produced NaN/);
+      expect(grad((x: Tensor) => mul(x, x))(tensor(3)) as Tensor).toBeDefined(); // clean code is unaffected
+    } finally {
+      setDebugNans(false);
+    }
+    expect(Number.isNaN(log(tensor([-1])).item())).toBe(true); // off again: NaN propagates as in IEEE
   });
 });
 
