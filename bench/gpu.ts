@@ -9,6 +9,8 @@
 import { KernelContext, matmul } from '../kernels/index.ts';
 import type { GpuMode } from '../kernels/index.ts';
 import { Rng } from '../src/data/rng.ts';
+import { add, bceWithLogits, hvp, matmul as tmatmul, mean, mul, setBackend, sum, tensor, type Tensor } from '../src/index.ts';
+import { logregHvpReference, makeLogregProblem, relativeError } from './peers/problems.ts';
 
 /** One measurement: square size, gpu.js mode, and achieved GFLOP/s (2·n³ flops per product). */
 export interface GpuMatmulResult {
@@ -67,4 +69,85 @@ export async function benchGpuMatmul(): Promise<Array<{ size: number; mode: stri
     await ctx.destroy();
   }
   return results;
+}
+
+/** The logistic-regression HVP timed on both backends in one loop: medians in ms and their ratio. */
+export interface GpuHvpResult {
+  /** Median ms of one HVP (and its readback) on the float64 CPU backend. */
+  cpuMs: number;
+  /** Median ms of the same HVP on `setBackend('gpu', { mode: 'webasm' })`. */
+  gpuMs: number;
+  /** gpuMs / cpuMs: below 1 the gpu backend is faster. */
+  ratio: number;
+  /** Relative error of the gpu backend's HVP against the float64 reference. */
+  gpuRelErr: number;
+}
+
+/**
+ * The engine's logistic-regression HVP (n = 2000, d = 784, forward-over-reverse `hvp`) on the
+ * float64 CPU backend and on the gpu backend (`webasm`), alternated call by call in one loop so
+ * that a busy machine slows both alike; reports the two medians and their ratio. Each backend
+ * gets its own tensors (made while it is current), so no call moves data between backends. The
+ * gpu result is checked against the float64 reference first (float32 tolerance 1e-4).
+ *
+ * @example
+ * ```ts
+ * const r = benchGpuHvp();
+ * console.log(`cpu ${r.cpuMs.toFixed(2)} ms, gpu ${r.gpuMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
+ * ```
+ */
+export function benchGpuHvp({ warmup = 5, repeats = 41 }: { warmup?: number; repeats?: number } = {}): GpuHvpResult {
+  const p = makeLogregProblem(0);
+  type Params = { w: Tensor; b: Tensor };
+  const setup = () => {
+    const X = tensor(p.X, [p.n, p.d]);
+    const y = tensor(p.y);
+    const loss = (q: Params) =>
+      add(mean(bceWithLogits(add(tmatmul(X, q.w), q.b), y)), mul(p.lambda / 2, sum(mul(q.w, q.w))));
+    const at: Params = { w: tensor(p.w), b: tensor(p.b) };
+    const dir: Params = { w: tensor(p.vw), b: tensor(p.vb) };
+    return () => hvp(loss, at, dir);
+  };
+  const useCpu = () => setBackend('cpu');
+  const useGpu = () => setBackend('gpu', { mode: 'webasm' });
+  try {
+    useCpu();
+    const onCpu = setup();
+    useGpu();
+    const onGpu = setup();
+    const ref = logregHvpReference(p);
+    const h = onGpu();
+    const gpuRelErr = relativeError([h.w.toFloat64Array(), [h.b.item()]], [ref.hw, [ref.hb]]);
+    if (!(gpuRelErr <= 1e-4)) throw new Error(`benchGpuHvp: gpu HVP relative error ${gpuRelErr} > 1e-4`);
+    const cpu: number[] = [];
+    const gpu: number[] = [];
+    for (let r = 0; r < warmup + repeats; r++) {
+      useCpu();
+      let t0 = performance.now();
+      onCpu().w.toFloat64Array();
+      const tc = performance.now() - t0;
+      useGpu();
+      t0 = performance.now();
+      onGpu().w.toFloat64Array();
+      const tg = performance.now() - t0;
+      if (r >= warmup) {
+        cpu.push(tc);
+        gpu.push(tg);
+      }
+    }
+    const cpuMs = median(cpu);
+    const gpuMs = median(gpu);
+    return { cpuMs, gpuMs, ratio: gpuMs / cpuMs, gpuRelErr };
+  } finally {
+    useCpu();
+  }
+}
+
+// `node --expose-gc --import tsx bench/gpu.ts`: the side-by-side HVP alone.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = benchGpuHvp();
+  process.stdout.write(
+    `logreg HVP (n = 2000, d = 784), medians of alternated runs: cpu-f64 ${r.cpuMs.toFixed(2)} ms, ` +
+      `gpu-webasm ${r.gpuMs.toFixed(2)} ms, gpu/cpu ${r.ratio.toFixed(2)} (gpu rel. err ${r.gpuRelErr.toExponential(1)})\n`,
+  );
 }

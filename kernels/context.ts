@@ -89,8 +89,11 @@ interface RunShortcut {
 
 /** How a factory describes a kernel it wants compiled. */
 export interface KernelSpec {
-  /** The kernel body. It may only use its arguments, `this.thread` and `this.constants`. */
-  source: (...args: never[]) => number;
+  /**
+   * The kernel body: a function, or the source text of one (for bodies generated per operation).
+   * It may only use its arguments, `this.thread` and `this.constants`.
+   */
+  source: ((...args: never[]) => number) | string;
   /** Number of output cells (for an `Array(4)` return: of 4-float cells). */
   size: number;
   /**
@@ -100,8 +103,11 @@ export interface KernelSpec {
   output?: readonly [number, number];
   /** `'Array(4)'`: every cell returns four floats (default `'Number'`). */
   returnType?: 'Number' | 'Array(4)';
-  /** Compile-time constants (shapes, strides, loop bounds). */
-  constants?: Record<string, number>;
+  /**
+   * Compile-time constants (shapes, strides, loop bounds), and on `webasm` a resident operand
+   * (see {@link KernelContext.callResident}).
+   */
+  constants?: Record<string, number | Float32Array>;
   /** The longest loop in the kernel, so gpu.js' `loopMaxIterations` (1000) never truncates it. */
   maxLoop?: number;
   /** Helper functions the body calls, as `[name, function]`; the function is renamed to `name`. */
@@ -112,6 +118,18 @@ export interface KernelSpec {
    */
   pipeline?: boolean;
 }
+
+/** The parts of gpu.js 2.24's `WebAssemblyKernel` that {@link KernelContext.callResident} touches. */
+interface WasmInternals {
+  built?: boolean;
+  constants?: Record<string, unknown>;
+  _active?: {
+    f32?: unknown;
+    layout?: { constantArrays?: Record<string, { offset: number; flatLength: number } | undefined> };
+  } | null;
+}
+
+const EMPTY_F32 = new Float32Array(0);
 
 /** Largest flat size whose indices stay exact integers in float32 index arithmetic (2^24). */
 export const MAX_ELEMENTS = 16_777_216;
@@ -215,6 +233,72 @@ export class KernelContext {
     });
   }
 
+  /**
+   * How the resident-operand path ({@link KernelContext.callResident}) has fared: `uploads` copies
+   * of an operand into a kernel's memory, `reuses` calls that found it already there, `fallbacks`
+   * calls that could not use the path (and copied the operand as an ordinary argument instead).
+   */
+  readonly residentStats = { uploads: 0, reuses: 0, fallbacks: 0 };
+  /** Per resident kernel: the array its constant region holds now. */
+  private readonly residents = new Map<RunShortcut, { name: string; occupant: WeakRef<Float32Array> | null }>();
+
+  /**
+   * `webasm` only: runs `k`, whose body reads the large operand `value` as the constant array
+   * `this.constants[name]` rather than as an argument, and copies `value` into the kernel's wasm
+   * memory only when a different array arrived since the last call. gpu.js copies every argument
+   * into the module's memory on every call (6.3 MB, about 0.8 ms, for a 2000 × 784 matrix); a
+   * constant array is written once, when the module is instantiated, and then left alone. The
+   * swap for a different array writes the same region gpu.js filled (the module's memory and the
+   * constant's layout record are gpu.js internals; if they are not where 2.24 keeps them, this
+   * returns `null` and counts a fallback, and the caller runs its ordinary kernel).
+   *
+   * The caller promises that `value` is never modified while it may be passed again: identity is
+   * the only check. The backend's storages are immutable, so they qualify; call
+   * {@link KernelContext.release} on the array when it is freed.
+   *
+   * @example
+   * ```ts
+   * const y = ctx.callResident(k, 'RA', bigMatrix, [vector]) ?? ctx.call(plainKernel, [bigMatrix, vector]);
+   * ```
+   */
+  callResident(
+    k: RunShortcut & { key: string },
+    name: string,
+    value: Float32Array,
+    args: readonly (KernelInput | number)[],
+  ): MaybePromise<KernelValue> | null {
+    if (this.mode !== 'webasm') return null;
+    const inner = k.kernel as unknown as WasmInternals;
+    let rec = this.residents.get(k);
+    if (!rec) this.residents.set(k, (rec = { name, occupant: null }));
+    if (rec.occupant?.deref() === value && inner.built) {
+      this.residentStats.reuses++;
+      return this.call(k, args);
+    }
+    if (!inner.built) {
+      // The first call instantiates the module and copies the constant in with it.
+      if (!inner.constants || typeof inner.constants !== 'object') return this.residentFallback(k);
+      inner.constants[name] = value;
+    } else {
+      const entry = inner._active;
+      const slot = entry?.layout?.constantArrays?.[name];
+      if (!entry || !(entry.f32 instanceof Float32Array) || !slot || slot.flatLength !== value.length || !inner.constants) {
+        return this.residentFallback(k);
+      }
+      entry.f32.set(value, slot.offset / 4);
+      inner.constants[name] = value; // what a re-instantiation would copy
+    }
+    rec.occupant = new WeakRef(value);
+    this.residentStats.uploads++;
+    return this.call(k, args);
+  }
+
+  private residentFallback(k: RunShortcut): null {
+    this.residents.delete(k);
+    this.residentStats.fallbacks++;
+    return null;
+  }
+
   /** Throws {@link KernelFallbackError} unless `k` ran on this context's backend. */
   private assertBackend(k: RunShortcut & { key: string }): void {
     const inner = k.kernel as { fallbackReason?: string | null; constructor: { name: string } };
@@ -257,7 +341,20 @@ export class KernelContext {
    * ```
    */
   release(v: KernelInput): void {
-    if (v instanceof Float32Array || Array.isArray(v)) return;
+    if (v instanceof Float32Array) {
+      // A resident kernel holding this array forgets it (and drops its reference to it, so the
+      // array can be collected; the copy in the kernel's memory is overwritten by the next one).
+      if (this.residents.size > 0) {
+        for (const [k, rec] of this.residents) {
+          if (rec.occupant?.deref() !== v) continue;
+          rec.occupant = null;
+          const inner = k.kernel as unknown as WasmInternals;
+          if (inner.constants) inner.constants[rec.name] = EMPTY_F32;
+        }
+      }
+      return;
+    }
+    if (Array.isArray(v)) return;
     (v as DeviceHandle).delete();
   }
 
@@ -271,6 +368,7 @@ export class KernelContext {
    */
   async destroy(): Promise<void> {
     this.cache.clear();
+    this.residents.clear();
     await this.gpu.destroy();
   }
 }

@@ -1,9 +1,9 @@
 /**
  * Elementwise kernels: unary functions, binary functions with numpy broadcasting, and `select`.
  *
- * Each operation is a tiny function named `applyOp` handed to a generic kernel body through
- * gpu.js' `functions` setting, so the index arithmetic exists once per kernel shape rather than
- * once per operation. The formulas are written for float32: `log1p` and `tanh` avoid the
+ * Each operation is written once, as a tiny function of its operands; the kernel for an operation
+ * is generated from it (its statements spliced after the operand loads, see `unarySource`), so the
+ * operation sits inline in the kernel body where gpu.js' webasm backend vectorises it. The formulas are written for float32: `log1p` and `tanh` avoid the
  * cancellation and overflow of their textbook forms, and `pow` gives numpy's answer for a negative
  * base with an integer exponent (GLSL's `pow` is undefined for negative bases).
  *
@@ -178,51 +178,73 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   },
 };
 
-// `applyOp` is supplied per kernel through gpu.js' `functions` setting.
-declare function applyOp(a: number, b?: number): number;
-
-function unaryBody(this: KernelThis, x: Float32Array): number {
-  return applyOp(x[this.thread.x]!);
+/** The statements of an op function (what is between its outer braces), for splicing into a kernel. */
+function bodyOf(fn: (...xs: number[]) => number): string {
+  const src = fn.toString();
+  return src.slice(src.indexOf('{') + 1, src.lastIndexOf('}'));
 }
 
-function binarySameBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
-  return applyOp(a[this.thread.x]!, b[this.thread.x]!);
+// The kernels are generated per operation: the op's statements are spliced, verbatim, after the
+// statements that load its operands, so each kernel is one straight body. gpu.js' webasm backend
+// vectorises a kernel body four cells at a time (f32x4) but runs every call to a helper function
+// once per lane, as scalar code; an op kept in a helper (`functions`) would run scalar. The op
+// functions above name their operands `x` (unary) or `a`, `b` (binary); the load prologues below
+// use names no op function uses (`xIn`, `aIn`, `bIn`, `rI`, `qI`, `cI`, `ia`, `ib`).
+function unarySource(op: UnaryOp): string {
+  return `function (xIn) {
+  const x = xIn[this.thread.x];
+  ${bodyOf(UNARY[op])}
+}`;
+}
+
+function binarySameSource(op: BinaryOp): string {
+  return `function (aIn, bIn) {
+  const a = aIn[this.thread.x];
+  const b = bIn[this.thread.x];
+  ${bodyOf(BINARY[op])}
+}`;
 }
 
 // Splits the flat output index into (up to) six collapsed coordinates, innermost first, and
 // accumulates each input's flat index. floor((r + 0.5) / D) rather than floor(r / D): a GPU's
 // float division may land a hair under an exact integer quotient, and the half keeps it above.
-function binaryBroadcastBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
-  let r = this.thread.x + 0.0;
+const BROADCAST_PROLOGUE = `
+  let rI = this.thread.x + 0.0;
   let ia = this.constants.AO + 0.0;
   let ib = this.constants.BO + 0.0;
-  let q = Math.floor((r + 0.5) / this.constants.D5);
-  let c = r - q * this.constants.D5;
-  ia = ia + c * this.constants.A5;
-  ib = ib + c * this.constants.B5;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D4);
-  c = r - q * this.constants.D4;
-  ia = ia + c * this.constants.A4;
-  ib = ib + c * this.constants.B4;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D3);
-  c = r - q * this.constants.D3;
-  ia = ia + c * this.constants.A3;
-  ib = ib + c * this.constants.B3;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D2);
-  c = r - q * this.constants.D2;
-  ia = ia + c * this.constants.A2;
-  ib = ib + c * this.constants.B2;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D1);
-  c = r - q * this.constants.D1;
-  ia = ia + c * this.constants.A1;
-  ib = ib + c * this.constants.B1;
-  ia = ia + q * this.constants.A0;
-  ib = ib + q * this.constants.B0;
-  return applyOp(a[ia]!, b[ib]!);
+  let qI = Math.floor((rI + 0.5) / this.constants.D5);
+  let cI = rI - qI * this.constants.D5;
+  ia = ia + cI * this.constants.A5;
+  ib = ib + cI * this.constants.B5;
+  rI = qI;
+  qI = Math.floor((rI + 0.5) / this.constants.D4);
+  cI = rI - qI * this.constants.D4;
+  ia = ia + cI * this.constants.A4;
+  ib = ib + cI * this.constants.B4;
+  rI = qI;
+  qI = Math.floor((rI + 0.5) / this.constants.D3);
+  cI = rI - qI * this.constants.D3;
+  ia = ia + cI * this.constants.A3;
+  ib = ib + cI * this.constants.B3;
+  rI = qI;
+  qI = Math.floor((rI + 0.5) / this.constants.D2);
+  cI = rI - qI * this.constants.D2;
+  ia = ia + cI * this.constants.A2;
+  ib = ib + cI * this.constants.B2;
+  rI = qI;
+  qI = Math.floor((rI + 0.5) / this.constants.D1);
+  cI = rI - qI * this.constants.D1;
+  ia = ia + cI * this.constants.A1;
+  ib = ib + cI * this.constants.B1;
+  ia = ia + qI * this.constants.A0;
+  ib = ib + qI * this.constants.B0;`;
+
+function binaryBroadcastSource(op: BinaryOp): string {
+  return `function (aIn, bIn) {${BROADCAST_PROLOGUE}
+  const a = aIn[ia];
+  const b = bIn[ib];
+  ${bodyOf(BINARY[op])}
+}`;
 }
 
 function selectBody(this: KernelThis, cond: Float32Array, a: Float32Array, b: Float32Array): number {
@@ -241,9 +263,8 @@ function selectBody(this: KernelThis, cond: Float32Array, a: Float32Array, b: Fl
  * ```
  */
 export function unary(ctx: KernelContext, op: UnaryOp, x: KernelInput, size: number = lengthOf(x)): MaybePromise<KernelValue> {
-  const fn = UNARY[op];
-  if (!fn) throw new Error(`unknown unary op ${op}`);
-  const k = ctx.kernel(`unary:${op}:${size}`, () => ({ source: unaryBody, size, functions: [['applyOp', fn]] }));
+  if (!Object.hasOwn(UNARY, op)) throw new Error(`unknown unary op ${op}`);
+  const k = ctx.kernel(`unary:${op}:${size}`, () => ({ source: unarySource(op), size }));
   return ctx.call(k, [x]);
 }
 
@@ -265,26 +286,26 @@ export function binary(
   b: KernelInput,
   bShape: readonly number[],
 ): MaybePromise<KernelValue> {
-  const fn = BINARY[op];
-  if (!fn) throw new Error(`unknown binary op ${op}`);
+  if (!Object.hasOwn(BINARY, op)) throw new Error(`unknown binary op ${op}`);
+  // Same shapes (every call from the backend) need no broadcasting plan.
+  if (aShape.length === bShape.length && aShape.every((d, i) => d === bShape[i])) {
+    const size = sizeOf(aShape);
+    const k = ctx.kernel(`binary:${op}:${size}`, () => ({ source: binarySameSource(op), size }));
+    return ctx.call(k, [a, b]);
+  }
   const { shape, strides } = broadcastShapes([aShape, bShape]);
   const size = sizeOf(shape);
   const plan = collapse(shape, strides, [0, 0]);
   const contiguous =
     plan.dims.slice(0, -1).every((d) => d === 1) && plan.strides.every((s) => s[s.length - 1] === 1);
   if (contiguous || size === 1) {
-    const k = ctx.kernel(`binary:${op}:${size}`, () => ({
-      source: binarySameBody,
-      size,
-      functions: [['applyOp', fn]],
-    }));
+    const k = ctx.kernel(`binary:${op}:${size}`, () => ({ source: binarySameSource(op), size }));
     return ctx.call(k, [a, b]);
   }
   const k = ctx.kernel(`binary:${op}:${planKey(plan)}`, () => ({
-    source: binaryBroadcastBody,
+    source: binaryBroadcastSource(op),
     size,
     constants: planConstants(plan, ['A', 'B']),
-    functions: [['applyOp', fn]],
   }));
   return ctx.call(k, [a, b]);
 }

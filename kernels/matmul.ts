@@ -24,7 +24,7 @@
  * @module
  */
 import { andThen } from './context.ts';
-import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
+import type { KernelContext, KernelInput, KernelSpec, KernelValue, MaybePromise } from './context.ts';
 import type { KernelThis } from './types.ts';
 
 /** The shape of a (batched) matrix product C[b] = op(A[b]) · op(B[b]). */
@@ -48,6 +48,26 @@ export interface MatmulShape {
    * side-by-side benchmarks and tests); the default `'auto'` picks by {@link matmulPath}.
    */
   kernel?: 'auto' | 'generic';
+  /**
+   * `webasm`: A is a `Float32Array` that nobody modifies and that will likely come again (the data
+   * matrix of an iterative solver): keep it resident in the kernel's memory and skip copying it in
+   * when the same array comes back (see {@link KernelContext.callResident}). Ignored elsewhere.
+   */
+  residentA?: boolean;
+}
+
+/**
+ * The resident-A form of a kernel body `(a, b)`: the same statements with A read from the
+ * constant array `RA` (which stays in the wasm module's memory between calls) instead of from an
+ * argument (which gpu.js copies in on every call).
+ */
+function residentASource(body: (...args: never[]) => unknown): string {
+  const src = body.toString();
+  const open = src.indexOf('{');
+  if (!/^function\s*[\w$]*\s*\(\s*a\s*,\s*b\s*\)\s*$/.test(src.slice(0, open))) {
+    throw new Error(`residentASource: expected a body of (a, b), got ${src.slice(0, open)}`);
+  }
+  return `function (b) ${src.slice(open).replace(/(?<![\w$.])a\[/g, 'this.constants.RA[')}`;
 }
 
 function matmulBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
@@ -201,10 +221,11 @@ export function matmul(
   }
   const key = `matmul:${batch}x${m}x${k}x${n}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${bBatch}`;
   const path = matmulPath(ctx.mode, shape);
+  const resident = shape.residentA === true && ctx.mode === 'webasm' && a instanceof Float32Array && a.length === batch * m * k;
   if (path === 'quad') {
     const mq = Math.ceil(m / 4);
-    const quad = ctx.kernel(`${key}:quad`, () => ({
-      source: matmulBody4 as unknown as (...args: never[]) => number,
+    const spec = (res: boolean) => (): KernelSpec => ({
+      source: res ? residentASource(matmulBody4) : (matmulBody4 as unknown as (...args: never[]) => number),
       size: n * batch * mq,
       output: [n, batch * mq],
       returnType: 'Array(4)',
@@ -218,14 +239,17 @@ export function matmul(
         BB: bBatch,
         BJ: transB ? k : 1,
         BK: transB ? 1 : n,
+        ...(res ? { RA: a as Float32Array } : {}),
       },
       maxLoop: k,
-    }));
-    return andThen(ctx.call(quad, [a, b]), (r) => unpackRowQuads(packedFloats(r, n * batch * mq), batch, m, n));
+    });
+    const run = (resident && ctx.callResident(ctx.kernel(`${key}:quad:resA`, spec(true)), 'RA', a, [b])) ||
+      ctx.call(ctx.kernel(`${key}:quad`, spec(false)), [a, b]);
+    return andThen(run, (r) => unpackRowQuads(packedFloats(r, n * batch * mq), batch, m, n));
   }
   if (path === 'matvec') {
-    const mv = ctx.kernel(`${key}:matvec`, () => ({
-      source: matvecBody,
+    const spec = (res: boolean) => (): KernelSpec => ({
+      source: res ? residentASource(matvecBody) : matvecBody,
       size: batch * m,
       constants: {
         M: m,
@@ -235,10 +259,12 @@ export function matmul(
         AI: transA ? 1 : k,
         AK: transA ? m : 1,
         BK: 1,
+        ...(res ? { RA: a as Float32Array } : {}),
       },
       maxLoop: Math.ceil(k / 4),
-    }));
-    return ctx.call(mv, [a, b]);
+    });
+    return (resident && ctx.callResident(ctx.kernel(`${key}:matvec:resA`, spec(true)), 'RA', a, [b])) ||
+      ctx.call(ctx.kernel(`${key}:matvec`, spec(false)), [a, b]);
   }
   const kern = ctx.kernel(key, () => ({
     source: matmulBody,

@@ -266,9 +266,18 @@ export class GpuBackend implements Backend {
   matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): Storage {
     const size = batch * m * n;
     if (k === 0) return this.fill(size, 0);
-    return this.lift([a, b], size, (av, bv) => kMatmul(this.ctx, av!, bv!, { batch, m, k, n, transA, transB }));
+    // A large A (a data matrix) stays resident in the webasm kernel's memory across calls: storage
+    // is immutable, so the same array is the same values (see KernelContext.callResident).
+    const residentA = this.mode === 'webasm' && batch * m * k >= RESIDENT_MIN;
+    return this.lift([a, b], size, (av, bv) => kMatmul(this.ctx, av!, bv!, { batch, m, k, n, transA, transB, residentA }));
   }
 }
+
+/**
+ * Operands at least this large (256 KiB of float32) are kept resident on `webasm`: below it the
+ * per-call copy costs less than a swap is worth.
+ */
+const RESIDENT_MIN = 65_536;
 
 function prod(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);

@@ -227,6 +227,35 @@ for (const mode of ['cpu', 'webasm'] as const) {
       expect(Array.from(get(zs, 3))).toEqual([-2, -4, -6]);
     });
 
+    it('a large matrix used again is kept resident on webasm, and its values stay right', () => {
+      // 320 × 256 floats is above the backend's residency threshold (65,536 elements).
+      const m = 320;
+      const k = 256;
+      const A = put(data(91, m * k));
+      const A2 = put(data(92, m * k));
+      const stats = gpu.ctx.residentStats;
+      const before = { ...stats };
+      for (const [which, a, seed] of [['A', A, 93], ['A again', A, 94], ['another A', A2, 95], ['A back', A, 96]] as const) {
+        for (const transA of [false, true]) {
+          const rows = transA ? k : m;
+          const inner = transA ? m : k;
+          const v = data(seed, inner);
+          const { c, abs } = ref.matmul(gpu.toFloat64(a, m * k), v, 1, rows, inner, 1, transA, false);
+          const got = get(gpu.matmul(a, put(v), 1, rows, inner, 1, transA, false), rows);
+          expectClose(`resident matvec ${which} ${transA ? 'T' : 'N'}`, got, c, (i) => gamma(inner + 2) * abs[i]!);
+        }
+      }
+      gpu.release(A);
+      gpu.release(A2);
+      if (mode === 'webasm') {
+        expect(stats.fallbacks - before.fallbacks).toBe(0);
+        expect(stats.reuses - before.reuses).toBe(2); // 'A again', per orientation
+        expect(stats.uploads - before.uploads).toBe(6);
+      } else {
+        expect(stats).toEqual(before); // nothing resident off webasm
+      }
+    });
+
     it('release frees storage deterministically and makes later use an error', () => {
       const s = put(Float64Array.from([1, 2]));
       expect(s).toBeInstanceOf(GpuStorage);

@@ -7,9 +7,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { KernelContext, KernelFallbackError, matmul, matmulPath, binary, reduceAxis, transpose } from '../../kernels/index.ts';
+import { KernelContext, KernelFallbackError, matmul, matmulPath, binary, reduceAxis, transpose, unary } from '../../kernels/index.ts';
 import type { GpuMode } from '../../kernels/index.ts';
-import { checkBinary, checkMatmul, checkReduce, checkTranspose, kernelChecks, pipelineChecks } from './suite.ts';
+import { checkBinary, checkMatmul, checkReduce, checkTranspose, expectClose, kernelChecks, normals, pipelineChecks, refMatmul } from './suite.ts';
+import { Rng } from '../../src/data/rng.ts';
 import { BINARY_OPS } from '../../kernels/index.ts';
 
 const NODE_MODES: GpuMode[] = ['cpu', 'webasm'];
@@ -147,5 +148,56 @@ describe('gpu.js mode webasm: matmul kernels', () => {
     await checkMatmul(ctx, 1, 40, 37, 1, true, false, 505);
     await checkMatmul(ctx, 1, 9, 6, 1, false, true, 506);
     await checkMatmul(ctx, 3, 6, 11, 1, true, false, 507, true);
+  });
+
+  // A resident A is copied into the kernel's memory only when a different array arrives; identity
+  // is the whole check, so the danger is a stale copy: every call below is checked for values.
+  it('a resident A is uploaded once, reused while the same array comes back, and swapped for another', () => {
+    const rng = new Rng(508);
+    const check = (what: string, a: { f: Float32Array; d: Float64Array }, b: { f: Float32Array; d: Float64Array }, m: number, k: number, n: number, transA: boolean) => {
+      const { c, abs } = refMatmul(a.d, b.d, 1, m, k, n, transA, false);
+      const out = matmul(ctx, a.f, b.f, { m, k, n, transA, residentA: true }) as Float32Array;
+      expectClose(what, out, c, (i) => 4 * (k + 2) * 2 ** -24 * abs[i]!);
+    };
+    const stats = ctx.residentStats;
+    const before = { ...stats };
+    for (const [m, k, n, transA] of [[37, 23, 1, false], [23, 37, 1, true], [9, 13, 6, false]] as const) {
+      const a1 = normals(rng, m * k);
+      const a2 = normals(rng, m * k);
+      const path = matmulPath('webasm', { m, k, n });
+      check(`${path} first`, a1, normals(rng, k * n), m, k, n, transA);
+      check(`${path} same A, new B`, a1, normals(rng, k * n), m, k, n, transA);
+      check(`${path} another A`, a2, normals(rng, k * n), m, k, n, transA);
+      check(`${path} the first A again`, a1, normals(rng, k * n), m, k, n, transA);
+      ctx.release(a1.f); // forgotten: the next call with it uploads again
+      check(`${path} after release`, a1, normals(rng, k * n), m, k, n, transA);
+      const key = `matmul:1x${m}x${k}x${n}:${transA ? 'T' : 'N'}N:${k * n}:${path}:resA`;
+      expect(lastRunPath(key)).toMatch(/^simd/); // ragged shapes add a scalar tail
+    }
+    expect(stats.fallbacks - before.fallbacks).toBe(0);
+    expect(stats.uploads - before.uploads).toBe(3 * 4);
+    expect(stats.reuses - before.reuses).toBe(3 * 1);
+  });
+});
+
+// Elementwise kernels are generated per operation so the operation sits inline in the body, where
+// gpu.js' webasm backend vectorises it (a helper function would run once per lane, scalar).
+describe('gpu.js mode webasm: elementwise kernels', () => {
+  const ctx = new KernelContext({ mode: 'webasm' });
+  afterAll(() => ctx.destroy());
+  const lastRunPath = (key: string): unknown =>
+    ((ctx as unknown as { cache: Map<string, { kernel: { _lastRunPath?: unknown } }> }).cache.get(`${key}|host`))?.kernel._lastRunPath;
+
+  it('run on the f32x4 path, same-shape and broadcast alike', async () => {
+    const x = new Float32Array(64).map((_, i) => i - 31.5);
+    unary(ctx, 'tanh', x);
+    expect(lastRunPath('unary:tanh:64')).toBe('simd');
+    binary(ctx, 'pow', x, [64], x, [64]);
+    expect(lastRunPath('binary:pow:64')).toBe('simd');
+    await checkBinary(ctx, 'greaterEqual', [4, 8], [8], 509);
+    const keys = [...(ctx as unknown as { cache: Map<string, unknown> }).cache.keys()];
+    const bkey = keys.find((k) => k.startsWith('binary:greaterEqual:') && k !== 'binary:greaterEqual:32|host');
+    expect(bkey).toBeDefined();
+    expect(lastRunPath(bkey!.replace(/\|host$/, ''))).toBe('simd');
   });
 });
