@@ -65,6 +65,11 @@ if (sections.includes('gpu')) {
   } finally {
     setBackend('cpu');
   }
+  // The HVP again, the two backends alternated call by call so machine load hits both alike.
+  const h = gpu.benchGpuHvp();
+  results['unequal.logreg.hvp.alternated.cpu-f64.ms'] = h.cpuMs;
+  results['unequal.logreg.hvp.alternated.gpu-webasm.ms'] = h.gpuMs;
+  results['unequal.logreg.hvp.alternated.gpu-over-cpu'] = h.ratio;
 }
 if (sections.includes('influence')) {
   log('influence: MNIST 1-vs-7, exact / CG / LiSSA …');
