@@ -75,16 +75,19 @@ describe('influence vs exact leave-one-out', () => {
   it('the prediction error shrinks like 1/n² (fitted log-log slope in [−2.5, −1.5])', () => {
     fc.assert(
       fc.property(fc.constantFrom('logreg', 'linreg' as const), fc.integer({ min: 1, max: 1e6 }), (kind, seed) => {
-        const sizes = [100, 200, 400, 800, 1600];
+        // Sizes start at 400 and 40 rows are averaged: at n = 100 the O(1/n³) terms still bend the
+        // log-log line, and 10 rows left enough scatter that a draw fell just outside [−2.5, −1.5]
+        // about once in 20 suite runs. With these settings 200 draws gave slopes in [−2.22, −1.82].
+        const sizes = [400, 800, 1600, 3200, 6400];
         const all = randomData(kind, sizes[sizes.length - 1]! + 1, 3, seed);
         const d = 3;
         const model = linearModel(kind, d);
         const f = totalLoss(model.loss, fromFloat64(all.X.slice(-d), [1, d]), model.targets(all.y.slice(-1)));
-        const rows = Array.from({ length: 10 }, (_, i) => i);
+        const rows = Array.from({ length: 40 }, (_, i) => i);
         const logN: number[] = [];
         const logErr: number[] = [];
         for (const n of sizes) {
-          // Nested data sets: rows 0..9 are the same points at every n.
+          // Nested data sets: rows 0..39 are the same points at every n.
           const obj = linearObjective(kind, { X: all.X.slice(0, n * d), y: all.y.slice(0, n), n, d }, 0.05);
           const theta = newton(obj, { tol: 1e-13 }).theta;
           const inf = new Influence(obj, theta);
