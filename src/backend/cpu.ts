@@ -148,6 +148,84 @@ function axpyKernel(alpha: number, x: F64, xOff: number, y: F64, yOff: number, n
 }
 
 /**
+ * C = op(A) op(B) with two (or three) columns: a matrix times a couple of vectors, as in a
+ * forward-over-reverse HVP, where `matmul`'s joint JVP stacks [w, v]. A is read once for both
+ * columns: along a contiguous row of A with two accumulators per column, or, with A transposed,
+ * one contiguous storage row scattered into the two columns of C. (Three columns: two, then one.)
+ */
+function narrowMatmul(
+  a: F64, aOff: number, b: F64, bOff: number, c: F64, cOff: number,
+  m: number, k: number, n: number, transA: boolean, sbp: number, sbj: number,
+): void {
+  if (n === 3) {
+    // Rare: the first two columns together, then the third on its own.
+    const two = new Float64Array(m * 2);
+    narrowMatmul(a, aOff, b, bOff, two, 0, m, k, 2, transA, sbp, sbj);
+    const one = new Float64Array(m);
+    const column = Float64Array.from({ length: k }, (_, p) => b[bOff + 2 * sbj + p * sbp]!);
+    matmulSlice(a, aOff, column, 0, one, 0, m, k, 1, transA, false);
+    for (let i = 0; i < m; i++) {
+      c[cOff + 3 * i] = two[2 * i]!;
+      c[cOff + 3 * i + 1] = two[2 * i + 1]!;
+      c[cOff + 3 * i + 2] = one[i]!;
+    }
+    return;
+  }
+  if (!transA) {
+    // Two columns, each with two accumulators (even and odd p): four independent chains.
+    for (let i = 0; i < m; i++) {
+      let s0 = 0, s1 = 0, t0 = 0, t1 = 0;
+      const pa = aOff + i * k;
+      let pb = bOff;
+      let p = 0;
+      for (; p + 1 < k; p += 2, pb += 2 * sbp) {
+        const a0 = a[pa + p]!, a1 = a[pa + p + 1]!;
+        s0 += a0 * b[pb]!;
+        s1 += a0 * b[pb + sbj]!;
+        t0 += a1 * b[pb + sbp]!;
+        t1 += a1 * b[pb + sbp + sbj]!;
+      }
+      if (p < k) {
+        s0 += a[pa + p]! * b[pb]!;
+        s1 += a[pa + p]! * b[pb + sbj]!;
+      }
+      c[cOff + 2 * i] = s0 + t0;
+      c[cOff + 2 * i + 1] = s1 + t1;
+    }
+    return;
+  }
+  // A stored [k, m]: storage row p adds b[p, j] · A[p, :] into column j of C. Four rows of A are
+  // combined per pass so each element of C is loaded and stored once per four rows, not per row.
+  c.fill(0, cOff, cOff + m * 2);
+  let p = 0;
+  for (; p + 3 < k; p += 4) {
+    const pb = bOff + p * sbp;
+    const b00 = b[pb]!, b01 = b[pb + sbj]!;
+    const b10 = b[pb + sbp]!, b11 = b[pb + sbp + sbj]!;
+    const b20 = b[pb + 2 * sbp]!, b21 = b[pb + 2 * sbp + sbj]!;
+    const b30 = b[pb + 3 * sbp]!, b31 = b[pb + 3 * sbp + sbj]!;
+    const p0 = aOff + p * m, p1 = p0 + m, p2 = p1 + m, p3 = p2 + m;
+    let o = cOff;
+    for (let i = 0; i < m; i++, o += 2) {
+      const a0 = a[p0 + i]!, a1 = a[p1 + i]!, a2 = a[p2 + i]!, a3 = a[p3 + i]!;
+      c[o] += a0 * b00 + a1 * b10 + a2 * b20 + a3 * b30;
+      c[o + 1] += a0 * b01 + a1 * b11 + a2 * b21 + a3 * b31;
+    }
+  }
+  for (; p < k; p++) {
+    const pb = bOff + p * sbp;
+    const b0 = b[pb]!, b1 = b[pb + sbj]!;
+    const pa = aOff + p * m;
+    let o = cOff;
+    for (let i = 0; i < m; i++, o += 2) {
+      const av = a[pa + i]!;
+      c[o] += av * b0;
+      c[o + 1] += av * b1;
+    }
+  }
+}
+
+/**
  * C = op(A) op(B) for one batch slice, written into `c` at `cOff`.
  *
  * Matrix-vector products (n = 1) use a dot product per row, or an axpy per column when A is
@@ -165,15 +243,26 @@ function matmulSlice(
     if (!transA) {
       for (let i = 0; i < m; i++) c[cOff + i] = dotKernel(a, aOff + i * k, b, bOff, k);
     } else {
-      // A is stored [k, m]: accumulate one scaled row of storage per element of b.
+      // A is stored [k, m]: accumulate scaled rows of storage, four per pass over C so that each
+      // element of C is loaded and stored once per four rows (the loop is bound by C's traffic).
       c.fill(0, cOff, cOff + m);
-      for (let p = 0; p < k; p++) axpyKernel(b[bOff + p]!, a, aOff + p * m, c, cOff, m);
+      let p = 0;
+      for (; p + 3 < k; p += 4) {
+        const b0 = b[bOff + p]!, b1 = b[bOff + p + 1]!, b2 = b[bOff + p + 2]!, b3 = b[bOff + p + 3]!;
+        const p0 = aOff + p * m, p1 = p0 + m, p2 = p1 + m, p3 = p2 + m;
+        for (let i = 0; i < m; i++) c[cOff + i] += a[p0 + i]! * b0 + a[p1 + i]! * b1 + a[p2 + i]! * b2 + a[p3 + i]! * b3;
+      }
+      for (; p < k; p++) axpyKernel(b[bOff + p]!, a, aOff + p * m, c, cOff, m);
     }
     return;
   }
   // Strides of op(A)[i, p] and op(B)[p, j] in storage.
   const sai = transA ? 1 : k, sap = transA ? m : 1;
   const sbp = transB ? 1 : n, sbj = transB ? k : 1;
+  if (n === 2 || n === 3) {
+    narrowMatmul(a, aOff, b, bOff, c, cOff, m, k, n, transA, sbp, sbj);
+    return;
+  }
   const m4 = m - (m % 4), n4 = n - (n % 4);
   for (let i = 0; i < m4; i += 4) {
     for (let j = 0; j < n4; j += 4) {

@@ -37,6 +37,12 @@ export interface Primitive<P = unknown> {
    */
   jvp?(primals: Tensor[], tangents: (Tensor | null)[], params: P, out: Tensor): Tensor | null;
   /**
+   * Optional: the primal output and its tangent computed together, when one pass over the data
+   * can serve both (a matrix product with a constant operand reads that operand once for the
+   * primal and the tangent). Returns `null` to fall back to `bind` + `jvp`. Must agree with them.
+   */
+  jvpJoint?(primals: Tensor[], tangents: (Tensor | null)[], params: P): [Tensor, Tensor] | null;
+  /**
    * The input cotangents given the output cotangent (`null` where an input gets none).
    * `active[i]` says whether input i needs a cotangent at all, so a rule may skip work for
    * constants. Omitted for primitives with no derivative.

@@ -15,6 +15,8 @@ import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
 import { type Shape, fmt } from '../core/shape.ts';
 import { add } from './add.ts';
+import { concat } from './concat.ts';
+import { slice } from './slice.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { reshape } from './reshape.ts';
 
@@ -57,6 +59,25 @@ export const matmulP: Primitive<MatmulParams> = {
     const l = ta ? matmulT(ta, b!, p.transA, p.transB) : null;
     const r = tb ? matmulT(a!, tb, p.transA, p.transB) : null;
     return l && r ? add(l, r) : (l ?? r);
+  },
+  jvpJoint([a, b], [ta, tb], { transA, transB }) {
+    // One operand constant (the data matrix X of a linear model, or the weights held fixed): the
+    // primal and the tangent share it, so stack the other operand with its tangent and make one
+    // product, reading the constant once instead of twice. That is most of the work of a
+    // forward-over-reverse HVP (X·[w, v] forward, Xᵀ·[r, ṙ] backward).
+    if (a!.ndim !== 2 || (ta && tb)) return null;
+    if (tb) {
+      const n = b!.shape[transB ? 0 : 1]!;
+      const both = concat([b!, tb], transB ? 0 : 1); // [k, 2n] (or [2n, k] stored transposed)
+      const c = matmulT(a!, both, transA, transB); // [m, 2n]
+      const m = c.shape[0]!;
+      return [slice(c, [0, 0], [m, n]), slice(c, [0, n], [m, n])];
+    }
+    const m = a!.shape[transA ? 1 : 0]!;
+    const both = concat([a!, ta!], transA ? 1 : 0); // [2m, k] (or [k, 2m] stored transposed)
+    const c = matmulT(both, b!, transA, transB); // [2m, n]
+    const n = c.shape[1]!;
+    return [slice(c, [0, 0], [m, n]), slice(c, [m, 0], [m, n])];
   },
   vjp(g, [a, b], { transA, transB }, _out, active = [true, true]) {
     const da = !active[0] ? null : transA ? matmulT(b!, g, transB, true) : matmulT(g, b!, false, !transB);

@@ -40,6 +40,10 @@ export class JvpTrace extends Trace {
   process(prim: Primitive<any>, args: Tracer[], params: unknown): Tensor {
     const primals = args.map((a) => (a as JvpTracer).primal);
     const tangents = args.map((a) => (a as JvpTracer).tangent);
+    if (prim.jvpJoint && tangents.some((t) => t !== null)) {
+      const joint = prim.jvpJoint(primals, tangents, params);
+      if (joint) return new JvpTracer(this, joint[0], joint[1]);
+    }
     const out = bind(prim, primals, params);
     if (!prim.jvp || tangents.every((t) => t === null)) return out; // nothing perturbed: a constant
     const tangent = prim.jvp(primals, tangents, params, out);
