@@ -12,6 +12,7 @@ import {
   randomNormal, cos, div, setDebugNans,
 } from '../../src/index.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
+import { matmulT } from '../../src/prims/index.ts';
 
 type Scalar = (x: Tensor) => Tensor;
 
@@ -158,6 +159,25 @@ function transposeOf(H: Tensor): Tensor {
   const v = H.toFloat64Array();
   return tensor(Float64Array.from({ length: n * n }, (_, k) => v[(k % n) * n + Math.floor(k / n)]!), [n, n]);
 }
+
+describe('joint evaluation', () => {
+  it("matmul's joint JVP (one constant operand) equals the product with the tangent", () => {
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const n of [1, 2, 3, 5]) {
+        const A = seededTensor(tA ? [4, 3] : [3, 4], 31 + n); // op(A) is 3 × 4
+        const B = seededTensor(tB ? [n, 4] : [4, n], 37 + n); // op(B) is 4 × n
+        const dA = seededTensor([...A.shape], 41 + n);
+        const dB = seededTensor([...B.shape], 43 + n);
+        const [y1, t1] = jvp((b: Tensor) => matmulT(A, b, tA, tB), [B], [dB]);
+        expectClose(y1, matmulT(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        expectClose(t1, matmulT(A, dB, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        const [y2, t2] = jvp((a: Tensor) => matmulT(a, B, tA, tB), [A], [dA]);
+        expectClose(y2, matmulT(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        expectClose(t2, matmulT(dA, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+      }
+    }
+  });
+});
 
 describe('hvp', () => {
   it('forward-over-reverse and reverse-over-reverse agree with hessian·v on a logistic loss with L2', () => {
