@@ -19,7 +19,8 @@
  *
  * Objectives with gauge directions (softmax intercepts) have H u = 0 with every gradient ⊥ u: the
  * exact solver then factorises H + μ u uᵀ, which equals the pseudo-inverse on vectors ⊥ u; CG and
- * LiSSA stay in u's complement by themselves.
+ * LiSSA stay in u's complement in exact arithmetic; CG adds μ u uᵀ as well, because rounding otherwise
+ * leaves it a direction of curvature ≈ 0 once the rest has converged.
  *
  * @module
  */
@@ -327,7 +328,24 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
       const info: SolveInfo = { solver, damping, effectiveDamping: damping, hvps: 0 };
       return {
         solve: (v) => {
-          const res = conjugateGradient(Hv, v, { tol, maxIter: opts.cg?.maxIter ?? 2 * p });
+          // With gauge directions u (H u = 0, v ⊥ u), rounding still leaks a little of u into the
+          // residual, and once the rest has converged CG meets a direction of curvature ≈ 0 there.
+          // Solving with H + μ Σ u uᵀ instead (μ = the Rayleigh quotient of v, inside H's spectrum)
+          // changes nothing for v ⊥ u — the solution is the same pseudo-inverse one — and keeps
+          // the system positive definite, exactly as the exact solver does.
+          const gauge = obj.spec.gauge ?? [];
+          let A = Hv;
+          if (gauge.length) {
+            const vv = dotv(v, v);
+            const mu = vv > 0 ? dotv(v, Hv(v)) / vv : 1;
+            info.hvps += 1;
+            A = (x: Float64Array) => {
+              const out = Hv(x);
+              for (const u of gauge) axpy((mu * dotv(u, x)) / dotv(u, u), u, out);
+              return out;
+            };
+          }
+          const res = conjugateGradient(A, v, { tol, maxIter: opts.cg?.maxIter ?? 2 * p });
           info.hvps += res.iterations;
           info.residualHistory = res.residualHistory;
           info.converged = res.converged;
@@ -393,7 +411,8 @@ function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: 
   let lambdaMax: number | undefined;
   let hvps = 0;
   let scale: number;
-  if (o.scale === undefined || o.scale === 'auto') {
+  const autoScale = o.scale === undefined || o.scale === 'auto';
+  if (autoScale) {
     const pi = powerIteration(Hv, p, { iterations: o.powerIterations ?? 100, tol: 1e-4 });
     hvps += pi.iterations;
     lambdaMax = pi.value;
@@ -403,7 +422,7 @@ function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: 
     // |1 − λ_max/s| ≈ 0.8 per step. Mini-batch Hessians spread further: s = 1.5 λ̂_max.
     scale = full ? lambdaMax / (1.8 - d) : 1.5 * lambdaMax;
     log(`lissa: power iteration (${pi.iterations} HVPs) estimates λ_max ≈ ${lambdaMax.toPrecision(5)}; scale s = ${scale.toPrecision(5)}`);
-  } else scale = o.scale;
+  } else scale = o.scale as number;
   if (!(scale > 0)) throw new Error(`lissa: scale must be > 0, got ${scale}`);
   const repeats = o.repeats ?? 1;
   const auto = o.depth === undefined || o.depth === 'auto';
@@ -422,6 +441,26 @@ function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: 
   return {
     info,
     solve: (v) => {
+      // The automatic scale rests on a power-iteration estimate, which approaches λ_max from below
+      // and can stop short when the top two eigenvalues are close. If the iteration then diverges
+      // (detected below), the estimate was too low: double s and start again. A scale the caller
+      // chose is never changed; its divergence is reported.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return run(v);
+        } catch (e) {
+          if (!(e instanceof LissaDivergenceError) || !autoScale || attempt >= 6) throw e;
+          scale *= 2;
+          info.scale = scale;
+          info.effectiveDamping = delta + scale * d;
+          log(`lissa: diverged with the estimated scale; retrying with s = ${scale.toPrecision(5)}`);
+        }
+      }
+    },
+  };
+
+  function run(v: Float64Array): Float64Array {
+    {
       const vnorm = norm2(v);
       const acc = new Float64Array(p);
       info.depth = [];
@@ -461,6 +500,6 @@ function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: 
       for (let i = 0; i < p; i++) acc[i] = acc[i]! / (repeats * scale);
       log(`lissa: depth ${info.depth.join(', ')}, effective damping s·d = ${(scale * d).toPrecision(4)}`);
       return acc;
-    },
-  };
+    }
+  }
 }

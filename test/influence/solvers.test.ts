@@ -94,6 +94,16 @@ describe('LiSSA', () => {
     );
   });
 
+  it('an automatic scale whose power-iteration estimate fell short is doubled until the iteration converges', () => {
+    const { obj, theta, v } = trained('logreg', 60, 4, 0.01, 11);
+    // One power iteration from a random start underestimates λ_max badly, so the first scale is invalid.
+    const inv = inverseHvp(obj, theta, { solver: 'lissa', lissa: { powerIterations: 1, tol: 1e-12, maxDepth: 200000 } });
+    const first = inv.info.scale!;
+    const x = inv.solve(v);
+    expect(inv.info.scale!).toBeGreaterThan(first);
+    expect(relErr(x, inverseHvp(obj, theta, { solver: 'exact' }).solve(v))).toBeLessThan(1e-7);
+  });
+
   it('mini-batch LiSSA with repeats approximates the full solve', () => {
     const { obj, theta, v } = trained('logreg', 80, 3, 0.2, 9);
     const exact = inverseHvp(obj, theta, { solver: 'exact' }).solve(v);
