@@ -67,9 +67,9 @@ if (sections.includes('gpu')) {
   }
   // The HVP again, the two backends alternated call by call so machine load hits both alike.
   const h = gpu.benchGpuHvp();
-  results['unequal.logreg.hvp.alternated.cpu-f64.ms'] = h.cpuMs;
-  results['unequal.logreg.hvp.alternated.gpu-webasm.ms'] = h.gpuMs;
-  results['unequal.logreg.hvp.alternated.gpu-over-cpu'] = h.ratio;
+  results['alternated.logreg.hvp.cpu-f64.ms'] = h.cpuMs;
+  results['alternated.logreg.hvp.gpu-webasm.ms'] = h.gpuMs;
+  results['alternated.logreg.hvp.gpu-over-cpu'] = h.ratio;
 }
 if (sections.includes('influence')) {
   log('influence: MNIST 1-vs-7, exact / CG / LiSSA …');
