@@ -14,23 +14,10 @@ import { sizeOf } from './context.ts';
 import { broadcastShapes, collapse, planConstants, planKey } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
-/** Elementwise functions of one argument. */
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'log1p' | 'sin' | 'cos' | 'tanh' | 'sqrt' | 'abs' | 'sign';
+// The op vocabulary is the backend interface's: these kernels implement it for the gpu backend.
+import type { BinaryOp, UnaryOp } from '../src/backend/backend.ts';
 
-/** Elementwise functions of two arguments. Comparisons return 1 or 0. */
-export type BinaryOp =
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  | 'pow'
-  | 'maximum'
-  | 'greater'
-  | 'greaterEqual'
-  | 'less'
-  | 'lessEqual'
-  | 'equal'
-  | 'notEqual';
+export type { BinaryOp, UnaryOp };
 
 /** Every unary operation, for checks that iterate over them. */
 export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign'];
