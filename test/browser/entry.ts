@@ -10,6 +10,16 @@ import type { GpuMode } from '../../kernels/index.ts';
 import { GpuBackend } from '../../src/backend/gpu.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { expectClose, gamma, kernelChecks, pipelineChecks } from '../kernels/suite.ts';
+// The engine itself (not the package root, whose data loaders use Node's file system).
+import { setBackend } from '../../src/backend/index.ts';
+import { tensor } from '../../src/core/create.ts';
+import type { ConcreteTensor, Tensor } from '../../src/core/tensor.ts';
+import { grad, hvp } from '../../src/core/transforms/derived.ts';
+import { vmap } from '../../src/core/transforms/vmap.ts';
+import { add, mul, tanh } from '../../src/ops/arith.ts';
+import { matmul } from '../../src/ops/linalg.ts';
+import { bceWithLogits } from '../../src/ops/losses.ts';
+import { mean, sum } from '../../src/ops/reduce.ts';
 
 /**
  * The GPU backend end to end on device storage: a chain of methods whose intermediates never
@@ -59,6 +69,47 @@ async function backendCheck(mode: GpuMode): Promise<void> {
   }
 }
 
+/**
+ * The autodiff engine unchanged on the gpu backend in this mode: gradient, forward-over-reverse
+ * HVP and per-example gradients (vmap of grad) of a small tanh network with a logistic loss, read
+ * back with the asynchronous `data()` (the only readback webgpu has) and compared with the same
+ * code on the float64 CPU backend. float32 tolerance: sums of ≤ 24 products in a chain of ~40
+ * primitives stay near 1e-6 relative; 1e-4 leaves margin and still catches any wrong rule.
+ */
+async function engineCheck(mode: GpuMode): Promise<void> {
+  const rng = new Rng(901);
+  const data = (n: number) => Float64Array.from({ length: n }, () => rng.normal());
+  const [X0, W0, v0, VW0, Vv0, w30] = [data(24), data(12), data(4), data(12), data(4), data(3)];
+  const y0 = Float64Array.from({ length: 8 }, (_, i) => i % 2);
+  const run = async () => {
+    const X = tensor(X0, [8, 3]);
+    const y = tensor(y0, [8]);
+    // 3 → 4 tanh → 1 logit, mean binary cross-entropy
+    const loss = (p: { W: Tensor; v: Tensor }) => mean(bceWithLogits(matmul(tanh(matmul(X, p.W)), p.v), y));
+    const at = { W: tensor(W0, [3, 4]), v: tensor(v0, [4]) };
+    const dir = { W: tensor(VW0, [3, 4]), v: tensor(Vv0, [4]) };
+    const g = grad(loss)(at) as { W: Tensor; v: Tensor };
+    const h = hvp(loss, at, dir);
+    const perExample = (w: Tensor, x: Tensor, t: Tensor) => bceWithLogits(sum(mul(x, w)), t);
+    const per = vmap(grad(perExample), [null, 0, 0])(tensor(w30, [3]), X, y) as Tensor;
+    const read = (t: Tensor) => (t as ConcreteTensor).data();
+    return Promise.all([read(g.W), read(g.v), read(h.W), read(h.v), read(per), read(add(sum(per), 0))]);
+  };
+  setBackend('cpu');
+  const want = await run();
+  setBackend('gpu', { mode });
+  try {
+    const got = await run();
+    got.forEach((values, i) => {
+      const ref = want[i]!;
+      const scale = Math.max(1e-3, ...Array.from(ref, Math.abs));
+      expectClose(`engine output ${i}`, values, ref, () => 1e-4 * scale);
+    });
+  } finally {
+    setBackend('cpu');
+  }
+}
+
 /** The outcome of one check in one mode. */
 export interface CheckOutcome {
   name: string;
@@ -79,6 +130,7 @@ async function runKernelChecks(mode: GpuMode): Promise<CheckOutcome[]> {
     ...kernelChecks().map((c) => ({ ...c, pipeline: false })),
     ...pipelineChecks().map((c) => ({ ...c, pipeline: true })),
     { name: 'GpuBackend chain on device storage', run: () => backendCheck(mode), pipeline: false },
+    { name: 'autodiff engine (grad, HVP, vmap of grad) on the gpu backend', run: () => engineCheck(mode), pipeline: false },
   ];
   const missing = await available(mode);
   if (missing) return checks.map((c) => ({ name: c.name, ok: false, error: missing, ms: 0 }));
