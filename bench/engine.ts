@@ -15,12 +15,30 @@ import {
 } from './peers/problems.ts';
 import { type TimeItOptions, timeIt } from './peers/timing.ts';
 
-type LogregParams = { w: Tensor; b: Tensor };
+export type LogregParams = { w: Tensor; b: Tensor };
 type MlpParams = { W1: Tensor; b1: Tensor; W2: Tensor; b2: Tensor };
 
 function check(what: string, err: number, tol: number): number {
   if (!(err <= tol)) throw new Error(`unequal ${what} disagrees with the float64 reference: relative error ${err} > ${tol}`);
   return err;
+}
+
+/**
+ * The logistic problem as engine tensors on the current backend: the objective
+ * R(w, b) = mean BCE + (λ/2)‖w‖², its evaluation point and the HVP direction.
+ *
+ * @example
+ * ```ts
+ * const { loss, at, dir } = logregObjective(makeLogregProblem(0));
+ * hvp(loss, at, dir); // { w, b }
+ * ```
+ */
+export function logregObjective(p: LogregProblem): { loss: (q: LogregParams) => Tensor; at: LogregParams; dir: LogregParams } {
+  const X = tensor(p.X, [p.n, p.d]);
+  const y = tensor(p.y);
+  const loss = (q: LogregParams) =>
+    add(mean(bceWithLogits(add(matmul(X, q.w), q.b), y)), mul(p.lambda / 2, sum(mul(q.w, q.w))));
+  return { loss, at: { w: tensor(p.w), b: tensor(p.b) }, dir: { w: tensor(p.vw), b: tensor(p.vb) } };
 }
 
 /** Loss, gradient and HVP of the logistic problem, timed and verified. */
@@ -29,12 +47,7 @@ export function benchEngineLogreg(
   timing: TimeItOptions,
   { prefix = 'unequal.logreg', tol = 1e-12 }: { prefix?: string; tol?: number } = {},
 ): Record<string, number> {
-  const X = tensor(p.X, [p.n, p.d]);
-  const y = tensor(p.y);
-  const loss = (q: LogregParams) =>
-    add(mean(bceWithLogits(add(matmul(X, q.w), q.b), y)), mul(p.lambda / 2, sum(mul(q.w, q.w))));
-  const at: LogregParams = { w: tensor(p.w), b: tensor(p.b) };
-  const dir: LogregParams = { w: tensor(p.vw), b: tensor(p.vb) };
+  const { loss, at, dir } = logregObjective(p);
   const gradient = grad(loss);
   const ref = logregReference(p);
   const refH = logregHvpReference(p);

@@ -9,7 +9,8 @@
 import { KernelContext, matmul } from '../kernels/index.ts';
 import type { GpuMode } from '../kernels/index.ts';
 import { Rng } from '../src/data/rng.ts';
-import { add, bceWithLogits, hvp, matmul as tmatmul, mean, mul, setBackend, sum, tensor, type Tensor } from '../src/index.ts';
+import { hvp, setBackend } from '../src/index.ts';
+import { logregObjective } from './engine.ts';
 import { logregHvpReference, makeLogregProblem, relativeError } from './peers/problems.ts';
 
 /** One measurement: square size, gpu.js mode, and achieved GFLOP/s (2·n³ flops per product). */
@@ -98,14 +99,9 @@ export interface GpuHvpResult {
  */
 export function benchGpuHvp({ warmup = 5, repeats = 41 }: { warmup?: number; repeats?: number } = {}): GpuHvpResult {
   const p = makeLogregProblem(0);
-  type Params = { w: Tensor; b: Tensor };
+  // Tensors are made while each backend is current, so no call moves data between backends.
   const setup = () => {
-    const X = tensor(p.X, [p.n, p.d]);
-    const y = tensor(p.y);
-    const loss = (q: Params) =>
-      add(mean(bceWithLogits(add(tmatmul(X, q.w), q.b), y)), mul(p.lambda / 2, sum(mul(q.w, q.w))));
-    const at: Params = { w: tensor(p.w), b: tensor(p.b) };
-    const dir: Params = { w: tensor(p.vw), b: tensor(p.vb) };
+    const { loss, at, dir } = logregObjective(p);
     return () => hvp(loss, at, dir);
   };
   const useCpu = () => setBackend('cpu');
