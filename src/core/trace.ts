@@ -110,15 +110,6 @@ export function withTrace<T>(trace: Trace, body: (trace: Trace) => T): T {
   }
 }
 
-/** The current depth of nesting (1 means no transformation is active). */
-export function stackDepth(): number {
-  return stack.length;
-}
-
-function levelOf(x: Tensor): number {
-  return x instanceof Tracer ? x.trace.level : 0;
-}
-
 function checkAlive(x: Tensor, prim: string): void {
   if (x instanceof Tracer && (!x.trace.alive || stack[x.trace.level] !== x.trace)) {
     throw new Error(
@@ -164,12 +155,8 @@ function hasNaN(t: ConcreteTensor): boolean {
  */
 export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
   const outShape = prim.shape(args.map((a) => a.shape), params);
-  let top = 0;
-  for (const a of args) {
-    checkAlive(a, prim.name);
-    top = Math.max(top, levelOf(a));
-  }
-  if (top === 0) {
+  const trace = findTopTrace(args, prim.name);
+  if (!trace) {
     const inputs = args.map((a) => onCurrentBackend(a as ConcreteTensor));
     const out = prim.impl(inputs, params);
     if (debugNans && hasNaN(out) && !inputs.some(hasNaN)) {
@@ -180,7 +167,6 @@ export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
     }
     return out;
   }
-  const trace = stack[top]!;
   const tracers = args.map((a) => (a instanceof Tracer && a.trace === trace ? a : trace.pure(a)));
   const out = trace.process(prim, tracers, params);
   if (out.shape.length !== outShape.length || out.shape.some((d, i) => d !== outShape[i])) {
