@@ -94,15 +94,15 @@ export interface KernelSpec {
    * It may only use its arguments, `this.thread` and `this.constants`.
    */
   source: ((...args: never[]) => number) | string;
-  /** Number of output cells (for an `Array(4)` return: of 4-float cells). */
+  /** Number of output cells (for an `Array(n)` return: of n-float cells). */
   size: number;
   /**
    * A 2-D output `[width, height]` (width × height = size) instead of the flat 1-D default: gpu.js'
    * wasm backend vectorises along `thread.x` within a row, so `thread.y` is uniform across lanes.
    */
   output?: readonly [number, number];
-  /** `'Array(4)'`: every cell returns four floats (default `'Number'`). */
-  returnType?: 'Number' | 'Array(4)';
+  /** `'Array(n)'`: every cell returns n floats (default `'Number'`, one). */
+  returnType?: 'Number' | 'Array(2)' | 'Array(3)' | 'Array(4)';
   /**
    * Compile-time constants (shapes, strides, loop bounds), and on `webasm` a resident operand
    * (see {@link KernelContext.callResident}).

@@ -119,12 +119,14 @@ describe('gpu.js mode webasm: matmul kernels', () => {
   const lastRunPath = (key: string): unknown =>
     ((ctx as unknown as { cache: Map<string, { kernel: { _lastRunPath?: unknown } }> }).cache.get(`${key}|host`))?.kernel._lastRunPath;
 
-  it('picks the row-quad kernel for n ≥ 4, the matvec kernel for n = 1 with one B, generic otherwise', () => {
+  it('picks the row-quad kernel for n ≥ 4, a matvec kernel for n ≤ 3 with one B, generic otherwise', () => {
     expect(matmulPath('webasm', { m: 512, k: 512, n: 512 })).toBe('quad');
     expect(matmulPath('webasm', { m: 2000, k: 784, n: 1 })).toBe('matvec');
     expect(matmulPath('webasm', { batch: 3, m: 5, k: 4, n: 1, bBatchStride: 0 })).toBe('matvec');
     expect(matmulPath('webasm', { batch: 3, m: 5, k: 4, n: 1 })).toBe('generic');
-    expect(matmulPath('webasm', { m: 5, k: 4, n: 2 })).toBe('generic');
+    expect(matmulPath('webasm', { m: 5, k: 4, n: 2 })).toBe('matvec');
+    expect(matmulPath('webasm', { m: 5, k: 4, n: 3 })).toBe('matvec');
+    expect(matmulPath('webasm', { batch: 2, m: 5, k: 4, n: 2 })).toBe('generic');
     expect(matmulPath('webasm', { m: 8, k: 0, n: 8 })).toBe('generic');
     expect(matmulPath('webasm', { m: 8, k: 4, n: 8, kernel: 'generic' })).toBe('generic');
     for (const mode of ['cpu', 'webgl2', 'webgpu'] as const) expect(matmulPath(mode, { m: 8, k: 8, n: 8 })).toBe('generic');
@@ -150,6 +152,21 @@ describe('gpu.js mode webasm: matmul kernels', () => {
     await checkMatmul(ctx, 3, 6, 11, 1, true, false, 507, true);
   });
 
+  // The joint JVP of X·w stacks [w, v] into two columns: the shape of every forward-over-reverse
+  // HVP of a linear model, so n = 2 (and 3) get their own Array(n) kernels.
+  it('the n = 2 and n = 3 matvec kernels run on the f32x4 path and are right for every layout', async () => {
+    await checkMatmul(ctx, 1, 40, 37, 2, false, false, 510);
+    expect(lastRunPath('matmul:1x40x37x2:NN:74:matvec')).toBe('simd');
+    await checkMatmul(ctx, 1, 24, 19, 3, false, false, 511);
+    expect(lastRunPath('matmul:1x24x19x3:NN:57:matvec')).toBe('simd');
+    for (const n of [2, 3]) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        await checkMatmul(ctx, 1, 9, 13, n, ta, tb, 512 + n);
+        await checkMatmul(ctx, 3, 6, 11, n, ta, tb, 514 + n, true); // a shared B over a batch
+      }
+    }
+  });
+
   // A resident A is copied into the kernel's memory only when a different array arrives; identity
   // is the whole check, so the danger is a stale copy: every call below is checked for values.
   it('a resident A is uploaded once, reused while the same array comes back, and swapped for another', () => {
@@ -161,7 +178,7 @@ describe('gpu.js mode webasm: matmul kernels', () => {
     };
     const stats = ctx.residentStats;
     const before = { ...stats };
-    for (const [m, k, n, transA] of [[37, 23, 1, false], [23, 37, 1, true], [9, 13, 6, false]] as const) {
+    for (const [m, k, n, transA] of [[37, 23, 1, false], [23, 37, 1, true], [41, 29, 2, true], [9, 13, 6, false]] as const) {
       const a1 = normals(rng, m * k);
       const a2 = normals(rng, m * k);
       const path = matmulPath('webasm', { m, k, n });
@@ -175,8 +192,8 @@ describe('gpu.js mode webasm: matmul kernels', () => {
       expect(lastRunPath(key)).toMatch(/^simd/); // ragged shapes add a scalar tail
     }
     expect(stats.fallbacks - before.fallbacks).toBe(0);
-    expect(stats.uploads - before.uploads).toBe(3 * 4);
-    expect(stats.reuses - before.reuses).toBe(3 * 1);
+    expect(stats.uploads - before.uploads).toBe(4 * 4);
+    expect(stats.reuses - before.reuses).toBe(4 * 1);
   });
 });
 
