@@ -25,6 +25,22 @@
  *   multiply-adds and the `Array(n)` cells are C's rows; about 2× faster than the 1-D kernel
  *   (2000 × 784 × 2: 2.7 against 6.3 ms).
  *
+ * Where the ceiling is (read off V8's TurboFan listing of {@link matmulBody4}, x64 with AVX2): one
+ * step of k, sixteen multiply-adds, compiles to about 75 instructions, so the row-quad kernel stays
+ * near 4 GFLOP/s at 512² while jax-js's wasm matmul (contiguous `v128.load`, fused multiply-add,
+ * larger register tiles) reaches 22–25. Three properties of gpu.js 2.24's emitter set that, and no
+ * kernel body can avoid them:
+ * - every index is a float. A declaration with an integer initialiser decays to `f32`, and even
+ *   `let t = 0` loop counters do (the literal's type is frozen as Integer after the first walk), so
+ *   each load pays a saturating float → int conversion: about six instructions and two branches
+ *   for a scalar, six for a vector;
+ * - a lane-varying load is four scalar loads and three lane inserts, which all queue on the one
+ *   shuffle port;
+ * - a cell returns at most `Array(4)` and kernel maps are unsupported, so no cell can hold a
+ *   register tile larger than 4 × 4.
+ * Unrolling k, 2-D and 3-D argument views (integer index arithmetic), split-k and gpu.js's threaded
+ * `asyncMode` path (two cores here) were each measured and gained 0–30%, so none is kept.
+ *
  * @module
  */
 import { andThen } from './context.ts';
