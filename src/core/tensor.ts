@@ -41,6 +41,19 @@ export abstract class Tensor {
   abstract toFloat64Array(): Float64Array;
 
   /**
+   * The values as a flat row-major `Float64Array`, without blocking: the read that works on every
+   * backend, including those whose kernels are asynchronous (gpu.js `webgpu`).
+   *
+   * @example
+   * ```ts
+   * const values = await tensor([1, 2]).data(); // Float64Array [1, 2]
+   * ```
+   */
+  async data(): Promise<Float64Array> {
+    return this.toFloat64Array();
+  }
+
+  /**
    * The values as nested arrays; a scalar gives a plain number.
    *
    * @example
@@ -119,7 +132,7 @@ export class ConcreteTensor extends Tensor {
    * const values = await tensor([1, 2]).data(); // Float64Array [1, 2]
    * ```
    */
-  async data(): Promise<Float64Array> {
+  override async data(): Promise<Float64Array> {
     return this.backend.toFloat64Async
       ? this.backend.toFloat64Async(this.storage, this.size)
       : this.backend.toFloat64(this.storage, this.size);
