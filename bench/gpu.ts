@@ -9,9 +9,9 @@
 import { KernelContext, matmul } from '../kernels/index.ts';
 import type { GpuMode } from '../kernels/index.ts';
 import { Rng } from '../src/data/rng.ts';
-import { hvp, setBackend } from '../src/index.ts';
-import { logregObjective } from './engine.ts';
-import { logregHvpReference, makeLogregProblem, relativeError } from './peers/problems.ts';
+import { grad, hvp, setBackend } from '../src/index.ts';
+import { type LogregParams, logregObjective } from './engine.ts';
+import { logregHvpReference, logregReference, makeLogregProblem, relativeError } from './peers/problems.ts';
 
 /** One measurement: square size, gpu.js mode, and achieved GFLOP/s (2·n³ flops per product). */
 export interface GpuMatmulResult {
@@ -72,37 +72,44 @@ export async function benchGpuMatmul(): Promise<Array<{ size: number; mode: stri
   return results;
 }
 
-/** The logistic-regression HVP timed on both backends in one loop: medians in ms and their ratio. */
-export interface GpuHvpResult {
-  /** Median ms of one HVP (and its readback) on the float64 CPU backend. */
+/** One logistic-regression quantity timed on both backends in one loop: medians in ms and their ratio. */
+export interface AlternatedTiming {
+  /** Median ms on the float64 CPU backend (including the readback). */
   cpuMs: number;
-  /** Median ms of the same HVP on `setBackend('gpu', { mode: 'webasm' })`. */
+  /** Median ms of the same computation on `setBackend('gpu', { mode: 'webasm' })`. */
   gpuMs: number;
   /** gpuMs / cpuMs: below 1 the gpu backend is faster. */
   ratio: number;
-  /** Relative error of the gpu backend's HVP against the float64 reference. */
+  /** Relative error of the gpu backend's result against the float64 reference. */
   gpuRelErr: number;
 }
 
+/** {@link benchGpuLogreg}'s result: the gradient and the HVP. */
+export interface GpuLogregResult {
+  grad: AlternatedTiming;
+  hvp: AlternatedTiming;
+}
+
 /**
- * The engine's logistic-regression HVP (n = 2000, d = 784, forward-over-reverse `hvp`) on the
- * float64 CPU backend and on the gpu backend (`webasm`), alternated call by call in one loop so
- * that a busy machine slows both alike; reports the two medians and their ratio. Each backend
- * gets its own tensors (made while it is current), so no call moves data between backends. The
- * gpu result is checked against the float64 reference first (float32 tolerance 1e-4).
+ * The engine's logistic-regression gradient and HVP (n = 2000, d = 784; forward-over-reverse `hvp`)
+ * on the float64 CPU backend and on the gpu backend (`webasm`), alternated call by call in one loop
+ * so that a busy machine slows both alike; reports the medians and their ratios. Each backend gets
+ * its own tensors (made while it is current), so no call moves data between backends. The gpu
+ * results are checked against the float64 reference first (float32 tolerance 1e-4).
  *
  * @example
  * ```ts
- * const r = benchGpuHvp();
- * console.log(`cpu ${r.cpuMs.toFixed(2)} ms, gpu ${r.gpuMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
+ * const r = benchGpuLogreg();
+ * console.log(`HVP: cpu ${r.hvp.cpuMs.toFixed(2)} ms, gpu ${r.hvp.gpuMs.toFixed(2)} ms, ratio ${r.hvp.ratio.toFixed(2)}`);
  * ```
  */
-export function benchGpuHvp({ warmup = 5, repeats = 41 }: { warmup?: number; repeats?: number } = {}): GpuHvpResult {
+export function benchGpuLogreg({ warmup = 5, repeats = 41 }: { warmup?: number; repeats?: number } = {}): GpuLogregResult {
   const p = makeLogregProblem(0);
   // Tensors are made while each backend is current, so no call moves data between backends.
   const setup = () => {
     const { loss, at, dir } = logregObjective(p);
-    return () => hvp(loss, at, dir);
+    const gradient = grad(loss);
+    return { grad: () => gradient(at) as LogregParams, hvp: () => hvp(loss, at, dir) };
   };
   const useCpu = () => setBackend('cpu');
   const useGpu = () => setBackend('gpu', { mode: 'webasm' });
@@ -111,39 +118,53 @@ export function benchGpuHvp({ warmup = 5, repeats = 41 }: { warmup?: number; rep
     const onCpu = setup();
     useGpu();
     const onGpu = setup();
-    const ref = logregHvpReference(p);
-    const h = onGpu();
-    const gpuRelErr = relativeError([h.w.toFloat64Array(), [h.b.item()]], [ref.hw, [ref.hb]]);
-    if (!(gpuRelErr <= 1e-4)) throw new Error(`benchGpuHvp: gpu HVP relative error ${gpuRelErr} > 1e-4`);
-    const cpu: number[] = [];
-    const gpu: number[] = [];
+    const ref = logregReference(p);
+    const refH = logregHvpReference(p);
+    const g = onGpu.grad();
+    const h = onGpu.hvp();
+    const errs = {
+      grad: relativeError([g.w.toFloat64Array(), [g.b.item()]], [ref.gw, [ref.gb]]),
+      hvp: relativeError([h.w.toFloat64Array(), [h.b.item()]], [refH.hw, [refH.hb]]),
+    };
+    for (const [what, err] of Object.entries(errs)) {
+      if (!(err <= 1e-4)) throw new Error(`benchGpuLogreg: gpu ${what} relative error ${err} > 1e-4`);
+    }
+    const times = { grad: { cpu: [] as number[], gpu: [] as number[] }, hvp: { cpu: [] as number[], gpu: [] as number[] } };
     for (let r = 0; r < warmup + repeats; r++) {
-      useCpu();
-      let t0 = performance.now();
-      onCpu().w.toFloat64Array();
-      const tc = performance.now() - t0;
-      useGpu();
-      t0 = performance.now();
-      onGpu().w.toFloat64Array();
-      const tg = performance.now() - t0;
-      if (r >= warmup) {
-        cpu.push(tc);
-        gpu.push(tg);
+      for (const what of ['grad', 'hvp'] as const) {
+        useCpu();
+        let t0 = performance.now();
+        onCpu[what]().w.toFloat64Array();
+        const tc = performance.now() - t0;
+        useGpu();
+        t0 = performance.now();
+        onGpu[what]().w.toFloat64Array();
+        const tg = performance.now() - t0;
+        if (r >= warmup) {
+          times[what].cpu.push(tc);
+          times[what].gpu.push(tg);
+        }
       }
     }
-    const cpuMs = median(cpu);
-    const gpuMs = median(gpu);
-    return { cpuMs, gpuMs, ratio: gpuMs / cpuMs, gpuRelErr };
+    const summarize = (what: 'grad' | 'hvp'): AlternatedTiming => {
+      const cpuMs = median(times[what].cpu);
+      const gpuMs = median(times[what].gpu);
+      return { cpuMs, gpuMs, ratio: gpuMs / cpuMs, gpuRelErr: errs[what] };
+    };
+    return { grad: summarize('grad'), hvp: summarize('hvp') };
   } finally {
     useCpu();
   }
 }
 
-// `node --expose-gc --import tsx bench/gpu.ts`: the side-by-side HVP alone.
+// `node --expose-gc --import tsx bench/gpu.ts`: the side-by-side gradient and HVP alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = benchGpuHvp();
-  process.stdout.write(
-    `logreg HVP (n = 2000, d = 784), medians of alternated runs: cpu-f64 ${r.cpuMs.toFixed(2)} ms, ` +
-      `gpu-webasm ${r.gpuMs.toFixed(2)} ms, gpu/cpu ${r.ratio.toFixed(2)} (gpu rel. err ${r.gpuRelErr.toExponential(1)})\n`,
-  );
+  const r = benchGpuLogreg();
+  for (const what of ['grad', 'hvp'] as const) {
+    const t = r[what];
+    process.stdout.write(
+      `logreg ${what} (n = 2000, d = 784), medians of alternated runs: cpu-f64 ${t.cpuMs.toFixed(2)} ms, ` +
+        `gpu-webasm ${t.gpuMs.toFixed(2)} ms, gpu/cpu ${t.ratio.toFixed(2)} (gpu rel. err ${t.gpuRelErr.toExponential(1)})\n`,
+    );
+  }
 }
