@@ -20,7 +20,7 @@ import type { TestObjective } from './influence.ts';
 export interface RetrainOptions {
   /** `newton` (dense, default), `newton-cg`, or `lbfgs`. */
   trainer?: 'newton' | 'newton-cg' | 'lbfgs';
-  /** ‖∇R‖ target. Default 1e-10. */
+  /** ‖∇R‖ target. Default 1e-10 on a float64 backend, 1e-6 on a float32 one (as `newton`). */
   tol?: number;
   /** Cholesky factor of the full-data Hessian at θ̂ (+ gauge), for chord steps (dense Newton). */
   factor?: Float64Array;

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { isFloat32 } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
 import { Rng } from '../data/rng.ts';
 import type { Objective } from '../nn/objective.ts';
@@ -50,7 +51,8 @@ export interface LissaOptions {
   depth?: number | 'auto';
   /**
    * Stopping rule of depth 'auto': stop when ‖h_j − h_{j−1}‖ ≤ tol ‖h_j‖. The remaining error is
-   * then about tol · s / λ_min relative. Default 1e-7.
+   * then about tol · s / λ_min relative. Default 1e-7; 1e-6 where the HVP is float32 (an engine HVP on
+   * the gpu backend), whose rounding leaves a change of a few 1e-7 that never shrinks.
    */
   tol?: number;
   /** Cap for depth 'auto'. Default 20000. */
@@ -67,7 +69,11 @@ export interface LissaOptions {
 
 /** Options for CG. */
 export interface CgSolverOptions {
-  /** Relative residual ‖(H + δI)x − v‖ / ‖v‖ to reach. Default 1e-10 (≈1e-6 relative accuracy at κ ≈ 10⁴). */
+  /**
+   * Relative residual ‖(H + δI)x − v‖ / ‖v‖ to reach. Default 1e-10 (≈1e-6 relative accuracy at
+   * κ ≈ 10⁴); 1e-6 where the HVP is float32 (an engine HVP on the gpu backend), since its true
+   * residual stalls at about u·κ with u = 6e-8.
+   */
   tol?: number;
   /** Iteration cap. Default 2p. */
   maxIter?: number;
@@ -303,6 +309,9 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
   const damping = opts.damping ?? 0;
   if (!(damping >= 0)) throw new Error(`inverseHvp: damping must be ≥ 0, got ${damping}`);
   const log = opts.log ?? (() => {});
+  // What a residual or an iterate change can reach depends on the HVP's precision: the linear
+  // models' fastHvp is plain float64 on any backend; the engine's HVP has the backend's.
+  const hvpFloat32 = !obj.spec.fastHvp && isFloat32();
   const Hv = (v: Float64Array) => {
     const out = obj.hvp(theta, v);
     return damping ? axpy(damping, v, out) : out;
@@ -324,7 +333,7 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
       };
     }
     case 'cg': {
-      const tol = opts.cg?.tol ?? 1e-10;
+      const tol = opts.cg?.tol ?? (hvpFloat32 ? 1e-6 : 1e-10);
       const info: SolveInfo = { solver, damping, effectiveDamping: damping, hvps: 0 };
       return {
         solve: (v) => {
@@ -362,7 +371,7 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
       };
     }
     case 'lissa':
-      return lissa(obj, theta, damping, opts.lissa ?? {}, log);
+      return lissa(obj, theta, damping, opts.lissa ?? {}, log, hvpFloat32 ? 1e-6 : 1e-7);
     case 'arnoldi': {
       const { values, vectors, hvps } = arnoldi(Hv, p, opts.arnoldi);
       log(`arnoldi: top eigenvalues ${Array.from(values.slice(0, 5), (x) => x.toPrecision(4)).join(', ')}…`);
@@ -390,7 +399,7 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
   }
 }
 
-function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: number, o: LissaOptions, log: (m: string) => void): InverseHvp {
+function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: number, o: LissaOptions, log: (m: string) => void, defaultTol: number): InverseHvp {
   const p = obj.dim;
   const n = obj.n;
   const batchSize = o.batchSize ?? n;
@@ -428,7 +437,7 @@ function lissa<P extends Pytree>(obj: Objective<P>, theta: Float64Array, delta: 
   const auto = o.depth === undefined || o.depth === 'auto';
   if (auto && !full) throw new Error("lissa: depth 'auto' needs the full-batch Hessian; give a numeric depth with batchSize");
   const maxDepth = auto ? (o.maxDepth ?? 20000) : (o.depth as number);
-  const tol = o.tol ?? 1e-7;
+  const tol = o.tol ?? defaultTol;
   const info: SolveInfo = {
     solver: 'lissa',
     damping: delta,

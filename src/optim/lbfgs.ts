@@ -2,10 +2,12 @@
  * L-BFGS (Nocedal 1980; Liu & Nocedal 1989) on flat float64 parameters: the two-loop recursion
  * with memory m, initial scaling γ = sᵀy / yᵀy, and a backtracking line search that also enforces
  * the curvature condition sᵀy > 0 before storing a pair (so the implicit inverse Hessian stays
- * positive definite). Like `newton`, it stops at ‖∇R‖₂ < tol (default 1e-10) or throws.
+ * positive definite). Like `newton`, it stops at ‖∇R‖₂ < tol (default 1e-10 on the float64 backend,
+ * 1e-6 on float32) or throws.
  *
  * @module
  */
+import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
 import { axpy, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
@@ -14,7 +16,7 @@ import { ConvergenceError, type TrainResult } from './newton.ts';
 
 /** Options for {@link lbfgs}. */
 export interface LbfgsOptions {
-  /** Stop when ‖∇R‖₂ < tol. Default 1e-10. */
+  /** Stop when ‖∇R‖₂ < tol. Default 1e-10 on a float64 backend, 1e-6 on a float32 one (`defaultGradTol`). */
   tol?: number;
   /** Iteration cap. Default 2000. */
   maxIter?: number;
@@ -42,7 +44,7 @@ export function minimizeLbfgs(
   theta0: Float64Array,
   opts: Omit<LbfgsOptions, 'theta0'> = {},
 ): TrainResult {
-  const tol = opts.tol ?? 1e-10;
+  const tol = opts.tol ?? defaultGradTol();
   const maxIter = opts.maxIter ?? 2000;
   const m = opts.memory ?? 20;
   let theta: Float64Array = Float64Array.from(theta0);
@@ -119,7 +121,7 @@ export function minimizeLbfgs(
  * @example
  * ```ts
  * const obj = linearObjective('linreg', { X, y, n, d }, 0.1);
- * const { theta, iterations, gradNorm } = lbfgs(obj); // gradNorm < 1e-10
+ * const { theta, iterations, gradNorm } = lbfgs(obj); // gradNorm < 1e-10 (1e-6 on a float32 backend)
  * ```
  */
 export function lbfgs<P extends Pytree>(obj: Objective<P>, opts: LbfgsOptions = {}): TrainResult {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { unitRoundoff, UNIT_ROUNDOFF_F64 } from '../core/precision.ts';
 import { axpy, norm2 } from '../influence/linalg.ts';
 
 /** A point a line search accepted: θ + t·dir, with R and ∇R there. */
@@ -36,11 +37,15 @@ export function backtrack(
   slope: number,
   maxTries: number,
 ): AcceptedStep | null {
+  // "Below rounding of R": 1e-13 (1 + |R|) in float64, about 900 units of R's last place; the same
+  // multiple of float32's unit roundoff (5.4e-5) on the gpu backend, whose R is only resolved to
+  // ~1e-7 relative, so there Armijo fails at random on steps that do reduce ‖∇R‖.
+  const rounding = 1e-13 * (unitRoundoff() / UNIT_ROUNDOFF_F64) * (1 + Math.abs(value));
   let t = 1;
   for (let ls = 0; ls < maxTries; ls++) {
     const next = axpy(t, dir, Float64Array.from(theta));
     const [nv, ng] = fg(next);
-    const roundingRegime = -t * slope < 1e-13 * (1 + Math.abs(value));
+    const roundingRegime = -t * slope < rounding;
     if (nv <= value + 1e-4 * t * slope || (roundingRegime && norm2(ng) < gradNorm)) return { theta: next, value: nv, gradient: ng };
     t *= 0.5;
   }

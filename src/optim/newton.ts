@@ -6,12 +6,14 @@
  * - `cg`: Newton-CG, each step solved by conjugate gradient on engine HVPs with the forcing term
  *   η = min(0.5, √‖g‖) (Nocedal & Wright, Alg. 7.1): superlinear, never forms the Hessian.
  *
- * Both stop when ‖∇R‖₂ < tol (default 1e-10, float64) and throw {@link ConvergenceError} when they
- * do not get there, since influence functions at a point that is not the optimum are not what they
- * claim to be (the Hessian is then not ∇²R(θ̂) and LOO comparisons drift).
+ * Both stop when ‖∇R‖₂ < tol (default 1e-10 on the float64 backend, 1e-6 on float32: see
+ * `defaultGradTol` in core/precision.ts) and throw {@link ConvergenceError} when they do not get
+ * there, since influence functions at a point that is not the optimum are not what they claim to be
+ * (the Hessian is then not ∇²R(θ̂) and LOO comparisons drift).
  *
  * @module
  */
+import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
 import { NotPositiveDefiniteError, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
@@ -52,7 +54,7 @@ export class ConvergenceError extends Error {
 export interface NewtonOptions {
   /** `dense` (Cholesky) or `cg` (Newton-CG on HVPs). Default `dense`. */
   mode?: 'dense' | 'cg';
-  /** Stop when ‖∇R‖₂ < tol. Default 1e-10. */
+  /** Stop when ‖∇R‖₂ < tol. Default 1e-10 on a float64 backend, 1e-6 on a float32 one (`defaultGradTol`). */
   tol?: number;
   /** Iteration cap. Default 100. */
   maxIter?: number;
@@ -118,12 +120,12 @@ function newtonFactor(H: Float64Array, p: number): Float64Array {
  * @example
  * ```ts
  * const obj = linearObjective('logreg', { X, y, n, d }, 0.01);
- * const { theta, iterations, gradNorm } = newton(obj); // gradNorm < 1e-10
+ * const { theta, iterations, gradNorm } = newton(obj); // gradNorm < 1e-10 (1e-6 on a float32 backend)
  * ```
  */
 export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions = {}): TrainResult {
   const mode = opts.mode ?? 'dense';
-  const tol = opts.tol ?? 1e-10;
+  const tol = opts.tol ?? defaultGradTol();
   const maxIter = opts.maxIter ?? 100;
   const p = obj.dim;
   let theta: Float64Array = opts.theta0 ? Float64Array.from(opts.theta0) : new Float64Array(p);

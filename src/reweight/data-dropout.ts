@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { type InfluenceProblem, type RemovalOptions, removalEffects, totalLoss } from '../influence/index.ts';
@@ -99,7 +100,7 @@ export interface MlpDataDropoutOptions extends Omit<RemovalOptions, 'rows'> {
 
 /** How well {@link mlpDataDropout}'s Newton refit of the last layer converged. */
 export interface LastLayerFit {
-  /** Whether ‖∇R‖ fell below 1e-9 within 100 Newton iterations. */
+  /** Whether ‖∇R‖ fell below 1e-9 (1e-6 on a float32 backend, see `defaultGradTol`) within 100 Newton iterations. */
   converged: boolean;
   /** The final ‖∇R‖ of the last-layer objective. */
   gradNorm: number;
@@ -145,7 +146,9 @@ export function mlpDataDropout(
   const Fval = features(val.X);
   const head: PerExampleLoss<MlpLayer> = (p, F, y) => lossFromLogits(mlpForward([p], F, activation), y);
   const obj = new Objective<MlpLayer>({ params: params[L - 1]!, loss: head, X: Ftrain, Y: train.y, l2 });
-  const fit = newton(obj, { theta0: obj.layout.flatten(params[L - 1]!), tol: 1e-9, maxIter: 100, allowUnconverged: true });
+  // 1e-9 in float64; a float32 gradient cannot get below ~1e-7, so there the trainers' float32 default.
+  const tol = Math.max(1e-9, defaultGradTol());
+  const fit = newton(obj, { theta0: obj.layout.flatten(params[L - 1]!), tol, maxIter: 100, allowUnconverged: true });
   const lastLayer = obj.params(fit.theta);
   const selection = dataDropoutSelect({ params: lastLayer, loss: head, X: Ftrain, Y: train.y, l2 }, { X: Fval, y: val.y }, solver);
   return { ...selection, lastLayer, fit: { converged: fit.converged, gradNorm: fit.gradNorm } };
