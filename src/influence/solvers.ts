@@ -29,7 +29,7 @@ import type { Pytree } from '../core/pytree.ts';
 import { Rng } from '../data/rng.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from '../optim/cg.ts';
-import { addGauge } from '../optim/newton.ts';
+import { addGauge, gaugeOperator } from '../optim/newton.ts';
 import { axpy, cholesky, choleskySolve, dotv, jacobiEigen, norm2 } from './linalg.ts';
 
 /** The inverse-HVP methods. */
@@ -343,17 +343,13 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
           // changes nothing for v ⊥ u — the solution is the same pseudo-inverse one — and keeps
           // the system positive definite, exactly as the exact solver does.
           const gauge = obj.spec.gauge ?? [];
-          let A = Hv;
+          let mu = 0;
           if (gauge.length) {
             const vv = dotv(v, v);
-            const mu = vv > 0 ? dotv(v, Hv(v)) / vv : 1;
+            mu = vv > 0 ? dotv(v, Hv(v)) / vv : 1;
             info.hvps += 1;
-            A = (x: Float64Array) => {
-              const out = Hv(x);
-              for (const u of gauge) axpy((mu * dotv(u, x)) / dotv(u, u), u, out);
-              return out;
-            };
           }
+          const A = gaugeOperator(Hv, gauge, mu);
           const res = conjugateGradient(A, v, { tol, maxIter: opts.cg?.maxIter ?? 2 * p });
           info.hvps += res.iterations;
           info.residualHistory = res.residualHistory;

@@ -15,7 +15,7 @@
  */
 import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
-import { NotPositiveDefiniteError, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
+import { NotPositiveDefiniteError, axpy, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from './cg.ts';
 import { backtrack } from './line-search.ts';
@@ -88,6 +88,29 @@ export function addGauge(H: Float64Array, p: number, gauge: Float64Array[] | und
 }
 
 /**
+ * x ↦ A x + μ Σ u (uᵀx)/(uᵀu) for the gauge directions u: the matrix-free form of {@link addGauge},
+ * for CG. Along a gauge direction H u = 0 exactly, but a right-hand side (a gradient) is ⊥ u only
+ * to rounding: about 1e-17 relative in float64, 1e-8 in float32. CG on H alone then meets a
+ * direction of curvature ≈ 0 carrying that leak and takes a step of size leak/curvature (seen: softmax
+ * Newton-CG steps that moved the intercepts by 10⁷ on the float32 backend). With μ inside H's spectrum the system is
+ * positive definite and the solution on the complement of the gauge is unchanged.
+ *
+ * @example
+ * ```ts
+ * const A = gaugeOperator((v) => obj.hvp(theta, v), obj.spec.gauge, mu);
+ * conjugateGradient(A, g);
+ * ```
+ */
+export function gaugeOperator(A: (v: Float64Array) => Float64Array, gauge: Float64Array[] | undefined, mu: number): (v: Float64Array) => Float64Array {
+  if (!gauge?.length) return A;
+  return (x) => {
+    const out = A(x);
+    for (const u of gauge) axpy((mu * dotv(u, x)) / dotv(u, u), u, out);
+    return out;
+  };
+}
+
+/**
  * The Cholesky factor of H, or, where H is indefinite (a non-convex model away from a minimum, or
  * a leave-one-out objective whose Hessian at the warm start lost definiteness), of H + τI with τ
  * just past the smallest eigenvalue: a Levenberg-Marquardt step that still descends.
@@ -141,7 +164,10 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
       step = choleskySolve(L, p, g);
     } else {
       const eta = Math.min(0.5, Math.sqrt(gnorm));
-      const res = conjugateGradient((v) => obj.hvp(theta, v), g, { tol: eta, maxIter: 2 * p });
+      const H = (v: Float64Array) => obj.hvp(theta, v);
+      // μ = gᵀHg / gᵀg, the Rayleigh quotient of the gradient: inside H's spectrum (see gaugeOperator).
+      const mu = obj.spec.gauge?.length ? dotv(g, H(g)) / dotv(g, g) || 1 : 0;
+      const res = conjugateGradient(gaugeOperator(H, obj.spec.gauge, mu), g, { tol: eta, maxIter: 2 * p });
       step = res.negativeCurvature && res.iterations === 1 ? Float64Array.from(g) : res.x;
     }
     for (let i = 0; i < p; i++) step[i] = -step[i]!;
