@@ -38,6 +38,11 @@ function gatherBody(this: KernelThis, x: Float32Array): number {
  * Reads `x` through a strided view: output coordinate `c` (over `outShape`) reads element
  * `offset + Σ c[i]·strides[i]`. The building block of transpose, broadcast and slice.
  *
+ * `inputSize` is the number of elements of `x` (taken from `x` itself when it is a host array).
+ * It is part of the kernel's cache key because gpu.js fixes the size of every argument the first
+ * time a kernel runs: the same view of a longer array (the first six of seven weights, then the
+ * first six of a stacked twelve) needs a kernel of its own.
+ *
  * @example
  * ```ts
  * // the transpose of a 2×3 matrix
@@ -50,10 +55,13 @@ export function stridedView(
   outShape: readonly number[],
   strides: readonly number[],
   offset: number,
+  inputSize?: number,
 ): MaybePromise<KernelValue> {
   const size = sizeOf(outShape);
+  const length = inputSize ?? (x instanceof Float32Array || Array.isArray(x) ? (x as ArrayLike<number>).length : undefined);
+  if (length === undefined) throw new TypeError('stridedView: inputSize is required when x is a device handle');
   const plan = collapse(outShape, [strides], [offset]);
-  const kern = ctx.kernel(`gather:${planKey(plan)}`, () => ({
+  const kern = ctx.kernel(`gather:${length}:${planKey(plan)}`, () => ({
     source: gatherBody,
     size,
     constants: planConstants(plan, ['A']),
@@ -79,7 +87,7 @@ export function transpose(
     throw new RangeError(`transpose: [${perm.join(', ')}] is not a permutation of ${shape.length} axes`);
   }
   const st = rowMajorStrides(shape);
-  return stridedView(ctx, x, perm.map((p) => shape[p]!), perm.map((p) => st[p]!), 0);
+  return stridedView(ctx, x, perm.map((p) => shape[p]!), perm.map((p) => st[p]!), 0, sizeOf(shape));
 }
 
 /**
@@ -100,7 +108,7 @@ export function broadcastTo(
     throw new RangeError(`broadcast: [${shape.join(', ')}] cannot broadcast to [${to.join(', ')}]`);
   }
   const st = rowMajorStrides(shape);
-  return stridedView(ctx, x, to, shape.map((d, i) => (d === 1 ? 0 : st[i]!)), 0);
+  return stridedView(ctx, x, to, shape.map((d, i) => (d === 1 ? 0 : st[i]!)), 0, sizeOf(shape));
 }
 
 /**
@@ -124,7 +132,7 @@ export function slice(
   }
   const st = rowMajorStrides(shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  return stridedView(ctx, x, sizes, st, offset);
+  return stridedView(ctx, x, sizes, st, offset, sizeOf(shape));
 }
 
 function padBody(this: KernelThis, x: Float32Array): number {
@@ -241,7 +249,10 @@ export function concat(
   // Empty pieces contribute nothing and cannot be uploaded; skip them.
   const parts = xs.map((x, i) => ({ x, n: shapes[i]![axis]! })).filter((p) => p.n > 0);
   if (parts.length === 0) throw new RangeError('concat: the result is empty');
-  if (parts.length === 1) return stridedView(ctx, parts[0]!.x, [outer * parts[0]!.n * inner], [1], 0);
+  if (parts.length === 1) {
+    const n = outer * parts[0]!.n * inner;
+    return stridedView(ctx, parts[0]!.x, [n], [1], 0, n);
+  }
   // Joins parts[0..p] with parts[p+1], then recurses; intermediate joins are ours to free.
   const join = (acc: KernelInput, na: number, p: number): MaybePromise<KernelValue> => {
     const next = parts[p]!;

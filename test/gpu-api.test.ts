@@ -39,8 +39,7 @@
  * functions) compute in float64 whatever the backend. runImbalance and runNoise are MNIST-sized
  * experiments over runMethods, which runs here on a small problem.
  *
- * Two tests wait on a kernel bug (see `gatherKernelSizeBug` at the end) and skip, saying so, while
- * it reproduces. Run: npx vitest run test/gpu-api.test.ts (about 5 s).
+ * Run: npx vitest run test/gpu-api.test.ts (about 5 s).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import ndarray from 'ndarray';
@@ -636,37 +635,12 @@ describe('sample reweighting', () => {
   });
 });
 
-/**
- * Known kernel bug (kernels/layout.ts, not ours to change here): `stridedView` caches its gather
- * kernel under a key built from the view (output shape, strides, offset) alone, and gpu.js webasm
- * fixes each argument's size when a kernel first runs. The same view of a longer input then throws
- * `argument "x" changed size from [98, 1, 1] to [99, 1, 1]`. Which public calls meet it depends on
- * which views ran before in the process; the two tests below meet it every time in this file:
- * `paramLayout.unflatten` (the same view of a 4-element input ran earlier), and `mlpDataDropout`,
- * whose HVP slices the last layer's 6 weights out of θ (7 long) and the first row of matmul's
- * stacked [w; v] (12 long) with one view. They run as soon as the probe below stops throwing.
- */
-function gatherKernelSizeBug(): boolean {
-  setBackend('gpu', { mode: 'webasm' });
-  try {
-    // A view used nowhere else in this file, so the probe cannot poison another test's kernel.
-    slice(arange(98), [97], [1]).toFloat64Array();
-    slice(arange(99), [97], [1]).toFloat64Array();
-    return false;
-  } catch (e) {
-    if (/changed size/.test(String(e))) return true;
-    throw e;
-  } finally {
-    setBackend('cpu');
-  }
-}
-function skipOnGatherKernelSizeBug(ctx: { skip: (note?: string) => void }): void {
-  if (gatherKernelSizeBug()) ctx.skip('kernels/layout.ts: the gather kernel cache key ignores the input length (see gatherKernelSizeBug)');
-}
-
-describe('blocked on the gpu backend by the gather-kernel cache bug', () => {
-  it('paramLayout.unflatten', (ctx) => {
-    skipOnGatherKernelSizeBug(ctx);
+// These two reuse one strided view on inputs of different lengths (`unflatten` after the same view
+// of a 4-element input; the MLP's HVP slices 6 weights out of θ, 7 long, and then out of matmul's
+// stacked [w; v], 12 long), which once failed on webasm because the gather kernel's cache key
+// ignored the input length (kernels/layout.ts, stridedView).
+describe('one view of inputs of different lengths', () => {
+  it('paramLayout.unflatten', () => {
     const r = onBoth(() => {
       const layout = paramLayout({ W: tensor([[1, -2], [0.5, 3]]), b: tensor([0.25, -1]) });
       return treeFlatten(layout.unflatten(tensor([1, 2, 3, 4, 5, 6]))).leaves as Tensor[];
@@ -674,8 +648,7 @@ describe('blocked on the gpu backend by the gather-kernel cache bug', () => {
     closeAll(r.gpu, r.cpu, OPS, 'unflatten');
   });
 
-  it('mlpDataDropout: last-layer refit, effects and split', (ctx) => {
-    skipOnGatherKernelSizeBug(ctx);
+  it('mlpDataDropout: last-layer refit, effects and split', () => {
     const val = randomData('logreg', 40, D, 15);
     const params = () => mlpInit([D, 5, 1], 2, 'tanh');
     const train = () => ({ X: tensor(data.logreg.X.slice(0, 40 * D), [40, D]), y: tensor(data.logreg.y.slice(0, 40), [40]) });

@@ -119,7 +119,7 @@ export class GpuBackend implements Backend {
     if (host.length === 0) return new GpuStorage(EMPTY, 0);
     // On the device modes, copy once into device memory so later kernels do not re-upload it.
     if (this.mode === 'webgl2' || this.mode === 'webgpu') {
-      return new GpuStorage(stridedView(this.ctx, host, [host.length], [1], 0), host.length);
+      return new GpuStorage(stridedView(this.ctx, host, [host.length], [1], 0, host.length), host.length);
     }
     return new GpuStorage(host, host.length);
   }
@@ -215,7 +215,7 @@ export class GpuBackend implements Backend {
       if (last && last[1] === a) last[1] = a + 1;
       else runs.push([a, a + 1]);
     }
-    if (runs.length === 0) return this.lift([x], inSize, (v) => stridedView(this.ctx, v!, [inSize], [1], 0));
+    if (runs.length === 0) return this.lift([x], inSize, (v) => stridedView(this.ctx, v!, [inSize], [1], 0, inSize));
     let cur: Storage = x;
     let curShape = [...shape];
     for (let r = runs.length - 1; r >= 0; r--) {

@@ -564,6 +564,16 @@ export function kernelChecks(): KernelCheck[] {
     const got = await readBack(ctx, await slice(ctx, x.f, [4, 5, 6], [1, 2, 1], [2, 3, 4]), want.length);
     return expectClose('slice', got, want, exact);
   });
+  // The same view (the first 6 elements) of inputs of different lengths: gpu.js fixes each
+  // argument's size when a kernel first runs, so these must not share a cached kernel (an MLP's
+  // HVP slices 6 weights out of 7 parameters, then out of a stacked [w; v] of 12).
+  add('slice, same view of different lengths', async (ctx) => {
+    for (const n of [7, 12, 7]) {
+      const x = normals(new Rng(621 + n), n);
+      const got = await readBack(ctx, await slice(ctx, x.f, [n], [0], [6]), 6);
+      expectClose(`slice of ${n}`, got, x.d.slice(0, 6), exact);
+    }
+  });
   add('pad', async (ctx) => {
     const x = normals(new Rng(630), 2 * 3 * 2);
     const out = [2 + 1 + 0, 3 + 0 + 2, 2 + 2 + 1];
