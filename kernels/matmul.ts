@@ -20,7 +20,7 @@
  *   four). About 2.5× faster at 512². The host then unpacks the row quads into row-major C.
  * - `n = 1` with one B (a matrix–vector product, the shape of the logistic-regression gradient):
  *   the vector's index starts at a constant, so its loads are uniform and only A is gathered.
- * - `n = 2, 3` with one B ({@link matvec2Body}): the joint JVP of a matrix–vector product (the
+ * - `n = 2, 3` with one B ({@link matvecColumnsSource}): the joint JVP of a matrix–vector product (the
  *   forward-over-reverse HVP of a linear model multiplies X by [w, v]). One gather of A feeds n
  *   multiply-adds and the `Array(n)` cells are C's rows; about 2× faster than the 1-D kernel
  *   (2000 × 784 × 2: 2.7 against 6.3 ms).
@@ -83,7 +83,7 @@ export interface MatmulShape {
  * constant array `RA` (which stays in the wasm module's memory between calls) instead of from an
  * argument (which gpu.js copies in on every call).
  */
-function residentASource(body: (...args: never[]) => unknown): string {
+function residentASource(body: ((...args: never[]) => unknown) | string): string {
   const src = body.toString();
   const open = src.indexOf('{');
   if (!/^function\s*[\w$]*\s*\(\s*a\s*,\s*b\s*\)\s*$/.test(src.slice(0, open))) {
@@ -181,47 +181,47 @@ function matvecBody(this: KernelThis, a: Float32Array, b: Float32Array): number 
 }
 
 /**
- * The `webasm` kernels for n = 2 and n = 3 with one B (the joint JVP of a matrix–vector product
- * stacks the primal and tangent vectors into two columns): cell i is row i of C as one `Array(n)`,
- * so lanes are rows, A is gathered once per step of k and feeds n multiply-adds, and B's loads are
- * uniform (B's index never depends on `thread.x`). The cells' floats are C in row-major order, so
- * nothing is unpacked.
+ * The source of the `webasm` kernel for n = 2 or 3 columns with one B (the joint JVP of a
+ * matrix–vector product stacks the primal and tangent vectors into two columns): cell i is row i of
+ * C as one `Array(n)`, so lanes are rows, A is gathered once per step of k and feeds n
+ * multiply-adds, and B's loads are uniform (B's index never depends on `thread.x`). The cells'
+ * floats are C in row-major order, so nothing is unpacked. Generated because the column count
+ * fixes the number of accumulators and the returned array literal; for n = 2 it reads:
+ *
+ * ```js
+ * function (a, b) {
+ *   const bt = Math.floor((this.thread.x + 0.5) / this.constants.M);   // which product
+ *   const i = this.thread.x - bt * this.constants.M;                    // which row
+ *   let pa = bt * this.constants.AB + i * this.constants.AI;
+ *   let pb = 0.0;
+ *   let s0 = 0.0; let s1 = 0.0;
+ *   for (let t = 0; t < this.constants.K; t++) {
+ *     const x = a[pa];                                                  // the one gather
+ *     s0 = s0 + x * b[pb];                                              // uniform loads
+ *     s1 = s1 + x * b[pb + 1.0 * this.constants.BJ];
+ *     pa = pa + this.constants.AK;
+ *     pb = pb + this.constants.BK;
+ *   }
+ *   return [s0, s1];
+ * }
+ * ```
  */
-function matvec2Body(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
+function matvecColumnsSource(n: 2 | 3): string {
+  const cols = Array.from({ length: n }, (_, c) => c);
+  return `function (a, b) {
   const bt = Math.floor((this.thread.x + 0.5) / this.constants.M);
   const i = this.thread.x - bt * this.constants.M;
   let pa = bt * this.constants.AB + i * this.constants.AI;
   let pb = 0.0;
-  let s0 = 0.0;
-  let s1 = 0.0;
+${cols.map((c) => `  let s${c} = 0.0;`).join('\n')}
   for (let t = 0; t < this.constants.K; t++) {
-    const x = a[pa]!;
-    s0 = s0 + x * b[pb]!;
-    s1 = s1 + x * b[pb + this.constants.BJ]!;
+    const x = a[pa];
+${cols.map((c) => `    s${c} = s${c} + x * b[${c === 0 ? 'pb' : `pb + ${c}.0 * this.constants.BJ`}];`).join('\n')}
     pa = pa + this.constants.AK;
     pb = pb + this.constants.BK;
   }
-  return [s0, s1];
-}
-
-/** {@link matvec2Body} for three columns. */
-function matvec3Body(this: KernelThis, a: Float32Array, b: Float32Array): number[] {
-  const bt = Math.floor((this.thread.x + 0.5) / this.constants.M);
-  const i = this.thread.x - bt * this.constants.M;
-  let pa = bt * this.constants.AB + i * this.constants.AI;
-  let pb = 0.0;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  for (let t = 0; t < this.constants.K; t++) {
-    const x = a[pa]!;
-    s0 = s0 + x * b[pb]!;
-    s1 = s1 + x * b[pb + this.constants.BJ]!;
-    s2 = s2 + x * b[pb + 2.0 * this.constants.BJ]!;
-    pa = pa + this.constants.AK;
-    pb = pb + this.constants.BK;
-  }
-  return [s0, s1, s2];
+  return [${cols.map((c) => `s${c}`).join(', ')}];
+}`;
 }
 
 /** Unpacks {@link matmulBody4}'s row quads (cell (j, q), row r at ((q·n + j)·4 + r)) into row-major C. */
@@ -249,7 +249,7 @@ function packedFloats(result: unknown, cells: number, width: number, rows: boole
 
 /**
  * Which kernel a matmul of this shape runs in this context's mode: `'quad'` ({@link matmulBody4}),
- * `'matvec'` ({@link matvecBody}, {@link matvec2Body}) or `'generic'` ({@link matmulBody}; every
+ * `'matvec'` ({@link matvecBody}, {@link matvecColumnsSource}) or `'generic'` ({@link matmulBody}; every
  * other mode and shape).
  *
  * @example
@@ -318,9 +318,9 @@ export function matmul(
     return andThen(run, (r) => unpackRowQuads(packedFloats(r, n * batch * mq, 4, true), batch, m, n));
   }
   if (path === 'matvec' && n > 1) {
-    const body = n === 2 ? matvec2Body : matvec3Body;
+    const body = matvecColumnsSource(n as 2 | 3);
     const spec = (res: boolean) => (): KernelSpec => ({
-      source: res ? residentASource(body) : (body as unknown as (...args: never[]) => number),
+      source: res ? residentASource(body) : body,
       size: batch * m,
       returnType: n === 2 ? 'Array(2)' : 'Array(3)',
       constants: {
