@@ -155,7 +155,15 @@ export class KernelContext {
   constructor(options: KernelContextOptions) {
     this.mode = options.mode;
     this.pipeline = options.pipeline ?? false;
-    this.gpu = new GPU({ mode: options.mode });
+    try {
+      this.gpu = new GPU({ mode: options.mode });
+    } catch (e) {
+      // gpu.js says only "A requested mode of "webgl2" and is not supported"; say where it is.
+      const where = options.mode === 'webgl2' || options.mode === 'webgpu'
+        ? `${options.mode === 'webgl2' ? 'WebGL2' : 'WebGPU'} exists only in a browser (or a runtime that provides it); in Node use 'webasm' or 'cpu'`
+        : 'this runtime does not provide it';
+      throw new Error(`gpu.js mode '${options.mode}' is not available here: ${where} (gpu.js: ${(e as Error).message})`);
+    }
     const expected = {
       cpu: backends.CPUKernel,
       webasm: backends.WebAssemblyKernel,

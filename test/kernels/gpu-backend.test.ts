@@ -270,3 +270,11 @@ for (const mode of ['cpu', 'webasm'] as const) {
     });
   });
 }
+
+describe('GpuBackend outside a browser', () => {
+  // gpu.js's own message for this ("A requested mode of "webgl2" and is not supported") does not
+  // say why or what to use instead; ours must.
+  it.each(['webgl2', 'webgpu'] as const)('mode %s in Node names the browser and the modes that work here', (mode) => {
+    expect(() => new GpuBackend({ mode })).toThrow(new RegExp(`'${mode}' is not available here: .*only in a browser.*use 'webasm' or 'cpu'`));
+  });
+});
