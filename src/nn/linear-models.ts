@@ -253,9 +253,47 @@ export function linearHessian(
 }
 
 /**
+ * One row's term of the linear-model HVP on dense features: u = V x̃ᵢ, t = wᵢ Dᵢ u, out += t ⊗ x̃ᵢ
+ * (x̃ᵢ = [xᵢ, 1], V the K × (d+1) reshaping of v, class-major weights then the K intercepts).
+ * `u` and `t` are K-long scratch arrays.
+ */
+function denseRowHvp(
+  X: Float64Array, xo: number, d: number, K: number, v: Float64Array,
+  D: Float64Array, dOff: number, wi: number, u: Float64Array, t: Float64Array, out: Float64Array,
+): void {
+  for (let c = 0; c < K; c++) {
+    const off = c * d;
+    // Four accumulators: four independent addition chains instead of one.
+    let s0 = v[K * d + c]!, s1 = 0, s2 = 0, s3 = 0;
+    let j = 0;
+    for (; j + 3 < d; j += 4) {
+      s0 += v[off + j]! * X[xo + j]!;
+      s1 += v[off + j + 1]! * X[xo + j + 1]!;
+      s2 += v[off + j + 2]! * X[xo + j + 2]!;
+      s3 += v[off + j + 3]! * X[xo + j + 3]!;
+    }
+    for (; j < d; j++) s0 += v[off + j]! * X[xo + j]!;
+    u[c] = s0 + s1 + (s2 + s3);
+  }
+  for (let c = 0; c < K; c++) {
+    let s = 0;
+    for (let e = 0; e < K; e++) s += D[dOff + c * K + e]! * u[e]!;
+    t[c] = wi * s;
+  }
+  for (let c = 0; c < K; c++) {
+    const tc = t[c]!;
+    if (tc === 0) continue;
+    const off = c * d;
+    for (let j = 0; j < d; j++) out[off + j] += tc * X[xo + j]!;
+    out[K * d + c] += tc;
+  }
+}
+
+/**
  * A fast HVP for a linear model: ∇²R(θ) v = (1/m) Σ_{i∈B} wᵢ x̃ᵢ ⊗ (Dᵢ (V x̃ᵢ)) + λ mask ⊙ v, with
- * X̃ stored sparsely and Dᵢ cached for the last θ (LiSSA and CG call it thousands of times at one
- * θ). With no batch, B is every row and m = n.
+ * X̃ stored sparsely when at most half its features are non-zero (MNIST pixels) and read densely
+ * otherwise, and Dᵢ cached for the last θ (LiSSA and CG call it thousands of times at one θ). With
+ * no batch, B is every row and m = n.
  *
  * @example
  * ```ts
@@ -304,6 +342,9 @@ export function linearHvp(
   };
   const u = new Float64Array(K);
   const t = new Float64Array(K);
+  // Mostly non-zero features (embeddings, standardised columns) read faster straight from X than
+  // through the index indirection: about 2.5× on dense 2000 × 784 data.
+  const dense = nnz > 0.5 * n * d;
   return (theta, v, weights, batch) => {
     const D = curvature(theta);
     const out = new Float64Array(p);
@@ -312,6 +353,10 @@ export function linearHvp(
       const i = batch ? batch[k]! : k;
       const wi = (weights ? weights[i]! : 1) / m;
       if (wi === 0) continue;
+      if (dense) {
+        denseRowHvp(X, i * d, d, K, v, D, i * K * K, wi, u, t, out);
+        continue;
+      }
       const a = rowStart[i]!;
       const b = rowStart[i + 1]!;
       for (let c = 0; c < K; c++) {
