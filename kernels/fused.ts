@@ -8,6 +8,7 @@
 import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { andThen } from './context.ts';
 import type { KernelThis } from './types.ts';
+import { matmul, stridedDotSource } from './matmul.ts';
 
 function gramBody(this: KernelThis, z: Float32Array, g: Float32Array, zOff: Float32Array, gOff: Float32Array): number {
   // z is [m, P] (all layers' features side by side), g is [m, Q]; layer l owns columns
@@ -110,59 +111,21 @@ export function gram(
   );
 }
 
-function rowDotBody(this: KernelThis, x: Float32Array, v: Float32Array, scale: Float32Array): number {
-  // out[i] = scale[i·SS] · Σ_k x[i, k] v[k]; SS = 0 makes the scale a single shared number.
-  let p = this.thread.x * this.constants.D;
-  let q = 0.0;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  let s3 = 0.0;
-  for (let t = 0; t < this.constants.D4; t++) {
-    s0 = s0 + x[p]! * v[q]!;
-    s1 = s1 + x[p + 1.0]! * v[q + 1.0]!;
-    s2 = s2 + x[p + 2.0]! * v[q + 2.0]!;
-    s3 = s3 + x[p + 3.0]! * v[q + 3.0]!;
-    p = p + 4.0;
-    q = q + 4.0;
-  }
-  for (let t = 0; t < this.constants.DR; t++) {
-    s0 = s0 + x[p]! * v[q]!;
-    p = p + 1.0;
-    q = q + 1.0;
-  }
-  return scale[this.thread.x * this.constants.SS]! * (s0 + s1 + (s2 + s3));
-}
-
-function colDotBody(this: KernelThis, x: Float32Array, w: Float32Array): number {
-  // out[j] = Σ_i x[i, j] w[i]: the transposed product, walking a column of row-major x.
-  let p = this.thread.x + 0.0;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  let s3 = 0.0;
-  let i = 0.0;
-  for (let t = 0; t < this.constants.N4; t++) {
-    s0 = s0 + x[p]! * w[i]!;
-    s1 = s1 + x[p + this.constants.D]! * w[i + 1.0]!;
-    s2 = s2 + x[p + 2.0 * this.constants.D]! * w[i + 2.0]!;
-    s3 = s3 + x[p + 3.0 * this.constants.D]! * w[i + 3.0]!;
-    p = p + 4.0 * this.constants.D;
-    i = i + 4.0;
-  }
-  for (let t = 0; t < this.constants.NR; t++) {
-    s0 = s0 + x[p]! * w[i]!;
-    p = p + this.constants.D;
-    i = i + 1.0;
-  }
-  return s0 + s1 + (s2 + s3);
-}
-
-const ONE = new Float32Array([1]);
+/**
+ * The logistic HVP's first pass, w = D ⊙ (X v): row i of X [n, d] against v, scaled by D[i]. The
+ * scaling is the only thing it adds to a matrix–vector product, so it shares its loop
+ * ({@link stridedDotSource}) and runs with AI = d, AK = BK = 1.
+ */
+const SCALED_ROW_DOT_SOURCE = stridedDotSource('let pa = this.thread.x * this.constants.AI;\n  let pb = 0.0;', {
+  args: ['a', 'b', 'scale'],
+  result: 'scale[this.thread.x] * s',
+});
 
 /**
  * Scores n per-sample gradients G [n, d] against one vector v [d]: s = G v. This is the inner
- * loop of influence scoring (v = H⁻¹ ∇ℓ(z_test)) and of L2RW's first-order weights.
+ * loop of influence scoring (v = H⁻¹ ∇ℓ(z_test)) and of L2RW's first-order weights. It is exactly
+ * a matrix–vector product, so it runs the matmul kernels (on `webasm`, the one whose vector loads
+ * are uniform).
  *
  * @example
  * ```ts
@@ -171,20 +134,15 @@ const ONE = new Float32Array([1]);
  */
 export function score(ctx: KernelContext, g: KernelInput, v: KernelInput, n: number, d: number): MaybePromise<KernelValue> {
   if (d < 1) throw new RangeError('score: d must be at least 1');
-  const kern = ctx.kernel(`score:${n}x${d}`, () => ({
-    source: rowDotBody,
-    size: n,
-    constants: { D: d, D4: Math.floor(d / 4), DR: d % 4, SS: 0 },
-    maxLoop: Math.ceil(d / 4),
-  }));
-  return ctx.call(kern, [g, v, ONE]);
+  return matmul(ctx, g, v, { m: n, k: d, n: 1 });
 }
 
 /**
  * The logistic-regression Hessian-vector product Xᵀ(D ⊙ (X v)) for X [n, d], D [n], v [d]
  * (D = σ(xᵢ·θ)(1 − σ(xᵢ·θ)), possibly divided by n; the caller adds any regulariser). Two passes:
- * w = D ⊙ (X v) with the scaling fused into the row dot products, then Xᵀ w. On the GPU modes w
- * stays on the device between them and is released as soon as the second pass has consumed it.
+ * w = D ⊙ (X v) with the scaling fused into the row dot products, then Xᵀ w by the matmul kernels.
+ * On the GPU modes w stays on the device between them and is released as soon as the second pass
+ * has consumed it.
  *
  * @example
  * ```ts
@@ -202,22 +160,16 @@ export function logisticHvp(
 ): MaybePromise<KernelValue> {
   if (n < 1 || d < 1) throw new RangeError('logisticHvp: n and d must be at least 1');
   const first = ctx.kernel(`hvp1:${n}x${d}`, () => ({
-    source: rowDotBody,
+    source: SCALED_ROW_DOT_SOURCE,
     size: n,
-    constants: { D: d, D4: Math.floor(d / 4), DR: d % 4, SS: 1 },
+    constants: { AI: d, AK: 1, BK: 1, K4: Math.floor(d / 4), KR: d % 4 },
     maxLoop: Math.ceil(d / 4),
     pipeline: true,
-  }));
-  const second = ctx.kernel(`hvp2:${n}x${d}`, () => ({
-    source: colDotBody,
-    size: d,
-    constants: { D: d, N4: Math.floor(n / 4), NR: n % 4 },
-    maxLoop: Math.ceil(n / 4),
   }));
   return andThen(ctx.call(first, [x, v, dw]), (w) => {
     let out: MaybePromise<KernelValue>;
     try {
-      out = ctx.call(second, [x, w]);
+      out = matmul(ctx, x, w, { m: d, k: n, n: 1, transA: true }); // Xᵀ w
     } catch (e) {
       ctx.release(w);
       throw e;

@@ -92,32 +92,60 @@ function residentASource(body: ((...args: never[]) => unknown) | string): string
   return `function (b) ${src.slice(open).replace(/(?<![\w$.])a\[/g, 'this.constants.RA[')}`;
 }
 
-function matmulBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
-  const row = Math.floor((this.thread.x + 0.5) / this.constants.N); // batch·M + i
-  const j = this.thread.x - row * this.constants.N;
-  const bt = Math.floor((row + 0.5) / this.constants.M);
-  const i = row - bt * this.constants.M;
-  let pa = bt * this.constants.AB + i * this.constants.AI;
-  let pb = bt * this.constants.BB + j * this.constants.BJ;
+/**
+ * The source of a kernel that computes one strided dot product per cell,
+ * Σ_{t < 4·K4 + KR} a[pa + t·AK] · b[pb + t·BK], walking k in blocks of four with four independent
+ * accumulators. `start` is the statements that place `pa` and `pb` for the cell; the kernel
+ * returns `result`, an expression of the sum `s`. The generic matmul, the `webasm` matrix–vector
+ * kernel and the fused logistic HVP's first pass differ only there, so they share the loop.
+ *
+ * @example
+ * ```ts
+ * // row i of a row-major [n, d] matrix against one vector (AI = d, AK = BK = 1)
+ * stridedDotSource('let pa = this.thread.x * this.constants.AI; let pb = 0.0;');
+ * ```
+ */
+export function stridedDotSource(start: string, { args = ['a', 'b'], result = 's' }: { args?: readonly string[]; result?: string } = {}): string {
+  return `function (${args.join(', ')}) {
+  ${start}
   let s0 = 0.0;
   let s1 = 0.0;
   let s2 = 0.0;
   let s3 = 0.0;
   for (let t = 0; t < this.constants.K4; t++) {
-    s0 = s0 + a[pa]! * b[pb]!;
-    s1 = s1 + a[pa + this.constants.AK]! * b[pb + this.constants.BK]!;
-    s2 = s2 + a[pa + 2.0 * this.constants.AK]! * b[pb + 2.0 * this.constants.BK]!;
-    s3 = s3 + a[pa + 3.0 * this.constants.AK]! * b[pb + 3.0 * this.constants.BK]!;
+    s0 = s0 + a[pa] * b[pb];
+    s1 = s1 + a[pa + this.constants.AK] * b[pb + this.constants.BK];
+    s2 = s2 + a[pa + 2.0 * this.constants.AK] * b[pb + 2.0 * this.constants.BK];
+    s3 = s3 + a[pa + 3.0 * this.constants.AK] * b[pb + 3.0 * this.constants.BK];
     pa = pa + 4.0 * this.constants.AK;
     pb = pb + 4.0 * this.constants.BK;
   }
   for (let t = 0; t < this.constants.KR; t++) {
-    s0 = s0 + a[pa]! * b[pb]!;
+    s0 = s0 + a[pa] * b[pb];
     pa = pa + this.constants.AK;
     pb = pb + this.constants.BK;
   }
-  return s0 + s1 + (s2 + s3);
+  const s = s0 + s1 + (s2 + s3);
+  return ${result};
+}`;
 }
+
+/** The generic kernel every mode runs: one cell of C[b] per thread, C laid out [batch, M, N]. */
+const MATMUL_SOURCE = stridedDotSource(`const row = Math.floor((this.thread.x + 0.5) / this.constants.N); // batch·M + i
+  const j = this.thread.x - row * this.constants.N;
+  const bt = Math.floor((row + 0.5) / this.constants.M);
+  const i = row - bt * this.constants.M;
+  let pa = bt * this.constants.AB + i * this.constants.AI;
+  let pb = bt * this.constants.BB + j * this.constants.BJ;`);
+
+/**
+ * The `webasm` matrix–vector kernel (n = 1, one B): as {@link MATMUL_SOURCE}, but B's index starts
+ * at a constant instead of depending on `thread.x`, so B's loads are uniform and only A is gathered.
+ */
+const MATVEC_SOURCE = stridedDotSource(`const bt = Math.floor((this.thread.x + 0.5) / this.constants.M);
+  const i = this.thread.x - bt * this.constants.M;
+  let pa = bt * this.constants.AB + i * this.constants.AI;
+  let pb = 0.0;`);
 
 /**
  * The `webasm` kernel for n ≥ 4: cell (x = j, y = q) is rows 4q'..4q'+3 of column j of product
@@ -149,35 +177,6 @@ function matmulBody4(this: KernelThis, a: Float32Array, b: Float32Array): number
     pb = pb + this.constants.BK;
   }
   return [s0, s1, s2, s3];
-}
-
-/**
- * The `webasm` matrix–vector kernel (n = 1, one B): as {@link matmulBody}, but B's index never
- * depends on `thread.x`, so B's loads are uniform and only A is gathered.
- */
-function matvecBody(this: KernelThis, a: Float32Array, b: Float32Array): number {
-  const bt = Math.floor((this.thread.x + 0.5) / this.constants.M);
-  const i = this.thread.x - bt * this.constants.M;
-  let pa = bt * this.constants.AB + i * this.constants.AI;
-  let pb = 0.0;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  let s3 = 0.0;
-  for (let t = 0; t < this.constants.K4; t++) {
-    s0 = s0 + a[pa]! * b[pb]!;
-    s1 = s1 + a[pa + this.constants.AK]! * b[pb + this.constants.BK]!;
-    s2 = s2 + a[pa + 2.0 * this.constants.AK]! * b[pb + 2.0 * this.constants.BK]!;
-    s3 = s3 + a[pa + 3.0 * this.constants.AK]! * b[pb + 3.0 * this.constants.BK]!;
-    pa = pa + 4.0 * this.constants.AK;
-    pb = pb + 4.0 * this.constants.BK;
-  }
-  for (let t = 0; t < this.constants.KR; t++) {
-    s0 = s0 + a[pa]! * b[pb]!;
-    pa = pa + this.constants.AK;
-    pb = pb + this.constants.BK;
-  }
-  return s0 + s1 + (s2 + s3);
 }
 
 /**
@@ -249,7 +248,7 @@ function packedFloats(result: unknown, cells: number, width: number, rows: boole
 
 /**
  * Which kernel a matmul of this shape runs in this context's mode: `'quad'` ({@link matmulBody4}),
- * `'matvec'` ({@link matvecBody}, {@link matvecColumnsSource}) or `'generic'` ({@link matmulBody}; every
+ * `'matvec'` ({@link MATVEC_SOURCE}, {@link matvecColumnsSource}) or `'generic'` ({@link MATMUL_SOURCE}; every
  * other mode and shape).
  *
  * @example
@@ -341,7 +340,7 @@ export function matmul(
   }
   if (path === 'matvec') {
     const spec = (res: boolean) => (): KernelSpec => ({
-      source: res ? residentASource(matvecBody) : matvecBody,
+      source: res ? residentASource(MATVEC_SOURCE) : MATVEC_SOURCE,
       size: batch * m,
       constants: {
         M: m,
@@ -359,7 +358,7 @@ export function matmul(
       ctx.call(ctx.kernel(`${key}:matvec`, spec(false)), [a, b]);
   }
   const kern = ctx.kernel(key, () => ({
-    source: matmulBody,
+    source: MATMUL_SOURCE,
     size: batch * m * n,
     constants: {
       M: m,
