@@ -11,7 +11,7 @@
  */
 import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf } from './context.ts';
-import { broadcastShapes, collapse, planConstants, planKey } from './plan.ts';
+import { broadcastShapes, collapse, planConstants, planKey, stridedIndexSource } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
 // The op vocabulary is the backend interface's: these kernels implement it for the gpu backend.
@@ -192,42 +192,8 @@ function binarySameSource(op: BinaryOp): string {
 }`;
 }
 
-// Splits the flat output index into (up to) six collapsed coordinates, innermost first, and
-// accumulates each input's flat index. floor((r + 0.5) / D) rather than floor(r / D): a GPU's
-// float division may land a hair under an exact integer quotient, and the half keeps it above.
-const BROADCAST_PROLOGUE = `
-  let rI = this.thread.x + 0.0;
-  let ia = this.constants.AO + 0.0;
-  let ib = this.constants.BO + 0.0;
-  let qI = Math.floor((rI + 0.5) / this.constants.D5);
-  let cI = rI - qI * this.constants.D5;
-  ia = ia + cI * this.constants.A5;
-  ib = ib + cI * this.constants.B5;
-  rI = qI;
-  qI = Math.floor((rI + 0.5) / this.constants.D4);
-  cI = rI - qI * this.constants.D4;
-  ia = ia + cI * this.constants.A4;
-  ib = ib + cI * this.constants.B4;
-  rI = qI;
-  qI = Math.floor((rI + 0.5) / this.constants.D3);
-  cI = rI - qI * this.constants.D3;
-  ia = ia + cI * this.constants.A3;
-  ib = ib + cI * this.constants.B3;
-  rI = qI;
-  qI = Math.floor((rI + 0.5) / this.constants.D2);
-  cI = rI - qI * this.constants.D2;
-  ia = ia + cI * this.constants.A2;
-  ib = ib + cI * this.constants.B2;
-  rI = qI;
-  qI = Math.floor((rI + 0.5) / this.constants.D1);
-  cI = rI - qI * this.constants.D1;
-  ia = ia + cI * this.constants.A1;
-  ib = ib + cI * this.constants.B1;
-  ia = ia + qI * this.constants.A0;
-  ib = ib + qI * this.constants.B0;`;
-
 function binaryBroadcastSource(op: BinaryOp): string {
-  return `function (aIn, bIn) {${BROADCAST_PROLOGUE}
+  return `function (aIn, bIn) {${stridedIndexSource(['A', 'B'])}
   const a = aIn[ia];
   const b = bIn[ib];
   ${bodyOf(BINARY[op])}

@@ -10,29 +10,13 @@
  */
 import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf, andThen } from './context.ts';
-import { collapse, MAX_RANK, planConstants, planKey, rowMajorStrides } from './plan.ts';
+import { collapse, MAX_RANK, planConstants, planKey, rowMajorStrides, stridedIndexSource } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
-function gatherBody(this: KernelThis, x: Float32Array): number {
-  let r = this.thread.x + 0.0;
-  let ia = this.constants.AO + 0.0;
-  let q = Math.floor((r + 0.5) / this.constants.D5);
-  ia = ia + (r - q * this.constants.D5) * this.constants.A5;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D4);
-  ia = ia + (r - q * this.constants.D4) * this.constants.A4;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D3);
-  ia = ia + (r - q * this.constants.D3) * this.constants.A3;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D2);
-  ia = ia + (r - q * this.constants.D2) * this.constants.A2;
-  r = q;
-  q = Math.floor((r + 0.5) / this.constants.D1);
-  ia = ia + (r - q * this.constants.D1) * this.constants.A1;
-  ia = ia + q * this.constants.A0;
-  return x[ia]!;
-}
+/** Reads `x` at the strided index of each output cell (see {@link stridedIndexSource}). */
+const GATHER_SOURCE = `function (x) {${stridedIndexSource(['A'])}
+  return x[ia];
+}`;
 
 /**
  * Reads `x` through a strided view: output coordinate `c` (over `outShape`) reads element
@@ -62,7 +46,7 @@ export function stridedView(
   if (length === undefined) throw new TypeError('stridedView: inputSize is required when x is a device handle');
   const plan = collapse(outShape, [strides], [offset]);
   const kern = ctx.kernel(`gather:${length}:${planKey(plan)}`, () => ({
-    source: gatherBody,
+    source: GATHER_SOURCE,
     size,
     constants: planConstants(plan, ['A']),
   }));

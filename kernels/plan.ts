@@ -6,9 +6,9 @@
  * raw shapes would cost one division per axis; instead the host first *collapses* the problem:
  * output axes of size 1 are dropped and neighbouring axes that every input walks contiguously are
  * merged. `[64, 32] + [64, 32]` becomes one axis, `[8, 1, 5] + [1, 4, 5]` stays three. The kernels
- * then handle up to {@link MAX_RANK} collapsed axes with the loop over axes unrolled by hand (a
- * loop over a constant-sized array would need array constants, which the GL backends handle
- * poorly).
+ * then handle up to {@link MAX_RANK} collapsed axes with the loop over axes unrolled in the
+ * generated source ({@link stridedIndexSource}; a loop over a constant-sized array would need array
+ * constants, which the GL backends handle poorly).
  *
  * @module
  */
@@ -128,6 +128,31 @@ export function planConstants(plan: IndexPlan, prefixes: readonly string[]): Rec
     c[`${p}O`] = plan.offsets[j]!;
   });
   return c;
+}
+
+/**
+ * Kernel statements that split the flat output index into the {@link MAX_RANK} collapsed
+ * coordinates, innermost first, and accumulate each input's flat index from the constants of
+ * {@link planConstants}: input `p` ends in the local `i<p>` (lower case: `ia`, `ib`).
+ * floor((r + 0.5) / D) rather than floor(r / D): a GPU's float division may land a hair under an
+ * exact integer quotient, and the half keeps it above.
+ *
+ * @example
+ * ```ts
+ * `function (x) {${stridedIndexSource(['A'])}\n  return x[ia];\n}`; // a strided gather
+ * ```
+ */
+export function stridedIndexSource(prefixes: readonly string[]): string {
+  const index = (p: string) => `i${p.toLowerCase()}`;
+  const lines = ['let rI = this.thread.x + 0.0;', 'let qI = 0.0;', 'let cI = 0.0;'];
+  for (const p of prefixes) lines.push(`let ${index(p)} = this.constants.${p}O + 0.0;`);
+  for (let axis = MAX_RANK - 1; axis >= 1; axis--) {
+    lines.push(`qI = Math.floor((rI + 0.5) / this.constants.D${axis});`, `cI = rI - qI * this.constants.D${axis};`);
+    for (const p of prefixes) lines.push(`${index(p)} = ${index(p)} + cI * this.constants.${p}${axis};`);
+    lines.push('rI = qI;');
+  }
+  for (const p of prefixes) lines.push(`${index(p)} = ${index(p)} + rI * this.constants.${p}0;`);
+  return lines.map((l) => `\n  ${l}`).join('');
 }
 
 /** A short, stable text form of a plan for cache keys. */
