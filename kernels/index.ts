@@ -19,5 +19,5 @@ export * from './matmul.ts';
 export * from './reduce.ts';
 export * from './layout.ts';
 export * from './fused.ts';
-export { broadcastShapes, collapse, MAX_RANK, rowMajorStrides } from './plan.ts';
+export { broadcastShapes, collapse, MAX_RANK } from './plan.ts';
 export type { KernelThis } from './types.ts';

@@ -10,7 +10,8 @@
  */
 import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf, andThen } from './context.ts';
-import { collapse, MAX_RANK, planConstants, planKey, rowMajorStrides, stridedIndexSource } from './plan.ts';
+import { stridesOf } from '../src/core/shape.ts';
+import { collapse, MAX_RANK, planConstants, planKey, stridedIndexSource } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
 /** Reads `x` at the strided index of each output cell (see {@link stridedIndexSource}). */
@@ -70,7 +71,7 @@ export function transpose(
   if (perm.length !== shape.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
     throw new RangeError(`transpose: [${perm.join(', ')}] is not a permutation of ${shape.length} axes`);
   }
-  const st = rowMajorStrides(shape);
+  const st = stridesOf(shape);
   return stridedView(ctx, x, perm.map((p) => shape[p]!), perm.map((p) => st[p]!), 0, sizeOf(shape));
 }
 
@@ -91,7 +92,7 @@ export function broadcastTo(
   if (shape.length !== to.length || shape.some((d, i) => d !== 1 && d !== to[i])) {
     throw new RangeError(`broadcast: [${shape.join(', ')}] cannot broadcast to [${to.join(', ')}]`);
   }
-  const st = rowMajorStrides(shape);
+  const st = stridesOf(shape);
   return stridedView(ctx, x, to, shape.map((d, i) => (d === 1 ? 0 : st[i]!)), 0, sizeOf(shape));
 }
 
@@ -114,7 +115,7 @@ export function slice(
       shape.some((d, i) => starts[i]! < 0 || sizes[i]! < 0 || starts[i]! + sizes[i]! > d)) {
     throw new RangeError(`slice: box [${starts.join(', ')}] + [${sizes.join(', ')}] outside [${shape.join(', ')}]`);
   }
-  const st = rowMajorStrides(shape);
+  const st = stridesOf(shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
   return stridedView(ctx, x, sizes, st, offset, sizeOf(shape));
 }
@@ -178,7 +179,7 @@ export function pad(
   }
   const front = MAX_RANK - shape.length;
   const at = (xs: readonly number[], i: number, fill: number) => (i < front ? fill : xs[i - front]!);
-  const st = rowMajorStrides(shape);
+  const st = stridesOf(shape);
   const out = shape.map((d, i) => d + lo[i]! + hi[i]!);
   const constants: Record<string, number> = {};
   for (let i = 0; i < MAX_RANK; i++) {

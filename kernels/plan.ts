@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { stridesOf } from '../src/core/shape.ts';
 
 /** The most collapsed axes an index kernel supports. */
 export const MAX_RANK = 6;
@@ -26,16 +27,6 @@ export interface IndexPlan {
   offsets: number[];
 }
 
-/** Row-major strides of a shape. */
-export function rowMajorStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
 
 /**
  * Collapses an iteration over `outShape` in which input `j` is read at
@@ -101,7 +92,7 @@ export function broadcastShapes(shapes: readonly (readonly number[])[]): { shape
     }
   }
   const strides = shapes.map((s) => {
-    const own = rowMajorStrides(s);
+    const own = stridesOf(s);
     return shape.map((d, o) => {
       const i = o - (rank - s.length);
       if (i < 0 || s[i] === 1) return 0;

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { sizeOf } from '../core/shape.ts';
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
 import {
   KernelContext,
@@ -204,8 +205,8 @@ export class GpuBackend implements Backend {
 
   reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage {
     const outShape = shape.filter((_, i) => !axes.includes(i));
-    const outSize = prod(outShape);
-    const inSize = prod(shape);
+    const outSize = sizeOf(outShape);
+    const inSize = sizeOf(shape);
     if (inSize === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
     // Contiguous runs of reduced axes become one axis each; runs are reduced last to first so the
     // earlier runs' positions do not move.
@@ -220,8 +221,8 @@ export class GpuBackend implements Backend {
     let curShape = [...shape];
     for (let r = runs.length - 1; r >= 0; r--) {
       const [lo, hi] = runs[r]!;
-      const view = [...curShape.slice(0, lo), prod(curShape.slice(lo, hi)), ...curShape.slice(hi)];
-      const next = this.lift([cur], prod(view) / view[lo]!, (v) => reduceAxis(this.ctx, op, v!, view, lo));
+      const view = [...curShape.slice(0, lo), sizeOf(curShape.slice(lo, hi)), ...curShape.slice(hi)];
+      const next = this.lift([cur], sizeOf(view) / view[lo]!, (v) => reduceAxis(this.ctx, op, v!, view, lo));
       if (cur !== x) this.release(cur);
       cur = next;
       curShape = [...curShape.slice(0, lo), ...curShape.slice(hi)];
@@ -230,36 +231,36 @@ export class GpuBackend implements Backend {
   }
 
   broadcast(x: Storage, shape: readonly number[], to: readonly number[]): Storage {
-    return this.lift([x], prod(to), (v) => broadcastTo(this.ctx, v!, shape, to));
+    return this.lift([x], sizeOf(to), (v) => broadcastTo(this.ctx, v!, shape, to));
   }
 
   transpose(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
-    return this.lift([x], prod(shape), (v) => kTranspose(this.ctx, v!, shape, perm));
+    return this.lift([x], sizeOf(shape), (v) => kTranspose(this.ctx, v!, shape, perm));
   }
 
   slice(x: Storage, shape: readonly number[], starts: readonly number[], sizes: readonly number[]): Storage {
-    return this.lift([x], prod(sizes), (v) => kSlice(this.ctx, v!, shape, starts, sizes));
+    return this.lift([x], sizeOf(sizes), (v) => kSlice(this.ctx, v!, shape, starts, sizes));
   }
 
   pad(x: Storage, shape: readonly number[], lo: readonly number[], hi: readonly number[]): Storage {
     const out = shape.map((d, i) => d + lo[i]! + hi[i]!);
-    return this.lift([x], prod(out), (v) => kPad(this.ctx, v!, shape, lo, hi));
+    return this.lift([x], sizeOf(out), (v) => kPad(this.ctx, v!, shape, lo, hi));
   }
 
   concat(xs: readonly Storage[], shapes: readonly (readonly number[])[], axis: number): Storage {
     const out = [...shapes[0]!];
     out[axis] = shapes.reduce((s, sh) => s + sh[axis]!, 0);
-    return this.lift(xs, prod(out), (...vs) => kConcat(this.ctx, vs, shapes, axis));
+    return this.lift(xs, sizeOf(out), (...vs) => kConcat(this.ctx, vs, shapes, axis));
   }
 
   take(x: Storage, shape: readonly number[], indices: Float64Array, axis: number): Storage {
-    const size = prod(shape.slice(0, axis)) * indices.length * prod(shape.slice(axis + 1));
+    const size = sizeOf(shape.slice(0, axis)) * indices.length * sizeOf(shape.slice(axis + 1));
     return this.lift([x], size, (v) => kTake(this.ctx, v!, shape, indices, axis));
   }
 
   scatterAdd(g: Storage, gShape: readonly number[], indices: Float64Array, axis: number, axisSize: number): Storage {
-    const size = prod(gShape.slice(0, axis)) * axisSize * prod(gShape.slice(axis + 1));
-    if (prod(gShape) === 0) return this.fill(size, 0);
+    const size = sizeOf(gShape.slice(0, axis)) * axisSize * sizeOf(gShape.slice(axis + 1));
+    if (sizeOf(gShape) === 0) return this.fill(size, 0);
     return this.lift([g], size, (v) => kScatterAdd(this.ctx, v!, gShape, indices, axis, axisSize));
   }
 
@@ -279,9 +280,6 @@ export class GpuBackend implements Backend {
  */
 const RESIDENT_MIN = 65_536;
 
-function prod(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
-}
 
 /**
  * Creates a GPU backend (what `setBackend('gpu', { mode })` will construct).

@@ -24,6 +24,7 @@
  * @module
  */
 import { Rng } from '../../src/data/rng.ts';
+import { stridesOf } from '../../src/core/shape.ts';
 import type { KernelContext, KernelValue } from '../../kernels/index.ts';
 import {
   binary,
@@ -153,11 +154,6 @@ export function refMatmul(
   return { c, abs };
 }
 
-function refStrides(shape: readonly number[]): number[] {
-  const s = shape.map(() => 1);
-  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
-  return s;
-}
 
 function coords(flat: number, shape: readonly number[]): number[] {
   const c = shape.map(() => 0);
@@ -182,8 +178,8 @@ export function refBroadcast(
   const pa = [...Array(rank - aShape.length).fill(1), ...aShape];
   const pb = [...Array(rank - bShape.length).fill(1), ...bShape];
   const shape = pa.map((d, i) => (d === 1 ? pb[i]! : d));
-  const sa = refStrides(pa);
-  const sb = refStrides(pb);
+  const sa = stridesOf(pa);
+  const sb = stridesOf(pb);
   const size = prod(shape);
   const out = new Float64Array(size);
   const ia: number[] = [];
@@ -411,7 +407,7 @@ function refView(x: Float64Array, outShape: readonly number[], strides: readonly
  */
 export async function checkTranspose(ctx: KernelContext, shape: readonly number[], perm: readonly number[], seed: number): Promise<number> {
   const x = normals(new Rng(seed), prod(shape));
-  const st = refStrides(shape);
+  const st = stridesOf(shape);
   const want = refView(x.d, perm.map((p) => shape[p]!), perm.map((p) => st[p]!), 0);
   const got = await readBack(ctx, await transpose(ctx, x.f, shape, perm), want.length);
   return expectClose(`transpose [${shape}] by [${perm}]`, got, want, exact);
@@ -427,7 +423,7 @@ export async function checkTranspose(ctx: KernelContext, shape: readonly number[
  */
 export async function checkBroadcastTo(ctx: KernelContext, shape: readonly number[], to: readonly number[], seed: number): Promise<number> {
   const x = normals(new Rng(seed), prod(shape));
-  const st = refStrides(shape);
+  const st = stridesOf(shape);
   const want = refView(x.d, to, shape.map((d, i) => (d === 1 ? 0 : st[i]!)), 0);
   const got = await readBack(ctx, await broadcastTo(ctx, x.f, shape, to), want.length);
   return expectClose(`broadcast [${shape}] to [${to}]`, got, want, exact);
@@ -560,7 +556,7 @@ export function kernelChecks(): KernelCheck[] {
   });
   add('slice', async (ctx) => {
     const x = normals(new Rng(620), 4 * 5 * 6);
-    const want = refView(x.d, [2, 3, 4], refStrides([4, 5, 6]), 1 * 30 + 2 * 6 + 1);
+    const want = refView(x.d, [2, 3, 4], stridesOf([4, 5, 6]), 1 * 30 + 2 * 6 + 1);
     const got = await readBack(ctx, await slice(ctx, x.f, [4, 5, 6], [1, 2, 1], [2, 3, 4]), want.length);
     return expectClose('slice', got, want, exact);
   });
