@@ -1,12 +1,14 @@
 /**
- * The CPU backend against naive definitions written independently here (index arithmetic, one
- * element at a time). The backend's loops are optimised (register tiles, strided odometers); these
+ * The CPU backend against naive definitions written independently of it (index arithmetic, one
+ * element at a time; the matrix product's is `refMatmul`, the float64 reference the kernel tests
+ * share). The backend's loops are optimised (register tiles, strided odometers); these
  * tests pin them to the definitions on sizes that exercise every tile edge and axis combination.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend as cpu } from '../../src/backend/cpu.ts';
 import { sizeOf, stridesOf } from '../../src/core/shape.ts';
+import { refMatmul } from '../kernels/suite.ts';
 
 const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 2);
 const unravel = (k: number, shape: number[]) => {
@@ -14,22 +16,6 @@ const unravel = (k: number, shape: number[]) => {
   return shape.map((_, i) => Math.floor(k / st[i]!) % shape[i]!);
 };
 const ravel = (idx: number[], shape: number[]) => idx.reduce((o, v, i) => o + v * stridesOf(shape)[i]!, 0);
-
-function naiveMatmul(a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean) {
-  const c = new Float64Array(batch * m * n);
-  for (let q = 0; q < batch; q++)
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) {
-          const av = tA ? a[q * m * k + p * m + i]! : a[q * m * k + i * k + p]!;
-          const bv = tB ? b[q * k * n + j * k + p]! : b[q * k * n + p * n + j]!;
-          s += av * bv;
-        }
-        c[q * m * n + i * n + j] = s;
-      }
-  return c;
-}
 
 /** Sums of products of k terms of size ≤ 4: rounding differs by at most ~k·ε·Σ|terms|. */
 function close(a: Float64Array, b: Float64Array, tol = 1e-12) {
@@ -46,7 +32,7 @@ describe('cpu backend matches naive definitions', () => {
         (batch, m, k, n, tA, tB) => {
           const a = data(batch * m * k, m + k);
           const b = data(batch * k * n, k + n + 1);
-          close(cpu.matmul(a, b, batch, m, k, n, tA, tB) as Float64Array, naiveMatmul(a, b, batch, m, k, n, tA, tB));
+          close(cpu.matmul(a, b, batch, m, k, n, tA, tB) as Float64Array, refMatmul(a, b, batch, m, k, n, tA, tB).c);
         },
       ),
       { numRuns: 200 },

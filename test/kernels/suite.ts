@@ -120,6 +120,29 @@ async function readBack(ctx: KernelContext, v: KernelValue, size: number): Promi
 
 // ---------------------------------------------------------------- float64 references
 
+/**
+ * Xᵀ(D ⊙ (X v)) in float64 for X [n, d], with the float32 error bound of the two-pass kernel per
+ * entry: w_i is off by γ_(d+1)·D_i·Σ_k |x_ik v_k|, and the second pass adds γ_n relative to
+ * Σ_i |x_ij w_i|.
+ */
+function refLogisticHvp(x: Float64Array, dw: Float64Array, v: Float64Array, n: number, d: number): { want: Float64Array; tol: Float64Array } {
+  const want = new Float64Array(d);
+  const tol = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    let xv = 0;
+    let axv = 0;
+    for (let k = 0; k < d; k++) {
+      xv += x[i * d + k]! * v[k]!;
+      axv += Math.abs(x[i * d + k]! * v[k]!);
+    }
+    for (let j = 0; j < d; j++) {
+      want[j]! += x[i * d + j]! * dw[i]! * xv;
+      tol[j]! += gamma(n + d + 4) * Math.abs(x[i * d + j]! * dw[i]!) * axv;
+    }
+  }
+  return { want, tol };
+}
+
 /** C = op(A) op(B), batched, all float64 and row-major. */
 export function refMatmul(
   a: Float64Array,
@@ -661,21 +684,7 @@ export function kernelChecks(): KernelCheck[] {
     const x = normals(rng, n * d);
     const dw = uniforms(rng, n, 0, 0.25); // σ(1 − σ) ∈ (0, 1/4]
     const v = normals(rng, d);
-    const want = new Float64Array(d);
-    const tol = new Float64Array(d);
-    for (let i = 0; i < n; i++) {
-      let xv = 0;
-      let axv = 0;
-      for (let k = 0; k < d; k++) {
-        xv += x.d[i * d + k]! * v.d[k]!;
-        axv += Math.abs(x.d[i * d + k]! * v.d[k]!);
-      }
-      for (let j = 0; j < d; j++) {
-        want[j]! += x.d[i * d + j]! * dw.d[i]! * xv;
-        // w_i is off by γ_(d+1)·D_i·Σ|x v|; the second pass adds γ_n relative to Σ|x_ij w_i|.
-        tol[j]! += gamma(n + d + 4) * Math.abs(x.d[i * d + j]! * dw.d[i]!) * axv;
-      }
-    }
+    const { want, tol } = refLogisticHvp(x.d, dw.d, v.d, n, d);
     const got = await readBack(ctx, await logisticHvp(ctx, x.f, dw.f, v.f, n, d), d);
     return expectClose('logisticHvp', got, want, (j) => tol[j]!);
   });
@@ -754,20 +763,7 @@ export function pipelineChecks(): KernelCheck[] {
         const xh = await transpose(ctx, x.f, [n, d], [0, 1]);
         const vh = await transpose(ctx, v.f, [d], [0]);
         const h = await logisticHvp(ctx, xh, dw.f, vh, n, d);
-        const want = new Float64Array(d);
-        const tol = new Float64Array(d);
-        for (let i = 0; i < n; i++) {
-          let xv = 0;
-          let axv = 0;
-          for (let k = 0; k < d; k++) {
-            xv += x.d[i * d + k]! * v.d[k]!;
-            axv += Math.abs(x.d[i * d + k]! * v.d[k]!);
-          }
-          for (let j = 0; j < d; j++) {
-            want[j]! += x.d[i * d + j]! * dw.d[i]! * xv;
-            tol[j]! += gamma(n + d + 4) * Math.abs(x.d[i * d + j]! * dw.d[i]!) * axv;
-          }
-        }
+        const { want, tol } = refLogisticHvp(x.d, dw.d, v.d, n, d);
         expectClose('pipeline logisticHvp', await ctx.read(h, d), want, (j) => tol[j]!);
         for (const hh of [xh, vh, h]) ctx.release(hh);
       },
