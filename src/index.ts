@@ -66,7 +66,7 @@ export * from './optim/sgd.ts';
 export * from './reweight/index.ts';
 export { runImbalance, POS_RATIOS, type ImbalanceOptions, type ImbalanceResult, type ImbalanceMethodResult } from './experiments/reweight-imbalance.ts';
 export { runNoise, noisyPair, histogram, type NoiseOptions, type NoiseResult, type Histogram } from './experiments/reweight-noise.ts';
-export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary, type Problem, type RunMethodsOptions } from './experiments/reweight-common.ts';
+export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary, type Problem, type RunMethodsOptions, type ExperimentBaseOptions } from './experiments/reweight-common.ts';
 export { errorVsPosRatioSvg, weightHistogramSvg } from './experiments/reweight-plots.ts';
 export type { BinarySet } from './data/mnist.ts';
 export type { ImbalancedSizes } from './data/builders.ts';

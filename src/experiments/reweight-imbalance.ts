@@ -12,6 +12,7 @@
  */
 import { imbalancedPair, type ImbalancedSizes } from '../data/builders.ts';
 import {
+  type ExperimentBaseOptions,
   experimentSetup,
   type MethodName,
   type ReweightConfig,
@@ -23,24 +24,16 @@ import {
 /** The pos_ratio grid of the paper. */
 export const POS_RATIOS = [0.9, 0.95, 0.98, 0.99, 0.995] as const;
 
-/** Options for {@link runImbalance}. */
-export interface ImbalanceOptions {
+/** Options for {@link runImbalance}: the shared experiment options and these. */
+export interface ImbalanceOptions extends ExperimentBaseOptions {
   /** Majority shares to run. Default {@link POS_RATIOS} (quick: [0.995]). */
   posRatios?: readonly number[];
-  /** Number of seeds (0, 1, …). Default 5 (quick: 3). */
-  seeds?: number;
-  /** The quick setting: pos_ratio 0.995 only and 300 steps instead of 600. */
+  /** The quick setting: pos_ratio 0.995 only, 300 steps instead of 600, 3 seeds by default. */
   quick?: boolean;
   /** Training set size. Default 800. */
   nTrain?: number;
   /** Balanced test set size. Default 350. */
   nTest?: number;
-  /** Overrides of the model/optimiser/method settings. */
-  config?: Partial<ReweightConfig>;
-  /** Methods to run (default all eight). */
-  methods?: readonly MethodName[];
-  /** Progress lines. */
-  log?: (line: string) => void;
 }
 
 /** One method's results: at the headline pos_ratio, and per pos_ratio. */

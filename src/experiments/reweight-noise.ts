@@ -11,6 +11,7 @@ import { flipLabels } from '../data/builders.ts';
 import { type BinarySet, binaryPair } from '../data/mnist.ts';
 import { Rng } from '../data/rng.ts';
 import {
+  type ExperimentBaseOptions,
   experimentSetup,
   type MethodName,
   type ReweightConfig,
@@ -20,24 +21,14 @@ import {
 } from './reweight-common.ts';
 import type { StepRecord } from '../reweight/train.ts';
 
-/** Options for {@link runNoise}. */
-export interface NoiseOptions {
+/** Options for {@link runNoise}: the shared experiment options and these. */
+export interface NoiseOptions extends ExperimentBaseOptions {
   /** Share of training labels flipped. Default 0.4. */
   noise?: number;
-  /** Number of seeds. Default 5 (quick: 3). */
-  seeds?: number;
-  /** 300 steps instead of 600. */
-  quick?: boolean;
   /** Training set size. Default 800. */
   nTrain?: number;
   /** Clean balanced validation set size. Default 20. */
   nVal?: number;
-  /** Overrides of the model/optimiser/method settings. */
-  config?: Partial<ReweightConfig>;
-  /** Methods to run (default all eight). */
-  methods?: readonly MethodName[];
-  /** Progress lines. */
-  log?: (line: string) => void;
 }
 
 /** A histogram over [0, max]: `counts[k]` samples fell in [edges[k], edges[k+1]). */
