@@ -120,9 +120,10 @@ function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
 /**
  * ⟨a[aOff…], b[bOff…]⟩ over k elements with four independent accumulators: one running sum is a
  * chain of dependent additions, limited by add latency; four chains keep the FPU busy (about 3×
- * faster here). The summation order differs from a left-to-right sum only by rounding.
+ * faster here). The summation order differs from a left-to-right sum only by rounding. Also the
+ * row products of the linear models' closed-form HVP.
  */
-function dotKernel(a: F64, aOff: number, b: F64, bOff: number, k: number): number {
+export function dotKernel(a: F64, aOff: number, b: F64, bOff: number, k: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   // Running indices rather than offset + p: V8 then has one add per load (about 20% faster here).
   let pa = aOff, pb = bOff;
@@ -138,7 +139,7 @@ function dotKernel(a: F64, aOff: number, b: F64, bOff: number, k: number): numbe
 }
 
 /** y[yOff…] += alpha · x[xOff…] over n elements, unrolled by four. */
-function axpyKernel(alpha: number, x: F64, xOff: number, y: F64, yOff: number, n: number): void {
+export function axpyKernel(alpha: number, x: F64, xOff: number, y: F64, yOff: number, n: number): void {
   let j = 0;
   for (; j + 3 < n; j += 4) {
     y[yOff + j] += alpha * x[xOff + j]!;

