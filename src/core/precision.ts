@@ -27,7 +27,7 @@ export const UNIT_ROUNDOFF_F32 = 2 ** -24;
  * ```
  */
 export function unitRoundoff(): number {
-  return getBackend().precision === 'float32' ? UNIT_ROUNDOFF_F32 : UNIT_ROUNDOFF_F64;
+  return isFloat32() ? UNIT_ROUNDOFF_F32 : UNIT_ROUNDOFF_F64;
 }
 
 /**
