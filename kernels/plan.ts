@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { stridesOf } from '../src/core/shape.ts';
+import { broadcastShapes as broadcastShape, stridesOf } from '../src/core/shape.ts';
 
 /** The most collapsed axes an index kernel supports. */
 export const MAX_RANK = 6;
@@ -79,18 +79,8 @@ export function collapse(
  * ```
  */
 export function broadcastShapes(shapes: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const shape = new Array<number>(rank).fill(1);
-  for (const s of shapes) {
-    for (let i = 0; i < s.length; i++) {
-      const o = rank - s.length + i;
-      const d = s[i]!;
-      if (shape[o] === 1) shape[o] = d;
-      else if (d !== 1 && d !== shape[o]) {
-        throw new RangeError(`shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} do not broadcast`);
-      }
-    }
-  }
+  const shape = broadcastShape('broadcast', ...shapes);
+  const rank = shape.length;
   const strides = shapes.map((s) => {
     const own = stridesOf(s);
     return shape.map((d, o) => {
