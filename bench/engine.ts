@@ -11,17 +11,14 @@ import {
 } from '../src/index.ts';
 import {
   type LogregProblem, type MlpProblem, logregHvpReference, logregReference, mlpHvpByDifferences, mlpReference,
-  relativeError,
+  checkAgainstReference, relativeError,
 } from './peers/problems.ts';
 import { type TimeItOptions, timeIt } from './peers/timing.ts';
 
 export type LogregParams = { w: Tensor; b: Tensor };
 type MlpParams = { W1: Tensor; b1: Tensor; W2: Tensor; b2: Tensor };
 
-function check(what: string, err: number, tol: number): number {
-  if (!(err <= tol)) throw new Error(`unequal ${what} disagrees with the float64 reference: relative error ${err} > ${tol}`);
-  return err;
-}
+const check = (what: string, err: number, tol: number): number => checkAgainstReference('unequal', what, err, tol);
 
 /**
  * The logistic problem as engine tensors on the current backend: the objective

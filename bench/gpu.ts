@@ -11,7 +11,8 @@ import type { GpuMode } from '../kernels/index.ts';
 import { Rng } from '../src/data/rng.ts';
 import { grad, hvp, setBackend } from '../src/index.ts';
 import { type LogregParams, logregObjective } from './engine.ts';
-import { logregHvpReference, logregReference, makeLogregProblem, relativeError } from './peers/problems.ts';
+import { checkAgainstReference, logregHvpReference, logregReference, makeLogregProblem, relativeError } from './peers/problems.ts';
+import { median } from './peers/timing.ts';
 
 /** One measurement: square size, gpu.js mode, and achieved GFLOP/s (2·n³ flops per product). */
 export interface GpuMatmulResult {
@@ -22,12 +23,6 @@ export interface GpuMatmulResult {
 
 /** Runs per size after warm-up: fewer for the big sizes so the whole bench stays in seconds. */
 const RUNS: Record<number, number> = { 256: 9, 512: 5, 1024: 3 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /**
  * Measures n×n·n×n matmul GFLOP/s for n = 256, 512, 1024 under gpu.js `webasm`: the median of
@@ -126,9 +121,7 @@ export function benchGpuLogreg({ warmup = 5, repeats = 41 }: { warmup?: number; 
       grad: relativeError([g.w.toFloat64Array(), [g.b.item()]], [ref.gw, [ref.gb]]),
       hvp: relativeError([h.w.toFloat64Array(), [h.b.item()]], [refH.hw, [refH.hb]]),
     };
-    for (const [what, err] of Object.entries(errs)) {
-      if (!(err <= 1e-4)) throw new Error(`benchGpuLogreg: gpu ${what} relative error ${err} > 1e-4`);
-    }
+    for (const [what, err] of Object.entries(errs)) checkAgainstReference('unequal (gpu backend)', what, err, 1e-4);
     const times = { grad: { cpu: [] as number[], gpu: [] as number[] }, hvp: { cpu: [] as number[], gpu: [] as number[] } };
     for (let r = 0; r < warmup + repeats; r++) {
       for (const what of ['grad', 'hvp'] as const) {

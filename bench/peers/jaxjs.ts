@@ -48,6 +48,7 @@ import {
   mlpHvpByDifferences,
   mlpReference,
   relativeError,
+  checkAgainstReference,
 } from './problems.ts';
 import { type TimeItOptions, timeIt, timeItAsync } from './timing.ts';
 import { Rng } from '../../src/data/rng.ts';
@@ -115,7 +116,7 @@ export const JAXJS_WASM_TOL = 1e-4;
 
 /** Fails loudly when a peer's result disagrees with the float64 reference. */
 function check(what: string, err: number, tol: number): void {
-  if (!(err <= tol)) throw new Error(`jax-js ${what} disagrees with the float64 reference: relative error ${err} > ${tol}`);
+  checkAgainstReference('jax-js', what, err, tol);
 }
 
 /**

@@ -317,3 +317,20 @@ export function relativeError(a: ArrayLike<number>[], b: ArrayLike<number>[]): n
   });
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
 }
+
+/**
+ * Fails loudly when a result disagrees with its float64 reference, so a benchmark never times a
+ * computation that is wrong; returns the error for the report.
+ *
+ * @param who the system measured (`unequal`, `jax-js`, …), for the message.
+ * @param what the quantity (`logistic gradient`, …).
+ *
+ * @example
+ * ```ts
+ * checkAgainstReference('unequal', 'HVP', 3e-16, 1e-12); // → 3e-16
+ * ```
+ */
+export function checkAgainstReference(who: string, what: string, err: number, tol: number): number {
+  if (!(err <= tol)) throw new Error(`${who} ${what} disagrees with the float64 reference: relative error ${err} > ${tol}`);
+  return err;
+}
