@@ -83,7 +83,7 @@ export function broadcastShapes(shapes: readonly (readonly number[])[]): { shape
   const rank = shape.length;
   const strides = shapes.map((s) => {
     const own = stridesOf(s);
-    return shape.map((d, o) => {
+    return shape.map((_, o) => {
       const i = o - (rank - s.length);
       if (i < 0 || s[i] === 1) return 0;
       return own[i]!;

@@ -139,7 +139,6 @@ import {
   sigmoid,
   sign,
   sin,
-  slice,
   softmax,
   softmaxCrossEntropy,
   softplus,

@@ -28,7 +28,6 @@ import { sizeOf } from '../core/shape.ts';
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
 import {
   KernelContext,
-  andThen,
   binary as kBinary,
   broadcastTo,
   concat as kConcat,

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromFloat64 } from '../../src/core/create.ts';
-import { matmul, mul, neg, square } from '../../src/index.ts';
+import { matmul, neg, square } from '../../src/index.ts';
 import {
   IndefiniteHessianError, LissaDivergenceError, NotPositiveDefiniteError, Objective, arnoldi, cholesky, inverseHvp,
   jacobiEigen, newton, smallestEigenvalue,

@@ -23,7 +23,7 @@ import {
   subset,
   uniform,
 } from '../../src/reweight/methods.ts';
-import { type StepInfo, trainWeighted, type Weighting } from '../../src/reweight/train.ts';
+import { type StepInfo, trainWeighted } from '../../src/reweight/train.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
 
 const loss = mlpLoss('tanh');
@@ -41,7 +41,6 @@ function info(seed: number, m: number, step = 0, totalSteps = 10): StepInfo<MlpP
   };
 }
 const lossesAt = (s: StepInfo<MlpParams>) => loss(s.params, s.X, s.y).toFloat64Array();
-const objectiveValue = (w: Weighting<MlpParams>, s: StepInfo<MlpParams>) => w.decide(s).objective(s.params).item();
 const arbSeed = fc.integer({ min: 1, max: 100_000 });
 const arbM = fc.integer({ min: 1, max: 12 });
 
