@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { type Tensor, tensor } from '../src/index.ts';
 import { fmt, sizeOf } from '../src/core/shape.ts';
+import { smallestEigenvalue } from '../src/influence/linalg.ts';
 
 /** Flat float64 values of a tensor or plain numbers. */
 export function values(x: Tensor | number | ArrayLike<number>): Float64Array {
@@ -94,4 +95,26 @@ export function seededTensor(shape: readonly number[], seed: number, lo = -1, hi
     data[i] = lo + ((hi - lo) * s) / 4294967296;
   }
   return tensor(data, shape);
+}
+
+/**
+ * How far apart two approximate minimisers of a convex objective may be, from their gradient norms
+ * `ga` and `gb`: near the optimum R is λ_min-strongly convex off its gauge directions, so
+ * ‖θ − θ*‖ ≤ ‖∇R(θ)‖ / λ_min and ‖a − b‖ ≤ (ga + gb) / λ_min, doubled because λ_min is read off the
+ * Hessian at `theta` rather than minimised along the segment. λ_min is computed, not assumed: the
+ * weights have λ_min ≥ λ, but unregularised intercepts get their curvature from the data alone,
+ * which on (nearly) separable softmax data can be 1e-10 (seen: n = 21, d = 5, λ = 0.02), and then
+ * the optimum is only determined to ~1e-1. Never below 2e-8, the bound at ‖∇R‖ = 1e-10 and
+ * λ_min = 1e-2, which also leaves room for float64 rounding in the gradients when a method ends
+ * far below 1e-10. The gauge direction (softmax: all intercepts up by one constant, R unchanged)
+ * has curvature 0 and is skipped; callers compare points that agree along it.
+ */
+export function optimaTolerance(
+  obj: { dim: number; hessian(theta: Float64Array): Float64Array; spec: { gauge?: Float64Array[] } },
+  theta: Float64Array,
+  ga: number,
+  gb: number,
+): number {
+  const lambdaMin = smallestEigenvalue(obj.hessian(theta), obj.dim, obj.spec.gauge?.length ?? 0);
+  return Math.max(2e-8, (2 * (ga + gb)) / lambdaMin);
 }

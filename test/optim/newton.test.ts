@@ -2,14 +2,15 @@
  * Newton (dense and Newton-CG) reaches ‖∇R‖ < 1e-10 on random convex problems, agrees across modes,
  * and throws ConvergenceError when it cannot get there.
  *
- * Agreement tolerance: R is λ_min-strongly convex (λ_min ≥ λ for the weights; the intercept's
- * curvature comes from the data), so ‖θ − θ*‖ ≤ ‖∇R(θ)‖ / λ_min; two runs each with ‖∇R‖ < 1e-10
- * and λ_min ≳ 1e-2 agree to 2e-8.
+ * Agreement tolerance: the two optima may differ by (‖∇R(a)‖ + ‖∇R(b)‖) / λ_min, with λ_min computed
+ * at the optimum (`optimaTolerance` in test/helpers.ts says why it cannot be assumed); with
+ * ‖∇R‖ < 1e-10 and λ_min ≳ 1e-2, most draws, that is 2e-8. Both runs start at 0 and step
+ * orthogonally to softmax's gauge direction, so they agree along it.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConvergenceError, newton } from '../../src/influence/index.ts';
-import { expectClose } from '../helpers.ts';
+import { expectClose, optimaTolerance } from '../helpers.ts';
 import { randomObjective } from '../influence/problems.ts';
 
 describe('newton', () => {
@@ -23,7 +24,8 @@ describe('newton', () => {
           expect(b.gradNorm).toBeLessThan(1e-10);
           expect(a.iterations).toBeLessThan(30);
           expect(Math.hypot(...obj.gradient(a.theta))).toBeLessThan(1e-10);
-          expectClose(a.theta, b.theta, { rtol: 0, atol: 2e-8, what: 'dense vs CG optimum' });
+          const atol = optimaTolerance(obj, a.theta, a.gradNorm, b.gradNorm);
+          expectClose(a.theta, b.theta, { rtol: 0, atol, what: 'dense vs CG optimum' });
         },
       ),
       { numRuns: 15 },
