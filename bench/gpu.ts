@@ -8,7 +8,7 @@
  */
 import { KernelContext, matmul } from '../kernels/index.ts';
 import type { GpuMode } from '../kernels/index.ts';
-import { Rng } from '../src/data/rng.ts';
+import { Rng } from '../src/core/rng.ts';
 import { grad, hvp, setBackend } from '../src/index.ts';
 import { type LogregParams, logregObjective } from './engine.ts';
 import { checkAgainstReference, logregHvpReference, logregReference, makeLogregProblem, relativeError } from './peers/problems.ts';

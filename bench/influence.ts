@@ -9,7 +9,7 @@
 import { fromFloat64 } from '../src/core/create.ts';
 import { binaryPair } from '../src/data/mnist.ts';
 import { Influence, totalLoss } from '../src/influence/influence.ts';
-import { pearson } from '../src/influence/linalg.ts';
+import { pearson } from '../src/linalg/vector.ts';
 import type { SolverName } from '../src/influence/solvers.ts';
 import { linearModel, linearObjective } from '../src/nn/linear-models.ts';
 import { Objective } from '../src/nn/objective.ts';

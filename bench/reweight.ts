@@ -8,7 +8,7 @@
  * @module
  */
 import { grad, mean, tensor } from '../src/index.ts';
-import { Rng } from '../src/data/rng.ts';
+import { Rng } from '../src/core/rng.ts';
 import { type MlpParams, mlpInit } from '../src/nn/mlp.ts';
 import { momentum } from '../src/optim/sgd.ts';
 import { l2rwWeights, type MetaRoute, mlpLoss, mlpMetaGradient } from '../src/reweight/l2rw.ts';

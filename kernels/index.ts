@@ -17,7 +17,7 @@ export * from './context.ts';
 export * from './elementwise.ts';
 export * from './matmul.ts';
 export * from './reduce.ts';
-export * from './layout.ts';
+export * from './movement.ts';
 export * from './fused.ts';
 export { broadcastShapes, collapse, MAX_RANK } from './plan.ts';
 export type { KernelThis } from './types.ts';

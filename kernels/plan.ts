@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { broadcastShapes as broadcastShape, stridesOf } from '../src/core/shape.ts';
+import { broadcastShapes as broadcastShape, stridesOf } from '../src/base/shape.ts';
 
 /** The most collapsed axes an index kernel supports. */
 export const MAX_RANK = 6;

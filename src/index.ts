@@ -16,7 +16,7 @@
  */
 export { Tensor, ConcreteTensor, type TensorLike, type NestedArray } from './core/tensor.ts';
 export { Tracer, Trace, type Primitive, setDebugNans } from './core/trace.ts';
-export type { Shape } from './core/shape.ts';
+export type { Shape } from './base/shape.ts';
 export {
   tensor,
   asTensor,
@@ -30,12 +30,12 @@ export {
   fromNdarray,
   toNdarray,
 } from './core/create.ts';
-export { Rng } from './data/rng.ts';
+export { Rng } from './core/rng.ts';
 export { type Pytree, type TreeDef, type LeafDef, type NoneDef, type ArrayDef, type ObjectDef, type Flattened, treeFlatten, treeUnflatten, treeMap } from './core/pytree.ts';
 
-export { jvp } from './core/transforms/jvp.ts';
-export { vjp } from './core/transforms/reverse.ts';
-export { vmap, type VmapOptions } from './core/transforms/vmap.ts';
+export { jvp } from './transforms/jvp.ts';
+export { vjp } from './transforms/reverse.ts';
+export { vmap, type VmapOptions } from './transforms/vmap.ts';
 export {
   grad,
   valueAndGrad,
@@ -46,8 +46,8 @@ export {
   type GradOptions,
   type JacobianOptions,
   type HvpOptions,
-} from './core/transforms/derived.ts';
-export { customVjp, type CustomVjpFunction } from './core/transforms/custom-vjp.ts';
+} from './transforms/api.ts';
+export { customVjp, type CustomVjpFunction } from './transforms/custom-vjp.ts';
 
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';
@@ -64,9 +64,9 @@ export * from './influence/index.ts';
 export * from './nn/mlp.ts';
 export * from './optim/sgd.ts';
 export * from './reweight/index.ts';
-export { runImbalance, POS_RATIOS, type ImbalanceOptions, type ImbalanceResult, type ImbalanceMethodResult } from './experiments/reweight-imbalance.ts';
-export { runNoise, noisyPair, histogram, type NoiseOptions, type NoiseResult, type Histogram } from './experiments/reweight-noise.ts';
-export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary, type Problem, type RunMethodsOptions, type ExperimentBaseOptions } from './experiments/reweight-common.ts';
-export { errorVsPosRatioSvg, weightHistogramSvg } from './experiments/reweight-plots.ts';
+export { runImbalance, POS_RATIOS, type ImbalanceOptions, type ImbalanceResult, type ImbalanceMethodResult } from './apps/experiments/reweight-imbalance.ts';
+export { runNoise, noisyPair, histogram, type NoiseOptions, type NoiseResult, type Histogram } from './apps/experiments/reweight-noise.ts';
+export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary, type Problem, type RunMethodsOptions, type ExperimentBaseOptions } from './apps/experiments/reweight-common.ts';
+export { errorVsPosRatioSvg, weightHistogramSvg } from './apps/experiments/reweight-plots.ts';
 export type { BinarySet } from './data/mnist.ts';
 export type { ImbalancedSizes } from './data/builders.ts';

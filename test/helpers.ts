@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { type Tensor, tensor } from '../src/index.ts';
-import { fmt, sizeOf } from '../src/core/shape.ts';
-import { smallestEigenvalue } from '../src/influence/linalg.ts';
+import { fmt, sizeOf } from '../src/base/shape.ts';
+import { smallestEigenvalue } from '../src/linalg/dense.ts';
 
 /** Flat float64 values of a tensor or plain numbers. */
 export function values(x: Tensor | number | ArrayLike<number>): Float64Array {

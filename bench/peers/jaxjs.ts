@@ -51,7 +51,7 @@ import {
   checkAgainstReference,
 } from './problems.ts';
 import { type TimeItOptions, timeIt, timeItAsync } from './timing.ts';
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 
 export { makeLogregProblem, makeMlpProblem };
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 
 /** L2-regularised logistic regression data, evaluation point and HVP direction. */
 export interface LogregProblem {

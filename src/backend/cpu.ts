@@ -9,7 +9,8 @@
  * @module
  */
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
-import { sizeOf, stridesOf } from '../core/shape.ts';
+import { sizeOf, stridesOf } from '../base/shape.ts';
+import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 
 type F64 = Float64Array;
 
@@ -115,39 +116,6 @@ function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
     default: throw new Error(`cpu backend: unknown binary op '${op as string}'`);
   }
   return o;
-}
-
-/**
- * ⟨a[aOff…], b[bOff…]⟩ over k elements with four independent accumulators: one running sum is a
- * chain of dependent additions, limited by add latency; four chains keep the FPU busy (about 3×
- * faster here). The summation order differs from a left-to-right sum only by rounding. Also the
- * row products of the linear models' closed-form HVP.
- */
-export function dotKernel(a: F64, aOff: number, b: F64, bOff: number, k: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  // Running indices rather than offset + p: V8 then has one add per load (about 20% faster here).
-  let pa = aOff, pb = bOff;
-  const end4 = aOff + k - 3, end = aOff + k;
-  for (; pa < end4; pa += 4, pb += 4) {
-    s0 += a[pa]! * b[pb]!;
-    s1 += a[pa + 1]! * b[pb + 1]!;
-    s2 += a[pa + 2]! * b[pb + 2]!;
-    s3 += a[pa + 3]! * b[pb + 3]!;
-  }
-  for (; pa < end; pa++, pb++) s0 += a[pa]! * b[pb]!;
-  return s0 + s1 + s2 + s3;
-}
-
-/** y[yOff…] += alpha · x[xOff…] over n elements, unrolled by four. */
-export function axpyKernel(alpha: number, x: F64, xOff: number, y: F64, yOff: number, n: number): void {
-  let j = 0;
-  for (; j + 3 < n; j += 4) {
-    y[yOff + j] += alpha * x[xOff + j]!;
-    y[yOff + j + 1] += alpha * x[xOff + j + 1]!;
-    y[yOff + j + 2] += alpha * x[xOff + j + 2]!;
-    y[yOff + j + 3] += alpha * x[xOff + j + 3]!;
-  }
-  for (; j < n; j++) y[yOff + j] += alpha * x[xOff + j]!;
 }
 
 /**
@@ -265,7 +233,7 @@ function matmulSlice(
 ): void {
   if (n === 1) {
     if (!transA) {
-      for (let i = 0; i < m; i++) c[cOff + i] = dotKernel(a, aOff + i * k, b, bOff, k);
+      for (let i = 0; i < m; i++) c[cOff + i] = stridedDot(a, aOff + i * k, b, bOff, k);
     } else {
       // A is stored [k, m]: accumulate scaled rows of storage, four per pass over C so that each
       // element of C is loaded and stored once per four rows (the loop is bound by C's traffic).
@@ -276,7 +244,7 @@ function matmulSlice(
         const p0 = aOff + p * m, p1 = p0 + m, p2 = p1 + m, p3 = p2 + m;
         for (let i = 0; i < m; i++) c[cOff + i] += a[p0 + i]! * b0 + a[p1 + i]! * b1 + a[p2 + i]! * b2 + a[p3 + i]! * b3;
       }
-      for (; p < k; p++) axpyKernel(b[bOff + p]!, a, aOff + p * m, c, cOff, m);
+      for (; p < k; p++) stridedAxpy(b[bOff + p]!, a, aOff + p * m, c, cOff, m);
     }
     return;
   }

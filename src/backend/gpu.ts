@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { sizeOf } from '../core/shape.ts';
+import { sizeOf } from '../base/shape.ts';
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
 import {
   KernelContext,

@@ -7,8 +7,8 @@
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 import { getBackend } from '../backend/index.ts';
-import { Rng } from '../data/rng.ts';
-import { type Shape, checkShape, fmt, sizeOf, stridesOf } from './shape.ts';
+import { Rng } from './rng.ts';
+import { type Shape, checkShape, fmt, sizeOf, stridesOf } from '../base/shape.ts';
 import { ConcreteTensor, type NestedArray, Tensor, type TensorLike } from './tensor.ts';
 
 /** Wraps host float64 data of a known shape as a tensor on the current backend. */

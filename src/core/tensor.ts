@@ -11,7 +11,7 @@
  * @module
  */
 import type { Backend, Storage } from '../backend/backend.ts';
-import { type Shape, fmt, sizeOf } from './shape.ts';
+import { type Shape, fmt, sizeOf } from '../base/shape.ts';
 
 /** A nested array of numbers, as `toArray()` returns and `tensor()` accepts. */
 export type NestedArray = number | NestedArray[];

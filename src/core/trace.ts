@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type Shape, fmt } from './shape.ts';
+import { type Shape, fmt } from '../base/shape.ts';
 import { ConcreteTensor, Tensor } from './tensor.ts';
 import { getBackend } from '../backend/index.ts';
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Rng } from './rng.ts';
+import { Rng } from '../core/rng.ts';
 import { type BinarySet, digitIndices, gatherBinary } from './mnist.ts';
 
 /** Options for {@link imbalancedPair}. */

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Rng } from './rng.ts';
+import { Rng } from '../core/rng.ts';
 
 /** Pixels per image (28 × 28). */
 export const MNIST_PIXELS = 784;

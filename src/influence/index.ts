@@ -44,7 +44,8 @@ export {
   type PowerIterationResult,
 } from './solvers.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
-export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, pearson, NotPositiveDefiniteError, type SymmetricEigen } from './linalg.ts';
+export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDefiniteError, type SymmetricEigen } from '../linalg/dense.ts';
+export { pearson } from '../linalg/vector.ts';
 export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from '../nn/objective.ts';
 export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from '../nn/linear-models.ts';
 export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from '../optim/newton.ts';

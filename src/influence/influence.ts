@@ -19,8 +19,8 @@
 import { fromFloat64 } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { grad } from '../core/transforms/derived.ts';
-import { vmap } from '../core/transforms/vmap.ts';
+import { grad } from '../transforms/api.ts';
+import { vmap } from '../transforms/vmap.ts';
 import { vdot } from '../ops/linalg.ts';
 import { sum } from '../ops/reduce.ts';
 import { expandDims, take } from '../ops/shape-ops.ts';

@@ -26,11 +26,12 @@
  */
 import { isFloat32 } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
-import { Rng } from '../data/rng.ts';
+import { Rng } from '../core/rng.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from '../optim/cg.ts';
-import { addGauge, gaugeOperator } from '../optim/newton.ts';
-import { axpy, cholesky, choleskySolve, dotv, jacobiEigen, norm2 } from './linalg.ts';
+import { addGauge, gaugeOperator } from '../linalg/gauge.ts';
+import { cholesky, choleskySolve, jacobiEigen } from '../linalg/dense.ts';
+import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 
 /** The inverse-HVP methods. */
 export type SolverName = 'exact' | 'cg' | 'lissa' | 'arnoldi';
@@ -210,7 +211,7 @@ export function powerIteration(
   let it = 0;
   for (; it < (opts.iterations ?? 100); it++) {
     const w = matvec(v);
-    const next = dotv(v, w);
+    const next = innerProduct(v, w);
     nv = norm2(w);
     if (nv === 0) return { value: 0, vector: v, iterations: it + 1 };
     v = w.map((x) => x / nv);
@@ -252,7 +253,7 @@ export function arnoldi(
     // Two passes of Gram-Schmidt keep Q orthonormal to rounding ("twice is enough").
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i <= j; i++) {
-        const h = dotv(Q[i]!, w);
+        const h = innerProduct(Q[i]!, w);
         if (i < m) Hm[i * m + j] += h;
         axpy(-h, Q[i]!, w);
       }
@@ -265,7 +266,7 @@ export function arnoldi(
         // the weights the data never touches, would be missed). Continue from a fresh random
         // vector orthogonal to Q, with a zero coupling entry: block Lanczos by deflation.
         const fresh = Float64Array.from({ length: dim }, () => rng.normal());
-        for (let pass = 0; pass < 2; pass++) for (const qi of Q) axpy(-dotv(qi, fresh), qi, fresh);
+        for (let pass = 0; pass < 2; pass++) for (const qi of Q) axpy(-innerProduct(qi, fresh), qi, fresh);
         const nf = norm2(fresh);
         if (nf < 1e-10) break; // Q already spans the whole space
         Q.push(fresh.map((x) => x / nf));
@@ -345,8 +346,8 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
           const gauge = obj.spec.gauge ?? [];
           let mu = 0;
           if (gauge.length) {
-            const vv = dotv(v, v);
-            mu = vv > 0 ? dotv(v, Hv(v)) / vv : 1;
+            const vv = innerProduct(v, v);
+            mu = vv > 0 ? innerProduct(v, Hv(v)) / vv : 1;
             info.hvps += 1;
           }
           const A = gaugeOperator(Hv, gauge, mu);
@@ -384,7 +385,7 @@ export function inverseHvp<P extends Pytree>(obj: Objective<P>, theta: Float64Ar
       return {
         solve: (v) => {
           const x = new Float64Array(p);
-          for (const j of keep) axpy(dotv(vectors[j]!, v) / values[j]!, vectors[j]!, x);
+          for (const j of keep) axpy(innerProduct(vectors[j]!, v) / values[j]!, vectors[j]!, x);
           return x;
         },
         info,

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { axpyKernel, dotKernel } from '../backend/cpu.ts';
+import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { add } from '../ops/arith.ts';
@@ -262,7 +262,7 @@ function denseRowHvp(
   X: Float64Array, xo: number, d: number, K: number, v: Float64Array,
   D: Float64Array, dOff: number, wi: number, u: Float64Array, t: Float64Array, out: Float64Array,
 ): void {
-  for (let c = 0; c < K; c++) u[c] = v[K * d + c]! + dotKernel(v, c * d, X, xo, d);
+  for (let c = 0; c < K; c++) u[c] = v[K * d + c]! + stridedDot(v, c * d, X, xo, d);
   for (let c = 0; c < K; c++) {
     let s = 0;
     for (let e = 0; e < K; e++) s += D[dOff + c * K + e]! * u[e]!;
@@ -271,7 +271,7 @@ function denseRowHvp(
   for (let c = 0; c < K; c++) {
     const tc = t[c]!;
     if (tc === 0) continue;
-    axpyKernel(tc, X, xo, out, c * d, d);
+    stridedAxpy(tc, X, xo, out, c * d, d);
     out[K * d + c] += tc;
   }
 }

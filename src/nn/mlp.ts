@@ -19,7 +19,7 @@ import { matmul } from '../ops/linalg.ts';
 import { relu } from '../ops/nn.ts';
 import { concat, reshape } from '../ops/shape-ops.ts';
 import { matmulT } from '../prims/index.ts';
-import { Rng } from '../data/rng.ts';
+import { Rng } from '../core/rng.ts';
 
 /** The hidden-layer nonlinearity. The last layer is always linear (it outputs logits). */
 export type Activation = 'tanh' | 'relu';

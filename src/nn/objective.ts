@@ -18,12 +18,12 @@
 import { fromFloat64 } from '../core/create.ts';
 import { type Pytree, type TreeDef, treeFlatten, treeUnflatten } from '../core/pytree.ts';
 import { Tensor } from '../core/tensor.ts';
-import { grad, hvp as engineHvp, valueAndGrad } from '../core/transforms/derived.ts';
-import { vmap } from '../core/transforms/vmap.ts';
+import { grad, hvp as engineHvp, valueAndGrad } from '../transforms/api.ts';
+import { vmap } from '../transforms/vmap.ts';
 import { add, mul } from '../ops/arith.ts';
 import { mean, sum } from '../ops/reduce.ts';
 import { expandDims, reshape, slice, take } from '../ops/shape-ops.ts';
-import { fmt } from '../core/shape.ts';
+import { fmt } from '../base/shape.ts';
 
 /**
  * A per-example loss over a batch: `loss(params, X, Y)` returns shape `[m]` for the `m` rows of `X`

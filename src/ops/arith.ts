@@ -6,7 +6,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { broadcastShapes } from '../core/shape.ts';
+import { broadcastShapes } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { broadcastShapes, fmt, sizeOf } from '../core/shape.ts';
+import { broadcastShapes, fmt, sizeOf } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 import { mul } from './arith.ts';

@@ -5,7 +5,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { fmt, shapesEqual } from '../core/shape.ts';
+import { fmt, shapesEqual } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import { mul, square, sub } from './arith.ts';
 import { logSoftmax, softplus } from './nn.ts';

@@ -5,7 +5,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { normalizeAxes } from '../core/shape.ts';
+import { normalizeAxes } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import { add, div, exp, greater, greaterEqual, log, log1p, neg, stopGradient, sub, where } from './arith.ts';
 import { type Axis, type ReduceOptions, max, reduceArgs, sum } from './reduce.ts';

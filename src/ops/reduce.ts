@@ -5,7 +5,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { normalizeAxes, sizeOf } from '../core/shape.ts';
+import { normalizeAxes, sizeOf } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 import { div, neg } from './arith.ts';

@@ -5,7 +5,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { type Shape, fmt, normalizeAxes, normalizeAxis } from '../core/shape.ts';
+import { type Shape, fmt, normalizeAxes, normalizeAxis } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 

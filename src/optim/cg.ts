@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { axpy, dotv, norm2 } from '../influence/linalg.ts';
+import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 
 /** Options for {@link conjugateGradient}. */
 export interface CgOptions {
@@ -71,14 +71,14 @@ export function conjugateGradient(matvec: (v: Float64Array) => Float64Array, b: 
   const r = Float64Array.from(b);
   if (opts.x0) axpy(-1, A(x), r);
   const d = Float64Array.from(r);
-  let rr = dotv(r, r);
+  let rr = innerProduct(r, r);
   const history = [Math.sqrt(rr) / bnorm];
   let k = 0;
   for (; k < maxIter && history[history.length - 1]! > tol; k++) {
     const Ad = A(d);
-    const curv = dotv(d, Ad);
+    const curv = innerProduct(d, Ad);
     if (!(curv > 0)) {
-      return { x, iterations: k + 1, residualHistory: history, converged: false, negativeCurvature: { curvature: curv / dotv(d, d), iteration: k } };
+      return { x, iterations: k + 1, residualHistory: history, converged: false, negativeCurvature: { curvature: curv / innerProduct(d, d), iteration: k } };
     }
     const alpha = rr / curv;
     axpy(alpha, d, x);
@@ -86,7 +86,7 @@ export function conjugateGradient(matvec: (v: Float64Array) => Float64Array, b: 
       r.set(b);
       axpy(-1, A(x), r);
     } else axpy(-alpha, Ad, r);
-    const rrNew = dotv(r, r);
+    const rrNew = innerProduct(r, r);
     const beta = rrNew / rr;
     rr = rrNew;
     for (let i = 0; i < p; i++) d[i] = r[i]! + beta * d[i]!;

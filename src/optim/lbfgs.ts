@@ -9,7 +9,7 @@
  */
 import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
-import { axpy, dotv, norm2 } from '../influence/linalg.ts';
+import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 import type { Objective } from '../nn/objective.ts';
 import { backtrack } from './line-search.ts';
 import { ConvergenceError, type TrainResult } from './newton.ts';
@@ -60,22 +60,22 @@ export function minimizeLbfgs(
     const q = Float64Array.from(g);
     const alpha = new Array<number>(S.length);
     for (let j = S.length - 1; j >= 0; j--) {
-      alpha[j] = rho[j]! * dotv(S[j]!, q);
+      alpha[j] = rho[j]! * innerProduct(S[j]!, q);
       axpy(-alpha[j]!, Y[j]!, q);
     }
-    const gamma = S.length ? dotv(S[S.length - 1]!, Y[Y.length - 1]!) / dotv(Y[Y.length - 1]!, Y[Y.length - 1]!) : 1 / Math.max(gnorm, 1);
+    const gamma = S.length ? innerProduct(S[S.length - 1]!, Y[Y.length - 1]!) / innerProduct(Y[Y.length - 1]!, Y[Y.length - 1]!) : 1 / Math.max(gnorm, 1);
     for (let i = 0; i < q.length; i++) q[i] = q[i]! * gamma;
     for (let j = 0; j < S.length; j++) {
-      const beta = rho[j]! * dotv(Y[j]!, q);
+      const beta = rho[j]! * innerProduct(Y[j]!, q);
       axpy(alpha[j]! - beta, S[j]!, q);
     }
     let dir = q.map((v) => -v);
-    let slope = dotv(g, dir);
+    let slope = innerProduct(g, dir);
     if (!(slope < 0)) {
       // Lost descent (rounding): restart from steepest descent.
       S.length = Y.length = rho.length = 0;
       dir = g.map((v) => -v / Math.max(gnorm, 1));
-      slope = dotv(g, dir);
+      slope = innerProduct(g, dir);
     }
     const accepted = backtrack(fg, theta, value, gnorm, dir, slope, 50);
     if (!accepted) {
@@ -90,7 +90,7 @@ export function minimizeLbfgs(
       s[i] = next[i]! - theta[i]!;
       yv[i] = ng[i]! - g[i]!;
     }
-    const sy = dotv(s, yv);
+    const sy = innerProduct(s, yv);
     if (sy > 1e-16 * norm2(s) * norm2(yv)) {
       S.push(s);
       Y.push(yv);

@@ -4,7 +4,7 @@
  * @module
  */
 import { unitRoundoff, UNIT_ROUNDOFF_F64 } from '../core/precision.ts';
-import { axpy, norm2 } from '../influence/linalg.ts';
+import { axpy, norm2 } from '../linalg/vector.ts';
 
 /** A point a line search accepted: θ + t·dir, with R and ∇R there. */
 export interface AcceptedStep {

@@ -15,9 +15,11 @@
  */
 import { defaultGradTol } from '../core/precision.ts';
 import type { Pytree } from '../core/pytree.ts';
-import { NotPositiveDefiniteError, axpy, cholesky, choleskySolve, dotv, norm2 } from '../influence/linalg.ts';
+import { NotPositiveDefiniteError, cholesky, choleskySolve } from '../linalg/dense.ts';
+import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from './cg.ts';
+import { addGauge, gaugeOperator } from '../linalg/gauge.ts';
 import { backtrack } from './line-search.ts';
 
 /** What a trainer returns. */
@@ -70,44 +72,6 @@ export interface NewtonOptions {
   allowUnconverged?: boolean;
   /** Progress callback (iteration, ‖∇R‖, R). */
   onIteration?: (iteration: number, gradNorm: number, value: number) => void;
-}
-
-/** H + μ Σ u uᵀ for the objective's gauge directions (μ = mean diagonal, to keep the scale). */
-export function addGauge(H: Float64Array, p: number, gauge: Float64Array[] | undefined): Float64Array {
-  if (!gauge?.length) return H;
-  let tr = 0;
-  for (let i = 0; i < p; i++) tr += H[i * p + i]!;
-  const mu = tr / p || 1;
-  for (const u of gauge) {
-    for (let i = 0; i < p; i++) {
-      if (u[i] === 0) continue;
-      for (let j = 0; j < p; j++) H[i * p + j] += mu * u[i]! * u[j]!;
-    }
-  }
-  return H;
-}
-
-/**
- * x ↦ A x + μ Σ u (uᵀx)/(uᵀu) for the gauge directions u: the matrix-free form of {@link addGauge},
- * for CG. Along a gauge direction H u = 0 exactly, but a right-hand side (a gradient) is ⊥ u only
- * to rounding: about 1e-17 relative in float64, 1e-8 in float32. CG on H alone then meets a
- * direction of curvature ≈ 0 carrying that leak and takes a step of size leak/curvature (seen: softmax
- * Newton-CG steps that moved the intercepts by 10⁷ on the float32 backend). With μ inside H's spectrum the system is
- * positive definite and the solution on the complement of the gauge is unchanged.
- *
- * @example
- * ```ts
- * const A = gaugeOperator((v) => obj.hvp(theta, v), obj.spec.gauge, mu);
- * conjugateGradient(A, g);
- * ```
- */
-export function gaugeOperator(A: (v: Float64Array) => Float64Array, gauge: Float64Array[] | undefined, mu: number): (v: Float64Array) => Float64Array {
-  if (!gauge?.length) return A;
-  return (x) => {
-    const out = A(x);
-    for (const u of gauge) axpy((mu * dotv(u, x)) / dotv(u, u), u, out);
-    return out;
-  };
 }
 
 /**
@@ -166,14 +130,14 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
       const eta = Math.min(0.5, Math.sqrt(gnorm));
       const H = (v: Float64Array) => obj.hvp(theta, v);
       // μ = gᵀHg / gᵀg, the Rayleigh quotient of the gradient: inside H's spectrum (see gaugeOperator).
-      const mu = obj.spec.gauge?.length ? dotv(g, H(g)) / dotv(g, g) || 1 : 0;
+      const mu = obj.spec.gauge?.length ? innerProduct(g, H(g)) / innerProduct(g, g) || 1 : 0;
       const res = conjugateGradient(gaugeOperator(H, obj.spec.gauge, mu), g, { tol: eta, maxIter: 2 * p });
       step = res.negativeCurvature && res.iterations === 1 ? Float64Array.from(g) : res.x;
     }
     for (let i = 0; i < p; i++) step[i] = -step[i]!;
-    const slope = dotv(g, step);
+    const slope = innerProduct(g, step);
     if (!(slope < 0)) step = g.map((v) => -v); // not a descent direction: fall back to steepest descent
-    const slope2 = dotv(g, step);
+    const slope2 = innerProduct(g, step);
     const accepted = backtrack((x) => obj.valueAndGradient(x), theta, value, gnorm, step, slope2, 40);
     if (!accepted) {
       if (chord) {

@@ -6,7 +6,7 @@
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
-import { type Shape, broadcastShapes, fmt, shapesEqual } from '../core/shape.ts';
+import { type Shape, broadcastShapes, fmt, shapesEqual } from '../base/shape.ts';
 import { reduceSum } from './reduce-sum.ts';
 import { reshape } from './reshape.ts';
 

@@ -9,7 +9,7 @@
  * @module
  */
 import type { BinaryOp, UnaryOp } from '../backend/backend.ts';
-import { type Shape, fmt, shapesEqual } from '../core/shape.ts';
+import { type Shape, fmt, shapesEqual } from '../base/shape.ts';
 import { ConcreteTensor, Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';

@@ -13,7 +13,7 @@
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
-import { type Shape, fmt } from '../core/shape.ts';
+import { type Shape, fmt } from '../base/shape.ts';
 import { add } from './add.ts';
 import { concat } from './concat.ts';
 import { slice } from './slice.ts';

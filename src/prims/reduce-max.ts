@@ -7,7 +7,7 @@
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
-import { normalizeAxes } from '../core/shape.ts';
+import { normalizeAxes } from '../base/shape.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { reshape } from './reshape.ts';
 import { equal } from './compare.ts';

@@ -6,7 +6,7 @@
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
-import { type Shape, normalizeAxes } from '../core/shape.ts';
+import { type Shape, normalizeAxes } from '../base/shape.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { reshape } from './reshape.ts';
 

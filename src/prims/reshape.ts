@@ -5,7 +5,7 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { type Shape, checkShape, fmt, shapesEqual, sizeOf } from '../core/shape.ts';
+import { type Shape, checkShape, fmt, shapesEqual, sizeOf } from '../base/shape.ts';
 
 export interface ReshapeParams {
   shape: number[];

@@ -6,7 +6,7 @@
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
 import { getBackend } from '../backend/index.ts';
-import { fmt } from '../core/shape.ts';
+import { fmt } from '../base/shape.ts';
 import { pad } from './pad.ts';
 
 export interface SliceParams {

@@ -23,8 +23,8 @@
 import { zeros } from '../core/create.ts';
 import { type Pytree, treeFlatten } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { grad } from '../core/transforms/derived.ts';
-import { vmap } from '../core/transforms/vmap.ts';
+import { grad } from '../transforms/api.ts';
+import { vmap } from '../transforms/vmap.ts';
 import { add, mul, neg } from '../ops/arith.ts';
 import { matmul } from '../ops/linalg.ts';
 import { bceWithLogits } from '../ops/losses.ts';

@@ -9,10 +9,10 @@
 import { tensor } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { valueAndGrad } from '../core/transforms/derived.ts';
+import { valueAndGrad } from '../transforms/api.ts';
 import { mul } from '../ops/arith.ts';
 import { sum } from '../ops/reduce.ts';
-import { Rng } from '../data/rng.ts';
+import { Rng } from '../core/rng.ts';
 import type { Optimizer } from '../optim/sgd.ts';
 import type { PerExampleLoss } from '../nn/objective.ts';
 import type { Batch } from './l2rw.ts';

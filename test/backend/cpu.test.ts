@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend as cpu } from '../../src/backend/cpu.ts';
-import { sizeOf, stridesOf } from '../../src/core/shape.ts';
-import { refMatmul } from '../kernels/suite.ts';
+import { sizeOf, stridesOf } from '../../src/base/shape.ts';
+import { refMatmul } from '../gpu/suite.ts';
 
 const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 2);
 const unravel = (k: number, shape: number[]) => {

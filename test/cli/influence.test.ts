@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 import { pearson } from '../../src/influence/index.ts';
 import { expectClose } from '../helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyStandardizer, classCounts, fitStandardizer, flipLabels, imbalancedPair } from '../../src/data/builders.ts';
 import { MNIST_PACKAGE_COUNTS, loadMnist } from '../../src/data/mnist.ts';
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 
 describe('imbalancedPair (L2RW 4-vs-9 protocol)', () => {
   const m = loadMnist();

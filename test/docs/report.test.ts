@@ -1,12 +1,12 @@
 /**
- * The pieces of the `npm start` report (src/demo): its SVG charts and HTML are well formed and
+ * The pieces of the `npm start` report (src/apps/report): its SVG charts and HTML are well formed and
  * escape what they show, and the second-order sanity panel's reference Hessian-vector product (plain
  * loops, no autodiff) agrees with the engine, so the panel compares two independent computations.
  */
 import { describe, expect, it } from 'vitest';
-import { fmt, page, table } from '../../src/demo/html.ts';
-import { closedFormHvp, secondOrderSanity } from '../../src/demo/sanity.ts';
-import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/demo/svg.ts';
+import { fmt, page, table } from '../../src/apps/report/html.ts';
+import { closedFormHvp, secondOrderSanity } from '../../src/apps/report/sanity.ts';
+import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/apps/report/svg.ts';
 import { Rng } from '../../src/index.ts';
 
 /** Every opened tag is closed in order (self-closing tags excepted). */

@@ -4,7 +4,7 @@
  * 50 points).
  */
 import { describe, expect, it } from 'vitest';
-import { runFigure2 } from '../../src/experiments/koh-liang-figure2.ts';
+import { runFigure2 } from '../../src/apps/experiments/koh-liang-figure2.ts';
 
 describe('Koh & Liang Figure 2 (left) on MNIST 1 vs 7', () => {
   it('predicted vs actual LOO correlate and the SVG is self-contained', () => {

@@ -2,7 +2,7 @@
  * Random convex problems shared by the influence tests: Gaussian features, labels from a noisy
  * linear rule (logistic or linear), drawn from a seeded Rng so a fast-check seed reproduces a case.
  */
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 import { type Dataset, type LinearModelKind, linearObjective } from '../../src/influence/index.ts';
 
 /** n rows, d features, labels for the kind (softmax: 3 classes). */

@@ -11,7 +11,7 @@ import { fromFloat64 } from '../../src/core/create.ts';
 import { linearObjective, paramLayout } from '../../src/influence/index.ts';
 import { expectClose, maxAbs } from '../helpers.ts';
 import { randomData, randomObjective } from '../influence/problems.ts';
-import { Rng } from '../../src/data/rng.ts';
+import { Rng } from '../../src/core/rng.ts';
 
 const kinds = ['linreg', 'logreg', 'softmax'] as const;
 
