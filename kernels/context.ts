@@ -21,10 +21,10 @@ import { GPU } from 'gpu.js';
 const backends = gpujs as unknown as Record<'CPUKernel' | 'WebAssemblyKernel' | 'WebGL2Kernel' | 'WebGPUKernel', unknown>;
 
 /** The gpu.js backends this project supports: `cpu`/`webasm` in Node, `webgl2`/`webgpu` in a browser. */
-export type GpuMode = 'cpu' | 'webasm' | 'webgl2' | 'webgpu';
+export const GPU_MODES = ['cpu', 'webasm', 'webgl2', 'webgpu'] as const;
 
-/** Every mode, in the order the checks report them. */
-export const GPU_MODES: readonly GpuMode[] = ['cpu', 'webasm', 'webgl2', 'webgpu'];
+/** One of {@link GPU_MODES}. */
+export type GpuMode = (typeof GPU_MODES)[number];
 
 /**
  * A result left on the device by a pipeline-mode kernel: a gpu.js `Texture` (webgl2), a

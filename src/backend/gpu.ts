@@ -278,16 +278,3 @@ export class GpuBackend implements Backend {
  * per-call copy costs less than a swap is worth.
  */
 const RESIDENT_MIN = 65_536;
-
-
-/**
- * Creates a GPU backend (what `setBackend('gpu', { mode })` will construct).
- *
- * @example
- * ```ts
- * const backend = createGpuBackend({ mode: 'webasm' });
- * ```
- */
-export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
-  return new GpuBackend(options);
-}

@@ -7,13 +7,14 @@
 import type { Backend } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
 import { GpuBackend } from './gpu.ts';
+import { GPU_MODES, type GpuMode } from '../../kernels/index.ts';
 
 export type { Backend } from './backend.ts';
 
 /** Options for `setBackend('gpu', …)`. */
 export interface GpuOptions {
   /** The gpu.js mode: `'webasm'` or `'cpu'` in Node; `'webgl2'`, `'webgpu'` in a browser. */
-  mode?: 'cpu' | 'webasm' | 'webgl2' | 'webgpu';
+  mode?: GpuMode;
 }
 
 /** Builds a backend from the options given to `setBackend`. */
@@ -22,10 +23,11 @@ export type Factory = (options: Record<string, unknown>) => Backend;
 const gpuBackends = new Map<string, GpuBackend>();
 function gpuFactory(options: Record<string, unknown>): Backend {
   const mode = (options.mode as GpuOptions['mode']) ?? 'webasm';
-  const allowed = ['cpu', 'webasm', 'webgl2', 'webgpu'];
-  if (!allowed.includes(mode)) throw new Error(`setBackend('gpu'): mode must be one of ${allowed.join(', ')}, got '${mode}'`);
+  if (!(GPU_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`setBackend('gpu'): mode must be one of ${GPU_MODES.join(', ')}, got '${mode}'`);
+  }
   let b = gpuBackends.get(mode);
-  if (!b) gpuBackends.set(mode, (b = new GpuBackend({ mode: mode as 'webasm' })));
+  if (!b) gpuBackends.set(mode, (b = new GpuBackend({ mode })));
   return b;
 }
 
