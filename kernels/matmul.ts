@@ -17,31 +17,14 @@
  * - `n ≥ 4` ({@link matmulBody4}): a 2-D output with `thread.x` = column (lanes share their rows)
  *   and an `Array(4)` return, so one cell computes four rows of one column. Per step of k: one
  *   gather of B, four uniform loads of A, sixteen multiply-adds (the 1-D kernel: two gathers for
- *   four). About 2.5× faster at 512². The host then unpacks the row quads into row-major C.
+ *   four). The host then unpacks the row quads into row-major C.
  * - `n = 1` with one B (a matrix–vector product, the shape of the logistic-regression gradient):
  *   the vector's index starts at a constant, so its loads are uniform and only A is gathered.
  * - `n = 2, 3` with one B ({@link matvecColumnsSource}): the joint JVP of a matrix–vector product (the
  *   forward-over-reverse HVP of a linear model multiplies X by [w, v]). One gather of A feeds n
- *   multiply-adds and the `Array(n)` cells are C's rows; about 2× faster than the 1-D kernel
- *   (2000 × 784 × 2: 2.7 against 6.3 ms).
+ *   multiply-adds and the `Array(n)` cells are C's rows.
  *
- * Where the ceiling is (read off V8's TurboFan listing of {@link matmulBody4}, x64 with AVX2): one
- * step of k, sixteen multiply-adds, compiles to about 75 instructions, so the row-quad kernel stays
- * near 4 GFLOP/s at 512² while jax-js's wasm matmul (contiguous `v128.load`, fused multiply-add,
- * larger register tiles) reaches 22–25. Three properties of gpu.js 2.24's emitter set that, and no
- * kernel body can avoid them:
- * - every index is a float. A declaration with an integer initialiser decays to `f32`, and even
- *   `let t = 0` loop counters do (the literal's type is frozen as Integer after the first walk), so
- *   each load pays a saturating float → int conversion: about six instructions and two branches
- *   for a scalar, six for a vector;
- * - a lane-varying load is four scalar loads and three lane inserts, which all queue on the one
- *   shuffle port;
- * - a cell returns at most `Array(4)` and kernel maps are unsupported, so no cell can hold a
- *   register tile larger than 4 × 4.
- * Unrolling k, 2-D and 3-D argument views (integer index arithmetic) and split-k were each measured
- * and gained 0–30% on the narrow products, within this machine's noise, so none is kept. gpu.js's
- * threaded `asyncMode` path reaches about 5 GFLOP/s at 512² on this machine's two cores, still far
- * from jax-js, at the price of making every call asynchronous.
+ * What bounds these kernels, and what was measured and dropped, is in docs/guides/gpu-backend.md.
  *
  * @module
  */
