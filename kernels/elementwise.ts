@@ -14,18 +14,12 @@ import { sizeOf } from './context.ts';
 import { broadcastShapes, collapse, planConstants, planKey, stridedIndexSource } from './plan.ts';
 import type { KernelThis } from './types.ts';
 
-// The op vocabulary is the backend interface's: these kernels implement it for the gpu backend.
-import type { BinaryOp, UnaryOp } from '../src/backend/backend.ts';
+// The op vocabulary is the bottom layer's: one list per kind, and the tables below are `Record`s over
+// it, so an op without a kernel fails to compile.
+import { BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from '../src/base/op-list.ts';
 
+export { BINARY_OPS, UNARY_OPS };
 export type { BinaryOp, UnaryOp };
-
-/** Every unary operation, for checks that iterate over them. */
-export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign'];
-/** Every binary operation, for checks that iterate over them. */
-export const BINARY_OPS: readonly BinaryOp[] = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum',
-  'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual',
-];
 
 // The bodies below are translated by gpu.js, not run by Node (except in `cpu` mode): no closures,
 // no object literals, only Math functions from gpu.js' supported list.

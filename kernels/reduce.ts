@@ -10,9 +10,9 @@
 import type { KernelContext, KernelInput, KernelValue, MaybePromise } from './context.ts';
 import { sizeOf } from './context.ts';
 import type { KernelThis } from './types.ts';
+import type { ReduceOp } from '../src/base/op-list.ts';
 
-/** Reductions over an axis. */
-export type ReduceOp = 'sum' | 'max';
+export type { ReduceOp };
 
 function sumBody(this: KernelThis, x: Float32Array): number {
   const o = Math.floor((this.thread.x + 0.5) / this.constants.INNER);
@@ -49,6 +49,9 @@ function maxBody(this: KernelThis, x: Float32Array): number {
   return m;
 }
 
+/** The kernel body of each reduction (a `Record`, so a ReduceOp without a kernel fails to compile). */
+const REDUCE_BODY: Record<ReduceOp, typeof sumBody> = { sum: sumBody, max: maxBody };
+
 /**
  * Reduces `axis` of a row-major tensor of shape `shape`; the result has that axis removed.
  * The axis must be non-empty (an empty max has no value; an empty sum is a fill of zeros).
@@ -66,7 +69,7 @@ export function reduceAxis(
   shape: readonly number[],
   axis: number,
 ): MaybePromise<KernelValue> {
-  if (op !== 'sum' && op !== 'max') throw new Error(`unknown reduction ${String(op)}`);
+  if (!Object.hasOwn(REDUCE_BODY, op)) throw new Error(`unknown reduction ${String(op)}`);
   if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
     throw new RangeError(`reduceAxis: axis ${axis} out of range for [${shape.join(', ')}]`);
   }
@@ -75,7 +78,7 @@ export function reduceAxis(
   const inner = sizeOf(shape.slice(axis + 1));
   if (len < 1) throw new RangeError('reduceAxis: cannot reduce an empty axis');
   const kern = ctx.kernel(`reduce:${op}:${outer}x${len}x${inner}`, () => ({
-    source: op === 'sum' ? sumBody : maxBody,
+    source: REDUCE_BODY[op],
     size: outer * inner,
     constants: { INNER: inner, LEN: len, L4: Math.floor(len / 4), LR: len % 4 },
     maxLoop: len,

@@ -12,36 +12,10 @@
  * @module
  */
 
-/** Elementwise functions of one argument. */
-export type UnaryOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'log1p'
-  | 'sin'
-  | 'cos'
-  | 'tanh'
-  | 'sqrt'
-  | 'abs'
-  | 'sign';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../base/op-list.ts';
 
-/** Elementwise functions of two same-shaped arguments. Comparisons return 1 or 0. */
-export type BinaryOp =
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  | 'pow'
-  | 'maximum'
-  | 'greater'
-  | 'greaterEqual'
-  | 'less'
-  | 'lessEqual'
-  | 'equal'
-  | 'notEqual';
-
-/** Reductions over a set of axes. */
-export type ReduceOp = 'sum' | 'max';
+// The op vocabulary lives in the bottom layer (one `as const` list per kind); backends implement it.
+export type { BinaryOp, ReduceOp, UnaryOp };
 
 /** Opaque storage owned by one backend (a `Float64Array` on the CPU). */
 export type Storage = unknown;

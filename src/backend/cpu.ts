@@ -8,7 +8,8 @@
  *
  * @module
  */
-import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend.ts';
+import type { Backend, Storage } from './backend.ts';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../base/op-list.ts';
 import { sizeOf, stridesOf } from '../base/shape.ts';
 import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 
@@ -92,7 +93,11 @@ function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
     case 'sqrt': for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]!); break;
     case 'abs': for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]!); break;
     case 'sign': for (let i = 0; i < n; i++) { const v = x[i]!; o[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
-    default: throw new Error(`cpu backend: unknown unary op '${op as string}'`);
+    default: {
+      // Exhaustive: a UnaryOp without a case above fails to compile here.
+      const missing: never = op;
+      throw new Error(`cpu backend: unknown unary op '${missing as string}'`);
+    }
   }
   return o;
 }
@@ -113,7 +118,10 @@ function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
     case 'lessEqual': for (let i = 0; i < n; i++) o[i] = a[i]! <= b[i]! ? 1 : 0; break;
     case 'equal': for (let i = 0; i < n; i++) o[i] = a[i]! === b[i]! ? 1 : 0; break;
     case 'notEqual': for (let i = 0; i < n; i++) o[i] = a[i]! !== b[i]! ? 1 : 0; break;
-    default: throw new Error(`cpu backend: unknown binary op '${op as string}'`);
+    default: {
+      const missing: never = op;
+      throw new Error(`cpu backend: unknown binary op '${missing as string}'`);
+    }
   }
   return o;
 }
@@ -288,6 +296,9 @@ function matmulSlice(
   }
 }
 
+/** The starting value of each reduction (a `Record`, so a new ReduceOp fails to compile until it has one). */
+const REDUCE_IDENTITY: Record<ReduceOp, number> = { sum: 0, max: -Infinity };
+
 /** The float64 CPU backend. */
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -319,7 +330,7 @@ export class CpuBackend implements Backend {
   reduce(op: ReduceOp, xs: Storage, shape: readonly number[], axes: readonly number[]): Storage {
     const x = xs as F64;
     const outShape = shape.filter((_, i) => !axes.includes(i));
-    const out = new Float64Array(sizeOf(outShape)).fill(op === 'sum' ? 0 : -Infinity);
+    const out = new Float64Array(sizeOf(outShape)).fill(REDUCE_IDENTITY[op]);
     // Output strides laid over the input's axes, 0 on reduced axes: walking the input in order,
     // every element lands on its output slot.
     const keep = stridesOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));

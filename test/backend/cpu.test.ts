@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend as cpu } from '../../src/backend/cpu.ts';
 import { sizeOf, stridesOf } from '../../src/base/shape.ts';
+import { BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from '../../src/base/op-list.ts';
 import { refMatmul } from '../gpu/suite.ts';
 
 const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 2);
@@ -22,6 +23,65 @@ function close(a: Float64Array, b: Float64Array, tol = 1e-12) {
   expect(a.length).toBe(b.length);
   for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i]!)));
 }
+
+/**
+ * The definition of each unary op, one element at a time. A `Record` over the op list: a new op
+ * fails to compile here until it has a definition, and the loop below then tests it.
+ */
+const UNARY_DEFS: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  log1p: Math.log1p,
+  sin: Math.sin,
+  cos: Math.cos,
+  tanh: Math.tanh,
+  sqrt: Math.sqrt,
+  abs: Math.abs,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+};
+
+/** The definition of each binary op (maximum propagates NaN, as numpy and JAX do). */
+const BINARY_DEFS: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: Math.pow,
+  maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
+  greater: (a, b) => Number(a > b),
+  greaterEqual: (a, b) => Number(a >= b),
+  less: (a, b) => Number(a < b),
+  lessEqual: (a, b) => Number(a <= b),
+  equal: (a, b) => Number(a === b),
+  notEqual: (a, b) => Number(a !== b),
+};
+
+/** Elementwise agreement within `tol` relative to 1 + |want|; NaN must meet NaN, ±∞ the same ∞. */
+function closeOrBothNaN(got: Float64Array, want: readonly number[], tol: number, what: string) {
+  expect(got.length).toBe(want.length);
+  want.forEach((w, i) => {
+    if (Number.isNaN(w)) expect(got[i], `${what} [${i}]`).toBeNaN();
+    else if (!Number.isFinite(w)) expect(got[i], `${what} [${i}]`).toBe(w);
+    else expect(Math.abs(got[i]! - w), `${what} [${i}]: got ${got[i]}, want ${w}`).toBeLessThanOrEqual(tol * (1 + Math.abs(w)));
+  });
+}
+
+describe('cpu backend evaluates every op of the op list by its definition', () => {
+  // Zeros, signs, ties between the two operands, an infinity and a NaN.
+  const xs = [0, -0, 1, -1, 0.5, -2.5, 3, 1e-8, -7, 40, Infinity, NaN];
+  const ys = [0, 1, 1, -2, 0.5, 2, -3, 1e-8, 2, 0.25, 1, 2];
+
+  it.each([...UNARY_OPS])('unary %s', (op) => {
+    const got = cpu.unary(op, Float64Array.from(xs), xs.length) as Float64Array;
+    closeOrBothNaN(got, xs.map(UNARY_DEFS[op]), 0, op);
+  });
+
+  it.each([...BINARY_OPS])('binary %s', (op) => {
+    const got = cpu.binary(op, Float64Array.from(xs), Float64Array.from(ys), xs.length) as Float64Array;
+    closeOrBothNaN(got, xs.map((x, i) => BINARY_DEFS[op](x, ys[i]!)), 0, op);
+  });
+});
 
 describe('cpu backend matches naive definitions', () => {
   it('matmul: every transpose combination, batch, and sizes across the 4×4 tile edges', () => {
