@@ -17,6 +17,7 @@
 import { type Shape, fmt } from '../base/shape.ts';
 import { ConcreteTensor, Tensor } from './tensor.ts';
 import { getBackend } from '../backend/index.ts';
+import type { Backend } from '../backend/backend.ts';
 
 /**
  * A primitive operation: its shape rule, its evaluation, and its derivative and batching rules,
@@ -28,8 +29,11 @@ export interface Primitive<P = unknown> {
   readonly name: string;
   /** Validates the input shapes and returns the output shape; errors name the op and shapes. */
   shape(inShapes: Shape[], params: P): Shape;
-  /** Evaluates on concrete tensors with the current backend. */
-  impl(inputs: ConcreteTensor[], params: P): ConcreteTensor;
+  /**
+   * Evaluates on concrete tensors with `backend`, the backend they live on (the evaluation trace
+   * moves them there first); the result lives there too.
+   */
+  impl(inputs: ConcreteTensor[], params: P, backend: Backend): ConcreteTensor;
   /**
    * The tangent of the output given input tangents (`null` is a symbolic zero; at least one is
    * non-null). `out` is the already computed primal output. Return `null` for a zero tangent.
@@ -81,47 +85,8 @@ export abstract class Trace {
   abstract process(prim: Primitive<any>, args: Tracer[], params: unknown): Tensor;
 }
 
-/** Level 0: evaluate on the backend. Never holds tracers. */
-class EvalTrace extends Trace {
-  readonly kind = 'eval';
-  pure(): Tracer {
-    throw new Error('internal: the evaluation trace has no tracers');
-  }
-  process(): Tensor {
-    throw new Error('internal: evaluation is handled by bind');
-  }
-}
-
-const stack: Trace[] = [new EvalTrace()];
-stack[0]!.level = 0;
-
-/**
- * Runs `body` with `trace` pushed on the stack, popping it (and marking it dead) afterwards even on
- * error.
- */
-export function withTrace<T>(trace: Trace, body: (trace: Trace) => T): T {
-  trace.level = stack.length;
-  stack.push(trace);
-  try {
-    return body(trace);
-  } finally {
-    stack.pop();
-    trace.alive = false;
-  }
-}
-
-function checkAlive(x: Tensor, prim: string): void {
-  if (x instanceof Tracer && (!x.trace.alive || stack[x.trace.level] !== x.trace)) {
-    throw new Error(
-      `${prim}: a ${x.trace.kind} tracer of shape ${fmt(x.shape)} was used after its transformation ` +
-        'returned (it escaped, e.g. through a closure or a global); pass values in as arguments instead',
-    );
-  }
-}
-
-/** Moves a concrete tensor to the current backend if it lives on another one. */
-function onCurrentBackend(x: ConcreteTensor): ConcreteTensor {
-  const backend = getBackend();
+/** Moves a concrete tensor to `backend` if it lives on another one. */
+function onBackend(x: ConcreteTensor, backend: Backend): ConcreteTensor {
   if (x.backend === backend) return x;
   return new ConcreteTensor(backend.fromFloat64(x.backend.toFloat64(x.storage, x.size)), x.shape, backend);
 }
@@ -150,15 +115,19 @@ function hasNaN(t: ConcreteTensor): boolean {
 }
 
 /**
- * Applies a primitive: checks shapes, finds the highest trace among the arguments, raises the others
- * to it and lets it process the primitive. At level 0 the backend evaluates it.
+ * Level 0: evaluation. Its arguments are concrete tensors (it never holds tracers); it moves them to
+ * the current backend, lets the primitive compute there, and checks the result for new NaNs when
+ * `setDebugNans` is on.
  */
-export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
-  const outShape = prim.shape(args.map((a) => a.shape), params);
-  const trace = findTopTrace(args, prim.name);
-  if (!trace) {
-    const inputs = args.map((a) => onCurrentBackend(a as ConcreteTensor));
-    const out = prim.impl(inputs, params);
+class EvalTrace extends Trace {
+  readonly kind = 'eval';
+  pure(): Tracer {
+    throw new Error('internal: the evaluation trace has no tracers');
+  }
+  process(prim: Primitive<any>, args: Tensor[], params: unknown): Tensor {
+    const backend = getBackend();
+    const inputs = args.map((a) => onBackend(a as ConcreteTensor, backend));
+    const out = prim.impl(inputs, params, backend);
     if (debugNans && hasNaN(out) && !inputs.some(hasNaN)) {
       throw new Error(
         `${prim.name} produced NaN from inputs without NaN (input shapes ${inputs.map((i) => fmt(i.shape)).join(', ')}); ` +
@@ -167,6 +136,46 @@ export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
     }
     return out;
   }
+}
+
+const evalTrace = new EvalTrace();
+evalTrace.level = 0;
+const stack: Trace[] = [evalTrace];
+
+/**
+ * Runs `body` with `trace` pushed on the stack, popping it (and marking it dead) afterwards even on
+ * error.
+ */
+export function withTrace<T>(trace: Trace, body: (trace: Trace) => T): T {
+  trace.level = stack.length;
+  stack.push(trace);
+  try {
+    return body(trace);
+  } finally {
+    stack.pop();
+    trace.alive = false;
+  }
+}
+
+function checkAlive(x: Tensor, prim: string): void {
+  if (x instanceof Tracer && (!x.trace.alive || stack[x.trace.level] !== x.trace)) {
+    throw new Error(
+      `${prim}: a ${x.trace.kind} tracer of shape ${fmt(x.shape)} was used after its transformation ` +
+        'returned (it escaped, e.g. through a closure or a global); pass values in as arguments instead',
+    );
+  }
+}
+
+/**
+ * Applies a primitive: checks shapes, finds the highest trace among the arguments, raises the others
+ * to it and lets it process the primitive. With no tracer among the arguments the evaluation trace
+ * (level 0) gets it and the backend computes it.
+ */
+export function bind<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
+  const outShape = prim.shape(args.map((a) => a.shape), params);
+  const trace = findTopTrace(args, prim.name);
+  // Level 0 takes the arguments as they are: all are concrete, so there is nothing to raise.
+  if (!trace) return evalTrace.process(prim, args, params);
   const tracers = args.map((a) => (a instanceof Tracer && a.trace === trace ? a : trace.pure(a)));
   const out = trace.process(prim, tracers, params);
   if (out.shape.length !== outShape.length || out.shape.some((d, i) => d !== outShape[i])) {

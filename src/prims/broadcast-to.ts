@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { type Shape, broadcastShapes, fmt, shapesEqual } from '../base/shape.ts';
 import { reduceSum } from './reduce-sum.ts';
 import { reshape } from './reshape.ts';
@@ -23,8 +22,7 @@ export const broadcastToP: Primitive<BroadcastParams> = {
     }
     return shape;
   },
-  impl([x], { shape }) {
-    const be = getBackend();
+  impl([x], { shape }, be) {
     const padded = [...new Array<number>(shape.length - x!.ndim).fill(1), ...x!.shape];
     return new ConcreteTensor(be.broadcast(x!.storage, padded, shape), shape, be);
   },

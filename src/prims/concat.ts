@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fmt } from '../base/shape.ts';
 import { fullLike, withBatchAxis } from './elementwise.ts';
 import { slice } from './slice.ts';
@@ -31,8 +30,7 @@ export const concatP: Primitive<ConcatParams> = {
     out[axis] = shapes.reduce((n, s) => n + s[axis]!, 0);
     return out;
   },
-  impl(xs, { axis }) {
-    const be = getBackend();
+  impl(xs, { axis }, be) {
     const shapes = xs.map((x) => x.shape);
     const out = [...shapes[0]!];
     out[axis] = shapes.reduce((n, s) => n + s[axis]!, 0);

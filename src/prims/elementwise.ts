@@ -8,11 +8,10 @@
  *
  * @module
  */
-import type { BinaryOp, UnaryOp } from '../backend/backend.ts';
+import type { BinaryOp, UnaryOp } from '../base/op-list.ts';
 import { type Shape, fmt, shapesEqual } from '../base/shape.ts';
 import { ConcreteTensor, Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { full } from '../core/create.ts';
 
@@ -49,9 +48,8 @@ export function unaryPrimitive(
   const prim: Primitive<Record<string, never>> = {
     name,
     shape: (s) => s[0]!,
-    impl([x]) {
-      const b = getBackend();
-      return new ConcreteTensor(b.unary(op, x!.storage, x!.size), x!.shape, b);
+    impl([x], _p, be) {
+      return new ConcreteTensor(be.unary(op, x!.storage, x!.size), x!.shape, be);
     },
     batch: ([x]) => bind(prim, [x!], {}),
   };
@@ -73,8 +71,7 @@ export function binaryPrimitive(name: string, op: BinaryOp, rules?: BinaryRules)
   const prim: Primitive<Record<string, never>> = {
     name,
     shape: (s) => sameShapes(name, s),
-    impl([a, b]) {
-      const be = getBackend();
+    impl([a, b], _p, be) {
       return new ConcreteTensor(be.binary(op, a!.storage, b!.storage, a!.size), a!.shape, be);
     },
     batch: ([a, b], [da, db], _p, n) => bind(prim, [withBatchAxis(a!, da!, n), withBatchAxis(b!, db!, n)], {}),

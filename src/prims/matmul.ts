@@ -12,7 +12,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { type Shape, fmt } from '../base/shape.ts';
 import { add } from './add.ts';
 import { concat } from './concat.ts';
@@ -49,9 +48,8 @@ export const matmulP: Primitive<MatmulParams> = {
     const [batch, m, , n] = dims(sa!, sb!, p);
     return sa!.length === 3 ? [batch, m, n] : [m, n];
   },
-  impl([a, b], p) {
+  impl([a, b], p, be) {
     const [batch, m, k, n] = dims(a!.shape, b!.shape, p);
-    const be = getBackend();
     const shape = a!.ndim === 3 ? [batch, m, n] : [m, n];
     return new ConcreteTensor(be.matmul(a!.storage, b!.storage, batch, m, k, n, p.transA, p.transB), shape, be);
   },

@@ -4,7 +4,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fmt } from '../base/shape.ts';
 import { slice } from './slice.ts';
 
@@ -20,8 +19,7 @@ export const padP: Primitive<PadParams> = {
     if (!ok) throw new Error(`pad: widths lo ${fmt(lo)} and hi ${fmt(hi)} must be non-negative integers, one per axis of ${fmt(s!)}`);
     return s!.map((d, i) => d + lo[i]! + hi[i]!);
   },
-  impl([x], { lo, hi }) {
-    const be = getBackend();
+  impl([x], { lo, hi }, be) {
     return new ConcreteTensor(be.pad(x!.storage, x!.shape, lo, hi), x!.shape.map((d, i) => d + lo[i]! + hi[i]!), be);
   },
   jvp: (_x, [t], p) => pad(t!, p.lo, p.hi),

@@ -6,7 +6,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { normalizeAxes } from '../base/shape.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { reshape } from './reshape.ts';
@@ -32,8 +31,7 @@ export const reduceMaxP: Primitive<ReduceParams> = {
     }
     return reducedShape(s!, axes);
   },
-  impl([x], { axes }) {
-    const be = getBackend();
+  impl([x], { axes }, be) {
     return new ConcreteTensor(be.reduce('max', x!.storage, x!.shape, axes), reducedShape(x!.shape, axes), be);
   },
   jvp: ([x], [t], { axes }, out) => reduceSum(mul(t!, tieWeights(x!, out, axes)), axes),

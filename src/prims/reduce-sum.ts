@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { type Shape, normalizeAxes } from '../base/shape.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { reshape } from './reshape.ts';
@@ -30,8 +29,7 @@ export const reduceSumP: Primitive<ReduceParams> = {
     normalizeAxes('sum', axes, s!.length);
     return reducedShape(s!, axes);
   },
-  impl([x], { axes }) {
-    const be = getBackend();
+  impl([x], { axes }, be) {
     return new ConcreteTensor(be.reduce('sum', x!.storage, x!.shape, axes), reducedShape(x!.shape, axes), be);
   },
   jvp: (_x, [t], p) => reduceSum(t!, p.axes),

@@ -6,7 +6,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fmt } from '../base/shape.ts';
 import { take } from './take.ts';
 
@@ -31,8 +30,7 @@ export const scatterAddP: Primitive<ScatterAddParams> = {
     }
     return outShape(s!, p);
   },
-  impl([g], p) {
-    const be = getBackend();
+  impl([g], p, be) {
     return new ConcreteTensor(be.scatterAdd(g!.storage, g!.shape, p.indices, p.axis, p.axisSize), outShape(g!.shape, p), be);
   },
   jvp: (_g, [t], p) => bind(scatterAddP, [t!], p),

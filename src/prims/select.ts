@@ -5,14 +5,12 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fullLike, sameShapes, withBatchAxis } from './elementwise.ts';
 
 export const selectP: Primitive<Record<string, never>> = {
   name: 'select',
   shape: (s) => sameShapes('select', s),
-  impl([c, a, b]) {
-    const be = getBackend();
+  impl([c, a, b], _p, be) {
     return new ConcreteTensor(be.select(c!.storage, a!.storage, b!.storage, a!.size), a!.shape, be);
   },
   jvp: ([c, a, b], [, ta, tb]) => select(c!, ta ?? fullLike(a!, 0), tb ?? fullLike(b!, 0)),

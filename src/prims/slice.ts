@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fmt } from '../base/shape.ts';
 import { pad } from './pad.ts';
 
@@ -24,8 +23,7 @@ export const sliceP: Primitive<SliceParams> = {
     if (!ok) throw new Error(`slice: starts ${fmt(starts)} with sizes ${fmt(sizes)} do not fit inside shape ${fmt(s!)}`);
     return sizes;
   },
-  impl([x], { starts, sizes }) {
-    const be = getBackend();
+  impl([x], { starts, sizes }, be) {
     return new ConcreteTensor(be.slice(x!.storage, x!.shape, starts, sizes), sizes, be);
   },
   jvp: (_x, [t], p) => slice(t!, p.starts, p.sizes),

@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 import { fmt } from '../base/shape.ts';
 import { scatterAdd } from './scatter-add.ts';
 
@@ -29,8 +28,7 @@ export const takeP: Primitive<TakeParams> = {
     }
     return [...s!.slice(0, axis), ...indicesShape, ...s!.slice(axis + 1)];
   },
-  impl([x], { indices, indicesShape, axis }) {
-    const be = getBackend();
+  impl([x], { indices, indicesShape, axis }, be) {
     const shape = [...x!.shape.slice(0, axis), ...indicesShape, ...x!.shape.slice(axis + 1)];
     return new ConcreteTensor(be.take(x!.storage, x!.shape, indices, axis), shape, be);
   },

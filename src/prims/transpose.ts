@@ -5,7 +5,6 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import { getBackend } from '../backend/index.ts';
 
 export interface TransposeParams {
   perm: number[];
@@ -25,8 +24,7 @@ export const transposeP: Primitive<TransposeParams> = {
     if (!ok) throw new Error(`transpose: [${perm.join(', ')}] is not a permutation of the ${s!.length} axes of shape [${s!.join(', ')}]`);
     return perm.map((p) => s![p]!);
   },
-  impl([x], { perm }) {
-    const be = getBackend();
+  impl([x], { perm }, be) {
     return new ConcreteTensor(be.transpose(x!.storage, x!.shape, perm), perm.map((p) => x!.shape[p]!), be);
   },
   jvp: (_x, [t], { perm }) => transpose(t!, perm),
