@@ -18,7 +18,7 @@ import { add, greater, mul, sub, tanh } from '../ops/arith.ts';
 import { matmul } from '../ops/linalg.ts';
 import { relu } from '../ops/nn.ts';
 import { concat, reshape } from '../ops/shape-ops.ts';
-import { matmulT } from '../prims/index.ts';
+import { gemm } from '../prims/index.ts';
 import { Rng } from '../core/rng.ts';
 
 /** The hidden-layer nonlinearity. The last layer is always linear (it outputs logits). */
@@ -122,7 +122,7 @@ export function mlpForward(params: MlpParams, X: Tensor, activation: Activation)
   let h = X;
   params.forEach((layer, l) => {
     // h Wᵀ with the transpose as a flag on the primitive, never materialised.
-    const a = add(matmulT(h, layer.W, false, true), layer.b);
+    const a = add(gemm(h, layer.W, false, true), layer.b);
     h = l === params.length - 1 ? a : activate(a, activation);
   });
   return h;
@@ -159,7 +159,7 @@ export function mlpLayerwise(params: MlpParams, X: Tensor, activation: Activatio
   let h = X;
   params.forEach((layer, l) => {
     inputs.push(h);
-    const a = add(matmulT(h, layer.W, false, true), layer.b);
+    const a = add(gemm(h, layer.W, false, true), layer.b);
     preacts.push(a);
     h = l === params.length - 1 ? a : activate(a, activation);
     outputs.push(h);
@@ -233,7 +233,7 @@ export function mlpPerExampleGradients(params: MlpParams, X: Tensor, dLogits: Te
     const gl = g[l]!;
     const z = trace.inputs[l]!;
     // Batched outer product: [n, out, 1] · [n, 1, in] = [n, out, in].
-    const W = matmulT(reshape(gl, [n, gl.shape[1]!, 1]), reshape(z, [n, 1, z.shape[1]!]), false, false);
+    const W = gemm(reshape(gl, [n, gl.shape[1]!, 1]), reshape(z, [n, 1, z.shape[1]!]), false, false);
     return { W, b: gl };
   });
 }

@@ -35,17 +35,17 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   }
   let out: Tensor;
   if (xm.ndim === 2 && ym.ndim === 2) {
-    out = p.matmulT(xm, ym);
+    out = p.gemm(xm, ym);
   } else if (ym.ndim === 2) {
     // Batched A against one B: fold A's batch axes into its rows, one big product.
     const lead = xm.shape.slice(0, -2);
-    out = p.reshape(p.matmulT(p.reshape(xm, [sizeOf(lead) * m, k]), ym), [...lead, m, n]);
+    out = p.reshape(p.gemm(p.reshape(xm, [sizeOf(lead) * m, k]), ym), [...lead, m, n]);
   } else {
     const batch = broadcastShapes('matmul', xm.shape.slice(0, -2), ym.shape.slice(0, -2));
     const nb = sizeOf(batch);
     const A = p.reshape(p.broadcastTo(xm, [...batch, m, k]), [nb, m, k]);
     const B = p.reshape(p.broadcastTo(ym, [...batch, k, n]), [nb, k, n]);
-    out = p.reshape(p.matmulT(A, B), [...batch, m, n]);
+    out = p.reshape(p.gemm(A, B), [...batch, m, n]);
   }
   // Remove the axes that promotion added.
   const shape = [...out.shape];
@@ -92,5 +92,5 @@ export function vdot(a: TensorLike, b: TensorLike): Tensor {
 export function outer(a: TensorLike, b: TensorLike): Tensor {
   const x = asTensor(a);
   const y = asTensor(b);
-  return p.matmulT(p.reshape(x, [x.size, 1]), p.reshape(y, [1, y.size]));
+  return p.gemm(p.reshape(x, [x.size, 1]), p.reshape(y, [1, y.size]));
 }

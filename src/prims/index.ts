@@ -32,5 +32,5 @@ export { pad, padP } from './pad.ts';
 export { concat, concatP } from './concat.ts';
 export { take, takeP } from './take.ts';
 export { scatterAdd, scatterAddP } from './scatter-add.ts';
-export { matmulT, matmulP } from './matmul.ts';
+export { gemm, matmulP } from './matmul.ts';
 export { stopGradient, stopGradientP } from './stop-gradient.ts';

@@ -54,8 +54,8 @@ export const matmulP: Primitive<MatmulParams> = {
     return new ConcreteTensor(be.matmul(a!.storage, b!.storage, batch, m, k, n, p.transA, p.transB), shape, be);
   },
   jvp([a, b], [ta, tb], p) {
-    const l = ta ? matmulT(ta, b!, p.transA, p.transB) : null;
-    const r = tb ? matmulT(a!, tb, p.transA, p.transB) : null;
+    const l = ta ? gemm(ta, b!, p.transA, p.transB) : null;
+    const r = tb ? gemm(a!, tb, p.transA, p.transB) : null;
     return l && r ? add(l, r) : (l ?? r);
   },
   jvpJoint([a, b], [ta, tb], { transA, transB }) {
@@ -67,19 +67,19 @@ export const matmulP: Primitive<MatmulParams> = {
     if (tb) {
       const n = b!.shape[transB ? 0 : 1]!;
       const both = concat([b!, tb], transB ? 0 : 1); // [k, 2n] (or [2n, k] stored transposed)
-      const c = matmulT(a!, both, transA, transB); // [m, 2n]
+      const c = gemm(a!, both, transA, transB); // [m, 2n]
       const m = c.shape[0]!;
       return [slice(c, [0, 0], [m, n]), slice(c, [0, n], [m, n])];
     }
     const m = a!.shape[transA ? 1 : 0]!;
     const both = concat([a!, ta!], transA ? 1 : 0); // [2m, k] (or [k, 2m] stored transposed)
-    const c = matmulT(both, b!, transA, transB); // [2m, n]
+    const c = gemm(both, b!, transA, transB); // [2m, n]
     const n = c.shape[1]!;
     return [slice(c, [0, 0], [m, n]), slice(c, [m, 0], [m, n])];
   },
   vjp(g, [a, b], { transA, transB }, _out, active = [true, true]) {
-    const da = !active[0] ? null : transA ? matmulT(b!, g, transB, true) : matmulT(g, b!, false, !transB);
-    const db = !active[1] ? null : transB ? matmulT(g, a!, true, transA) : matmulT(a!, g, !transA, false);
+    const da = !active[0] ? null : transA ? gemm(b!, g, transB, true) : gemm(g, b!, false, !transB);
+    const db = !active[1] ? null : transB ? gemm(g, a!, true, transA) : gemm(a!, g, !transA, false);
     return [da, db];
   },
   batch([a, b], [da, db], p, n) {
@@ -87,14 +87,14 @@ export const matmulP: Primitive<MatmulParams> = {
     // Common case (per-example inputs against shared weights): fold the batch into the rows of A.
     if (rank === 2 && da === 0 && db === null && !p.transA) {
       const [m, k] = [a!.shape[1]!, a!.shape[2]!];
-      const c = matmulT(reshape(a!, [n * m, k]), b!, false, p.transB);
+      const c = gemm(reshape(a!, [n * m, k]), b!, false, p.transB);
       return reshape(c, [n, m, c.shape[1]!]);
     }
     const A = da === 0 ? a! : broadcastTo(a!, [n, ...a!.shape]);
     const B = db === 0 ? b! : broadcastTo(b!, [n, ...b!.shape]);
-    if (rank === 2) return matmulT(A, B, p.transA, p.transB);
+    if (rank === 2) return gemm(A, B, p.transA, p.transB);
     // Rank 3 under vmap: merge the two batch axes into one.
-    const c = matmulT(
+    const c = gemm(
       reshape(A, [n * A.shape[1]!, A.shape[2]!, A.shape[3]!]),
       reshape(B, [n * B.shape[1]!, B.shape[2]!, B.shape[3]!]),
       p.transA,
@@ -104,7 +104,11 @@ export const matmulP: Primitive<MatmulParams> = {
   },
 };
 
-/** op(a) op(b) on rank-2 or batched rank-3 operands (primitive binder). */
-export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+/**
+ * General matrix multiply, the BLAS name: C = op(A) op(B), where op transposes its operand when
+ * `transA` / `transB` is set, on rank-2 or batched rank-3 operands (primitive binder). Transposing
+ * through the flags reads the operand in place instead of materialising its transpose.
+ */
+export function gemm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   return bind(matmulP, [a, b], { transA, transB });
 }

@@ -30,7 +30,7 @@ import { matmul } from '../ops/linalg.ts';
 import { bceWithLogits } from '../ops/losses.ts';
 import { mean, sum } from '../ops/reduce.ts';
 import { expandDims, reshape } from '../ops/shape-ops.ts';
-import { matmulT } from '../prims/index.ts';
+import { gemm } from '../prims/index.ts';
 import { type Activation, type MlpParams, mlpForward, mlpLayerwise, mlpSignals, withOnes } from '../nn/mlp.ts';
 import { sgdStep } from '../optim/sgd.ts';
 
@@ -195,8 +195,8 @@ export function metaGradientMlp(
   const va = side(val);
   let total: Tensor | null = null;
   for (let l = 0; l < params.length; l++) {
-    const zz = matmulT(withOnes(va.trace.inputs[l]!), withOnes(tr.trace.inputs[l]!), false, true); // [m, n]
-    const gg = matmulT(va.signals[l]!, tr.signals[l]!, false, true); // [m, n]
+    const zz = gemm(withOnes(va.trace.inputs[l]!), withOnes(tr.trace.inputs[l]!), false, true); // [m, n]
+    const gg = gemm(va.signals[l]!, tr.signals[l]!, false, true); // [m, n]
     const layer = sum(mul(zz, gg), 0); // Σⱼ over validation rows → [n]
     total = total ? add(total, layer) : layer;
   }

@@ -19,7 +19,7 @@ import {
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, vjp, vmap, where,
 } from '../../src/index.ts';
-import { matmulT, scatterAdd } from '../../src/prims/index.ts';
+import { gemm, scatterAdd } from '../../src/prims/index.ts';
 import { centralDifference, expectClose, inner, maxAbs, seededTensor, values } from '../helpers.ts';
 
 type Fn = (...xs: Tensor[]) => Tensor;
@@ -90,9 +90,9 @@ const cases: Case[] = [
     f: (g) => scatterAdd(g, Float64Array.from({ length: g.shape[0]! }, (_, i) => i % 2), [g.shape[0]!], 0, 2),
   },
   { name: 'matmul', shapes: (a, b, c) => [[a, b], [b, c]], f: matmul },
-  { name: 'matmul Aᵀ B', shapes: (a, b, c) => [[b, a], [b, c]], f: (x, y) => matmulT(x, y, true, false) },
-  { name: 'matmul A Bᵀ', shapes: (a, b, c) => [[a, b], [c, b]], f: (x, y) => matmulT(x, y, false, true) },
-  { name: 'matmul Aᵀ Bᵀ', shapes: (a, b, c) => [[b, a], [c, b]], f: (x, y) => matmulT(x, y, true, true) },
+  { name: 'matmul Aᵀ B', shapes: (a, b, c) => [[b, a], [b, c]], f: (x, y) => gemm(x, y, true, false) },
+  { name: 'matmul A Bᵀ', shapes: (a, b, c) => [[a, b], [c, b]], f: (x, y) => gemm(x, y, false, true) },
+  { name: 'matmul Aᵀ Bᵀ', shapes: (a, b, c) => [[b, a], [c, b]], f: (x, y) => gemm(x, y, true, true) },
   { name: 'matmul matrix-vector', shapes: (a, b) => [[a, b], [b]], f: matmul },
   { name: 'matmul vector-vector', shapes: (a) => [[a + 1], [a + 1]], f: matmul },
   { name: 'matmul batched', shapes: (a, b, c) => [[2, a, b], [2, b, c]], f: matmul },

@@ -12,7 +12,7 @@ import {
   randomNormal, cos, div, setDebugNans,
 } from '../../src/index.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
-import { matmulT } from '../../src/prims/index.ts';
+import { gemm } from '../../src/prims/index.ts';
 
 type Scalar = (x: Tensor) => Tensor;
 
@@ -168,12 +168,12 @@ describe('joint evaluation', () => {
         const B = seededTensor(tB ? [n, 4] : [4, n], 37 + n); // op(B) is 4 × n
         const dA = seededTensor([...A.shape], 41 + n);
         const dB = seededTensor([...B.shape], 43 + n);
-        const [y1, t1] = jvp((b: Tensor) => matmulT(A, b, tA, tB), [B], [dB]);
-        expectClose(y1, matmulT(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
-        expectClose(t1, matmulT(A, dB, tA, tB), { rtol: 1e-14, atol: 1e-15 });
-        const [y2, t2] = jvp((a: Tensor) => matmulT(a, B, tA, tB), [A], [dA]);
-        expectClose(y2, matmulT(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
-        expectClose(t2, matmulT(dA, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        const [y1, t1] = jvp((b: Tensor) => gemm(A, b, tA, tB), [B], [dB]);
+        expectClose(y1, gemm(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        expectClose(t1, gemm(A, dB, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        const [y2, t2] = jvp((a: Tensor) => gemm(a, B, tA, tB), [A], [dA]);
+        expectClose(y2, gemm(A, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
+        expectClose(t2, gemm(dA, B, tA, tB), { rtol: 1e-14, atol: 1e-15 });
       }
     }
   });
