@@ -40,6 +40,24 @@ export interface ParseCsvOptions {
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
+ * Reads `text` as a plain decimal number, the grammar of every CSV cell (and of the CLI's numeric
+ * flags, so that a value means the same on the command line as in a data file): optional sign,
+ * digits with an optional fraction, optional exponent, nothing around it. Returns NaN when `text`
+ * is anything else (`0x1f`, `NaN`, `Infinity`, `''`, `' 1'`), and ±Infinity when it overflows a
+ * float64 (`1e999`).
+ *
+ * @example
+ * ```ts
+ * parseDecimal('-1.5e-3'); // -0.0015
+ * parseDecimal('0x1f');    // NaN, where Number('0x1f') is 31
+ * parseDecimal('1e999');   // Infinity
+ * ```
+ */
+export function parseDecimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}
+
+/**
  * Splits one CSV line into fields (RFC 4180 quoting: `"a,b"` is one field and `""` inside quotes
  * is a literal quote). Quoted fields may not span lines; numeric data never needs that, and
  * header names with newlines would be unprintable anyway.
@@ -140,11 +158,11 @@ export function parseCsv(text: string, options: ParseCsvOptions = {}): CsvData {
     }
     for (let c = 0; c < cells.length; c++) {
       const cell = cells[c]!;
-      if (!DECIMAL.test(cell)) {
+      const v = parseDecimal(cell);
+      if (Number.isNaN(v)) {
         const what = cell === '' ? 'empty cell' : `${JSON.stringify(cell)} is not a number`;
         throw new Error(`${where()}: column ${c + 1} (${JSON.stringify(header[c])}): ${what}`);
       }
-      const v = Number(cell);
       if (!Number.isFinite(v)) {
         // Only reachable by overflow, e.g. 1e999.
         throw new Error(`${where()}: column ${c + 1} (${JSON.stringify(header[c])}): ${cell} overflows a float64`);

@@ -127,18 +127,26 @@ describe('unequal influence / loo (spawned CLI)', () => {
     const train = writeData('e-train.csv', 10, 2, 'logreg', 5);
     const wide = writeData('e-wide.csv', 3, 3, 'logreg', 6);
     const bad = [
-      [['influence', '--test', train.path, '--model', 'logreg', '--l2', '0.1'], /--train <csv> is required/],
+      [['influence', '--test', train.path, '--model', 'logreg', '--l2', '0.1'], /--train is required/],
       [['influence', '--train', join(dir, 'missing.csv'), '--test', train.path, '--model', 'logreg', '--l2', '0.1'], /--train: .*missing\.csv: cannot read/],
       [['influence', '--train', train.path, '--test', wide.path, '--model', 'logreg', '--l2', '0.1'], /--test: .* has 3 feature columns but --train .* has 2/],
       [['influence', '--train', train.path, '--test', train.path, '--model', 'svm', '--l2', '0.1'], /--model: 'svm'/],
       [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', 'x'], /--l2: 'x' is not a number/],
       [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--test-index', '10'], /--test-index: '10' must be an integer in 0..9/],
-      [['loo', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--indices', '1,99'], /--indices: '99' is not a training row/],
+      [['loo', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--indices', '1,99'], /--indices: '99' must be an integer in 0\.\.9/],
+      // Numbers follow the CSV reader's grammar: a hex literal is refused, an exponent is accepted.
+      [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0x1'], /^unequal: --l2: '0x1' is not a number\n$/],
+      [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2=-1e-2'], /^unequal: --l2: '-1e-2' must be a number ≥ 0\n$/],
+      [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--test-index', '1e1'], /--test-index: '1e1' must be an integer in 0\.\.9/],
+      [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--lissa-scale', '0'], /--lissa-scale: '0' must be a number > 0/],
+      [['influence', '--train', train.path, '--test', train.path, '--model', 'logreg', '--l2', '0.1', '--l2', '0.2'], /--l2 is given more than once/],
+      [['nonsense'], /^unequal: unknown command 'nonsense'; the commands are influence, loo, reweight, metagrad/],
     ] as const;
     for (const [args, msg] of bad) {
       const r = cli([...args]);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1); // one line, no stack trace
     }
     expect(cli(['influence', '--help']).stdout).toMatch(/influence\[i\] = \(1\/n\)/);
     expect(cli(['loo', '--help']).stdout).toMatch(/R\(θ\) − \(1\/n\) ℓ\(zᵢ, θ\)/);

@@ -55,7 +55,8 @@ describe('unequal metagrad', () => {
     writeFileSync(badCsv, 'a,b,c,y\n1,2,3,1\n');
     const cases: [string[], RegExp][] = [
       [['metagrad', '--train', trainPath, '--val', valPath, '--lr', '0.1'], /--net is required/],
-      [['metagrad', '--net', netPath, '--train', trainPath, '--val', valPath, '--lr', 'abc'], /--lr must be a positive number/],
+      [['metagrad', '--net', netPath, '--train', trainPath, '--val', valPath, '--lr', 'abc'], /--lr: 'abc' is not a number/],
+      [['metagrad', '--net', netPath, '--train', trainPath, '--val', valPath, '--lr', '0'], /--lr: '0' must be a number > 0/],
       [['metagrad', '--net', netPath, '--train', badCsv, '--val', valPath, '--lr', '0.1'], /--train: .*bad\.csv' has 3 feature columns .* takes 2 inputs/],
       [['metagrad', '--net', join(dir, 'missing.json'), '--train', trainPath, '--val', valPath, '--lr', '0.1'], /--net: cannot read .*missing\.json/],
       [['metagrad', '--net', trainPath, '--train', trainPath, '--val', valPath, '--lr', '0.1'], /--net: .* is not valid JSON/],
@@ -104,10 +105,10 @@ describe('unequal reweight', () => {
 
   it('rejects a bad experiment, seed count or method name with exit code 2', () => {
     for (const [args, pattern] of [
-      [['reweight', '--experiment', 'cifar'], /--experiment must be imbalance or noise/],
+      [['reweight', '--experiment', 'cifar'], /--experiment: 'cifar' is not one of imbalance, noise/],
       [['reweight'], /--experiment is required/],
-      [['reweight', '--experiment', 'noise', '--seeds', '0'], /--seeds must be a positive integer/],
-      [['reweight', '--experiment', 'noise', '--methods', 'uniform,magic'], /unknown method\(s\) 'magic'/],
+      [['reweight', '--experiment', 'noise', '--seeds', '0'], /--seeds: '0' must be an integer ≥ 1/],
+      [['reweight', '--experiment', 'noise', '--methods', 'uniform,magic'], /--methods: unknown 'magic'; choose from uniform/],
     ] as [string[], RegExp][]) {
       const r = cli(args);
       expect(r.status, args.join(' ')).toBe(2);

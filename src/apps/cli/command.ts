@@ -1,12 +1,12 @@
 /**
- * The shape every `unequal` subcommand has, and the pieces they share: strict flag parsing whose
- * errors point at `--help`, and writing the result to a file or to stdout. Each command lives in
- * its own file in `src/apps/cli/` and is listed once in `main.ts`.
+ * The shape every `unequal` subcommand has, and the output side they share: writing the result to
+ * a file or to stdout. Each command lives in its own file in `src/apps/cli/` and is listed once in
+ * `main.ts`; flags are parsed by `flags.ts`.
  *
  * @module
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './flags.ts';
 
 /** One subcommand of the `unequal` CLI. */
 export interface Command {
@@ -20,49 +20,36 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** An error whose message is meant for the user as is (bad flags, unreadable files): no stack trace. */
-export class UsageError extends Error {}
-
-/** Parsed flag values by long name: strings for valued flags, `true` for boolean ones. */
-export type FlagValues = Record<string, string | boolean | undefined>;
-
-/**
- * Parses `argv` strictly (no positionals, no unknown flags); a parse error becomes a
- * {@link UsageError} that points at `unequal <command> --help`.
- */
-export function parseFlags(command: string, argv: string[], options: NonNullable<ParseArgsConfig['options']>): FlagValues {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as FlagValues;
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see unequal ${command} --help)`);
-  }
-}
-
-/** The message for a file that could not be written: the flag, the path, and the system's reason. */
-export type WriteFailure = (path: string, reason: string) => string;
-
 /**
  * Writes `text` to `path` (named by `--flag`) and logs `wrote <path>`; a failure becomes a
- * {@link UsageError}, by default `--flag: cannot write '<path>': <reason>`.
+ * {@link UsageError}: `--flag: cannot write '<path>': <reason>`.
+ *
+ * @example
+ * ```ts
+ * writeFlagFile('svg', 'figure.svg', '<svg/>', logToStderr); // stderr: wrote figure.svg
+ * ```
  */
-export function writeFlagFile(
-  flag: string,
-  path: string,
-  text: string,
-  log: (line: string) => void,
-  failure: WriteFailure = (p, reason) => `--${flag}: cannot write '${p}': ${reason}`,
-): void {
+export function writeFlagFile(flag: string, path: string, text: string, log: (line: string) => void): void {
   try {
     writeFileSync(path, text);
   } catch (e) {
-    throw new UsageError(failure(path, (e as Error).message));
+    throw new UsageError(`--${flag}: cannot write '${path}': ${(e as Error).message}`);
   }
   log(`wrote ${path}`);
 }
 
-/** Writes `text` to the `--out` file when one is given (see {@link writeFlagFile}), else prints it to stdout. */
-export function writeOutput(text: string, out: string | undefined, log: (line: string) => void, failure?: WriteFailure): void {
-  if (out) writeFlagFile('out', out, text, log, failure);
+/**
+ * Writes `result` as indented JSON to the `--out` file when one is given (see
+ * {@link writeFlagFile}), else prints it to stdout.
+ *
+ * @example
+ * ```ts
+ * writeJsonResult({ influence: [0.1, -0.2] }, undefined, logToStderr); // prints the JSON
+ * ```
+ */
+export function writeJsonResult(result: object, out: string | undefined, log: (line: string) => void): void {
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  if (out) writeFlagFile('out', out, text, log);
   else process.stdout.write(text);
 }
 

@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { type Command, parseFlags, UsageError } from './command.ts';
-import { DATA_FLAGS, DATA_HELP, emit, intFlag, load, numberFlag, train } from './linear-problem.ts';
+import { type Command, writeJsonResult } from './command.ts';
+import { parseFlags, UsageError } from './flags.ts';
+import { LINEAR_PROBLEM_FLAGS, LINEAR_PROBLEM_HELP, loadLinearProblem, trainLinearProblem } from './linear-problem.ts';
 import { Influence } from '../../influence/influence.ts';
 import type { SolverName, SolverOptions } from '../../influence/solvers.ts';
 
@@ -21,7 +22,7 @@ where influence[i] = (1/n) ∇ℓ(z_test)ᵀ H⁻¹ ∇ℓ(zᵢ) = −(1/n) I_up
 change in the test loss when training point i is removed (positive: the point helps), with
 H = ∇²R(θ̂) including the L2 term and ∇ℓ the per-point loss gradients without it.
 
-${DATA_HELP}
+${LINEAR_PROBLEM_HELP}
 Solver options:
   --solver <name>     exact (Hessian + Cholesky; default), cg (conjugate gradient on HVPs),
                       lissa (stochastic Neumann series), arnoldi (top-k eigenpairs, low rank)
@@ -46,8 +47,8 @@ export const command: Command = {
   summary: 'influence of every training point on a test point (Koh & Liang 2017)',
   help,
   async run(argv) {
-    const values = parseFlags('influence', argv, {
-      ...DATA_FLAGS,
+    const flags = parseFlags('unequal influence', argv, {
+      ...LINEAR_PROBLEM_FLAGS,
       solver: { type: 'string' },
       damping: { type: 'string' },
       'cg-tol': { type: 'string' },
@@ -60,52 +61,52 @@ export const command: Command = {
       'arnoldi-k': { type: 'string' },
       seed: { type: 'string' },
     });
-    const str = (k: string) => values[k] as string | undefined;
-    const solver = (str('solver') ?? 'exact') as SolverName;
-    if (!['exact', 'cg', 'lissa', 'arnoldi'].includes(solver)) throw new UsageError(`--solver: '${solver}' is not one of exact, cg, lissa, arnoldi`);
-    const L = load(values);
-    const damping = numberFlag('damping', str('damping'), 0);
-    if (damping < 0) throw new UsageError(`--damping must be ≥ 0, got ${damping}`);
-    const seed = intFlag('seed', str('seed'), 0, 0);
+    // The flags that need no data are checked before the CSVs are read.
+    const solver = flags.choice<SolverName>('solver', ['exact', 'cg', 'lissa', 'arnoldi'], 'exact');
+    const damping = flags.number('damping', { default: 0, min: 0 });
+    const seed = flags.integer('seed', { default: 0, min: 0 });
+    const cg = { tol: flags.number('cg-tol', { default: 1e-10, above: 0 }) };
+    const lissa = {
+      scale: flags.optionalNumber('lissa-scale', { above: 0 }) ?? ('auto' as const),
+      damping: flags.number('lissa-damping', { default: 0, min: 0 }),
+      depth: flags.optionalInteger('lissa-depth', { min: 1 }) ?? ('auto' as const),
+      tol: flags.number('lissa-tol', { default: 1e-7, above: 0 }),
+      repeats: flags.integer('lissa-repeats', { default: 1, min: 1 }),
+      seed,
+    };
+    if (flags.has('lissa-batch') && lissa.depth === 'auto') throw new UsageError('--lissa-batch needs --lissa-depth (the automatic depth needs the full-batch Hessian)');
+    const problem = loadLinearProblem(flags);
+    const dim = problem.obj.dim;
     const opts: SolverOptions = {
       solver,
       damping,
-      log: L.log,
-      cg: { tol: numberFlag('cg-tol', str('cg-tol'), 1e-10) },
-      lissa: {
-        scale: str('lissa-scale') === undefined ? 'auto' : numberFlag('lissa-scale', str('lissa-scale')),
-        damping: numberFlag('lissa-damping', str('lissa-damping'), 0),
-        depth: str('lissa-depth') === undefined ? 'auto' : intFlag('lissa-depth', str('lissa-depth'), undefined, 1),
-        tol: numberFlag('lissa-tol', str('lissa-tol'), 1e-7),
-        repeats: intFlag('lissa-repeats', str('lissa-repeats'), 1, 1),
-        batchSize: str('lissa-batch') === undefined ? undefined : intFlag('lissa-batch', str('lissa-batch'), undefined, 1, L.train.n),
-        seed,
-      },
-      arnoldi: { k: intFlag('arnoldi-k', str('arnoldi-k'), Math.min(20, L.obj.dim), 1, L.obj.dim), seed },
+      log: problem.log,
+      cg,
+      lissa: { ...lissa, batchSize: flags.optionalInteger('lissa-batch', { min: 1, max: problem.train.n }) },
+      arnoldi: { k: flags.integer('arnoldi-k', { default: Math.min(20, dim), min: 1, max: dim }), seed },
     };
-    if (opts.lissa!.batchSize !== undefined && opts.lissa!.depth === 'auto') throw new UsageError('--lissa-batch needs --lissa-depth (the automatic depth needs the full-batch Hessian)');
-    const trained = train(L);
-    const inf = new Influence(L.obj, trained.theta, opts);
+    const trained = trainLinearProblem(problem);
+    const inf = new Influence(problem.obj, trained.theta, opts);
     const t0 = performance.now();
-    const influence = inf.removalEffects(L.testObjective);
+    const influence = inf.removalEffects(problem.testObjective);
     const seconds = (performance.now() - t0) / 1000;
     const info = { ...inf.inverse.info, seconds };
     if (info.residualHistory && info.residualHistory.length > 200) info.residualHistory = info.residualHistory.slice(-200);
-    emit(L, {
-      model: L.kind,
-      n: L.train.n,
-      d: L.train.d,
-      classes: L.kind === 'softmax' ? L.classes : undefined,
-      l2: L.l2,
+    writeJsonResult({
+      model: problem.kind,
+      n: problem.train.n,
+      d: problem.train.d,
+      classes: problem.kind === 'softmax' ? problem.classes : undefined,
+      l2: problem.l2,
       solver,
       damping,
       params: Array.from(trained.theta),
-      testIndex: L.testIndex,
-      testLoss: L.testObjective(L.obj.params(trained.theta)).item(),
+      testIndex: problem.testIndex,
+      testLoss: problem.testObjective(problem.obj.params(trained.theta)).item(),
       influence: Array.from(influence),
       solverInfo: info,
       training: { method: trained.method, iterations: trained.iterations, gradNorm: trained.gradNorm, objective: trained.value },
-    });
+    }, problem.out, problem.log);
     return 0;
   },
 };

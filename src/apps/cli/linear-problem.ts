@@ -1,10 +1,11 @@
 /**
- * What `unequal influence` and `unequal loo` share: the data and model flags, reading the CSVs,
- * and training to the optimum.
+ * What `unequal influence` and `unequal loo` share: the flags that define a linear problem (data,
+ * model, λ, test row), reading the CSVs into an objective, and training it to the optimum.
  *
  * @module
  */
-import { logToStderr, UsageError, writeOutput } from './command.ts';
+import { logToStderr } from './command.ts';
+import { type FlagSpec, type Flags, UsageError } from './flags.ts';
 import { fromFloat64 } from '../../core/create.ts';
 import type { Tensor } from '../../core/tensor.ts';
 import { type CsvData, readCsv } from '../../data/csv.ts';
@@ -13,8 +14,8 @@ import type { Objective } from '../../nn/objective.ts';
 import { newton, type TrainResult } from '../../optim/newton.ts';
 import { totalLoss, type TestObjective } from '../../influence/influence.ts';
 
-/** parseArgs option specs for the flags both commands take. */
-export const DATA_FLAGS = {
+/** The flags that define a linear problem, taken by both commands. */
+export const LINEAR_PROBLEM_FLAGS = {
   train: { type: 'string' },
   test: { type: 'string' },
   model: { type: 'string' },
@@ -22,10 +23,10 @@ export const DATA_FLAGS = {
   'test-index': { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
-} as const;
+} as const satisfies FlagSpec;
 
-/** Help text for those flags. */
-export const DATA_HELP = `  --train <csv>       training data: header row, numeric columns, label last (required)
+/** Help text for {@link LINEAR_PROBLEM_FLAGS}. */
+export const LINEAR_PROBLEM_HELP = `  --train <csv>       training data: header row, numeric columns, label last (required)
   --test <csv>        test data, same columns (required)
   --model <kind>      logreg (labels 0/1), linreg (real labels, loss (wᵀx + b − y)²) or
                       softmax (labels 0..K−1, K = largest label in train/test + 1) (required)
@@ -38,98 +39,88 @@ Parameters ("params" in the JSON): logreg/linreg [w_1 … w_d, b]; softmax
 intercepts; the intercepts are centred to sum 0, since adding a constant to all of them changes no
 probability).`;
 
-/** Parsed and loaded data/model flags. */
-export interface Loaded {
+/** A linear problem as the flags define it: the data, the objective R(θ) and the test point's loss. */
+export interface LinearProblem {
+  /** The model (`--model`). */
   kind: LinearModelKind;
+  /** λ of (λ/2)‖w‖² (`--l2`). */
   l2: number;
+  /** The training data (`--train`). */
   train: CsvData;
+  /** The test data (`--test`). */
   test: CsvData;
+  /** K for softmax, 1 otherwise. */
   classes: number;
+  /** The test row whose loss is studied (`--test-index`). */
   testIndex: number;
+  /** R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖² over the training data. */
   obj: Objective<LinearParams>;
   /** ℓ(z_test, θ) as a test objective. */
   testObjective: TestObjective<LinearParams>;
+  /** Progress lines (stderr, nothing with `--quiet`). */
   log: (msg: string) => void;
+  /** Where the JSON goes (`--out`; stdout when absent). */
   out?: string;
 }
 
-function number(flag: string, v: string | undefined, dflt?: number): number {
-  if (v === undefined) {
-    if (dflt === undefined) throw new UsageError(`--${flag} is required`);
-    return dflt;
-  }
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${flag}: '${v}' is not a number`);
-  return x;
-}
-
-/** A number flag (for the solver flags too). */
-export const numberFlag = number;
-
-/** An integer flag within [lo, hi]. */
-export function intFlag(flag: string, v: string | undefined, dflt: number | undefined, lo: number, hi = Infinity): number {
-  const x = number(flag, v, dflt);
-  if (!Number.isInteger(x) || x < lo || x > hi) throw new UsageError(`--${flag}: '${v ?? x}' must be an integer in ${lo}..${hi === Infinity ? '∞' : hi}`);
-  return x;
-}
-
-/** Reads the CSVs and builds the objective; every error names its flag or file. */
-export function load(values: Record<string, string | boolean | undefined>): Loaded {
-  const str = (k: string) => values[k] as string | undefined;
-  const log = values.quiet ? () => {} : logToStderr;
-  const kind = str('model');
-  if (kind === undefined) throw new UsageError('--model is required (logreg, linreg or softmax)');
-  if (kind !== 'logreg' && kind !== 'linreg' && kind !== 'softmax') throw new UsageError(`--model: '${kind}' is not one of logreg, linreg, softmax`);
-  const l2 = number('l2', str('l2'));
-  if (l2 < 0) throw new UsageError(`--l2 must be ≥ 0, got ${l2}`);
-  const read = (flag: string): CsvData => {
-    const path = str(flag);
-    if (!path) throw new UsageError(`--${flag} <csv> is required`);
+/**
+ * Reads the CSVs that `flags` name and builds the objective and the test point's loss; every error
+ * is a {@link UsageError} naming its flag or file.
+ *
+ * @example
+ * ```ts
+ * const flags = parseFlags('unequal influence', process.argv.slice(3), LINEAR_PROBLEM_FLAGS);
+ * const problem = loadLinearProblem(flags);
+ * const trained = trainLinearProblem(problem);
+ * ```
+ */
+export function loadLinearProblem(flags: Flags): LinearProblem {
+  const log = flags.boolean('quiet') ? () => {} : logToStderr;
+  const kind = flags.choice('model', ['logreg', 'linreg', 'softmax'] as const);
+  const l2 = flags.number('l2', { min: 0 });
+  const read = (flag: string): { path: string; data: CsvData } => {
+    const path = flags.requiredString(flag, ' (a CSV file: header row, label last)');
     try {
-      return readCsv(path);
+      return { path, data: readCsv(path) };
     } catch (e) {
       throw new UsageError(`--${flag}: ${(e as Error).message}`);
     }
   };
-  const train = read('train');
-  const test = read('test');
+  const { path: trainPath, data: train } = read('train');
+  const { path: testPath, data: test } = read('test');
   if (train.d !== test.d) {
-    throw new UsageError(`--test: ${str('test')} has ${test.d} feature columns but --train ${str('train')} has ${train.d} (the label is the last column of each)`);
+    throw new UsageError(`--test: ${testPath} has ${test.d} feature columns but --train ${trainPath} has ${train.d} (the label is the last column of each)`);
   }
-  if (train.n === 0) throw new UsageError(`--train: ${str('train')} has no data rows`);
-  if (test.n === 0) throw new UsageError(`--test: ${str('test')} has no data rows`);
-  const testIndex = intFlag('test-index', str('test-index'), 0, 0, test.n - 1);
+  const testIndex = flags.integer('test-index', { default: 0, min: 0, max: test.n - 1 });
   const classes = kind === 'softmax' ? classesOf(train.y, test.y) : 1;
-  let obj: Objective<LinearParams>;
-  try {
-    obj = linearObjective(kind, train, l2, { classes, source: `--train ${str('train')}` });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   const model = linearModel(kind, train.d, classes);
+  let obj: Objective<LinearParams>;
   let Yt: Tensor;
   try {
-    Yt = model.targets(test.y, `--test ${str('test')}`);
+    // Labels the model cannot use (a 2 for logreg, a 0.5 for softmax) are the user's to fix.
+    obj = linearObjective(kind, train, l2, { classes, source: `--train ${trainPath}` });
+    Yt = model.targets(test.y, `--test ${testPath}`);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const Xt = fromFloat64(test.X, [test.n, test.d]);
-  return { kind, l2, train, test, classes, testIndex, obj, testObjective: totalLoss(model.loss, Xt, Yt, [testIndex]), log, out: str('out') };
+  return { kind, l2, train, test, classes, testIndex, obj, testObjective: totalLoss(model.loss, Xt, Yt, [testIndex]), log, out: flags.string('out') };
 }
 
 /**
- * Trains to ‖∇R‖ < 1e-10: dense Newton while the Hessian is small (p ≤ 3000), Newton-CG above.
+ * Trains the problem to ‖∇R‖ < 1e-10, logging each iteration: dense Newton while the Hessian is
+ * small (p ≤ 3000), Newton-CG above.
+ *
+ * @example
+ * ```ts
+ * const { theta, gradNorm } = trainLinearProblem(loadLinearProblem(flags));
+ * ```
  */
-export function train(L: Loaded): TrainResult {
-  const p = L.obj.dim;
+export function trainLinearProblem(problem: LinearProblem): TrainResult {
+  const p = problem.obj.dim;
   const mode = p <= 3000 ? 'dense' : 'cg';
-  L.log(`training ${L.kind} (n = ${L.train.n}, ${p} parameters, λ = ${L.l2}) by Newton (${mode}) to ‖∇R‖ < 1e-10`);
-  const r = newton(L.obj, { mode, onIteration: (i, g) => L.log(`  iteration ${i}: ‖∇R‖ = ${g.toExponential(3)}`) });
-  L.log(`trained in ${r.iterations} iterations, ‖∇R‖ = ${r.gradNorm.toExponential(3)}`);
+  problem.log(`training ${problem.kind} (n = ${problem.train.n}, ${p} parameters, λ = ${problem.l2}) by Newton (${mode}) to ‖∇R‖ < 1e-10`);
+  const r = newton(problem.obj, { mode, onIteration: (i, g) => problem.log(`  iteration ${i}: ‖∇R‖ = ${g.toExponential(3)}`) });
+  problem.log(`trained in ${r.iterations} iterations, ‖∇R‖ = ${r.gradNorm.toExponential(3)}`);
   return r;
-}
-
-/** Writes the result to --out, or prints it. */
-export function emit(L: Loaded, result: object): void {
-  writeOutput(`${JSON.stringify(result, null, 2)}\n`, L.out, L.log, (path, reason) => `--out: cannot write ${path} (${reason})`);
 }

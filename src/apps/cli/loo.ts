@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { type Command, parseFlags, UsageError } from './command.ts';
-import { DATA_FLAGS, DATA_HELP, emit, load, train } from './linear-problem.ts';
+import { type Command, writeJsonResult } from './command.ts';
+import { parseFlags } from './flags.ts';
+import { LINEAR_PROBLEM_FLAGS, LINEAR_PROBLEM_HELP, loadLinearProblem, trainLinearProblem } from './linear-problem.ts';
 import { exactLoo } from '../../influence/loo.ts';
 import { cholesky } from '../../linalg/dense.ts';
 import { addGauge } from '../../linalg/gauge.ts';
@@ -22,7 +23,7 @@ and writes JSON
     "iterations": { "<i>": Newton iterations } }
 comparable entry by entry with "influence" from unequal influence.
 
-${DATA_HELP}
+${LINEAR_PROBLEM_HELP}
   --indices <list>    comma-separated 0-based training rows to leave out (required)
 
 Example:
@@ -34,25 +35,18 @@ export const command: Command = {
   summary: 'exact leave-one-out retraining for chosen training points',
   help,
   async run(argv) {
-    const values = parseFlags('loo', argv, { ...DATA_FLAGS, indices: { type: 'string' } });
-    const spec = values.indices as string | undefined;
-    if (!spec) throw new UsageError('--indices is required, e.g. --indices 0,7,14');
-    const L = load(values);
-    const indices = spec.split(',').map((s) => {
-      const i = Number(s.trim());
-      if (s.trim() === '' || !Number.isInteger(i) || i < 0 || i >= L.train.n) {
-        throw new UsageError(`--indices: '${s}' is not a training row (0..${L.train.n - 1})`);
-      }
-      return i;
-    });
-    const trained = train(L);
-    const p = L.obj.dim;
+    const flags = parseFlags('unequal loo', argv, { ...LINEAR_PROBLEM_FLAGS, indices: { type: 'string' } });
+    flags.requiredString('indices', ', e.g. --indices 0,7,14');
+    const problem = loadLinearProblem(flags);
+    const indices = flags.integerList('indices', { min: 0, max: problem.train.n - 1 });
+    const trained = trainLinearProblem(problem);
+    const p = problem.obj.dim;
     // The full-data Hessian's factor lets each retraining start with cheap chord steps.
-    const factor = p <= 3000 ? cholesky(addGauge(L.obj.hessian(trained.theta), p, L.obj.spec.gauge), p, 'the Hessian of R') : undefined;
-    const res = exactLoo(L.obj, trained.theta, indices, L.testObjective, {
+    const factor = p <= 3000 ? cholesky(addGauge(problem.obj.hessian(trained.theta), p, problem.obj.spec.gauge), p, 'the Hessian of R') : undefined;
+    const res = exactLoo(problem.obj, trained.theta, indices, problem.testObjective, {
       trainer: p <= 3000 ? 'newton' : 'newton-cg',
       factor,
-      onProgress: (k, total) => L.log(`  retrained without row ${indices[k - 1]} (${k}/${total})`),
+      onProgress: (k, total) => problem.log(`  retrained without row ${indices[k - 1]} (${k}/${total})`),
     });
     const loo: Record<string, number> = {};
     const iterations: Record<string, number> = {};
@@ -60,7 +54,7 @@ export const command: Command = {
       loo[String(i)] = res.changes[k]!;
       iterations[String(i)] = res.iterations[k]!;
     });
-    emit(L, { model: L.kind, n: L.train.n, l2: L.l2, testIndex: L.testIndex, testLoss: res.base, loo, iterations });
+    writeJsonResult({ model: problem.kind, n: problem.train.n, l2: problem.l2, testIndex: problem.testIndex, testLoss: res.base, loo, iterations }, problem.out, problem.log);
     return 0;
   },
 };

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Command, UsageError } from './command.ts';
+import type { Command } from './command.ts';
+import { runMain, UsageError, wantsHelp } from './flags.ts';
 
 /** Every subcommand: name, one-line summary, and the module that implements it. */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
@@ -29,30 +30,23 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name ? 0 : 1;
+    return 0;
   }
-  const entry = COMMANDS.find((c) => c.name === name);
-  if (!entry) {
-    console.error(`unequal: unknown command '${name}'\n\n${usage()}`);
+  if (!name) {
+    // A bare `unequal` is a usage error, but the whole usage is what the user needs to see.
+    console.error(usage());
     return 2;
   }
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`unknown command '${name}'; the commands are ${COMMANDS.map((c) => c.name).join(', ')} (see unequal --help)`);
   const command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (wantsHelp(rest)) {
     console.log(command.help);
     return 0;
   }
   return command.run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof UsageError) console.error(`unequal: ${err.message}`);
-    else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-  },
-);
+runMain('unequal', () => main(process.argv.slice(2)));

@@ -5,7 +5,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { type Command, logToStderr, parseFlags, UsageError, writeOutput } from './command.ts';
+import { type Command, logToStderr, writeJsonResult } from './command.ts';
+import { parseFlags, UsageError } from './flags.ts';
 import { tensor } from '../../core/create.ts';
 import { readCsv } from '../../data/csv.ts';
 import { mlpFromJson } from '../../nn/mlp.ts';
@@ -72,7 +73,7 @@ export const command: Command = {
   summary: 'Learning-to-Reweight meta-gradient and weights for one batch',
   help,
   async run(argv) {
-    const values = parseFlags('metagrad', argv, {
+    const flags = parseFlags('unequal metagrad', argv, {
       net: { type: 'string' },
       train: { type: 'string' },
       val: { type: 'string' },
@@ -80,19 +81,11 @@ export const command: Command = {
       route: { type: 'string' },
       out: { type: 'string' },
     });
-    for (const flag of ['net', 'train', 'val', 'lr']) {
-      if (values[flag] === undefined) throw new UsageError(`--${flag} is required (see unequal metagrad --help)`);
-    }
-    const lrRaw = values.lr as string;
-    const lr = Number(lrRaw);
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(lrRaw.trim()) || !(lr > 0) || !Number.isFinite(lr)) {
-      throw new UsageError(`--lr must be a positive number, got '${lrRaw}'`);
-    }
-    const route = ((values.route as string | undefined) ?? 'closed-form') as MetaRoute;
-    if (!['closed-form', 'autodiff', 'per-example'].includes(route)) {
-      throw new UsageError(`--route must be closed-form, autodiff or per-example, got '${route}'`);
-    }
-    const netPath = values.net as string;
+    const netPath = flags.requiredString('net');
+    const trainPath = flags.requiredString('train');
+    const valPath = flags.requiredString('val');
+    const lr = flags.number('lr', { above: 0 });
+    const route = flags.choice<MetaRoute>('route', ['closed-form', 'autodiff', 'per-example'], 'closed-form');
     let net;
     try {
       net = mlpFromJson(readJson('net', netPath), `--net ${netPath}`);
@@ -105,12 +98,12 @@ export const command: Command = {
       throw new UsageError(`--net ${netPath}: the last layer must have one output (a logit), it has ${last.W.shape[0]} rows in W`);
     }
     const inWidth = net.params[0]!.W.shape[1]!;
-    const train = loadCsv('train', values.train as string, inWidth);
-    const val = loadCsv('val', values.val as string, inWidth);
+    const train = loadCsv('train', trainPath, inWidth);
+    const val = loadCsv('val', valPath, inWidth);
     logToStderr(`metagrad: ${train.X.shape[0]} training rows, ${val.X.shape[0]} validation rows, ${net.params.length} layers (${net.activation}), α = ${lr}, route ${route}`);
     const metaGradient = mlpMetaGradient(route, net.params, net.activation, train, val, lr);
     const weights = l2rwWeights(metaGradient);
-    writeOutput(`${JSON.stringify({ metaGradient: Array.from(metaGradient), weights: Array.from(weights) })}\n`, values.out as string | undefined, logToStderr);
+    writeJsonResult({ metaGradient: Array.from(metaGradient), weights: Array.from(weights) }, flags.string('out'), logToStderr);
     return 0;
   },
 };

@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { type Command, logToStderr, parseFlags, UsageError, writeFlagFile, writeOutput } from './command.ts';
-import { errorTable, METHOD_NAMES, type MethodName } from '../experiments/reweight-common.ts';
+import { type Command, logToStderr, writeFlagFile, writeJsonResult } from './command.ts';
+import { parseFlags } from './flags.ts';
+import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
 
 const help = `unequal reweight: compare sample-weighting methods on imbalanced or noisy MNIST (4 vs 9)
 
@@ -35,20 +36,13 @@ with test errors as fractions in [0, 1]. Progress and a summary table go to stde
 Example:
   unequal reweight --experiment imbalance --quick --out imbalance.json`;
 
-function positiveInt(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isInteger(v) || v < 1) throw new UsageError(`--${flag} must be a positive integer, got '${raw}'`);
-  return v;
-}
-
 /** The `reweight` subcommand. */
 export const command: Command = {
   name: 'reweight',
   summary: 'compare sample-weighting methods on imbalanced or noisy MNIST',
   help,
   async run(argv) {
-    const values = parseFlags('reweight', argv, {
+    const flags = parseFlags('unequal reweight', argv, {
       experiment: { type: 'string' },
       quick: { type: 'boolean' },
       seeds: { type: 'string' },
@@ -57,22 +51,13 @@ export const command: Command = {
       methods: { type: 'string' },
       steps: { type: 'string' },
     });
-    const experiment = values.experiment as string | undefined;
-    if (experiment === undefined) throw new UsageError('--experiment is required: imbalance or noise (see unequal reweight --help)');
-    if (experiment !== 'imbalance' && experiment !== 'noise') throw new UsageError(`--experiment must be imbalance or noise, got '${experiment}'`);
-    const quick = values.quick === true;
-    const seeds = positiveInt('seeds', values.seeds as string | undefined);
-    const steps = positiveInt('steps', values.steps as string | undefined);
-    let methods: MethodName[] | undefined;
-    if (values.methods !== undefined) {
-      methods = (values.methods as string).split(',').map((s) => s.trim()).filter(Boolean) as MethodName[];
-      const bad = methods.filter((m) => !(METHOD_NAMES as readonly string[]).includes(m));
-      if (bad.length || methods.length === 0) {
-        throw new UsageError(`--methods: unknown method(s) ${bad.map((b) => `'${b}'`).join(', ') || '(none given)'}; choose from ${METHOD_NAMES.join(', ')}`);
-      }
-    }
-    const out = values.out as string | undefined;
-    const svg = (values.svg as string | undefined) ?? (out ? out.replace(/\.json$/i, '') + '.svg' : undefined);
+    const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
+    const quick = flags.boolean('quick');
+    const seeds = flags.optionalInteger('seeds', { min: 1 });
+    const steps = flags.optionalInteger('steps', { min: 1 });
+    const methods = flags.choiceList('methods', METHOD_NAMES);
+    const out = flags.string('out');
+    const svg = flags.string('svg') ?? (out ? out.replace(/\.json$/i, '') + '.svg' : undefined);
     const log = logToStderr;
     const config = steps ? { steps } : {};
 
@@ -93,7 +78,7 @@ export const command: Command = {
       json = result;
       if (result.l2rwWeights) figure = weightHistogramSvg(result.l2rwWeights.clean, result.l2rwWeights.flipped);
     }
-    writeOutput(`${JSON.stringify(json, null, 2)}\n`, out, log);
+    writeJsonResult(json, out, log);
     if (svg && figure) writeFlagFile('svg', svg, figure, log);
     return 0;
   },
