@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { fmt, page, table } from '../../src/apps/report/html.ts';
 import { closedFormHvp, secondOrderSanity } from '../../src/apps/report/sanity.ts';
-import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/apps/report/svg.ts';
+import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/apps/plots/svg.ts';
 import { Rng } from '../../src/index.ts';
 
 /** Every opened tag is closed in order (self-closing tags excepted). */

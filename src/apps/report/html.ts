@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { escapeXml } from './svg.ts';
+import { escapeXml } from '../plots/svg.ts';
 
 /** A table cell: text is escaped; numbers are formatted by the caller. */
 export type Cell = string | number;
@@ -34,7 +34,7 @@ export function fmt(v: number): string {
 export interface Section {
   id: string;
   title: string;
-  /** Trusted HTML (built with the helpers here and in svg.ts). */
+  /** Trusted HTML (built with the helpers here and in ../plots/svg.ts). */
   body: string;
   /** Set when the section could not be produced: the reason is shown instead of results. */
   missing?: string;

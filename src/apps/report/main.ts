@@ -28,7 +28,7 @@ import { binaryPair, loadMnist } from '../../data/mnist.ts';
 import { linearObjective, newton } from '../../influence/index.ts';
 import { type Section, fmt, p, page, table } from './html.ts';
 import { type LogregProblem, SANITY_OBJECTIVE, secondOrderSanity } from './sanity.ts';
-import { barChart, digitImage, escapeXml, lineChart, scatterPlot } from './svg.ts';
+import { barChart, digitImage, escapeXml, lineChart, scatterPlot } from '../plots/svg.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const REPORT = join(ROOT, 'report', 'index.html');
