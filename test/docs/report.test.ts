@@ -1,12 +1,12 @@
 /**
- * The pieces of the `npm start` report (src/apps/report): its SVG charts and HTML are well formed and
+ * The pieces of the `npm start` report (src/apps/report) and the apps' charts (src/apps/plots): the SVG charts and HTML are well formed and
  * escape what they show, and the second-order sanity panel's reference Hessian-vector product (plain
  * loops, no autodiff) agrees with the engine, so the panel compares two independent computations.
  */
 import { describe, expect, it } from 'vitest';
 import { fmt, page, table } from '../../src/apps/report/html.ts';
 import { closedFormHvp, secondOrderSanity } from '../../src/apps/report/sanity.ts';
-import { barChart, digitImage, escapeXml, formatTick, lineChart, niceTicks, scatterPlot } from '../../src/apps/plots/svg.ts';
+import { barChart, digitImage, escapeXml, formatTick, histogramChart, lineChart, niceTicks, scatterPlot } from '../../src/apps/plots/svg.ts';
 import { Rng } from '../../src/index.ts';
 
 /** Every opened tag is closed in order (self-closing tags excepted). */
@@ -48,6 +48,29 @@ describe('svg', () => {
     expect(balanced(b)).toBe(true);
     expect(b.match(/<rect[^>]*><title>/g)?.length).toBe(4);
     expect(() => scatterPlot([1], [1, 2], { title: '', xLabel: '', yLabel: '' })).toThrow(/1 x values but 2 y values/);
+  });
+  it('line charts take categorical ticks, error bars and a fixed range; histograms overlay; subtitles show', () => {
+    const l = lineChart([{ name: 'l2rw', x: [0, 1], y: [10, 80], errors: [5, 0] }], {
+      title: 't',
+      subtitle: 'a & b',
+      xLabel: 'x',
+      yLabel: 'y',
+      xTicks: [{ value: 0, label: '0.9' }, { value: 1, label: '0.995' }],
+      yRange: [0, 60],
+    });
+    expect(balanced(l)).toBe(true);
+    expect(l).toContain('>0.995</text>');
+    expect(l).toContain('a &amp; b');
+    expect(l.match(/<line [^>]*stroke="#2a6fb0"\/>/g)?.length).toBe(1); // one error bar (the other is 0)
+    const ys = [...l.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(Math.min(...ys)).toBeGreaterThanOrEqual(34); // 80 is drawn at the top edge (60), not above the frame
+    const h = histogramChart(
+      [{ name: 'clean', edges: [0, 1, 2], counts: [1, 3] }, { name: 'flipped', edges: [0, 1, 2], counts: [3, 1] }],
+      { title: 'w', xLabel: 'weight', yLabel: 'samples' },
+    );
+    expect(balanced(h)).toBe(true);
+    expect(h.match(/fill-opacity="0.55"/g)?.length).toBe(6); // 4 bars and 2 legend squares
+    expect(h).toContain('flipped');
   });
   it('digitImage draws one square per inked pixel, darker for more ink', () => {
     const px = new Float64Array(784);

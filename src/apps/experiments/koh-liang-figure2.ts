@@ -6,11 +6,13 @@
  * against actual, their Pearson correlation, and a table of CG and LiSSA accuracy and time
  * against the exact (Cholesky) solve.
  *
- * Run it: `node --import tsx src/apps/experiments/koh-liang-figure2.ts [--points 50] [--out fig2.svg]`.
+ * Run it: `node --import tsx src/apps/experiments/koh-liang-figure2.ts [--points 50] [--out figure2.svg]`.
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { logToStderr, writeFlagFile } from '../cli/command.ts';
+import { parseFlags, runMain, wantsHelp } from '../cli/flags.ts';
+import { scatterPlot } from '../plots/svg.ts';
 import { fromFloat64 } from '../../core/create.ts';
 import { binaryPair } from '../../data/mnist.ts';
 import { Influence, totalLoss } from '../../influence/influence.ts';
@@ -126,7 +128,17 @@ export function runFigure2(opts: Figure2Options = {}): Figure2Result {
   return {
     pearson: r,
     points,
-    svg: scatterSvg(points, r, `MNIST 1 vs 7, logistic regression, λ = ${l2}, test row ${testIndex}`),
+    svg: scatterPlot(
+      points.map((p) => p.predicted),
+      points.map((p) => p.actual),
+      {
+        title: `Predicted vs actual leave-one-out (Pearson r = ${r.toFixed(4)})`,
+        subtitle: `MNIST 1 vs 7, logistic regression, λ = ${l2}, test row ${testIndex}`,
+        xLabel: 'predicted change in test loss, (1/n) ∇ℓ_testᵀ H⁻¹ ∇ℓᵢ',
+        yLabel: 'actual change in test loss (retrained without i)',
+        identity: true,
+      },
+    ),
     solverTable,
     setting: {
       n: train.n,
@@ -142,63 +154,32 @@ export function runFigure2(opts: Figure2Options = {}): Figure2Result {
   };
 }
 
-function nice(x: number): string {
-  return Math.abs(x) >= 1e-2 || x === 0 ? x.toFixed(3) : x.toExponential(1);
-}
+const HELP = `koh-liang-figure2: Koh & Liang (2017) Figure 2 (left) on MNIST 1 vs 7
 
-/**
- * A self-contained SVG scatter plot: predicted removal effect (x) against actual (y), the y = x
- * line, axis ticks, and the Pearson correlation in the title.
- *
- * @example
- * ```ts
- * const svg = scatterSvg([{ predicted: 0.1, actual: 0.12 }], 0.99, 'demo');
- * ```
- */
-export function scatterSvg(points: { predicted: number; actual: number }[], r: number, subtitle: string): string {
-  const W = 480;
-  const H = 480;
-  const m = { l: 70, r: 20, t: 50, b: 55 };
-  const vals = points.flatMap((p) => [p.predicted, p.actual]);
-  let lo = Math.min(0, ...vals);
-  let hi = Math.max(0, ...vals);
-  const pad = 0.05 * (hi - lo || 1);
-  lo -= pad;
-  hi += pad;
-  const sx = (v: number) => m.l + ((v - lo) / (hi - lo)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((v - lo) / (hi - lo)) * (H - m.t - m.b);
-  const ticks = Array.from({ length: 5 }, (_, i) => lo + ((i + 0.5) * (hi - lo)) / 5);
-  const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Predicted vs actual leave-one-out (Pearson r = ${r.toFixed(4)})</text>`);
-  parts.push(`<text x="${W / 2}" y="37" text-anchor="middle" fill="#555">${subtitle.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`);
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
-  parts.push(`<line x1="${sx(lo)}" y1="${sy(lo)}" x2="${sx(hi)}" y2="${sy(hi)}" stroke="#999" stroke-dasharray="4 3"/>`);
-  for (const t of ticks) {
-    parts.push(`<line x1="${sx(t)}" y1="${H - m.b}" x2="${sx(t)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${sx(t)}" y="${H - m.b + 17}" text-anchor="middle">${nice(t)}</text>`);
-    parts.push(`<line x1="${m.l - 5}" y1="${sy(t)}" x2="${m.l}" y2="${sy(t)}" stroke="#333"/><text x="${m.l - 8}" y="${sy(t) + 4}" text-anchor="end">${nice(t)}</text>`);
-  }
-  parts.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle">predicted change in test loss, (1/n) ∇ℓ_testᵀ H⁻¹ ∇ℓᵢ</text>`);
-  parts.push(`<text transform="translate(16 ${H / 2}) rotate(-90)" text-anchor="middle">actual change in test loss (retrained without i)</text>`);
-  for (const p of points) parts.push(`<circle cx="${sx(p.predicted).toFixed(2)}" cy="${sy(p.actual).toFixed(2)}" r="3.5" fill="#1f77b4" fill-opacity="0.75"/>`);
-  parts.push('</svg>');
-  return parts.join('\n');
-}
+Usage: node --import tsx src/apps/experiments/koh-liang-figure2.ts [--points k] [--out file.svg]
+
+  --points <k>   training points retrained exactly, the k largest predicted |effect| (default 50)
+  --out <file>   where the scatter plot goes (default figure2.svg)
+
+Prints the setting, the Pearson correlation and the solver table (exact, CG, LiSSA) on stdout.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  const get = (flag: string) => {
-    const i = args.indexOf(flag);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const res = runFigure2({ points: Number(get('--points') ?? 50), log: (m) => process.stderr.write(`${m}\n`) });
-  const out = get('--out') ?? 'figure2.svg';
-  writeFileSync(out, res.svg);
-  console.log(JSON.stringify({ pearson: res.pearson, setting: res.setting }, null, 2));
-  console.log('solver   seconds   rel. error vs exact   Pearson vs exact   HVPs');
-  for (const row of res.solverTable) {
-    console.log(`${row.solver.padEnd(8)} ${row.seconds.toFixed(3).padStart(7)}   ${row.relError.toExponential(2).padStart(19)}   ${row.pearson.toFixed(10).padStart(16)}   ${row.info.hvps}`);
-  }
-  console.log(`wrote ${out}`);
+  runMain('koh-liang-figure2', () => {
+    const argv = process.argv.slice(2);
+    if (wantsHelp(argv)) {
+      console.log(HELP);
+      return 0;
+    }
+    const flags = parseFlags('koh-liang-figure2.ts', argv, { points: { type: 'string' }, out: { type: 'string' } });
+    const points = flags.integer('points', { default: 50, min: 1 });
+    const out = flags.string('out') ?? 'figure2.svg';
+    const res = runFigure2({ points, log: logToStderr });
+    console.log(JSON.stringify({ pearson: res.pearson, setting: res.setting }, null, 2));
+    console.log('solver   seconds   rel. error vs exact   Pearson vs exact   HVPs');
+    for (const row of res.solverTable) {
+      console.log(`${row.solver.padEnd(8)} ${row.seconds.toFixed(3).padStart(7)}   ${row.relError.toExponential(2).padStart(19)}   ${row.pearson.toFixed(10).padStart(16)}   ${row.info.hvps}`);
+    }
+    writeFlagFile('out', out, res.svg, logToStderr);
+    return 0;
+  });
 }

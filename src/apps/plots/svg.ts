@@ -1,17 +1,34 @@
 /**
- * Small, dependency-free SVG charts for the `npm start` report: a scatter plot with the identity
- * line, a line chart with optional logarithmic axes, and a grouped bar chart. Each returns one
- * self-contained `<svg>` string (inline styles only), so the report is a single HTML file.
+ * The apps' one SVG module: small, dependency-free charts for the `npm start` report, the
+ * experiment scripts and `unequal reweight --svg`. A scatter plot with the identity line, a line
+ * chart (logarithmic or categorical axes, error bars), a grouped bar chart, overlaid histograms and
+ * a digit image. Each returns one self-contained `<svg>` string (inline styles only, no scripts or
+ * links), so a report is a single HTML file and a figure a single file.
  *
  * @module
  */
 
-/** Escapes text for HTML and SVG content and attribute values. */
+/**
+ * Escapes text for HTML and SVG content and attribute values.
+ *
+ * @example
+ * ```ts
+ * escapeXml('a < b & "c"'); // 'a &lt; b &amp; &quot;c&quot;'
+ * ```
+ */
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** A compact number for an axis label: up to 3 significant digits, exponent form when tiny or huge. */
+/**
+ * A compact number for an axis label: up to 3 significant digits, exponent form when tiny or huge.
+ *
+ * @example
+ * ```ts
+ * formatTick(0.000012); // '1.2e-5'
+ * formatTick(0.25);     // '0.25'
+ * ```
+ */
 export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
@@ -25,6 +42,11 @@ export function formatTick(v: number): string {
 /**
  * About `count` evenly spaced "round" values (1, 2 or 5 times a power of ten apart) covering
  * [lo, hi].
+ *
+ * @example
+ * ```ts
+ * niceTicks(0, 1); // [0, 0.2, 0.4, 0.6, 0.8, 1]
+ * ```
  */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -55,6 +77,22 @@ interface Axis {
   /** Maps a data value to a pixel coordinate. */
   map(v: number): number;
   ticks: number[];
+  /** The label of a tick (default {@link formatTick}). */
+  format?: (v: number) => string;
+}
+
+/** The words around every chart: the title, an optional second line under it, and the axis labels. */
+export interface ChartLabels {
+  title: string;
+  /** A smaller second line under the title (the setting, say). */
+  subtitle?: string;
+  xLabel: string;
+  yLabel: string;
+}
+
+/** The frame with room for a subtitle when there is one. */
+function withSubtitle(f: Frame, subtitle: string | undefined): Frame {
+  return subtitle ? { ...f, top: f.top + 16, height: f.height + 16 } : f;
 }
 
 function makeAxis(values: number[], from: number, to: number, log: boolean, padFraction = 0.05, includeZero = false): Axis {
@@ -86,7 +124,8 @@ function makeAxis(values: number[], from: number, to: number, log: boolean, padF
   return { lo, hi, log, map, ticks };
 }
 
-function axesSvg(f: Frame, x: Axis, y: Axis, xLabel: string, yLabel: string, title: string): string {
+function axesSvg(f: Frame, x: Axis, y: Axis, labels: ChartLabels): string {
+  const { title, subtitle, xLabel, yLabel } = labels;
   const x0 = f.left;
   const x1 = f.width - f.right;
   const y0 = f.height - f.bottom;
@@ -99,7 +138,7 @@ function axesSvg(f: Frame, x: Axis, y: Axis, xLabel: string, yLabel: string, tit
     if (px < x0 - 0.5 || px > x1 + 0.5) return;
     parts.push(`<line x1="${px.toFixed(1)}" y1="${y1}" x2="${px.toFixed(1)}" y2="${y0}" stroke="#eee"/>`);
     if (i % skipEvery(x.ticks.length) === 0) {
-      parts.push(`<text x="${px.toFixed(1)}" y="${y0 + 16}" text-anchor="middle" font-size="11">${escapeXml(formatTick(t))}</text>`);
+      parts.push(`<text x="${px.toFixed(1)}" y="${y0 + 16}" text-anchor="middle" font-size="11">${escapeXml((x.format ?? formatTick)(t))}</text>`);
     }
   });
   y.ticks.forEach((t, i) => {
@@ -107,7 +146,7 @@ function axesSvg(f: Frame, x: Axis, y: Axis, xLabel: string, yLabel: string, tit
     if (py > y0 + 0.5 || py < y1 - 0.5) return;
     parts.push(`<line x1="${x0}" y1="${py.toFixed(1)}" x2="${x1}" y2="${py.toFixed(1)}" stroke="#eee"/>`);
     if (i % skipEvery(y.ticks.length) === 0) {
-      parts.push(`<text x="${x0 - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml(formatTick(t))}</text>`);
+      parts.push(`<text x="${x0 - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml((y.format ?? formatTick)(t))}</text>`);
     }
   });
   parts.push(`<text x="${(x0 + x1) / 2}" y="${f.height - 14}" text-anchor="middle" font-size="12">${escapeXml(xLabel)}</text>`);
@@ -115,7 +154,33 @@ function axesSvg(f: Frame, x: Axis, y: Axis, xLabel: string, yLabel: string, tit
     `<text transform="translate(16 ${(y0 + y1) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(yLabel)}</text>`,
   );
   parts.push(`<text x="${f.width / 2}" y="20" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
+  if (subtitle) parts.push(`<text x="${f.width / 2}" y="37" text-anchor="middle" font-size="11" fill="#555">${escapeXml(subtitle)}</text>`);
   return parts.join('');
+}
+
+/** One entry of a legend: a line (dashed or not) or a filled square, and the name. */
+interface LegendItem {
+  name: string;
+  color: string;
+  swatch: 'line' | 'square';
+  dashed?: boolean;
+  /** Fill opacity of a square swatch (default 1). */
+  opacity?: number;
+}
+
+/** The legend in the right margin of `f`, one item per 18 px from the top of the plot. */
+function legendSvg(f: Frame, items: LegendItem[]): string {
+  const lx = f.width - f.right + 12;
+  return items
+    .map((item, k) => {
+      const ly = f.top + 14 + 18 * k;
+      const swatch =
+        item.swatch === 'line'
+          ? `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${item.color}" stroke-width="2"${item.dashed ? ' stroke-dasharray="5 4"' : ''}/>`
+          : `<rect x="${lx}" y="${ly - 10}" width="14" height="10" fill="${item.color}"${item.opacity === undefined ? '' : ` fill-opacity="${item.opacity}"`}/>`;
+      return `${swatch}<text x="${lx + (item.swatch === 'line' ? 24 : 20)}" y="${ly}" font-size="11">${escapeXml(item.name)}</text>`;
+    })
+    .join('');
 }
 
 function svgOpen(f: Frame, label: string): string {
@@ -123,17 +188,21 @@ function svgOpen(f: Frame, label: string): string {
 }
 
 /** Options for {@link scatterPlot}. */
-export interface ScatterOptions {
-  title: string;
-  xLabel: string;
-  yLabel: string;
+export interface ScatterOptions extends ChartLabels {
   /** Draw the line y = x (for "predicted vs actual"). */
   identity?: boolean;
 }
 
-/** A scatter plot of (x[i], y[i]), optionally with the identity line. */
+/**
+ * A scatter plot of (x[i], y[i]), optionally with the identity line; non-finite points are left out.
+ *
+ * @example
+ * ```ts
+ * scatterPlot([0.1, 0.2], [0.12, 0.19], { title: 'Predicted vs actual', xLabel: 'predicted', yLabel: 'actual', identity: true });
+ * ```
+ */
 export function scatterPlot(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: ScatterOptions): string {
-  const f = FRAME;
+  const f = withSubtitle(FRAME, opts.subtitle);
   const xv = Array.from(xs);
   const yv = Array.from(ys);
   if (xv.length !== yv.length) throw new Error(`scatterPlot: ${xv.length} x values but ${yv.length} y values`);
@@ -141,7 +210,7 @@ export function scatterPlot(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: 
   const both = [...xv, ...yv];
   const x = makeAxis(opts.identity ? both : xv, f.left, f.width - f.right, false);
   const y = makeAxis(opts.identity ? both : yv, f.height - f.bottom, f.top, false);
-  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts.xLabel, opts.yLabel, opts.title)];
+  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts)];
   if (opts.identity) {
     const lo = Math.max(x.lo, y.lo);
     const hi = Math.min(x.hi, y.hi);
@@ -162,46 +231,72 @@ export interface Series {
   name: string;
   x: number[];
   y: number[];
+  /** Error half-widths: a bar from y − e to y + e at each point. */
+  errors?: number[];
   color?: string;
+  /** Line width in pixels (default 2). */
+  width?: number;
   /** Dashed line, no markers. */
   dashed?: boolean;
 }
 
 /** Options for {@link lineChart}. */
-export interface LineOptions {
-  title: string;
-  xLabel: string;
-  yLabel: string;
+export interface LineOptions extends ChartLabels {
   logX?: boolean;
   logY?: boolean;
+  /** Categorical x axis: ticks at these values with these labels instead of numbers. */
+  xTicks?: { value: number; label: string }[];
+  /** A fixed y range [lo, hi] (linear axis); values beyond it are drawn at its edge. */
+  yRange?: [number, number];
 }
 
 const PALETTE = ['#2a6fb0', '#d0632b', '#3a9a4a', '#8e44ad', '#c0392b', '#7f8c8d', '#b7950b'];
 
-/** A line chart of several series, with a legend; log axes drop non-positive values. */
+/**
+ * A line chart of several series, with a legend; log axes drop non-positive values.
+ *
+ * @example
+ * ```ts
+ * lineChart([{ name: 'CG', x: [1, 2, 3], y: [1, 1e-3, 1e-7] }], { title: 'CG', xLabel: 'iteration', yLabel: 'residual', logY: true });
+ * ```
+ */
 export function lineChart(series: Series[], opts: LineOptions): string {
-  const f = { ...FRAME, right: 150 };
+  const f = withSubtitle({ ...FRAME, right: 150 }, opts.subtitle);
   const x = makeAxis(series.flatMap((s) => s.x), f.left, f.width - f.right, !!opts.logX, 0.03);
-  const y = makeAxis(series.flatMap((s) => s.y), f.height - f.bottom, f.top, !!opts.logY, 0.05);
-  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts.xLabel, opts.yLabel, opts.title)];
+  if (opts.xTicks) {
+    const labels = new Map(opts.xTicks.map((t) => [t.value, t.label]));
+    x.ticks = opts.xTicks.map((t) => t.value);
+    x.format = (v) => labels.get(v) ?? formatTick(v);
+  }
+  const range = opts.yRange;
+  const y = range ? fixedAxis(range, f.height - f.bottom, f.top) : makeAxis(series.flatMap((s) => s.y), f.height - f.bottom, f.top, !!opts.logY, 0.05);
+  const yAt = (v: number) => y.map(range ? Math.min(Math.max(v, range[0]), range[1]) : v);
+  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts)];
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length]!;
     const pts = s.x
-      .map((xv, i) => [xv, s.y[i]!] as const)
-      .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && (!opts.logX || a > 0) && (!opts.logY || b > 0))
-      .map(([a, b]) => [x.map(a), y.map(b)] as const);
+      .map((xv, i) => ({ a: xv, b: s.y[i]!, e: s.errors?.[i] }))
+      .filter(({ a, b }) => Number.isFinite(a) && Number.isFinite(b) && (!opts.logX || a > 0) && (!opts.logY || b > 0));
     if (pts.length) {
-      const d = pts.map(([px, py], i) => `${i ? 'L' : 'M'}${px.toFixed(1)} ${py.toFixed(1)}`).join(' ');
-      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
-      if (!s.dashed) for (const [px, py] of pts) parts.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3" fill="${color}"/>`);
+      const d = pts.map(({ a, b }, i) => `${i ? 'L' : 'M'}${x.map(a).toFixed(1)} ${yAt(b).toFixed(1)}`).join(' ');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${s.width ?? 2}"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+      for (const { a, b, e } of pts) {
+        const px = x.map(a).toFixed(1);
+        if (e !== undefined && Number.isFinite(e) && e > 0) {
+          parts.push(`<line x1="${px}" y1="${yAt(b - e).toFixed(1)}" x2="${px}" y2="${yAt(b + e).toFixed(1)}" stroke="${color}"/>`);
+        }
+        if (!s.dashed) parts.push(`<circle cx="${px}" cy="${yAt(b).toFixed(1)}" r="3" fill="${color}"/>`);
+      }
     }
-    const ly = f.top + 14 + 18 * k;
-    const lx = f.width - f.right + 12;
-    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
-    parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
+  parts.push(legendSvg(f, series.map((s, k) => ({ name: s.name, color: s.color ?? PALETTE[k % PALETTE.length]!, swatch: 'line', dashed: s.dashed }))));
   parts.push('</svg>');
   return parts.join('');
+}
+
+/** A linear axis over exactly [lo, hi], no padding. */
+function fixedAxis([lo, hi]: [number, number], from: number, to: number): Axis {
+  return { lo, hi, log: false, map: (v) => from + ((v - lo) / (hi - lo)) * (to - from), ticks: niceTicks(lo, hi) };
 }
 
 /** Options for {@link barChart}. */
@@ -215,6 +310,11 @@ export interface BarOptions {
 /**
  * Grouped bars: `values[g][s]` is bar `s` of group `g`, with an optional error half-width in
  * `errors[g][s]`. The value axis starts at zero.
+ *
+ * @example
+ * ```ts
+ * barChart(['uniform', 'l2rw'], [[50], [20]], { title: 'Test error', yLabel: '%', seriesNames: ['mean'] }, [[0], [9]]);
+ * ```
  */
 export function barChart(groups: string[], values: number[][], opts: BarOptions, errors?: number[][]): string {
   const legend = opts.seriesNames.length > 1;
@@ -228,7 +328,7 @@ export function barChart(groups: string[], values: number[][], opts: BarOptions,
   const x1 = f.width - f.right;
   const parts = [svgOpen(f, opts.title)];
   const xAxis: Axis = { lo: 0, hi: 1, log: false, map: (v) => v, ticks: [] };
-  parts.push(axesSvg(f, xAxis, y, '', opts.yLabel, opts.title));
+  parts.push(axesSvg(f, xAxis, y, { title: opts.title, xLabel: '', yLabel: opts.yLabel }));
   const groupWidth = (x1 - x0) / Math.max(1, groups.length);
   const nSeries = Math.max(1, opts.seriesNames.length);
   const barWidth = (groupWidth * 0.8) / nSeries;
@@ -256,12 +356,48 @@ export function barChart(groups: string[], values: number[][], opts: BarOptions,
         : `<text x="${lx.toFixed(1)}" y="${ly}" text-anchor="middle" font-size="11">${escapeXml(g)}</text>`,
     );
   });
-  if (legend) opts.seriesNames.forEach((name, s) => {
-    const ly = f.top + 14 + 18 * s;
-    const lx = x1 + 12;
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="10" fill="${PALETTE[s % PALETTE.length]}"/>`);
-    parts.push(`<text x="${lx + 20}" y="${ly}" font-size="11">${escapeXml(name)}</text>`);
+  if (legend) parts.push(legendSvg(f, opts.seriesNames.map((name, s) => ({ name, color: PALETTE[s % PALETTE.length]!, swatch: 'square' }))));
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** One histogram of a {@link histogramChart}: `counts[k]` values fell in [edges[k], edges[k + 1]). */
+export interface HistogramSeries {
+  name: string;
+  edges: number[];
+  counts: number[];
+  color?: string;
+}
+
+/**
+ * Histograms drawn over one another, half transparent, on a shared numeric x axis, with a legend
+ * (clean against flipped samples' weights, say). The count axis starts at zero.
+ *
+ * @example
+ * ```ts
+ * histogramChart(
+ *   [{ name: 'clean', edges: [0, 1, 2], counts: [1, 3] }, { name: 'flipped', edges: [0, 1, 2], counts: [3, 1] }],
+ *   { title: 'weights', xLabel: 'weight', yLabel: 'samples' },
+ * );
+ * ```
+ */
+export function histogramChart(series: HistogramSeries[], opts: ChartLabels): string {
+  const f = withSubtitle({ ...FRAME, right: 150 }, opts.subtitle);
+  const x = makeAxis(series.flatMap((h) => h.edges), f.left, f.width - f.right, false, 0);
+  const y = makeAxis([0, ...series.flatMap((h) => h.counts)], f.height - f.bottom, f.top, false, 0.05, true);
+  const parts = [svgOpen(f, opts.title), axesSvg(f, x, y, opts)];
+  const colors = series.map((h, k) => h.color ?? PALETTE[k % PALETTE.length]!);
+  series.forEach((h, k) => {
+    h.counts.forEach((c, i) => {
+      const x0 = x.map(h.edges[i]!);
+      const x1 = x.map(h.edges[i + 1]!);
+      const top = y.map(c);
+      parts.push(
+        `<rect x="${x0.toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(0, x1 - x0 - 1).toFixed(1)}" height="${Math.max(0, y.map(0) - top).toFixed(1)}" fill="${colors[k]}" fill-opacity="0.55"/>`,
+      );
+    });
   });
+  parts.push(legendSvg(f, series.map((h, k) => ({ name: h.name, color: colors[k]!, swatch: 'square', opacity: 0.55 }))));
   parts.push('</svg>');
   return parts.join('');
 }
@@ -269,6 +405,11 @@ export function barChart(groups: string[], values: number[][], opts: BarOptions,
 /**
  * A 28 × 28 grey-scale digit (intensities in [0, 1], row-major) as a small SVG, dark ink on white,
  * with a caption of up to two lines underneath. Only inked pixels are drawn.
+ *
+ * @example
+ * ```ts
+ * digitImage(loadMnist().images.subarray(0, 784), ['a "5"', 'training row 0']);
+ * ```
  */
 export function digitImage(pixels: ArrayLike<number>, caption: string[], scale = 3): string {
   const side = Math.round(Math.sqrt(pixels.length));

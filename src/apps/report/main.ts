@@ -25,12 +25,15 @@ import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
 import { runImbalance } from '../experiments/reweight-imbalance.ts';
 import { type Figure2Result, runFigure2 } from '../experiments/koh-liang-figure2.ts';
 import { binaryPair, loadMnist } from '../../data/mnist.ts';
-import { linearObjective, newton } from '../../influence/index.ts';
+import { linearObjective } from '../../nn/linear-models.ts';
+import { newton } from '../../optim/newton.ts';
+import { parseFlags, runMain, wantsHelp } from '../cli/flags.ts';
 import { type Section, fmt, p, page, table } from './html.ts';
 import { type LogregProblem, SANITY_OBJECTIVE, secondOrderSanity } from './sanity.ts';
-import { barChart, digitImage, escapeXml, lineChart, scatterPlot } from '../plots/svg.ts';
+import { barChart, digitImage, escapeXml, lineChart } from '../plots/svg.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root (this file is src/apps/report/main.ts). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const REPORT = join(ROOT, 'report', 'index.html');
 const start = performance.now();
 const elapsed = () => `${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s`;
@@ -205,14 +208,7 @@ function influencePanel(): PanelOutput {
   const r = runFigure2({ points: LOO_POINTS, l2: L2, log: say });
   figure2 = r;
   const s = r.setting;
-  const predicted = r.points.map((q) => q.predicted);
-  const actual = r.points.map((q) => q.actual);
-  const chart = scatterPlot(predicted, actual, {
-    title: `Predicted vs actual leave-one-out, Pearson r = ${r.pearson.toFixed(4)}`,
-    xLabel: 'predicted change in test loss (influence)',
-    yLabel: 'actual change (retrained without the point)',
-    identity: true,
-  });
+  const chart = r.svg;
   const { images } = loadMnist();
   const pixels = (row: number) => images.subarray(row * 784, (row + 1) * 784);
   const digit = (label: number) => (label === 1 ? '7' : '1');
@@ -344,4 +340,16 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const HELP = `npm start: the main demonstration on real MNIST digits (influence vs leave-one-out, the
+inverse-HVP solvers, Learning to Reweight against the baselines, a second-order sanity panel).
+Takes no options; writes ${REPORT} and prints a summary.`;
+
+runMain('npm start', async () => {
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    console.log(HELP);
+    return 0;
+  }
+  parseFlags('npm start --', argv, {});
+  await main();
+});
