@@ -60,7 +60,7 @@ describe('extractBlocks', () => {
 describe('running and typechecking blocks', () => {
   const blocks = extractBlocks(sample, 'sample.md');
   const files = writeBlocks(blocks, dir);
-  it("a correct block runs, importing 'unequal' through the package's own exports", async () => {
+  it("a correct block runs, importing 'unequal' (the sources, through tsconfig paths)", async () => {
     const r = await runBlock(files[0]!);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

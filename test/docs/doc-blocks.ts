@@ -1,7 +1,7 @@
 /**
  * Running the code in the guides: extract every ```ts block from a Markdown file, write each to its
  * own module inside the repository (so that `import … from 'unequal'` resolves to src/index.ts
- * through the package's own "exports", exactly as it does for a user of the package), typecheck
+ * through tsconfig.json's "paths", which tsc and tsx both follow, with no build needed), typecheck
  * them all with the project's tsconfig, and execute each one in a fresh `node --import tsx`
  * process, where any throw or non-zero exit is a failure.
  *
