@@ -14,11 +14,24 @@ import { benchEngineLogreg, benchEngineMlp } from './engine.ts';
 import { makeLogregProblem, makeMlpProblem } from './peers/problems.ts';
 import { timeIt } from './peers/timing.ts';
 import { cpuBackend } from '../src/backend/cpu.ts';
+import { parseFlags, reportError, UsageError, wantsHelp } from '../src/apps/cli/flags.ts';
 
 const all = ['engine', 'peers', 'matmul', 'gpu', 'influence', 'reweight'];
-const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const sections = chosen.length ? chosen : all;
-for (const s of sections) if (!all.includes(s)) throw new Error(`bench: unknown section '${s}'; choose from ${all.join(', ')}`);
+let sections = all;
+if (wantsHelp(process.argv.slice(2))) {
+  console.log(`Usage: npm run bench -- [${all.join('|')} …] (default: all); writes bench/results/latest.json`);
+  process.exit(0);
+}
+try {
+  // The words after `npm run bench --` are sections; there are no flags.
+  const chosen = parseFlags('npm run bench --', process.argv.slice(2), {}, { positionals: true }).positionals;
+  const unknown = chosen.filter((s) => !all.includes(s));
+  if (unknown.length) throw new UsageError(`unknown section ${unknown.map((s) => `'${s}'`).join(', ')}; choose from ${all.join(', ')}`);
+  if (chosen.length) sections = [...chosen];
+} catch (e) {
+  reportError('bench', e);
+  process.exit();
+}
 
 const results: Record<string, number> = {};
 const log = (msg: string) => process.stderr.write(`${msg}\n`);

@@ -5,7 +5,7 @@
  * and range, with errors that name the flag and the value. Numbers follow the CSV reader's grammar
  * ({@link parseDecimal}): `1e-3` and `10` yes, `0x1`, `Infinity` and `' 1'` no, so a value means
  * the same on the command line as in a data file. Every such error is a {@link UsageError}, which
- * {@link runMain} reports as one line with exit code 2.
+ * {@link runMain} and {@link reportError} report as one line with exit code 2.
  *
  * @module
  */
@@ -190,9 +190,30 @@ export function parseFlags(command: string, argv: readonly string[], spec: FlagS
 }
 
 /**
- * Runs an entry point's `main` and sets the process exit code: `main`'s own code, 2 after a
- * {@link UsageError} (its message, one line, prefixed with `name:`), 1 after any other error (with
- * its stack, since that is a bug or a numerical failure worth reporting).
+ * Reports an entry point's error and sets the exit code: a {@link UsageError} as one line
+ * `name: message` and code 2; anything else with its stack (a bug or a numerical failure worth
+ * reporting) and code 1.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseFlags('bench', process.argv.slice(2), {});
+ * } catch (e) {
+ *   reportError('bench', e); // stderr: bench: Unknown option '--x' (see bench --help); exit code 2
+ *   process.exit();
+ * }
+ * ```
+ */
+export function reportError(name: string, err: unknown): void {
+  // A usage error is one line, whatever wrapped it (node's parseArgs writes some over three).
+  if (err instanceof UsageError) console.error(`${name}: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
+  else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+}
+
+/**
+ * Runs an entry point's `main` and sets the process exit code: `main`'s own code when it returns
+ * one, else as {@link reportError} says.
  *
  * @example
  * ```ts
@@ -203,15 +224,12 @@ export function parseFlags(command: string, argv: readonly string[], spec: FlagS
  * ```
  */
 export function runMain(name: string, main: () => Promise<number | void> | number | void): void {
-  const fail = (err: unknown) => {
-    // A usage error is one line, whatever wrapped it (node's parseArgs writes some over three).
-    if (err instanceof UsageError) console.error(`${name}: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
-    else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-  };
   Promise.resolve()
     .then(main)
-    .then((code) => {
-      if (typeof code === 'number') process.exitCode = code;
-    }, fail);
+    .then(
+      (code) => {
+        if (typeof code === 'number') process.exitCode = code;
+      },
+      (err: unknown) => reportError(name, err),
+    );
 }
