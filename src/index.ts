@@ -60,13 +60,16 @@ export { setBackend, getBackend, registerBackend, type GpuOptions, type Factory 
 export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
 export { tidy, dispose } from './core/memory.ts';
 
-export * from './influence/index.ts';
+export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDefiniteError, type SymmetricEigen } from './linalg/dense.ts';
+export { pearson } from './linalg/vector.ts';
+export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from './nn/objective.ts';
+export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from './nn/linear-models.ts';
 export * from './nn/mlp.ts';
+export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from './optim/newton.ts';
+export { lbfgs, minimizeLbfgs, type LbfgsOptions } from './optim/lbfgs.ts';
+export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from './optim/cg.ts';
 export * from './optim/sgd.ts';
+export * from './influence/index.ts';
 export * from './reweight/index.ts';
-export { runImbalance, POS_RATIOS, type ImbalanceOptions, type ImbalanceResult, type ImbalanceMethodResult } from './apps/experiments/reweight-imbalance.ts';
-export { runNoise, noisyPair, histogram, type NoiseOptions, type NoiseResult, type Histogram } from './apps/experiments/reweight-noise.ts';
-export { runMethods, summarize, errorTable, testError, METHOD_NAMES, DEFAULT_CONFIG, type ReweightConfig, type MethodName, type MethodRun, type Summary, type Problem, type RunMethodsOptions, type ExperimentBaseOptions } from './apps/experiments/reweight-common.ts';
-export { errorVsPosRatioSvg, weightHistogramSvg } from './apps/experiments/reweight-plots.ts';
+export { imbalancedPair, noisyPair, type ImbalancedPairOptions, type ImbalancedSizes, type NoisyPairOptions } from './data/builders.ts';
 export type { BinarySet } from './data/mnist.ts';
-export type { ImbalancedSizes } from './data/builders.ts';

@@ -1,6 +1,7 @@
 /**
  * Dataset builders for the sample-weighting experiments: the class-imbalance protocol of Learning
- * to Reweight (Ren et al. 2018, §5.1), uniform label noise, and feature standardisation.
+ * to Reweight (Ren et al. 2018, §5.1), uniform label noise (and the 4-vs-9 problem built with it),
+ * and feature standardisation.
  *
  * The L2RW paper draws 5,000 training images of 4s and 9s from full MNIST with the 9s making up
  * a proportion p ∈ {0.9, …, 0.995} of them, and keeps a clean, balanced validation set of only 10
@@ -12,7 +13,7 @@
  */
 
 import { Rng } from '../core/rng.ts';
-import { type BinarySet, digitIndices, gatherBinary } from './mnist.ts';
+import { type BinarySet, binaryPair, digitIndices, gatherBinary } from './mnist.ts';
 
 /** Options for {@link imbalancedPair}. */
 export interface ImbalancedPairOptions {
@@ -205,6 +206,57 @@ export function flipLabels<T extends Float64Array | Int32Array>(
     flipped[i] = true;
   }
   return { labels, flipped };
+}
+
+/** Options for {@link noisyPair}. */
+export interface NoisyPairOptions {
+  /** Seed of the 4-vs-9 split, the training draw and the flips. */
+  seed: number;
+  /** Training set size. */
+  nTrain: number;
+  /** Size of the clean balanced validation set (even). */
+  nVal: number;
+  /** Share of training labels flipped, in [0, 1]. */
+  noise: number;
+}
+
+/**
+ * The label-noise problem of the reweighting experiments: from `binaryPair(4, 9)`'s training split,
+ * a clean balanced validation set of `nVal` images and `nTrain` training images of which
+ * `round(noise · nTrain)` have their label flipped (see {@link flipLabels}); the test split stays
+ * clean. No image is in more than one set.
+ *
+ * @throws if `nVal` is odd or the split has fewer than `nVal + nTrain` images.
+ *
+ * @example
+ * ```ts
+ * const { train, val, test, flipped } = noisyPair({ seed: 0, nTrain: 800, nVal: 20, noise: 0.4 });
+ * flipped.filter(Boolean).length; // 320
+ * ```
+ */
+export function noisyPair(opts: NoisyPairOptions): {
+  /** The training images, with the flipped labels. */
+  train: BinarySet;
+  /** The clean balanced validation images. */
+  val: BinarySet;
+  /** The clean test split. */
+  test: BinarySet;
+  /** `flipped[i]`: whether training row i's label was flipped. */
+  flipped: boolean[];
+} {
+  const { seed, nTrain, nVal, noise } = opts;
+  if (nVal % 2 !== 0) throw new Error(`noisyPair: nVal must be even (a balanced validation set), got ${nVal}`);
+  const { train: pool, test } = binaryPair(4, 9, { seed });
+  // Rows of `pool`, as a set of their own.
+  const take = (rows: readonly number[]) => gatherBinary(rows.map((r) => pool.index[r]!), rows.map((r) => pool.y[r]!));
+  const byClass = [0, 1].map((c) => Array.from({ length: pool.n }, (_, i) => i).filter((i) => pool.y[i] === c));
+  const valRows = [...byClass[0]!.slice(0, nVal / 2), ...byClass[1]!.slice(0, nVal / 2)];
+  const used = new Set(valRows);
+  const rest = Array.from({ length: pool.n }, (_, i) => i).filter((i) => !used.has(i));
+  if (rest.length < nTrain) throw new Error(`noisyPair: nTrain ${nTrain} exceeds the ${rest.length} images left after validation`);
+  const clean = take(new Rng(seed + 7).shuffle(rest).slice(0, nTrain));
+  const { labels, flipped } = flipLabels(clean.y, noise, 2, seed + 13);
+  return { train: { ...clean, y: labels }, val: take(valRows), test, flipped };
 }
 
 /** Per-feature mean and standard deviation, from {@link fitStandardizer}. */

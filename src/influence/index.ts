@@ -1,5 +1,6 @@
 /**
- * Influence functions: the public entry points.
+ * Influence functions: the public entry points of this module (the models, trainers and dense
+ * linear algebra they use are exported from their own modules, and all of it from the package root).
  *
  * The generic call, for any params pytree and per-example loss (Data Dropout uses this):
  *
@@ -44,13 +45,6 @@ export {
   type PowerIterationResult,
 } from './solvers.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
-export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDefiniteError, type SymmetricEigen } from '../linalg/dense.ts';
-export { pearson } from '../linalg/vector.ts';
-export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from '../nn/objective.ts';
-export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from '../nn/linear-models.ts';
-export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from '../optim/newton.ts';
-export { lbfgs, minimizeLbfgs, type LbfgsOptions } from '../optim/lbfgs.ts';
-export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from '../optim/cg.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
 export interface InfluenceProblem<P extends Pytree = Pytree> {

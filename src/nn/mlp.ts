@@ -128,6 +128,23 @@ export function mlpForward(params: MlpParams, X: Tensor, activation: Activation)
   return h;
 }
 
+/**
+ * The share of rows of `set` a one-logit MLP classifies wrongly (logit > 0 means label 1): the test
+ * error the weighting methods are compared by.
+ *
+ * @example
+ * ```ts
+ * const { test } = imbalancedPair({ posRatio: 0.9, nTrain: 100, nTest: 100 });
+ * testError(mlpInit([784, 1], 0), 'relu', test); // 0.5: a zero network says "not 9" to everything
+ * ```
+ */
+export function testError(params: MlpParams, activation: Activation, set: { X: Float64Array; y: ArrayLike<number>; n: number; d: number }): number {
+  const z = mlpForward(params, tensor(set.X, [set.n, set.d]), activation).toFloat64Array();
+  let wrong = 0;
+  for (let i = 0; i < set.n; i++) if ((z[i]! > 0 ? 1 : 0) !== set.y[i]) wrong++;
+  return wrong / set.n;
+}
+
 /** Everything the forward pass computed, layer by layer (see {@link mlpLayerwise}). */
 export interface MlpTrace {
   /** `inputs[l]` is layer l's input z_{l−1}, `[n, in_l]` (inputs[0] is X). */

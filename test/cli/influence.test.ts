@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
-import { pearson } from '../../src/influence/index.ts';
+import { pearson } from '../../src/linalg/vector.ts';
 import { expectClose } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-influence-'));

@@ -130,7 +130,6 @@ import {
   removalEffects,
   reshape,
   retrainWeighted,
-  runMethods,
   selfPaced,
   setBackend,
   setDebugNans,
@@ -167,7 +166,8 @@ import {
   withOnes,
   zeros,
 } from '../../src/index.ts';
-import type { Dataset, LinearModelKind } from '../../src/influence/index.ts';
+import type { Dataset, LinearModelKind } from '../../src/index.ts';
+import { runMethods } from '../../src/apps/experiments/reweight-common.ts';
 import { randomData } from '../influence/problems.ts';
 import { expectClose, maxAbs, values } from '../helpers.ts';
 

@@ -6,9 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hessian, tensor, zeros } from '../../src/index.ts';
+import { hessian, linearObjective, paramLayout, tensor, zeros } from '../../src/index.ts';
 import { fromFloat64 } from '../../src/core/create.ts';
-import { linearObjective, paramLayout } from '../../src/influence/index.ts';
 import { expectClose, maxAbs } from '../helpers.ts';
 import { randomData, randomObjective } from '../influence/problems.ts';
 import { Rng } from '../../src/core/rng.ts';

@@ -10,7 +10,7 @@
  */
 import { tensor } from '../../core/create.ts';
 import type { BinarySet } from '../../data/mnist.ts';
-import { type Activation, type MlpParams, mlpForward, mlpInit } from '../../nn/mlp.ts';
+import { type Activation, type MlpParams, mlpInit, testError } from '../../nn/mlp.ts';
 import { momentum } from '../../optim/sgd.ts';
 import { type Batch, metaGradientMlp, mlpLoss, mlpMetaGradient, type MetaRoute } from '../../reweight/l2rw.ts';
 import { mlpDataDropout } from '../../reweight/data-dropout.ts';
@@ -162,22 +162,6 @@ export function experimentSetup(who: string, options: ExperimentBaseOptions): Ex
     methods: options.methods ?? METHOD_NAMES,
     log: options.log ?? (() => {}),
   };
-}
-
-/**
- * Fraction of rows of `set` the network misclassifies (logit > 0 means label 1).
- *
- * @example
- * ```ts
- * const { test } = imbalancedPair({ posRatio: 0.9, nTrain: 100, nTest: 100 });
- * testError(mlpInit([784, 1], 0), 'relu', test); // 0.5: a zero network says "not 9" to everything
- * ```
- */
-export function testError(params: MlpParams, activation: Activation, set: BinarySet): number {
-  const z = mlpForward(params, tensor(set.X, [set.n, set.d]), activation).toFloat64Array();
-  let wrong = 0;
-  for (let i = 0; i < set.n; i++) if ((z[i]! > 0 ? 1 : 0) !== set.y[i]) wrong++;
-  return wrong / set.n;
 }
 
 function asBatch(set: BinarySet): Batch {

@@ -7,9 +7,7 @@
  *
  * @module
  */
-import { flipLabels } from '../../data/builders.ts';
-import { type BinarySet, binaryPair } from '../../data/mnist.ts';
-import { Rng } from '../../core/rng.ts';
+import { noisyPair } from '../../data/builders.ts';
 import {
   type ExperimentBaseOptions,
   experimentSetup,
@@ -92,54 +90,6 @@ export interface NoiseResult {
   dataDropoutFlippedShare?: number[];
   /** Wall-clock time of the whole experiment. */
   seconds: number;
-}
-
-/** Rows `rows` of a binary set (features, labels, MNIST indices). */
-function takeRows(set: BinarySet, rows: readonly number[]): BinarySet {
-  const X = new Float64Array(rows.length * set.d);
-  const y = new Float64Array(rows.length);
-  const index = new Int32Array(rows.length);
-  rows.forEach((r, i) => {
-    X.set(set.X.subarray(r * set.d, (r + 1) * set.d), i * set.d);
-    y[i] = set.y[r]!;
-    index[i] = set.index[r]!;
-  });
-  return { X, y, n: rows.length, d: set.d, index };
-}
-
-/**
- * The noisy problem for one seed: from `binaryPair(4, 9)`'s training split, a clean balanced
- * validation set of `nVal` images and `nTrain` training images of which `noise · nTrain` have their
- * label flipped; the test split stays clean.
- *
- * @example
- * ```ts
- * const { train, val, test, flipped } = noisyPair({ seed: 0, nTrain: 800, nVal: 20, noise: 0.4 });
- * flipped.filter(Boolean).length; // 320
- * ```
- */
-export function noisyPair(opts: { seed: number; nTrain: number; nVal: number; noise: number }): {
-  /** The training images, with the flipped labels. */
-  train: BinarySet;
-  /** The clean balanced validation images. */
-  val: BinarySet;
-  /** The clean test split. */
-  test: BinarySet;
-  /** `flipped[i]`: whether training row i's label was flipped. */
-  flipped: boolean[];
-} {
-  const { seed, nTrain, nVal, noise } = opts;
-  if (nVal % 2 !== 0) throw new Error(`noisyPair: nVal must be even (a balanced validation set), got ${nVal}`);
-  const { train: pool, test } = binaryPair(4, 9, { seed });
-  const byClass = [0, 1].map((c) => Array.from({ length: pool.n }, (_, i) => i).filter((i) => pool.y[i] === c));
-  const valRows = [...byClass[0]!.slice(0, nVal / 2), ...byClass[1]!.slice(0, nVal / 2)];
-  const used = new Set(valRows);
-  const rest = Array.from({ length: pool.n }, (_, i) => i).filter((i) => !used.has(i));
-  if (rest.length < nTrain) throw new Error(`noisyPair: nTrain ${nTrain} exceeds the ${rest.length} images left after validation`);
-  const trainRows = new Rng(seed + 7).shuffle(rest).slice(0, nTrain);
-  const clean = takeRows(pool, trainRows);
-  const { labels, flipped } = flipLabels(clean.y, noise, 2, seed + 13);
-  return { train: { ...clean, y: labels }, val: takeRows(pool, valRows), test, flipped };
 }
 
 /** Per-sample mean weight × batch size over the steps each sample appeared in. */
