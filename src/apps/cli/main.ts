@@ -25,6 +25,9 @@ function usage(): string {
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Numbers in flags are plain decimals, as in the CSV files (0.01, 1e-3; not 0x1 or Infinity).',
+    'A usage error (bad flag, unreadable file) exits with code 2 and one line on stderr.',
   ].join('\n');
 }
 
