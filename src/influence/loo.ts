@@ -13,6 +13,7 @@
 import type { Pytree } from '../core/pytree.ts';
 import type { Objective } from '../nn/objective.ts';
 import { lbfgs } from '../optim/lbfgs.ts';
+import { ConvergenceError } from '../optim/errors.ts';
 import { newton, type TrainResult } from '../optim/newton.ts';
 import type { TestObjective } from './influence.ts';
 
@@ -65,7 +66,8 @@ export interface LooResult {
 
 /**
  * Exact leave-one-out: for each row i, retrains without zᵢ (warm-started at θ̂) and reports
- * f(θ̂₋ᵢ) − f(θ̂).
+ * f(θ̂₋ᵢ) − f(θ̂). A retraining that does not reach its tolerance throws {@link ConvergenceError}
+ * naming the row.
  *
  * @example
  * ```ts
@@ -88,7 +90,15 @@ export function exactLoo<P extends Pytree>(
   rows.forEach((i, k) => {
     if (!(Number.isInteger(i) && i >= 0 && i < obj.n)) throw new Error(`exactLoo: row ${i} is outside 0..${obj.n - 1}`);
     w[i] = 0;
-    const r = retrainWeighted(obj, theta, w, opts);
+    let r: TrainResult;
+    try {
+      r = retrainWeighted(obj, theta, w, opts);
+    } catch (e) {
+      // Say which row: a retraining that cannot reach tol usually means R without that point has
+      // no (unique) minimiser, e.g. the point was the only one of its class.
+      if (e instanceof ConvergenceError) throw new ConvergenceError(`exactLoo: retraining without row ${i}: ${e.message}`, e);
+      throw e;
+    }
     w[i] = 1;
     changes[k] = evalF(r.theta) - base;
     iterations.push(r.iterations);

@@ -7,9 +7,17 @@
  * direction with pᵀ(A + δI)p ≤ 0 proves the matrix is not positive definite; CG then stops and says
  * so rather than returning a meaningless iterate.
  *
+ * Neither failure is silent: reaching `maxIter` above `tol` throws {@link ConvergenceError}, and a
+ * direction of non-positive curvature throws {@link IndefiniteHessianError}, unless the caller asks
+ * for the partial result with `allowUnconverged: true` (Newton-CG does: an inexact inner solve is
+ * what it wants).
+ *
  * @module
  */
 import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
+import { ConvergenceError, IndefiniteHessianError } from './errors.ts';
+
+export { ConvergenceError, IndefiniteHessianError } from './errors.ts';
 
 /** Options for {@link conjugateGradient}. */
 export interface CgOptions {
@@ -23,6 +31,12 @@ export interface CgOptions {
   x0?: Float64Array;
   /** Called after each iteration with the relative residual. */
   onIteration?: (iteration: number, relativeResidual: number) => void;
+  /**
+   * Return the partial result (`converged: false`, and `negativeCurvature` when that stopped it)
+   * instead of throwing {@link ConvergenceError} at the cap or {@link IndefiniteHessianError} on a
+   * direction of non-positive curvature. Default false.
+   */
+  allowUnconverged?: boolean;
 }
 
 /** What {@link conjugateGradient} returns. */
@@ -53,16 +67,22 @@ export interface NegativeCurvature {
  * The residual is recomputed from scratch every 50 iterations, so the reported residual is the
  * true one and not the recurrence's drifting estimate.
  *
+ * @throws {@link ConvergenceError} when `maxIter` iterations leave the relative residual above `tol`,
+ *   and {@link IndefiniteHessianError} on a direction with pᵀ(A + δI)p ≤ 0, unless `allowUnconverged`.
+ *
  * @example
  * ```ts
  * const A = (v: Float64Array) => new Float64Array([4 * v[0] + v[1], v[0] + 3 * v[1]]);
  * const { x } = conjugateGradient(A, new Float64Array([1, 2]), { tol: 1e-12 }); // [1/11, 7/11]
+ * conjugateGradient(A, new Float64Array([1, 2]), { tol: 0, maxIter: 1, allowUnconverged: true }).converged; // false
  * ```
  */
 export function conjugateGradient(matvec: (v: Float64Array) => Float64Array, b: Float64Array, opts: CgOptions = {}): CgResult {
   const p = b.length;
   const tol = opts.tol ?? 1e-6;
   const maxIter = opts.maxIter ?? 2 * p;
+  if (!(tol >= 0)) throw new Error(`conjugateGradient: tol must be ≥ 0, got ${tol}`);
+  if (!(Number.isInteger(maxIter) && maxIter >= 0)) throw new Error(`conjugateGradient: maxIter must be a non-negative integer, got ${maxIter}`);
   const damping = opts.damping ?? 0;
   const A = damping === 0 ? matvec : (v: Float64Array) => axpy(damping, v, matvec(v));
   const bnorm = norm2(b);
@@ -78,7 +98,16 @@ export function conjugateGradient(matvec: (v: Float64Array) => Float64Array, b: 
     const Ad = A(d);
     const curv = innerProduct(d, Ad);
     if (!(curv > 0)) {
-      return { x, iterations: k + 1, residualHistory: history, converged: false, negativeCurvature: { curvature: curv / innerProduct(d, d), iteration: k } };
+      const negativeCurvature = { curvature: curv / innerProduct(d, d), iteration: k };
+      if (!opts.allowUnconverged) {
+        throw new IndefiniteHessianError(
+          `conjugateGradient: the matrix${damping ? ` + ${damping}·I` : ''} is not positive definite: curvature pᵀAp/‖p‖² = ` +
+            `${negativeCurvature.curvature.toPrecision(4)} ≤ 0 along search direction ${k}; add damping (> its magnitude) or use a solver for indefinite systems`,
+          negativeCurvature.curvature,
+          k,
+        );
+      }
+      return { x, iterations: k + 1, residualHistory: history, converged: false, negativeCurvature };
     }
     const alpha = rr / curv;
     axpy(alpha, d, x);
@@ -93,5 +122,29 @@ export function conjugateGradient(matvec: (v: Float64Array) => Float64Array, b: 
     history.push(Math.sqrt(rr) / bnorm);
     opts.onIteration?.(k + 1, history[history.length - 1]!);
   }
-  return { x, iterations: k, residualHistory: history, converged: history[history.length - 1]! <= tol };
+  const residual = history[history.length - 1]!;
+  const converged = residual <= tol;
+  if (!converged && !opts.allowUnconverged) throw new ConvergenceError(cgCapMessage('conjugateGradient', residual, k, maxIter, tol, 'maxIter', 'tol'), { method: 'cg', iterations: k, residual, tol });
+  return { x, iterations: k, residualHistory: history, converged };
+}
+
+/**
+ * The message of CG's {@link ConvergenceError}: the residual reached, the cap, and what to change.
+ * Shared with the `cg` inverse-HVP solver, which names its options `cg.maxIter` and `cg.tol`.
+ *
+ * @example
+ * ```ts
+ * cgCapMessage('cg', 3e-5, 40, 40, 1e-10, 'cg.maxIter', 'cg.tol'); // 'cg: relative residual 3.00e-5 after 40 iterations …'
+ * ```
+ */
+export function cgCapMessage(who: string, residual: number, iterations: number, maxIter: number, tol: number, maxIterName: string, tolName: string): string {
+  const fix =
+    tol === 0
+      ? `${tolName} = 0 asks for an exactly zero residual, which rounding almost never allows: give ${tolName} > 0`
+      : `raise ${maxIterName} (CG needs about √κ·ln(2/tol) iterations for condition number κ), loosen ${tolName}, or add damping; ` +
+        `a residual that stalls above ${tolName} means ${tolName} is below what the precision of the products allows (about κ·u)`;
+  return (
+    `${who}: relative residual ${residual.toExponential(2)} after ${iterations} iterations (the cap ${maxIterName} = ${maxIter}) is not ≤ ${tolName} = ${tol}; ` +
+    `${fix}; allowUnconverged: true returns the partial result marked converged: false`
+  );
 }

@@ -12,7 +12,8 @@ import type { Pytree } from '../core/pytree.ts';
 import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 import type { Objective } from '../nn/objective.ts';
 import { backtrack } from './line-search.ts';
-import { ConvergenceError, type TrainResult } from './newton.ts';
+import { ConvergenceError } from './errors.ts';
+import type { TrainResult } from './newton.ts';
 
 /** Options for {@link lbfgs}. */
 export interface LbfgsOptions {
@@ -110,7 +111,12 @@ export function minimizeLbfgs(
   }
   const result: TrainResult = { theta, value, gradNorm: gnorm, iterations: it, gradNormHistory: history, converged: gnorm < tol, method: 'lbfgs' };
   if (!result.converged && !opts.allowUnconverged) {
-    throw new ConvergenceError(`lbfgs: ‖∇R‖ = ${gnorm.toExponential(3)} after ${it} iterations, not below ${tol}`, result);
+    throw new ConvergenceError(
+      `lbfgs: ‖∇R‖ = ${gnorm.toExponential(3)} after ${it} iterations, not below tol ${tol} ` +
+        (it >= maxIter ? `(the cap maxIter = ${maxIter}; raise maxIter)` : '(the line search stalled before the cap: is the objective smooth, or is tol below what rounding allows?)') +
+        '; allowUnconverged: true returns the last iterate marked converged: false',
+      { method: 'lbfgs', iterations: it, residual: gnorm, tol, result },
+    );
   }
   return result;
 }

@@ -20,7 +20,10 @@ import { axpy, innerProduct, norm2 } from '../linalg/vector.ts';
 import type { Objective } from '../nn/objective.ts';
 import { conjugateGradient } from './cg.ts';
 import { addGauge, gaugeOperator } from '../linalg/gauge.ts';
+import { ConvergenceError } from './errors.ts';
 import { backtrack } from './line-search.ts';
+
+export { ConvergenceError, type ConvergenceDetails } from './errors.ts';
 
 /** What a trainer returns. */
 export interface TrainResult {
@@ -38,18 +41,6 @@ export interface TrainResult {
   converged: boolean;
   /** Which method ran. */
   method: string;
-}
-
-/** Thrown when a trainer stops before ‖∇R‖ < tol. */
-export class ConvergenceError extends Error {
-  constructor(
-    message: string,
-    /** Where the trainer stopped: the last iterate, its ‖∇R‖ and the iteration history. */
-    readonly result: TrainResult,
-  ) {
-    super(message);
-    this.name = 'ConvergenceError';
-  }
 }
 
 /** Options for {@link newton}. */
@@ -131,7 +122,9 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
       const H = (v: Float64Array) => obj.hvp(theta, v);
       // μ = gᵀHg / gᵀg, the Rayleigh quotient of the gradient: inside H's spectrum (see gaugeOperator).
       const mu = obj.spec.gauge?.length ? innerProduct(g, H(g)) / innerProduct(g, g) || 1 : 0;
-      const res = conjugateGradient(gaugeOperator(H, obj.spec.gauge, mu), g, { tol: eta, maxIter: 2 * p });
+      // An inexact step is the point of Newton-CG: CG's cap or a direction of negative curvature
+      // ends the inner solve, and the outer line search judges the step.
+      const res = conjugateGradient(gaugeOperator(H, obj.spec.gauge, mu), g, { tol: eta, maxIter: 2 * p, allowUnconverged: true });
       step = res.negativeCurvature && res.iterations === 1 ? Float64Array.from(g) : res.x;
     }
     for (let i = 0; i < p; i++) step[i] = -step[i]!;
@@ -159,9 +152,12 @@ export function newton<P extends Pytree>(obj: Objective<P>, opts: NewtonOptions 
   const result: TrainResult = { theta, value, gradNorm: gnorm, iterations: it, gradNormHistory: history, converged: gnorm < tol, method: `newton-${mode}` };
   if (!result.converged && !opts.allowUnconverged) {
     throw new ConvergenceError(
-      `newton (${mode}): ‖∇R‖ = ${gnorm.toExponential(3)} after ${it} iterations, not below ${tol} ` +
-        '(the line search stalled or the iteration cap was hit; is R convex and smooth here?)',
-      result,
+      `newton (${mode}): ‖∇R‖ = ${gnorm.toExponential(3)} after ${it} iterations, not below tol ${tol} ` +
+        (it >= maxIter
+          ? `(the cap maxIter = ${maxIter}; raise maxIter, or check that R is convex and smooth here)`
+          : '(the line search stalled before the cap: is R convex and smooth here, or is tol below what rounding allows?)') +
+        '; allowUnconverged: true returns the last iterate marked converged: false',
+      { method: `newton-${mode}`, iterations: it, residual: gnorm, tol, result },
     );
   }
   return result;

@@ -17,7 +17,7 @@ import { take } from '../../src/index.ts';
 import {
   Influence, exactLoo, linearModel, linearObjective, newton, pearson, perExampleGradients, removalEffects,
   retrainWeighted, topK, totalLoss,
-} from '../../src/influence/index.ts';
+} from '../../src/index.ts';
 import { expectClose, maxAbs } from '../helpers.ts';
 import { randomData } from './problems.ts';
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { bceWithLogits, reshape, tensor, type Tensor } from '../../src/index.ts';
 import { mlpForward, mlpInit, type MlpParams } from '../../src/nn/mlp.ts';
-import { Objective, exactLoo, lbfgs, pearson, removalEffects, smallestEigenvalue, totalLoss } from '../../src/influence/index.ts';
+import { Objective, exactLoo, lbfgs, pearson, removalEffects, smallestEigenvalue, totalLoss } from '../../src/index.ts';
 import { expectClose, maxAbs } from '../helpers.ts';
 import { randomData } from './problems.ts';
 

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConvergenceError, lbfgs, minimizeLbfgs, newton } from '../../src/influence/index.ts';
+import { ConvergenceError, lbfgs, minimizeLbfgs, newton } from '../../src/index.ts';
 import { expectClose, optimaTolerance } from '../helpers.ts';
 import { randomObjective } from '../influence/problems.ts';
 

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConvergenceError, newton } from '../../src/influence/index.ts';
+import { ConvergenceError, newton } from '../../src/index.ts';
 import { expectClose, optimaTolerance } from '../helpers.ts';
 import { randomObjective } from '../influence/problems.ts';
 
@@ -40,6 +40,20 @@ describe('newton', () => {
   it('throws ConvergenceError with the gradient norm when the cap is hit', () => {
     const obj = randomObjective('logreg', 50, 3, 0.01, 3);
     expect(() => newton(obj, { maxIter: 1 })).toThrow(ConvergenceError);
-    expect(() => newton(obj, { maxIter: 1 })).toThrow(/‖∇R‖ = .* after 1 iterations/);
+    expect(() => newton(obj, { maxIter: 1 })).toThrow(/‖∇R‖ = .* after 1 iterations, not below tol 1e-10 \(the cap maxIter = 1; raise maxIter/);
+    let err: unknown;
+    try {
+      newton(obj, { maxIter: 1 });
+    } catch (e) {
+      err = e;
+    }
+    const c = err as ConvergenceError;
+    expect([c.method, c.iterations, c.tol]).toEqual(['newton-dense', 1, 1e-10]);
+    expect(c.residual).toBe(c.result!.gradNorm);
+    expect(c.residual).toBeGreaterThan(1e-10);
+    // Asked for, the last iterate comes back marked.
+    const r = newton(obj, { maxIter: 1, allowUnconverged: true });
+    expect(r.converged).toBe(false);
+    expect(r.gradNorm).toBe(c.residual);
   });
 });
