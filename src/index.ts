@@ -56,7 +56,7 @@ export * from './ops/linalg.ts';
 export * from './ops/nn.ts';
 export * from './ops/losses.ts';
 
-export { setBackend, getBackend, registerBackend, type GpuOptions, type Factory } from './backend/index.ts';
+export { setBackend, getBackend, registerBackend, type GpuOptions, type CpuOptions, type Factory } from './backend/index.ts';
 export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
 export { tidy, dispose } from './core/memory.ts';
 
@@ -71,5 +71,5 @@ export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvatur
 export * from './optim/sgd.ts';
 export * from './influence/index.ts';
 export * from './reweight/index.ts';
-export { imbalancedPair, noisyPair, type ImbalancedPairOptions, type ImbalancedSizes, type NoisyPairOptions } from './data/builders.ts';
-export type { BinarySet } from './data/mnist.ts';
+// The datasets read MNIST files (node:fs), so they are exported from 'unequal/node' (src/node.ts):
+// the root stays free of Node builtins and bundles for the browser.
