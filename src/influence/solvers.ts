@@ -504,6 +504,7 @@ function lissa<P extends Pytree>(
   let hvps = 0;
   let scale: number;
   const autoScale = o.scale === undefined || o.scale === 'auto';
+  if (autoScale && full && !(d < 1.8)) throw new Error(`lissa: the automatic full-batch scale s = λ̂/(1.8 − d) needs d < 1.8, got d = ${d}; give lissa.scale, or a smaller lissa.damping`);
   if (autoScale) {
     const pi = powerIteration(Hv, p, { iterations: o.powerIterations ?? 100, tol: 1e-4 });
     hvps += pi.iterations;

@@ -4,6 +4,8 @@
  * nothing there), the reason for pow's double select, and that the adjoint identity really rejects
  * a wrong VJP. Each expectation is an exact value the derivation predicts.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type Tensor,
@@ -11,6 +13,7 @@ import {
   transpose, vjp, where,
 } from '../../src/index.ts';
 import { expectClose, inner } from '../helpers.ts';
+import { REPO } from './doc-blocks.ts';
 
 describe('ties', () => {
   it('maximum splits the derivative equally at a tie, so maximum(x, x) has derivative 1', () => {
@@ -114,5 +117,58 @@ describe('perturbation confusion (proofs/hvp.md §4)', () => {
     expectClose(grad(g)(tensor(3)) as Tensor, 6, { atol: 0 });
     expectClose(hvp((x: Tensor) => g(x), tensor(3), tensor(1)), 2, { atol: 0 });
     expectClose(hvp((x: Tensor) => g(x), tensor(3), tensor(1), { mode: 'rev-rev' }), 2, { atol: 0 });
+  });
+});
+
+/**
+ * Every proof names the tests that check its claims: `test/….test.ts` › "describe › test name" (or
+ * `test/….test.ts > describe > test name`). Each named file must exist, and each name — split at
+ * › or >, with "…" and `<placeholders>` standing for elided text — must appear in that file, so renaming or
+ * deleting a test without updating the proof fails here.
+ */
+describe('the proofs name tests that exist', () => {
+  const PROOFS = join(REPO, 'proofs');
+  const norm = (t: string) => t.replace(/[’‘]/g, "'").replace(/\s+/g, ' ');
+  const proofs = readdirSync(PROOFS).filter((f) => f.endsWith('.md') && f !== 'README.md').sort();
+
+  /** [file, names] for every test reference in a proof's text. */
+  function references(text: string): { file: string; names: string[] }[] {
+    const t = norm(text);
+    const out: { file: string; names: string[] }[] = [];
+    // `test/x.test.ts > a > b` (the path and the names inside one code span)
+    for (const m of t.matchAll(/`(test\/[^`\s]+\.ts)((?: > [^`]+)?)`/g)) {
+      const names = m[2] ? [m[2].slice(3).split(' > ').join(' › ')] : [];
+      // `file` followed by › "name", "name" … up to the next reference or the end of the paragraph
+      const after = t.slice(m.index! + m[0].length);
+      const stop = after.search(/`test\/|\*\*Checked by|^- /);
+      const tail = stop < 0 ? after : after.slice(0, stop);
+      if (!m[2] && /^\s*›/.test(tail)) for (const q of tail.matchAll(/"([^"]+)"/g)) names.push(q[1]!);
+      out.push({ file: m[1]!, names });
+    }
+    return out;
+  }
+
+  it.each(proofs)('%s names at least one test, and every test it names exists', (proof) => {
+    const text = readFileSync(join(PROOFS, proof), 'utf8');
+    // Split paragraphs so a quoted phrase in later prose is not taken for a test name.
+    const refs = text.split(/\n\s*\n|\n(?=- )/).flatMap(references);
+    expect(refs.length, `${proof} names no test file`).toBeGreaterThan(0);
+    const missing: string[] = [];
+    for (const { file, names } of refs) {
+      const path = join(REPO, file);
+      if (!existsSync(path)) {
+        missing.push(`${file} does not exist`);
+        continue;
+      }
+      const source = norm(readFileSync(path, 'utf8'));
+      for (const name of names) {
+        for (const part of name.split(' › ')) {
+          for (const fragment of part.split(/…|<[^<>]+>/).map((f) => f.trim()).filter((f) => f.length > 0)) {
+            if (!source.includes(fragment)) missing.push(`${file} has no test named "${fragment}" (from "${name}")`);
+          }
+        }
+      }
+    }
+    expect(missing, missing.join('\n')).toEqual([]);
   });
 });
