@@ -1,15 +1,19 @@
 /**
- * Which backend evaluates primitives: `cpu` (float64, the default and the oracle) or `gpu`
- * (float32 gpu.js kernels from `kernels/`, one instance per gpu.js mode).
+ * Which backend evaluates primitives: `cpu` (float64, the default: the plain TypeScript oracle
+ * with WebAssembly SIMD matrix products on all cores), `reference` (the oracle alone, every
+ * operation in plain TypeScript) or `gpu` (float32 gpu.js kernels from `kernels/`, one instance
+ * per gpu.js mode).
  *
  * @module
  */
 import type { Backend } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
 import { GpuBackend } from './gpu.ts';
+import { fastCpuBackend, type CpuOptions } from './wasm/backend.ts';
 import { GPU_MODES, type GpuMode } from '../../kernels/index.ts';
 
 export type { Backend } from './backend.ts';
+export type { CpuOptions } from './wasm/backend.ts';
 
 /** Options for `setBackend('gpu', …)`. */
 export interface GpuOptions {
@@ -31,11 +35,18 @@ function gpuFactory(options: Record<string, unknown>): Backend {
   return b;
 }
 
+/** The one default CPU backend; options reconfigure it, so its tensors never need moving. */
+function cpuFactory(options: Record<string, unknown>): Backend {
+  fastCpuBackend.configure(options as CpuOptions);
+  return fastCpuBackend;
+}
+
 const factories = new Map<string, Factory>([
-  ['cpu', () => cpuBackend],
+  ['cpu', cpuFactory],
+  ['reference', () => cpuBackend],
   ['gpu', gpuFactory],
 ]);
-let current: Backend = cpuBackend;
+let current: Backend = fastCpuBackend;
 
 /**
  * Makes a backend available to `setBackend` under `name`, e.g. an instrumented CPU backend for a
@@ -70,13 +81,16 @@ export function getBackend(): Backend {
  * @example
  * ```ts
  * setBackend('gpu', { mode: 'webasm' }); // float32 gpu.js kernels
- * setBackend('cpu');                      // back to the float64 reference
+ * setBackend('cpu');                      // back to float64 on the CPU
+ * setBackend('cpu', { threads: 1 });      // matrix products on the calling thread only
+ * setBackend('reference');                // the plain TypeScript oracle, nothing else
  * ```
  */
-export function setBackend(name: 'cpu'): void;
+export function setBackend(name: 'cpu', options?: CpuOptions): void;
+export function setBackend(name: 'reference'): void;
 export function setBackend(name: 'gpu', options?: GpuOptions): void;
 export function setBackend(name: string, options?: Record<string, unknown>): void;
-export function setBackend(name: string, options: Record<string, unknown> | GpuOptions = {}): void {
+export function setBackend(name: string, options: Record<string, unknown> | GpuOptions | CpuOptions = {}): void {
   const factory = factories.get(name);
   if (!factory) {
     throw new Error(`setBackend: unknown backend '${name}'; available: ${[...factories.keys()].join(', ')}`);

@@ -1,0 +1,87 @@
+/**
+ * The default float64 CPU backend: the plain TypeScript oracle (`../cpu.ts`) with its matrix
+ * products routed through the WebAssembly SIMD GEMM (`gemm.ts`) when they are large enough to
+ * gain, on all cores for the largest.
+ *
+ * Everything else (elementwise, reductions, movement) is inherited from the oracle unchanged, and
+ * results are the same `Float64Array` storage, so tensors move between this backend and the
+ * oracle (`setBackend('reference')`) by a copy at most. Products the kernel does not take, and
+ * every product where WebAssembly SIMD is unavailable, run the oracle's own loops.
+ *
+ * @module
+ */
+import type { Storage } from '../backend.ts';
+import { CpuBackend } from '../cpu.ts';
+import { defaultThreads, wasmGemmAvailable, wasmMatmul } from './gemm.ts';
+
+/** Options for `setBackend('cpu', …)`. */
+export interface CpuOptions {
+  /**
+   * Threads a large matrix product may use, the calling thread included (default: the
+   * machine's core count). `1` keeps every product on the calling thread.
+   */
+  threads?: number;
+}
+
+/**
+ * The smallest product the WebAssembly kernel takes: both output sides at least
+ * `WASM_MIN_SIDE` and at least `WASM_MIN_MACS` multiply-adds per slice. Below that, or for
+ * matrix–vector and two- or three-column products (which only stream A once and are bound by
+ * memory, not arithmetic), packing the operands costs more than the SIMD kernel saves and the
+ * oracle's loops are as fast or faster (figures in bench/README.md).
+ */
+export const WASM_MIN_SIDE = 8;
+/** See {@link WASM_MIN_SIDE}. */
+export const WASM_MIN_MACS = 8192;
+
+/**
+ * Whether a product of these dimensions goes to the WebAssembly kernel.
+ *
+ * @example
+ * ```ts
+ * usesWasmKernel(512, 512, 512); // true where WebAssembly SIMD is available
+ * usesWasmKernel(1000, 784, 2);  // false: a two-column product stays on the oracle's loop
+ * ```
+ */
+export function usesWasmKernel(m: number, k: number, n: number): boolean {
+  return m >= WASM_MIN_SIDE && n >= WASM_MIN_SIDE && m * n * k >= WASM_MIN_MACS && wasmGemmAvailable();
+}
+
+/** The float64 CPU backend with WebAssembly SIMD matrix products. */
+export class FastCpuBackend extends CpuBackend {
+  /** Threads a large product may use (the calling thread included). */
+  threads: number;
+
+  constructor(options: CpuOptions = {}) {
+    super();
+    this.threads = 1;
+    this.configure(options);
+  }
+
+  /** Applies `setBackend('cpu', options)`; options not given take their defaults. */
+  configure(options: CpuOptions): void {
+    const t = options.threads ?? defaultThreads();
+    if (!Number.isInteger(t) || t < 1) throw new Error(`setBackend('cpu'): threads must be a positive integer, got ${t}`);
+    this.threads = t;
+  }
+
+  override matmul(
+    a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean,
+  ): Storage {
+    if (usesWasmKernel(m, k, n)) {
+      const c = wasmMatmul(a as Float64Array, b as Float64Array, batch, m, k, n, transA, transB, this.threads);
+      if (c) return c;
+    }
+    return super.matmul(a, b, batch, m, k, n, transA, transB);
+  }
+}
+
+/**
+ * The one shared instance, the default backend.
+ *
+ * @example
+ * ```ts
+ * fastCpuBackend.configure({ threads: 1 }); // what setBackend('cpu', { threads: 1 }) does
+ * ```
+ */
+export const fastCpuBackend = new FastCpuBackend();

@@ -1,0 +1,440 @@
+/**
+ * The float64 WebAssembly GEMM engine: one generated kernel module (see `gemm-module.ts`), one
+ * WebAssembly memory reused by every call, and a pool of threads that share it.
+ *
+ * A call packs op(A) and op(B) from the caller's arrays straight into the memory (so the
+ * transpose flags cost nothing beyond the packing), runs the kernel over (slice, row panel)
+ * units, and copies C out. The memory grows when a product needs more and is never shrunk or
+ * reallocated otherwise, so the hot path allocates nothing but the result.
+ *
+ * Threads: large products are split by row panels between the calling thread and `threads − 1`
+ * workers. Workers wait in `Atomics.wait` on their slot of a control block at the bottom of the
+ * shared memory; the caller writes the job, bumps each slot, computes its own share, then waits
+ * for the done counter. The call stays synchronous. Workers start lazily at the first product
+ * large enough to split and do not keep the process alive; until they report ready the caller
+ * computes alone.
+ *
+ * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag,
+ * four i32s per worker: sequence number, ready flag, first and last unit), `[1024, 1072)` the job
+ * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call.
+ *
+ * @module
+ */
+import { buildGemmModule, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
+import { currentHost, type Host, type ThreadHandle } from './host.ts';
+
+const PAGE = 65536;
+/** Control block i32 indices. */
+const DONE = 0;
+const ERROR = 1;
+const SLOT0 = 16;
+const SLOT_INTS = 4;
+const MAX_WORKERS = (256 - SLOT0) / SLOT_INTS;
+const JOB_ADDR = 1024;
+const DATA_ADDR = 4096;
+/** 2 GiB: byte addresses stay below 2³¹, and a browser on a small device can still reserve it. */
+const MAX_PAGES = 32768;
+/** Steps of k per block: a 256 × 6 B micro-panel (12 KiB) stays in L1 across a block of A. */
+const KC = 256;
+/** Rows of A per block: 256 rows × KC is 512 KiB of packed A, kept in L2 (bench/README.md). */
+const MC_ROWS = 256;
+/**
+ * A product is split across threads only when it has at least this many multiply-adds
+ * (m·n·k per thread); below it, waking a worker costs more than it saves (bench/README.md).
+ */
+export const THREAD_MIN_MACS = 64 * 64 * 64;
+
+/** The worker's whole program: instantiate the shared kernel, then serve jobs until told to stop. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, slot } = workerData;
+const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctl = new Int32Array(memory.buffer, 0, 256);
+let seen = Atomics.load(ctl, slot);
+Atomics.store(ctl, slot + 1, 1);
+Atomics.notify(ctl, slot + 1);
+for (;;) {
+  Atomics.wait(ctl, slot, seen);
+  const s = Atomics.load(ctl, slot);
+  if (s === seen) continue;
+  seen = s;
+  if (s < 0) break;
+  try { gemm(${JOB_ADDR}, Atomics.load(ctl, slot + 2), Atomics.load(ctl, slot + 3)); }
+  catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
+  Atomics.add(ctl, ${DONE}, 1);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+
+/** What the engine runs with, for tests and benchmarks. */
+export interface GemmInfo {
+  /** The register tile and whether it uses relaxed-SIMD fused multiply-add. */
+  kernel: GemmKernelShape;
+  /** Whether the memory is shared (threads possible). */
+  shared: boolean;
+  /** Threads a large product uses now (the calling thread included). */
+  threads: number;
+  /** Workers started and ready. */
+  workersReady: number;
+  /** The WebAssembly memory's size in bytes. */
+  memoryBytes: number;
+  /** How many times the memory has grown. */
+  grows: number;
+  /** Products computed. */
+  calls: number;
+}
+
+interface Worker {
+  handle: ThreadHandle;
+  slot: number;
+  alive: boolean;
+}
+
+/** The engine: one per process, made on first use. */
+class GemmEngine {
+  readonly kernel: GemmKernelShape;
+  private readonly module: WebAssembly.Module;
+  private readonly memory: WebAssembly.Memory;
+  private readonly gemm: (job: number, u0: number, u1: number) => void;
+  readonly shared: boolean;
+  private heap!: Float64Array;
+  private ctl!: Int32Array;
+  private workers: Worker[] = [];
+  grows = 0;
+  calls = 0;
+
+  constructor(private readonly host: Host | null) {
+    // Relaxed SIMD: accepted by default in newer runtimes, behind a flag in Node 20.
+    let fma = WebAssembly.validate(relaxedSimdProbe());
+    if (!fma && host) {
+      host.enableRelaxedSimd();
+      fma = WebAssembly.validate(relaxedSimdProbe());
+    }
+    this.kernel = fma ? { mr: 3, nr: 6, fma: true } : { mr: 2, nr: 8, fma: false };
+    let memory: WebAssembly.Memory;
+    let shared = typeof SharedArrayBuffer !== 'undefined' && host !== null;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+    } catch {
+      shared = false;
+      memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+    }
+    this.memory = memory;
+    this.shared = shared;
+    this.module = new WebAssembly.Module(buildGemmModule(this.kernel, { initial: 1, maximum: MAX_PAGES, shared }));
+    const instance = new WebAssembly.Instance(this.module, { env: { memory } });
+    this.gemm = instance.exports.gemm as (job: number, u0: number, u1: number) => void;
+    this.refreshViews();
+  }
+
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private refreshViews(): void {
+    const buf = this.memory.buffer;
+    this.heap = new Float64Array(buf);
+    this.ctl = new Int32Array(buf, 0, (JOB_ADDR + JOB.size) / 4);
+  }
+
+  private ensureBytes(bytes: number): boolean {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) {
+      const pages = Math.ceil((bytes - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) return false;
+      this.memory.grow(pages);
+      this.grows++;
+    }
+    if (this.heap.buffer.byteLength !== this.memory.buffer.byteLength) this.refreshViews();
+    return true;
+  }
+
+  /** Starts workers up to `threads − 1` (they report ready on their own). */
+  ensureWorkers(threads: number): void {
+    if (!this.shared || !this.host) return;
+    const want = Math.min(threads - 1, MAX_WORKERS);
+    this.workers = this.workers.filter((w) => w.alive);
+    for (let i = this.workers.length; i < want; i++) {
+      const used = new Set(this.workers.map((w) => w.slot));
+      let slot = SLOT0;
+      while (used.has(slot)) slot += SLOT_INTS;
+      Atomics.store(this.ctl, slot, 0);
+      Atomics.store(this.ctl, slot + 1, 0);
+      const w: Worker = { slot, alive: true, handle: undefined as unknown as ThreadHandle };
+      w.handle = this.host.spawn(WORKER_SOURCE, { module: this.module, memory: this.memory, slot }, () => {
+        w.alive = false;
+      });
+      this.workers.push(w);
+    }
+  }
+
+  /** Blocks until the workers started so far are ready, or `timeoutMs` passes; returns how many are. */
+  waitForWorkers(timeoutMs: number): number {
+    const end = Date.now() + timeoutMs;
+    for (const w of this.workers) {
+      while (w.alive && Atomics.load(this.ctl, w.slot + 1) !== 1) {
+        const left = end - Date.now();
+        if (left <= 0 || !this.host?.canBlock) break;
+        Atomics.wait(this.ctl, w.slot + 1, 0, Math.min(left, 50));
+      }
+    }
+    return this.readyWorkers().length;
+  }
+
+  readyWorkers(): Worker[] {
+    return this.workers.filter((w) => w.alive && Atomics.load(this.ctl, w.slot + 1) === 1);
+  }
+
+  /** Stops every worker (they exit after their current job). */
+  stopWorkers(): void {
+    for (const w of this.workers) {
+      Atomics.store(this.ctl, w.slot, -1);
+      Atomics.notify(this.ctl, w.slot);
+      w.alive = false;
+    }
+    this.workers = [];
+  }
+
+  /**
+   * C = op(A) op(B) for `batch` slices, or `undefined` when the product does not fit in the
+   * memory's maximum (the caller then uses another path).
+   */
+  matmul(
+    a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, threads: number,
+  ): Float64Array | undefined {
+    const out = new Float64Array(batch * m * n);
+    if (out.length === 0 || k === 0) return out;
+    const { mr, nr } = this.kernel;
+    const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
+    const aSlice = mp * mr * k, bSlice = np * nr * k, cSlice = mp * mr * ldc;
+    const aBase = DATA_ADDR / 8, bBase = aBase + batch * aSlice, cBase = bBase + batch * bSlice;
+    const end = cBase + batch * cSlice;
+    if (end * 8 >= 2 ** 31 || !this.ensureBytes(end * 8)) return undefined;
+    const H = this.heap;
+    for (let q = 0; q < batch; q++) {
+      packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice);
+      packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice);
+    }
+    const job = this.ctl, j = JOB_ADDR / 4;
+    job[j + JOB.aPack / 4] = aBase * 8;
+    job[j + JOB.aStride / 4] = aSlice * 8;
+    job[j + JOB.bPack / 4] = bBase * 8;
+    job[j + JOB.bStride / 4] = bSlice * 8;
+    job[j + JOB.c / 4] = cBase * 8;
+    job[j + JOB.cStride / 4] = cSlice * 8;
+    job[j + JOB.ldc / 4] = ldc;
+    job[j + JOB.k / 4] = k;
+    job[j + JOB.kc / 4] = KC;
+    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
+    job[j + JOB.mPanels / 4] = mp;
+    job[j + JOB.nPanels / 4] = np;
+    this.run(batch * mp, threads, m * n * k * batch);
+    this.calls++;
+    // Copy the valid m × n part of each padded C slice out.
+    for (let q = 0; q < batch; q++) {
+      const src = cBase + q * cSlice, dst = q * m * n;
+      if (ldc === n) out.set(H.subarray(src, src + m * n), dst);
+      else for (let i = 0; i < m; i++) out.set(H.subarray(src + i * ldc, src + i * ldc + n), dst + i * n);
+    }
+    return out;
+  }
+
+  /** Runs units [0, units) of the job, split across up to `threads` threads. */
+  private run(units: number, threads: number, macs: number): void {
+    let use = Math.min(threads, units, Math.max(1, Math.floor(macs / THREAD_MIN_MACS)));
+    if (use > 1) {
+      this.ensureWorkers(threads);
+      const ready = this.readyWorkers();
+      use = Math.min(use, ready.length + 1);
+      if (use > 1) {
+        const ctl = this.ctl;
+        Atomics.store(ctl, DONE, 0);
+        Atomics.store(ctl, ERROR, 0);
+        // The calling thread takes the first share; worker t the (t+1)-th.
+        const share = (t: number) => Math.floor((units * t) / use);
+        for (let t = 1; t < use; t++) {
+          const w = ready[t - 1]!;
+          ctl[w.slot + 2] = share(t);
+          ctl[w.slot + 3] = share(t + 1);
+          Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
+          Atomics.notify(ctl, w.slot);
+        }
+        this.gemm(JOB_ADDR, 0, share(1));
+        for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) {
+          Atomics.wait(ctl, DONE, d, 1000);
+          if (d === Atomics.load(ctl, DONE) && ready.some((w) => !w.alive)) {
+            throw new Error('wasm gemm: a worker thread died during a product');
+          }
+        }
+        if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
+        return;
+      }
+    }
+    this.gemm(JOB_ADDR, 0, units);
+  }
+}
+
+/**
+ * Packs op(A) (m × k; stored [m, k], or [k, m] when `transA`) into panels of `mr` rows, p-major
+ * within a panel (`H[dst + i0·k + p·mr + r] = op(A)[i0 + r, p]`), zero-padding the last panel.
+ */
+function packA(
+  src: Float64Array, off: number, m: number, k: number, transA: boolean, mr: number, H: Float64Array, dst: number,
+): void {
+  if (transA) packSplit(src, off, m, k, mr, H, dst);
+  else packGather(src, off, m, k, mr, H, dst);
+}
+
+/**
+ * Packs op(B) (k × n; stored [k, n], or [n, k] when `transB`) into panels of `nr` columns,
+ * p-major within a panel (`H[dst + j0·k + p·nr + c] = op(B)[p, j0 + c]`), zero-padding the last.
+ */
+function packB(
+  src: Float64Array, off: number, k: number, n: number, transB: boolean, nr: number, H: Float64Array, dst: number,
+): void {
+  if (transB) packGather(src, off, n, k, nr, H, dst);
+  else packSplit(src, off, n, k, nr, H, dst);
+}
+
+/**
+ * Panels of width `w` over j of X[p, j] = src[off + p·len + j] (p < k, j < len): each stored row
+ * is read once, front to back, and dealt out across the panels.
+ */
+function packSplit(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number): void {
+  const full = len - (len % w), step = w * k;
+  for (let p = 0; p < k; p++) {
+    const s = off + p * len;
+    let d = dst + p * w;
+    for (let j0 = 0; j0 < full; j0 += w, d += step) for (let c = 0; c < w; c++) H[d + c] = src[s + j0 + c]!;
+    if (full < len) {
+      for (let c = 0; c < w; c++) H[d + c] = full + c < len ? src[s + full + c]! : 0;
+    }
+  }
+}
+
+/**
+ * Panels of width `w` over j of X[p, j] = src[off + j·k + p] (p < k, j < len): each stored row
+ * is one column of a panel, read front to back.
+ */
+function packGather(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number): void {
+  for (let j0 = 0; j0 < len; j0 += w) {
+    const cols = Math.min(w, len - j0), base = dst + j0 * k;
+    for (let c = 0; c < cols; c++) {
+      const s = off + (j0 + c) * k;
+      for (let p = 0, d = base + c; p < k; p++, d += w) H[d] = src[s + p]!;
+    }
+    for (let c = cols; c < w; c++) for (let p = 0, d = base + c; p < k; p++, d += w) H[d] = 0;
+  }
+}
+
+let engine: GemmEngine | null | undefined;
+
+/** The engine, made on first call; `null` where WebAssembly SIMD is unavailable. */
+function getEngine(): GemmEngine | null {
+  if (engine !== undefined) return engine;
+  try {
+    engine = typeof WebAssembly === 'object' ? new GemmEngine(currentHost()) : null;
+  } catch {
+    engine = null;
+  }
+  return engine;
+}
+
+/**
+ * Whether the WebAssembly GEMM can run here (WebAssembly with 128-bit SIMD).
+ *
+ * @example
+ * ```ts
+ * if (wasmGemmAvailable()) console.log(wasmGemmInfo()?.kernel); // { mr: 3, nr: 6, fma: true }
+ * ```
+ */
+export function wasmGemmAvailable(): boolean {
+  return getEngine() !== null;
+}
+
+/**
+ * The machine's hardware thread count (1 where the platform does not say).
+ *
+ * @example
+ * ```ts
+ * setGemmThreads(defaultThreads());
+ * ```
+ */
+export function defaultThreads(): number {
+  return currentHost()?.cores() ?? 1;
+}
+
+/**
+ * Batched float64 matrix product on the WebAssembly kernel, with the `Backend.matmul` contract:
+ * A is [batch, m, k] (or [batch, k, m] when `transA`), B is [batch, k, n] (or [batch, n, k]),
+ * the result is a fresh [batch, m, n]. `threads` (default: {@link defaultThreads}) caps the
+ * threads used; products under {@link THREAD_MIN_MACS} multiply-adds per thread use fewer.
+ * Returns `undefined` where the kernel is unavailable or the product does not fit in 2 GiB.
+ *
+ * @example
+ * ```ts
+ * const c = wasmMatmul(Float64Array.of(1, 2, 3, 4), Float64Array.of(5, 6, 7, 8), 1, 2, 2, 2, false, false);
+ * // c = [19, 22, 43, 50]
+ * ```
+ */
+export function wasmMatmul(
+  a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean, threads: number = defaultThreads(),
+): Float64Array | undefined {
+  return getEngine()?.matmul(a, b, batch, m, k, n, transA, transB, Math.max(1, Math.floor(threads)));
+}
+
+/**
+ * Starts the worker threads a `threads`-way product needs and, when `timeoutMs` > 0, blocks until
+ * they are ready (at most that long). Returns the number of threads a large product can use now.
+ * Products never wait for workers: until they are ready the calling thread computes alone, so
+ * this is for benchmarks and tests that want the threaded path from the first call.
+ *
+ * @example
+ * ```ts
+ * warmGemmThreads(2, 5000); // 2 on a 2-core machine once the worker is up
+ * ```
+ */
+export function warmGemmThreads(threads: number, timeoutMs = 0): number {
+  const e = getEngine();
+  if (!e) return 1;
+  e.ensureWorkers(threads);
+  return 1 + (timeoutMs > 0 ? e.waitForWorkers(timeoutMs) : e.readyWorkers().length);
+}
+
+/**
+ * Stops the worker threads (a later threaded product starts them again).
+ *
+ * @example
+ * ```ts
+ * stopGemmThreads();
+ * ```
+ */
+export function stopGemmThreads(): void {
+  engine?.stopWorkers();
+}
+
+/**
+ * The engine's kernel, memory and thread state, or `undefined` where it is unavailable.
+ *
+ * @example
+ * ```ts
+ * const before = wasmGemmInfo()!.grows;
+ * // … many products of one shape …
+ * wasmGemmInfo()!.grows === before; // the memory was reused
+ * ```
+ */
+export function wasmGemmInfo(): GemmInfo | undefined {
+  const e = getEngine();
+  if (!e) return undefined;
+  return {
+    kernel: { ...e.kernel },
+    shared: e.shared,
+    threads: 1 + e.readyWorkers().length,
+    workersReady: e.readyWorkers().length,
+    memoryBytes: e.memoryBytes,
+    grows: e.grows,
+    calls: e.calls,
+  };
+}
