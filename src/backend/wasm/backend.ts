@@ -69,7 +69,7 @@ export class FastCpuBackend extends CpuBackend {
     a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean,
   ): Storage {
     if (usesWasmKernel(m, k, n)) {
-      const c = wasmMatmul(a as Float64Array, b as Float64Array, batch, m, k, n, transA, transB, this.threads);
+      const c = wasmMatmul(a as Float64Array, b as Float64Array, batch, m, k, n, transA, transB, { threads: this.threads });
       if (c) return c;
     }
     return super.matmul(a, b, batch, m, k, n, transA, transB);

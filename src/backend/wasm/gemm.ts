@@ -201,7 +201,7 @@ class GemmEngine {
    */
   matmul(
     a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, threads: number,
+    transA: boolean, transB: boolean, threads: number, minMacsPerThread: number,
   ): Float64Array | undefined {
     const out = new Float64Array(batch * m * n);
     if (out.length === 0 || k === 0) return out;
@@ -229,7 +229,7 @@ class GemmEngine {
     job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
     job[j + JOB.mPanels / 4] = mp;
     job[j + JOB.nPanels / 4] = np;
-    this.run(batch * mp, threads, m * n * k * batch);
+    this.run(batch * mp, threads, m * n * k * batch, minMacsPerThread);
     this.calls++;
     // Copy the valid m × n part of each padded C slice out.
     for (let q = 0; q < batch; q++) {
@@ -241,8 +241,8 @@ class GemmEngine {
   }
 
   /** Runs units [0, units) of the job, split across up to `threads` threads. */
-  private run(units: number, threads: number, macs: number): void {
-    let use = Math.min(threads, units, Math.max(1, Math.floor(macs / THREAD_MIN_MACS)));
+  private run(units: number, threads: number, macs: number, minMacsPerThread: number): void {
+    let use = Math.min(threads, units, minMacsPerThread > 0 ? Math.max(1, Math.floor(macs / minMacsPerThread)) : threads);
     if (use > 1) {
       this.ensureWorkers(threads);
       const ready = this.readyWorkers();
@@ -365,12 +365,23 @@ export function defaultThreads(): number {
   return currentHost()?.cores() ?? 1;
 }
 
+/** How {@link wasmMatmul} may split a product across threads. */
+export interface GemmThreading {
+  /** Most threads to use, the calling thread included (default: {@link defaultThreads}). */
+  threads?: number;
+  /**
+   * Fewest multiply-adds per thread worth a thread (default {@link THREAD_MIN_MACS}); tests set
+   * 0 to split even tiny products.
+   */
+  minMacsPerThread?: number;
+}
+
 /**
  * Batched float64 matrix product on the WebAssembly kernel, with the `Backend.matmul` contract:
  * A is [batch, m, k] (or [batch, k, m] when `transA`), B is [batch, k, n] (or [batch, n, k]),
- * the result is a fresh [batch, m, n]. `threads` (default: {@link defaultThreads}) caps the
- * threads used; products under {@link THREAD_MIN_MACS} multiply-adds per thread use fewer.
- * Returns `undefined` where the kernel is unavailable or the product does not fit in 2 GiB.
+ * the result is a fresh [batch, m, n]. Each element of C is computed by one thread in one fixed
+ * order, so the result does not depend on the thread count. Returns `undefined` where the kernel
+ * is unavailable or the product does not fit in 2 GiB.
  *
  * @example
  * ```ts
@@ -380,9 +391,10 @@ export function defaultThreads(): number {
  */
 export function wasmMatmul(
   a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
-  transA: boolean, transB: boolean, threads: number = defaultThreads(),
+  transA: boolean, transB: boolean, threading: GemmThreading = {},
 ): Float64Array | undefined {
-  return getEngine()?.matmul(a, b, batch, m, k, n, transA, transB, Math.max(1, Math.floor(threads)));
+  const threads = Math.max(1, Math.floor(threading.threads ?? defaultThreads()));
+  return getEngine()?.matmul(a, b, batch, m, k, n, transA, transB, threads, threading.minMacsPerThread ?? THREAD_MIN_MACS);
 }
 
 /**

@@ -1,0 +1,252 @@
+/**
+ * The WebAssembly SIMD GEMM against the plain TypeScript oracle (`cpuBackend.matmul`).
+ *
+ * Tolerance. Every C[i, j] is an inner product of k terms. Summed in any order, with or without
+ * fused multiply-adds, a float64 inner product satisfies |ĉ − c| ≤ γ_k · Σ_p |a_ip| |b_pj| with
+ * γ_k = k·u / (1 − k·u), u = 2⁻⁵³ (Higham, Accuracy and Stability of Numerical Algorithms, §3.1;
+ * a fused step rounds once instead of twice, which only tightens it). The oracle and the kernel
+ * each satisfy it against the exact value, so they differ by at most 2·γ_k·Σ|a||b|, plus k times
+ * the smallest subnormal for products that underflow. That is the bound checked, element by
+ * element; it is tight enough that a dropped or doubled term (an error of order |a||b|) fails.
+ */
+import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuBackend } from '../../src/backend/cpu.ts';
+import { getBackend, setBackend } from '../../src/backend/index.ts';
+import { FastCpuBackend, usesWasmKernel } from '../../src/backend/wasm/backend.ts';
+import { ByteWriter, ModuleBuilder, OP } from '../../src/backend/wasm/emit.ts';
+import { stopGemmThreads, warmGemmThreads, wasmGemmAvailable, wasmGemmInfo, wasmMatmul } from '../../src/backend/wasm/gemm.ts';
+import { matmul, tensor } from '../../src/index.ts';
+
+const U = 2 ** -53;
+const gamma = (k: number) => (k * U) / (1 - k * U);
+
+/** Stored sizes of A and B for the `Backend.matmul` contract. */
+const sizes = (batch: number, m: number, k: number, n: number) => [batch * m * k, batch * k * n] as const;
+
+/** Σ_p |op(A)[i, p]| |op(B)[p, j]| for every (q, i, j): the scale of the rounding bound. */
+function absProducts(a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean) {
+  const abs = (x: Float64Array) => x.map(Math.abs);
+  return cpuBackend.matmul(abs(a), abs(b), batch, m, k, n, tA, tB) as Float64Array;
+}
+
+/** The kernel's result equals the oracle's within 2·γ_k·Σ|a||b| (NaN where the oracle has NaN, the same infinities). */
+function expectMatchesOracle(
+  a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean,
+  threads = 1,
+): Float64Array {
+  const want = cpuBackend.matmul(a, b, batch, m, k, n, tA, tB) as Float64Array;
+  const got = wasmMatmul(a, b, batch, m, k, n, tA, tB, { threads, minMacsPerThread: 0 })!;
+  expect(got).toBeInstanceOf(Float64Array);
+  expect(got.length).toBe(batch * m * n);
+  const scale = absProducts(a, b, batch, m, k, n, tA, tB);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!, g = got[i]!;
+    if (!Number.isFinite(w)) {
+      // Same kind: NaN for NaN, and the same signed infinity.
+      if (Number.isNaN(w)) expect(g, `element ${i}`).toBeNaN();
+      else expect(g, `element ${i}`).toBe(w);
+      continue;
+    }
+    const bound = 2 * gamma(k) * scale[i]! + k * Number.MIN_VALUE;
+    if (!(Math.abs(g - w) <= bound)) {
+      throw new Error(`element ${i} of ${batch}×[${m},${k}]×[${k},${n}] tA=${tA} tB=${tB} threads=${threads}: ${g} vs ${w}, bound ${bound}`);
+    }
+  }
+  return got;
+}
+
+const seeded = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 3);
+
+describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
+  beforeAll(() => {
+    // Workers for the threaded cases; they start in the background and are awaited once here.
+    warmGemmThreads(3, 20_000);
+  });
+  afterAll(() => stopGemmThreads());
+
+  it('runs a kernel shape the register budget allows, with its worker threads up', () => {
+    const { kernel, shared, workersReady } = wasmGemmInfo()!;
+    // In Node the memory is shared and the two workers asked for in beforeAll are serving.
+    if (typeof process !== 'undefined' && process.versions?.node) expect([shared, workersReady]).toEqual([true, 2]);
+    // V8 hoists a step's loads, so accumulators + B vectors + A splats share 15 xmm registers.
+    expect((kernel.mr * kernel.nr) / 2 + kernel.nr / 2 + kernel.mr).toBeLessThanOrEqual(15);
+    expect(wasmMatmul(Float64Array.of(1, 2, 3, 4), Float64Array.of(5, 6, 7, 8), 1, 2, 2, 2, false, false)).toEqual(
+      Float64Array.of(19, 22, 43, 50),
+    );
+  });
+
+  it('matches the oracle on random shapes, transposes, batches and thread counts (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          batch: fc.integer({ min: 1, max: 3 }),
+          m: fc.integer({ min: 1, max: 40 }),
+          k: fc.integer({ min: 0, max: 300 }),
+          n: fc.integer({ min: 1, max: 40 }),
+          tA: fc.boolean(),
+          tB: fc.boolean(),
+          threads: fc.integer({ min: 1, max: 3 }),
+          seed: fc.integer({ min: 0, max: 1e6 }),
+          scale: fc.constantFrom(1, 1e-150, 1e150),
+        }),
+        ({ batch, m, k, n, tA, tB, threads, seed, scale }) => {
+          const [sa, sb] = sizes(batch, m, k, n);
+          const a = seeded(sa, seed).map((x) => x * scale);
+          const b = seeded(sb, seed + 1);
+          expectMatchesOracle(a, b, batch, m, k, n, tA, tB, threads);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('edge shapes: k = 0 and 1, sides below and across the tile, k across the 256-step block', () => {
+    const sides = [1, 2, 3, 5, 6, 7, 8, 9, 13];
+    for (const m of sides) {
+      for (const n of sides) {
+        for (const k of [0, 1, 2, 7]) {
+          for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+            const [sa, sb] = sizes(2, m, k, n);
+            const got = expectMatchesOracle(seeded(sa, m), seeded(sb, n + 3), 2, m, k, n, tA, tB);
+            if (k === 0) expect(got.every((x) => x === 0)).toBe(true);
+          }
+        }
+      }
+    }
+    for (const k of [255, 256, 257, 513]) {
+      for (const [tA, tB] of [[false, false], [true, true]] as const) {
+        const [sa, sb] = sizes(1, 11, k, 14);
+        expectMatchesOracle(seeded(sa, k), seeded(sb, k + 1), 1, 11, k, 14, tA, tB, 2);
+      }
+    }
+    // An empty side gives an empty result.
+    expect(wasmMatmul(new Float64Array(0), seeded(12, 1), 1, 0, 3, 4, false, false)!.length).toBe(0);
+  });
+
+  it('large products split across threads give the single-thread result bit for bit', () => {
+    const m = 301, k = 280, n = 190;
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = seeded(m * k, 5), b = seeded(k * n, 6);
+      const one = wasmMatmul(a, b, 1, m, k, n, tA, tB, { threads: 1 })!;
+      const many = expectMatchesOracle(a, b, 1, m, k, n, tA, tB, 3);
+      expect(many).toEqual(one);
+    }
+    // A batch whose slices are shared out across threads.
+    const [sa, sb] = sizes(5, 40, 30, 20);
+    const a = seeded(sa, 9), b = seeded(sb, 10);
+    expect(expectMatchesOracle(a, b, 5, 40, 30, 20, false, true, 3)).toEqual(wasmMatmul(a, b, 5, 40, 30, 20, false, true, { threads: 1 }));
+  });
+
+  it('NaN and ±Infinity propagate as in the oracle', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          m: fc.integer({ min: 1, max: 12 }),
+          k: fc.integer({ min: 1, max: 12 }),
+          n: fc.integer({ min: 1, max: 12 }),
+          tA: fc.boolean(),
+          tB: fc.boolean(),
+          seed: fc.integer({ min: 0, max: 1e6 }),
+          holes: fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity, 0)), { minLength: 1, maxLength: 6 }),
+        }),
+        ({ m, k, n, tA, tB, seed, holes }) => {
+          const a = seeded(m * k, seed), b = seeded(k * n, seed + 7);
+          for (const [inA, at, v] of holes) {
+            const x = inA ? a : b;
+            x[at % x.length] = v;
+          }
+          expectMatchesOracle(a, b, 1, m, k, n, tA, tB, 2);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reuses its memory: no growth and a flat heap over many calls', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => (gc(), gc(), process.memoryUsage().heapUsed);
+    const m = 64, k = 48, n = 40;
+    const a = seeded(m * k, 1), b = seeded(k * n, 2);
+    wasmMatmul(a, b, 1, m, k, n, false, true, { threads: 2, minMacsPerThread: 0 });
+    const before = wasmGemmInfo()!;
+    const heap0 = heap();
+    for (let i = 0; i < 5000; i++) wasmMatmul(a, b, 1, m, k, n, i % 2 === 0, true, { threads: 2, minMacsPerThread: 0 });
+    const after = wasmGemmInfo()!;
+    expect(after.calls - before.calls).toBe(5000);
+    expect(after.grows).toBe(before.grows);
+    expect(after.memoryBytes).toBe(before.memoryBytes);
+    // The results are fresh arrays the GC collects; anything the call kept would add up (5000 ×
+    // even 100 bytes is 0.5 MB). 2 MB leaves room for V8's own noise.
+    expect(heap() - heap0).toBeLessThan(2 * 1024 * 1024);
+  });
+});
+
+describe('the default CPU backend', () => {
+  it("is the WebAssembly-accelerated 'cpu'; 'reference' is the oracle; threads is an option", () => {
+    expect(getBackend()).toBeInstanceOf(FastCpuBackend);
+    expect(getBackend().precision).toBe('float64');
+    try {
+      setBackend('cpu', { threads: 1 });
+      expect((getBackend() as FastCpuBackend).threads).toBe(1);
+      expect(() => setBackend('cpu', { threads: 0 })).toThrow(/threads/);
+      setBackend('reference');
+      expect(getBackend()).toBe(cpuBackend);
+    } finally {
+      setBackend('cpu');
+    }
+    expect((getBackend() as FastCpuBackend).threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('routes large products to the kernel and keeps narrow ones on the oracle loops', () => {
+    if (wasmGemmAvailable()) expect(usesWasmKernel(64, 64, 64)).toBe(true);
+    expect(usesWasmKernel(1000, 784, 2)).toBe(false);
+    expect(usesWasmKernel(4, 4, 4)).toBe(false);
+  });
+
+  it('the public matmul agrees with the oracle backend above the cutoff', () => {
+    const A = seeded(70 * 50, 3), B = seeded(50 * 60, 4);
+    const fast = matmul(tensor(A, [70, 50]), tensor(B, [50, 60])).toFloat64Array();
+    setBackend('reference');
+    try {
+      const ref = matmul(tensor(A, [70, 50]), tensor(B, [50, 60])).toFloat64Array();
+      const scale = absProducts(A, B, 1, 70, 50, 60, false, false);
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(fast[i]! - ref[i]!)).toBeLessThanOrEqual(2 * gamma(50) * scale[i]!);
+    } finally {
+      setBackend('cpu');
+    }
+  });
+});
+
+describe('WebAssembly emitter', () => {
+  it('writes LEB128 as the spec gives it', () => {
+    expect([...new ByteWriter().u32(624485).toBytes()]).toEqual([0xe5, 0x8e, 0x26]);
+    expect([...new ByteWriter().u32(0).toBytes()]).toEqual([0]);
+    expect([...new ByteWriter().i32(-123456).toBytes()]).toEqual([0xc0, 0xbb, 0x78]);
+    expect([...new ByteWriter().i32(63).toBytes()]).toEqual([0x3f]);
+    expect([...new ByteWriter().i32(64).toBytes()]).toEqual([0xc0, 0x00]);
+    expect([...new ByteWriter().i32(-64).toBytes()]).toEqual([0x40]);
+    expect(() => new ByteWriter().u32(-1)).toThrow();
+  });
+
+  it('builds a module that validates and runs (loops, locals, calls)', () => {
+    const mod = new ModuleBuilder();
+    const add = mod.func('add', ['i32', 'i32'], ['i32'], (fb, [x, y]) => void fb.get(x!).get(y!).op(OP.i32_add));
+    // sumTo(n) = 0 + 1 + … + (n − 1), through forLoop and a call.
+    mod.func('sumTo', ['i32'], ['i32'], (fb, [n]) => {
+      const i = fb.local('i32'), s = fb.local('i32');
+      fb.forLoop(i, () => fb.i32Const(0), () => fb.get(n!), () => fb.i32Const(1), () => {
+        fb.get(s).get(i).call(add).set(s);
+      });
+      fb.get(s);
+    });
+    const bytes = mod.toBytes();
+    expect(WebAssembly.validate(bytes)).toBe(true);
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { add: (x: number, y: number) => number; sumTo: (n: number) => number };
+    expect(ex.add(2, 40)).toBe(42);
+    expect(ex.sumTo(10)).toBe(45);
+  });
+});
