@@ -1,6 +1,6 @@
 /**
  * Influence functions (Koh & Liang 2017) for any params pytree and per-example loss, with the
- * project's definitions (DESIGN.md), stated exactly:
+ * project's definitions, stated exactly:
  *
  * - Objective: R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖² (the intercept is not regularised).
  * - I_up,params(z) = −H⁻¹ ∇ℓ(z, θ̂);  I_up,loss(z, z_test) = −∇ℓ(z_test)ᵀ H⁻¹ ∇ℓ(z);  H = ∇²R(θ̂).

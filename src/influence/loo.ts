@@ -1,7 +1,7 @@
 /**
- * Exact leave-one-out by retraining, the ground truth influence functions approximate. As
- * DESIGN.md defines it, removing point i means minimising R(θ) − (1/n) ℓ(zᵢ, θ) (the point's term
- * dropped, the 1/n of the full set kept), and the reported effect is f(θ̂₋ᵢ) − f(θ̂).
+ * Exact leave-one-out by retraining, the ground truth influence functions approximate. Removing
+ * point i means minimising R(θ) − (1/n) ℓ(zᵢ, θ) (the point's term dropped, the 1/n of the full set
+ * kept), and the reported effect is f(θ̂₋ᵢ) − f(θ̂).
  *
  * Retraining is warm-started at θ̂, which is within O(1/n) of θ̂₋ᵢ; with the default dense Newton
  * and the Cholesky factor of the full-data Hessian, the first steps are chord steps (one gradient
