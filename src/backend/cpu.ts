@@ -11,6 +11,7 @@
 import type { Backend, Storage } from './backend.ts';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../base/op-list.ts';
 import { sizeOf, stridesOf } from '../base/shape.ts';
+import { erf } from './special.ts';
 import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 
 type F64 = Float64Array;
@@ -93,6 +94,7 @@ function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
     case 'sqrt': for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]!); break;
     case 'abs': for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]!); break;
     case 'sign': for (let i = 0; i < n; i++) { const v = x[i]!; o[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
+    case 'erf': for (let i = 0; i < n; i++) o[i] = erf(x[i]!); break;
     default: {
       // Exhaustive: a UnaryOp without a case above fails to compile here.
       const missing: never = op;

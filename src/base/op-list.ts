@@ -17,7 +17,7 @@
  * UNARY_OPS.includes('tanh'); // true
  * ```
  */
-export const UNARY_OPS = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign'] as const;
+export const UNARY_OPS = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf'] as const;
 
 /** The name of an elementwise function of one argument. */
 export type UnaryOp = (typeof UNARY_OPS)[number];

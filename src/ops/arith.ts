@@ -233,6 +233,15 @@ export const abs = unary(p.abs);
  */
 export const sign = unary(p.sign);
 /**
+ * The error function erf x = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise (float64 to a few ulp on the CPU;
+ * about 1e-7 absolute on the GPU).
+ * @example
+ * ```ts
+ * erf(tensor([0, 0.5, -3])).toArray(); // [0, 0.5204998778130465, -0.9999779095030014]
+ * ```
+ */
+export const erf = unary(p.erf);
+/**
  * x² elementwise.
  * @example
  * ```ts

@@ -7,7 +7,7 @@
 import { asTensor } from '../core/create.ts';
 import { normalizeAxes } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
-import { add, div, exp, greater, greaterEqual, log, log1p, neg, stopGradient, sub, where } from './arith.ts';
+import { add, div, erf, exp, greater, greaterEqual, log, log1p, mul, neg, stopGradient, sub, where } from './arith.ts';
 import { type Axis, type ReduceOptions, max, reduceArgs, sum } from './reduce.ts';
 
 /**
@@ -59,6 +59,21 @@ export function softplus(x: TensorLike): Tensor {
 export function relu(x: TensorLike): Tensor {
   const t = asTensor(x);
   return where(greater(t, 0), t, 0);
+}
+
+/**
+ * The Gaussian error linear unit in its exact form, GELU(x) = x · Φ(x) = x · ½(1 + erf(x/√2))
+ * (Hendrycks & Gimpel 2016), not the tanh approximation. Far in the negative tail 1 + erf(x/√2)
+ * cancels: the absolute error stays a few |x|·1e-16, but the relative error grows as x falls below
+ * about −5 (1e-9 there, order 1 near −8), as in any float64 evaluation of this formula.
+ * @example
+ * ```ts
+ * gelu(tensor([-1, 0, 1])).toArray(); // [-0.15865525393145707, 0, 0.8413447460685429]
+ * ```
+ */
+export function gelu(x: TensorLike): Tensor {
+  const t = asTensor(x);
+  return mul(mul(t, 0.5), add(1, erf(mul(t, Math.SQRT1_2))));
 }
 
 /**

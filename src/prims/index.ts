@@ -14,6 +14,7 @@ export { tanh, tanhP } from './tanh.ts';
 export { sqrt, sqrtP } from './sqrt.ts';
 export { abs, absP } from './abs.ts';
 export { sign, signP } from './sign.ts';
+export { erf, erfP } from './erf.ts';
 export { add, addP } from './add.ts';
 export { sub, subP } from './sub.ts';
 export { mul, mulP } from './mul.ts';

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
   type Tensor,
-  abs, add, bceWithLogits, broadcastTo, concat, cos, div, exp, expandDims, grad, greater, hessian, hvp, jvp,
+  abs, add, bceWithLogits, broadcastTo, concat, cos, div, erf, exp, expandDims, gelu, grad, greater, hessian, hvp, jvp,
   log, log1p, logSoftmax, logSumExp, matmul, max, maximum, mean, minimum, mse, mul, neg, pad, pow, relu,
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, vjp, vmap, where,
@@ -52,6 +52,7 @@ const cases: Case[] = [
   { name: 'sqrt', shapes: (a) => [[a]], f: sqrt, domain: [[0.2, 3]] },
   { name: 'abs', shapes: (a, b) => [[a, b]], f: abs, valid: awayFromZero },
   { name: 'sign', shapes: (a) => [[a]], f: sign, valid: awayFromZero },
+  { name: 'erf', shapes: (a, b) => [[a, b]], f: erf, domain: [[-3, 3]] },
   { name: 'add (broadcasting)', shapes: (a, b) => [[a, b], [b]], f: add },
   { name: 'sub', shapes: (a, b) => [[a, b], [a, b]], f: sub },
   { name: 'mul (broadcasting)', shapes: (a, b) => [[a, 1], [b]], f: mul },
@@ -101,6 +102,7 @@ const cases: Case[] = [
   { name: 'sigmoid', shapes: (a, b) => [[a, b]], f: sigmoid, domain: [[-6, 6]] },
   { name: 'softplus', shapes: (a) => [[a]], f: softplus, domain: [[-6, 6]] },
   { name: 'relu', shapes: (a) => [[a]], f: relu, valid: awayFromZero },
+  { name: 'gelu', shapes: (a, b) => [[a, b]], f: gelu, domain: [[-4, 4]] },
   { name: 'logSumExp', shapes: (a, b) => [[a, b]], f: (x) => logSumExp(x, 1), domain: [[-5, 5]] },
   { name: 'softmax', shapes: (a, b) => [[a, b + 1]], f: (x) => softmax(x) },
   { name: 'logSoftmax', shapes: (a, b) => [[a, b + 1]], f: (x) => logSoftmax(x, 0) },
@@ -221,5 +223,27 @@ describe('primitives with no derivative', () => {
     const f = (x: Tensor) => sum(add(sign(x), greater(x, 0.5)));
     expectClose(grad(f)(tensor([1, -2, 0.7])), [0, 0, 0], { atol: 0 });
     expectClose(jvp(f, [tensor([1, -2])], [tensor([1, 1])])[1], 0, { atol: 0 });
+  });
+});
+
+describe('erf and GELU values', () => {
+  it('gelu(x) = x·Φ(x) matches values computed independently in 80-digit decimal arithmetic', () => {
+    // x·½(1 + erf(x/√2)) with erf from its Maclaurin series, in Python's decimal module at 80
+    // digits, rounded to float64 (CPython's statistics.NormalDist().cdf agrees to 1e-15).
+    const ref: [number, number][] = [
+      [-4, -0.0001266849673324797], [-2.5, -0.015524163314440337], [-1, -0.15865525393145705],
+      [-0.3, -0.1146265733433142], [0, 0], [0.001, 0.000500398942213911], [0.7, 0.5306254434438489],
+      [1.5, 1.399789198096713], [3, 2.99595030590511], [5, 4.999998566742141],
+    ];
+    // erf is good to a few ulp; ½x·(1 + erf) carries that as an absolute error ≲ |x|·2e-16.
+    expectClose(gelu(tensor(ref.map(([x]) => x))), ref.map(([, g]) => g), { rtol: 1e-14, atol: 1e-15, what: 'gelu' });
+  });
+
+  it("erf' = (2/√π) e^(−x²) at every order the rules produce: the third derivative is (4x² − 2)·erf'", () => {
+    const xs = [-1.3, 0, 0.4, 2.1];
+    const d1 = (x: number) => (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x);
+    const g3 = grad(grad(grad((x: Tensor) => erf(x))));
+    const third = xs.map((x) => (g3(tensor(x)) as Tensor).item());
+    expectClose(third, xs.map((x) => (4 * x * x - 2) * d1(x)), { rtol: 1e-13, atol: 1e-15, what: "erf'''" });
   });
 });

@@ -18,12 +18,13 @@
  * - sin, cos: 2^-11 absolute on [−π, π] (WGSL, Vulkan); the kernels reduce the argument there
  *   first, which adds about |x|·2^-23.
  * - pow = exp2(b·log2 a) on the GPU: exp2's (3 + 2|z|) ulp plus log2's error scaled by |b|·ln 2.
- * - Composite formulas (log1p, tanh) propagate those bounds through their few operations; see
+ * - Composite formulas (log1p, tanh, erf) propagate those bounds through their few operations; see
  *   each entry of `UNARY_CASES`.
  *
  * @module
  */
 import { Rng } from '../../src/core/rng.ts';
+import { erf as erf64 } from '../../src/backend/special.ts';
 import { stridesOf } from '../../src/base/shape.ts';
 import type { KernelContext, KernelValue } from '../../kernels/index.ts';
 import {
@@ -232,6 +233,38 @@ interface UnaryCase {
 }
 
 const expTol = (x: number, y: number) => (4 + 2 * Math.abs(x)) * ulp(y);
+
+/**
+ * The erf kernel's error bound. Below |x| = 0.85 it is a Horner series of 10 alternating terms in
+ * x²: ≤ 2 roundings per step, one for x², one for the final ×x and one per coefficient rounded to
+ * float32, each relative to at most the sum of the terms' magnitudes, plus the truncated tail
+ * (< 6.4e-10·|y|). Above, y = 1 − e^(−x²)/(√π f): f's error comes from a running bound of its
+ * bottom-up recurrence f_k = |x| + g_k, g_k = (k/2)/f_(k+1) (an error d in f_(k+1) and one rounding
+ * each in ÷ and + leave u + (g_k/f_k)(u + d) in f_k); e^(−x²) adds (3 + 2x²) ulp plus x²·u for
+ * rounding x²; three roundings form erfc and the continued fraction's truncation is ≤ 3.3e-9; all of
+ * that is relative to erfc = 1 − |y|, and 1 − erfc rounds once more.
+ */
+function erfTol(x: number, y: number): number {
+  const ax = Math.abs(x);
+  if (ax < 0.85) {
+    let mag = 0;
+    let term = (2 / Math.sqrt(Math.PI)) * ax;
+    for (let n = 0; n < 10; n++) {
+      mag += term / (2 * n + 1);
+      term *= (ax * ax) / (n + 1);
+    }
+    return 24 * U * mag + 6.4e-10 * Math.abs(y);
+  }
+  let f = ax;
+  let d = 0;
+  for (let k = 80; k >= 1; k--) {
+    const g = k / 2 / f;
+    f = ax + g;
+    d = U + (g / f) * (U + d);
+  }
+  const erfc = 1 - Math.abs(y);
+  return (d + (6 + 5 * ax * ax) * U + 3 * U + 3.3e-9) * erfc + ulp(y);
+}
 const logTol = (y: number) => Math.max(3 * ulp(y), 2 ** -21) + ulp(y);
 
 /** Reference, test domain and justified tolerance for each unary op. */
@@ -266,6 +299,13 @@ export const UNARY_CASES: Record<UnaryOp, UnaryCase> = {
     ref: Math.sign,
     domain: (r, n) => f32(Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 0 : r.normal()))),
     tol: () => 0,
+  },
+  // The float64 oracle is the CPU backend's erf. Tiny, series-range and continued-fraction-range
+  // inputs, both signs, out to where erf is ±1 in float32.
+  erf: {
+    ref: erf64,
+    domain: (r, n) => f32(Array.from({ length: n }, (_, i) => (r.uniform() - 0.5) * [2e-3, 1.7, 8, 20][i % 4]!)),
+    tol: erfTol,
   },
 };
 
