@@ -205,7 +205,10 @@ export function metaGradientMlp(
 
 /**
  * L2RW weights from a meta-gradient: w̃ᵢ = max(−gᵢ, 0), wᵢ = w̃ᵢ / Σ w̃, and all zero when the sum is
- * zero (no example's up-weighting would lower the validation loss, so the step is skipped).
+ * zero (no example's up-weighting would lower the validation loss). All-zero weights make the batch
+ * contribute no gradient; the optimiser step is not skipped, as in the paper's Algorithm 1 (the
+ * optimiser step runs on the weighted loss whatever the weights): with momentum, θ still moves by
+ * the decayed velocity, and weight decay still shrinks it.
  *
  * @example
  * ```ts

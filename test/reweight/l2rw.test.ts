@@ -155,4 +155,26 @@ describe('L2RW weights', () => {
       expect(total === 0 || Math.abs(total - 1) < 1e-12).toBe(true);
     });
   });
+
+  it('all zero: the batch contributes no gradient, but the optimiser still steps (as in the paper), so momentum moves θ by β times its last step', () => {
+    const init = mlpInit([2, 3, 1], 3, 'tanh');
+    const data = { X: seededTensor([12, 2], 4).toFloat64Array(), y: Float64Array.from({ length: 12 }, (_, i) => i % 3 === 0 ? 1 : 0), n: 12, d: 2 };
+    const beta = 0.5;
+    // Meta-gradients −1 at the first step (uniform weights), +1 at the second (all weights zero).
+    const run = (steps: number) => {
+      let calls = 0;
+      const method = l2rw<MlpParams>((_p, b) => new Float64Array(b.y.shape[0]!).fill(calls++ === 0 ? -1 : 1));
+      return trainWeighted({ params: init, loss: mlpLoss('tanh'), data, steps, batchSize: 5, optimizer: momentum({ lr: 0.1, beta }), weighting: method, record: true });
+    };
+    const flat = (p: MlpParams) => p.flatMap((l) => [...l.W.toFloat64Array(), ...l.b.toFloat64Array()]);
+    const t0 = flat(init);
+    const t1 = flat(run(1).params);
+    const two = run(2);
+    expect(Array.from(two.history[1]!.weights)).toEqual([0, 0, 0, 0, 0]);
+    expect(two.objective[1]).toBe(0);
+    // v₂ = β v₁ + 0 and θ₂ = θ₁ − α v₂ = θ₁ + β (θ₁ − θ₀): not a skipped step.
+    const t2 = flat(two.params);
+    t2.forEach((x, i) => expect(x).toBeCloseTo(t1[i]! + beta * (t1[i]! - t0[i]!), 14));
+    expect(t2.some((x, i) => x !== t1[i])).toBe(true);
+  });
 });
