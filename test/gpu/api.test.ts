@@ -34,10 +34,10 @@
  *
  * Not run here: exports that never make a tensor (cholesky, choleskySolve, jacobiEigen,
  * smallestEigenvalue, pearson, topK, linearHessian, classesOf, Rng, l2Mask, ohemWeights,
- * classBalancedWeights, selfPacedThreshold, curriculumSize, predictedRemovalChange, summarize,
- * errorTable, histogram, the SVG plots, conjugateGradient / minimizeLbfgs on plain-array
- * functions) compute in float64 whatever the backend. runImbalance and runNoise are MNIST-sized
- * experiments over runMethods, which runs here on a small problem.
+ * classBalancedWeights, selfPacedThreshold, curriculumSize, predictedRemovalChange,
+ * conjugateGradient / minimizeLbfgs on plain-array functions) compute in float64 whatever the
+ * backend. The reweighting experiments (src/apps/experiments, not exported) are MNIST-sized runs of
+ * runMethods, which runs here on a small problem.
  *
  * Run: npx vitest run test/gpu/api.test.ts (about 5 s).
  */
