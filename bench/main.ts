@@ -12,8 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchEngineLogreg, benchEngineMlp } from './engine.ts';
 import { makeLogregProblem, makeMlpProblem } from './peers/problems.ts';
-import { timeIt } from './peers/timing.ts';
-import { cpuBackend } from '../src/backend/cpu.ts';
+import { benchCpuMatmul, matmulReport } from './matmul.ts';
 import { parseFlags, reportError, UsageError, wantsHelp } from '../src/apps/cli/flags.ts';
 
 const all = ['engine', 'peers', 'matmul', 'gpu', 'influence', 'reweight'];
@@ -37,18 +36,6 @@ const results: Record<string, number> = {};
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '—' : x.toPrecision(digits));
 
-/** Float64 CPU matmul GFLOP/s for n × n squares (2n³ flops). */
-function benchCpuMatmul(sizes: number[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const n of sizes) {
-    const a = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
-    const b = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
-    const t = timeIt(() => cpuBackend.matmul(a, b, 1, n, n, n, false, false), { warmup: 1, repeats: n >= 1024 ? 3 : 5 });
-    out[`unequal.cpu-f64.matmul.${n}.gflops`] = (2 * n ** 3) / (t.median * 1e6);
-  }
-  return out;
-}
-
 if (sections.includes('engine')) {
   log('engine: logistic regression (n = 2000, d = 784) and 784→64→1 tanh MLP, float64 …');
   Object.assign(results, benchEngineLogreg(makeLogregProblem(0), { warmup: 3, repeats: 15 }));
@@ -62,8 +49,8 @@ if (sections.includes('peers')) {
   Object.assign(results, await benchTfjs());
 }
 if (sections.includes('matmul')) {
-  log('matmul: float64 CPU path …');
-  Object.assign(results, benchCpuMatmul([256, 512, 1024]));
+  log('matmul: float64 CPU products, oracle / WebAssembly 1 thread / all threads / jax-js, alternated …');
+  Object.assign(results, await benchCpuMatmul());
 }
 if (sections.includes('gpu')) {
   log('gpu: gpu.js webasm backend …');
@@ -123,7 +110,9 @@ if (r['unequal.logreg.grad.ms'] !== undefined) {
   }
   lines.push('');
 }
-const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops'));
+const cpuMatmul = matmulReport(Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('cpu-matmul.'))));
+if (cpuMatmul.length) lines.push(...cpuMatmul, '');
+const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.'));
 if (gflopKeys.length) {
   lines.push('Matmul GFLOP/s (n × n)');
   for (const n of [256, 512, 1024]) {
@@ -132,7 +121,7 @@ if (gflopKeys.length) {
   }
   lines.push('');
 }
-const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp)|tfjs\.logreg)/.test(k) && !k.endsWith('.gflops'));
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp)|tfjs\.logreg|cpu-matmul\.)/.test(k) && !k.endsWith('.gflops'));
 if (rest.length) {
   lines.push('Other measurements');
   for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);

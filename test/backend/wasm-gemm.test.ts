@@ -140,6 +140,15 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
     expect(expectMatchesOracle(a, b, 5, 40, 30, 20, false, true, 3)).toEqual(wasmMatmul(a, b, 5, 40, 30, 20, false, true, { threads: 1 }));
   });
 
+  it('stops its workers and starts fresh ones', () => {
+    stopGemmThreads();
+    expect(wasmGemmInfo()!.workersReady).toBe(0);
+    // Until workers are up again, a threaded product runs on the calling thread alone.
+    expectMatchesOracle(seeded(50 * 40, 1), seeded(40 * 30, 2), 1, 50, 40, 30, false, false, 3);
+    expect(warmGemmThreads(3, 20_000)).toBe(wasmGemmInfo()!.shared ? 3 : 1);
+    expectMatchesOracle(seeded(50 * 40, 3), seeded(40 * 30, 4), 1, 50, 40, 30, true, false, 3);
+  });
+
   it('NaN and ±Infinity propagate as in the oracle', () => {
     fc.assert(
       fc.property(

@@ -58,7 +58,7 @@ for (;;) {
   const s = Atomics.load(ctl, slot);
   if (s === seen) continue;
   seen = s;
-  if (s < 0) break;
+  if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
   try { gemm(${JOB_ADDR}, Atomics.load(ctl, slot + 2), Atomics.load(ctl, slot + 3)); }
   catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
   Atomics.add(ctl, ${DONE}, 1);
@@ -100,6 +100,8 @@ class GemmEngine {
   private heap!: Float64Array;
   private ctl!: Int32Array;
   private workers: Worker[] = [];
+  /** Control slots of workers that did not acknowledge a stop. */
+  private readonly burned = new Set<number>();
   grows = 0;
   calls = 0;
 
@@ -155,9 +157,10 @@ class GemmEngine {
     const want = Math.min(threads - 1, MAX_WORKERS);
     this.workers = this.workers.filter((w) => w.alive);
     for (let i = this.workers.length; i < want; i++) {
-      const used = new Set(this.workers.map((w) => w.slot));
+      const used = new Set([...this.workers.map((w) => w.slot), ...this.burned]);
       let slot = SLOT0;
       while (used.has(slot)) slot += SLOT_INTS;
+      if (slot >= SLOT0 + MAX_WORKERS * SLOT_INTS) break;
       Atomics.store(this.ctl, slot, 0);
       Atomics.store(this.ctl, slot + 1, 0);
       const w: Worker = { slot, alive: true, handle: undefined as unknown as ThreadHandle };
@@ -185,11 +188,23 @@ class GemmEngine {
     return this.workers.filter((w) => w.alive && Atomics.load(this.ctl, w.slot + 1) === 1);
   }
 
-  /** Stops every worker (they exit after their current job). */
+  /**
+   * Stops every worker. Each acknowledges by setting its ready flag to 2 before it exits; a slot
+   * whose worker does not acknowledge within a second is never reused, so a late worker cannot
+   * serve a newer worker's jobs.
+   */
   stopWorkers(): void {
     for (const w of this.workers) {
       Atomics.store(this.ctl, w.slot, -1);
       Atomics.notify(this.ctl, w.slot);
+    }
+    for (const w of this.workers) {
+      const end = Date.now() + 1000;
+      let flag: number;
+      while (w.alive && (flag = Atomics.load(this.ctl, w.slot + 1)) !== 2 && Date.now() < end && this.host?.canBlock) {
+        Atomics.wait(this.ctl, w.slot + 1, flag, 50);
+      }
+      if (Atomics.load(this.ctl, w.slot + 1) !== 2) this.burned.add(w.slot);
       w.alive = false;
     }
     this.workers = [];
@@ -261,12 +276,7 @@ class GemmEngine {
           Atomics.notify(ctl, w.slot);
         }
         this.gemm(JOB_ADDR, 0, share(1));
-        for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) {
-          Atomics.wait(ctl, DONE, d, 1000);
-          if (d === Atomics.load(ctl, DONE) && ready.some((w) => !w.alive)) {
-            throw new Error('wasm gemm: a worker thread died during a product');
-          }
-        }
+        for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
         if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
         return;
       }

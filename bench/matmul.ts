@@ -1,0 +1,168 @@
+/**
+ * `npm run bench -- matmul`: float64 matrix products on the CPU, every system alternated call by
+ * call in one run so that load from other processes on this shared machine hits all of them
+ * alike. Systems: the plain TypeScript oracle (`setBackend('reference')`), the WebAssembly SIMD
+ * kernel on one thread and on every core (the default `cpu` backend), and jax-js 0.1.25 (wasm
+ * backend, float64, single-threaded in Node). Forms: C = A·B, Aᵀ·B and A·Bᵀ (the backward pass's
+ * products) for the WebAssembly kernel and the oracle; A·B for jax-js.
+ *
+ * Each product is checked against the oracle before it is timed (one row, within 1e-9 relative).
+ *
+ * @module
+ */
+import { cpuBackend } from '../src/backend/cpu.ts';
+import { defaultThreads, warmGemmThreads, wasmGemmInfo, wasmMatmul } from '../src/backend/wasm/gemm.ts';
+import { median } from './peers/timing.ts';
+
+/** The products timed: plain, A transposed, B transposed. */
+export const FORMS = [
+  { name: 'AB', tA: false, tB: false },
+  { name: 'AtB', tA: true, tB: false },
+  { name: 'ABt', tA: false, tB: true },
+] as const;
+
+/** Options for {@link benchCpuMatmul}. */
+export interface MatmulBenchOptions {
+  /** Square sizes n (2n³ flops per product). Default 256, 512, 1024. */
+  sizes?: number[];
+  /** Timed rounds per size; each round calls every system once per form. Default 9 (5 at n ≥ 1024). */
+  rounds?: (n: number) => number;
+  /** Include jax-js (default true). */
+  jaxjs?: boolean;
+}
+
+type Jax = typeof import('@jax-js/jax');
+
+/**
+ * GFLOP/s (median over alternated rounds, and best) for every system and form. Result keys:
+ * `cpu-matmul.<system>.<form>.<n>.gflops` and `.best-gflops`, systems `oracle`, `wasm-1t`,
+ * `wasm-<T>t` (T = all cores) and `jaxjs`.
+ *
+ * @example
+ * ```ts
+ * const r = await benchCpuMatmul({ sizes: [512] });
+ * r['cpu-matmul.wasm-1t.AB.512.gflops'] / r['cpu-matmul.oracle.AB.512.gflops']; // the speed-up
+ * ```
+ */
+export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Record<string, number>> {
+  const sizes = opts.sizes ?? [256, 512, 1024];
+  const rounds = opts.rounds ?? ((n: number) => (n >= 1024 ? 5 : 9));
+  const all = defaultThreads();
+  const ready = warmGemmThreads(all, 10_000);
+  const out: Record<string, number> = { 'cpu-matmul.threads': all, 'cpu-matmul.threads-ready': ready };
+  const info = wasmGemmInfo();
+  if (info) out['cpu-matmul.kernel.fma'] = info.kernel.fma ? 1 : 0;
+
+  let jax: Jax | undefined;
+  if (opts.jaxjs ?? true) {
+    const { loadJaxJs } = await import('./peers/jaxjs.ts');
+    jax = await loadJaxJs();
+  }
+
+  for (const n of sizes) {
+    const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
+    const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
+    type Sys = { key: string; form: string; run: () => unknown; times: number[] };
+    const systems: Sys[] = [];
+    for (const f of FORMS) {
+      const want = cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array;
+      const add = (key: string, run: () => Float64Array | undefined) => {
+        checkRow(`${key} ${f.name} ${n}`, run()!, want, n);
+        systems.push({ key, form: f.name, run, times: [] });
+      };
+      add('oracle', () => cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array);
+      add('wasm-1t', () => wasmMatmul(A, B, 1, n, n, n, f.tA, f.tB, { threads: 1 }));
+      if (all > 1) add(`wasm-${all}t`, () => wasmMatmul(A, B, 1, n, n, n, f.tA, f.tB, { threads: all }));
+    }
+    let dispose = () => {};
+    if (jax) {
+      const { numpy: np } = jax;
+      const a = np.array(A).reshape([n, n]);
+      const b = np.array(B).reshape([n, n]);
+      const c = np.matmul(a.ref, b.ref).dataSync();
+      if (!(c instanceof Float64Array)) throw new Error(`jax-js float64 matmul returned ${c.constructor.name}`);
+      checkRow(`jax-js AB ${n}`, c, cpuBackend.matmul(A, B, 1, n, n, n, false, false) as Float64Array, n);
+      // jax-js is lazy: blockUntilReady forces the product (without an 8 MB read-back, which the
+      // other systems' times include), as in bench/peers/jaxjs.ts.
+      systems.push({
+        key: 'jaxjs',
+        form: 'AB',
+        run: async () => {
+          const c = np.matmul(a.ref, b.ref);
+          await c.blockUntilReady();
+          c.dispose();
+        },
+        times: [],
+      });
+      dispose = () => {
+        a.dispose();
+        b.dispose();
+      };
+    }
+    for (const s of systems) await s.run(); // warm-up: compilation, memory growth, worker start
+    for (let r = 0; r < rounds(n); r++) {
+      for (const s of systems) {
+        const t0 = performance.now();
+        await s.run();
+        s.times.push(performance.now() - t0);
+      }
+    }
+    dispose();
+    for (const s of systems) {
+      out[`cpu-matmul.${s.key}.${s.form}.${n}.gflops`] = (2 * n ** 3) / (median(s.times) * 1e6);
+      out[`cpu-matmul.${s.key}.${s.form}.${n}.best-gflops`] = (2 * n ** 3) / (Math.min(...s.times) * 1e6);
+    }
+  }
+  return out;
+}
+
+/** Row n/2 of `got` against `want`, relative 1e-9 (rounding differences are ~1e-15). */
+function checkRow(what: string, got: Float64Array, want: Float64Array, n: number): void {
+  const i = n >> 1;
+  for (let j = 0; j < n; j++) {
+    const g = got[i * n + j]!, w = want[i * n + j]!;
+    if (!(Math.abs(g - w) <= 1e-9 * (1 + Math.abs(w)))) throw new Error(`bench matmul: ${what}: C[${i},${j}] = ${g}, oracle ${w}`);
+  }
+}
+
+/**
+ * The report's lines: GFLOP/s per size, system and form (median of alternated rounds, best in
+ * brackets), then the ratios the targets are stated in.
+ *
+ * @example
+ * ```ts
+ * console.log(matmulReport(await benchCpuMatmul()).join('\n'));
+ * ```
+ */
+export function matmulReport(r: Record<string, number>): string[] {
+  const keys = Object.keys(r).filter((k) => k.endsWith('.gflops'));
+  if (!keys.length) return [];
+  const all = r['cpu-matmul.threads'] ?? 1;
+  const systems = ['oracle', 'wasm-1t', ...(all > 1 ? [`wasm-${all}t`] : []), 'jaxjs'];
+  const sizes = [...new Set(keys.map((k) => Number(k.split('.').at(-2))))].sort((a, b) => a - b);
+  const f = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(1));
+  const g = (s: string, form: string, n: number) => r[`cpu-matmul.${s}.${form}.${n}.gflops`];
+  const lines = [
+    `Float64 matmul on the CPU, GFLOP/s, median of alternated rounds [best] (kernel: ${r['cpu-matmul.kernel.fma'] ? 'relaxed-SIMD FMA' : 'mul + add'}, ${all} cores, ${r['cpu-matmul.threads-ready']} threads ready)`,
+    `  ${'n  form'.padEnd(10)}${systems.map((s) => s.padStart(16)).join('')}`,
+  ];
+  for (const n of sizes) {
+    for (const form of FORMS.map((x) => x.name)) {
+      const cells = systems.map((s) => {
+        const v = g(s, form, n);
+        return (v === undefined ? '—' : `${f(v)} [${f(r[`cpu-matmul.${s}.${form}.${n}.best-gflops`])}]`).padStart(16);
+      });
+      lines.push(`  ${`${n}  ${form}`.padEnd(10)}${cells.join('')}`);
+    }
+  }
+  lines.push('  ratios (medians):');
+  for (const n of sizes) {
+    const w1 = g('wasm-1t', 'AB', n)!, wT = g(`wasm-${all}t`, 'AB', n), o = g('oracle', 'AB', n)!, j = g('jaxjs', 'AB', n);
+    const parts = [`wasm-1t/oracle ${f(w1 / o)}×`];
+    if (j !== undefined) parts.push(`wasm-1t/jax-js ${f(w1 / j)}×`);
+    if (wT !== undefined) parts.push(`wasm-${all}t/wasm-1t ${(wT / w1).toFixed(2)}×`);
+    parts.push(`AtB/AB ${(g('wasm-1t', 'AtB', n)! / w1).toFixed(2)}`, `ABt/AB ${(g('wasm-1t', 'ABt', n)! / w1).toFixed(2)}`);
+    lines.push(`    ${String(n).padStart(4)}: ${parts.join(', ')}`);
+  }
+  return lines;
+}
