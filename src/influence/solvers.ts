@@ -329,6 +329,13 @@ export function arnoldi(
  * @param obj the objective R.
  * @param theta θ̂ (ideally the optimum: influence functions assume ∇R(θ̂) = 0).
  * @param opts solver choice and its parameters.
+ * @throws {@link ConvergenceError} when CG or full-batch LiSSA reaches its cap above its tolerance
+ *   (unless `allowUnconverged`); {@link IndefiniteHessianError} when CG, LiSSA or Arnoldi finds
+ *   H + δI not positive definite (LiSSA: or singular to working precision);
+ *   {@link LissaDivergenceError} for a LiSSA scale that is too small; `NotPositiveDefiniteError`
+ *   from the exact solver, with the smallest eigenvalue. They come from `solve`, or already from
+ *   here where the preparation finds the problem (the exact factorisation, Arnoldi's Ritz values,
+ *   LiSSA's power iteration for the automatic scale).
  *
  * @example
  * ```ts
@@ -510,10 +517,12 @@ function lissa<P extends Pytree>(
     hvps += pi.iterations;
     lambdaMax = pi.value;
     if (!(lambdaMax > 0)) {
-      // A Rayleigh quotient ≤ 0 of H' is itself a certificate: H' has an eigenvalue ≤ it.
+      // A Rayleigh quotient ≤ 0 is itself a certificate: the matrix has an eigenvalue ≤ it (with
+      // mini-batches, the last batch's Hessian, which LiSSA needs positive definite too).
+      const of = `${full ? 'H' : 'a mini-batch Hessian'}${delta ? ` + ${delta}·I` : ''}`;
       throw new IndefiniteHessianError(
-        `lissa: power iteration for the automatic scale converged to the eigenvalue ${lambdaMax.toPrecision(4)} ≤ 0 of ${delta ? `H + ${delta}·I` : 'H'} ` +
-          `(the one of largest magnitude), so the Hessian is not positive definite and no scale makes the series converge to a meaningful answer; ` +
+        `lissa: power iteration for the automatic scale ended at the Rayleigh quotient ${lambdaMax.toPrecision(4)} ≤ 0 of ${of} ` +
+          `(its eigenvalue of largest magnitude is negative), so it is not positive definite and no scale makes the series converge to a meaningful answer; ` +
           'train to a minimum, or add damping greater than the magnitude of the most negative eigenvalue',
         lambdaMax,
         pi.iterations,

@@ -239,6 +239,9 @@ describe('LiSSA: no silent wrong answers (issue 11)', () => {
     expect(c.curvature).toBeLessThanOrEqual(0);
     expect(c.curvature).toBeGreaterThanOrEqual(-1e-4);
     expect(c.message).toMatch(/H is not positive definite: its curvature .* ≤ 0.*wrong sign.*add damping greater than/);
+    // When the negative eigenvalue is the largest in magnitude, the automatic scale's power iteration
+    // already ends at a Rayleigh quotient ≤ 0, and preparing the solver throws.
+    expect(() => inverseHvp(quadraticObjective([diag(1, -3)], 2), zero, { solver: 'lissa' })).toThrow(/power iteration .* Rayleigh quotient -3\.000 ≤ 0 of H/);
     // allowUnconverged does not turn a wrong sign into an answer.
     expect(() => inverseHvp(obj, zero, { solver: 'lissa', allowUnconverged: true }).solve(v)).toThrow(IndefiniteHessianError);
     // Damping past |λ_min| makes the system positive definite, and LiSSA solves it: (H + δI)⁻¹v.
