@@ -9,13 +9,14 @@
  *
  * Threads: large products are split by row panels between the calling thread and `threads − 1`
  * workers. Workers wait in `Atomics.wait` on their slot of a control block at the bottom of the
- * shared memory; the caller writes the job, bumps each slot, computes its own share, then waits
- * for the done counter. The call stays synchronous. Workers start lazily at the first product
+ * shared memory; the caller writes the job, bumps each slot, and every thread then claims chunks
+ * of row panels from a shared counter until none are left; the caller waits for the done
+ * counter. The call stays synchronous. Workers start lazily at the first product
  * large enough to split and do not keep the process alive; until they report ready the caller
  * computes alone.
  *
- * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag,
- * four i32s per worker: sequence number, ready flag, first and last unit), `[1024, 1072)` the job
+ * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag, next
+ * unit, unit count, chunk size; from i32 16, four per worker: sequence number, ready flag), `[1024, 1072)` the job
  * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call.
  *
  * @module
@@ -27,6 +28,10 @@ const PAGE = 65536;
 /** Control block i32 indices. */
 const DONE = 0;
 const ERROR = 1;
+/** The next unclaimed unit of the current job, the job's unit count, and units per claim. */
+const NEXT = 2;
+const UNITS = 3;
+const CHUNK = 4;
 const SLOT0 = 16;
 const SLOT_INTS = 4;
 const MAX_WORKERS = (256 - SLOT0) / SLOT_INTS;
@@ -59,7 +64,12 @@ for (;;) {
   if (s === seen) continue;
   seen = s;
   if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
-  try { gemm(${JOB_ADDR}, Atomics.load(ctl, slot + 2), Atomics.load(ctl, slot + 3)); }
+  try {
+    const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK});
+    for (let u = Atomics.add(ctl, ${NEXT}, chunk); u < units; u = Atomics.add(ctl, ${NEXT}, chunk)) {
+      gemm(${JOB_ADDR}, u, Math.min(units, u + chunk));
+    }
+  }
   catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
   Atomics.add(ctl, ${DONE}, 1);
   Atomics.notify(ctl, ${DONE});
@@ -264,18 +274,23 @@ class GemmEngine {
       use = Math.min(use, ready.length + 1);
       if (use > 1) {
         const ctl = this.ctl;
+        // Threads claim chunks of units from a shared counter until none are left, so a worker
+        // the OS schedules late costs its wake-up, not its share: the others take its chunks.
+        const chunk = Math.max(1, Math.min(Math.ceil(MC_ROWS / this.kernel.mr), Math.ceil(units / (4 * use))));
         Atomics.store(ctl, DONE, 0);
         Atomics.store(ctl, ERROR, 0);
-        // The calling thread takes the first share; worker t the (t+1)-th.
-        const share = (t: number) => Math.floor((units * t) / use);
+        Atomics.store(ctl, UNITS, units);
+        Atomics.store(ctl, CHUNK, chunk);
+        Atomics.store(ctl, NEXT, 0);
         for (let t = 1; t < use; t++) {
           const w = ready[t - 1]!;
-          ctl[w.slot + 2] = share(t);
-          ctl[w.slot + 3] = share(t + 1);
           Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
           Atomics.notify(ctl, w.slot);
         }
-        this.gemm(JOB_ADDR, 0, share(1));
+        for (let u = Atomics.add(ctl, NEXT, chunk); u < units; u = Atomics.add(ctl, NEXT, chunk)) {
+          this.gemm(JOB_ADDR, u, Math.min(units, u + chunk));
+        }
+        // Every woken worker acknowledges before the next job may reuse the control block.
         for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
         if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
         return;
