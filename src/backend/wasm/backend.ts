@@ -34,6 +34,25 @@ export const WASM_MIN_SIDE = 8;
 /** See {@link WASM_MIN_SIDE}. */
 export const WASM_MIN_MACS = 8192;
 
+const cutoff = { minSide: WASM_MIN_SIDE, minMacs: WASM_MIN_MACS };
+
+/**
+ * Moves the cutoff between the oracle's loops and the WebAssembly kernel; with no argument,
+ * restores {@link WASM_MIN_SIDE} and {@link WASM_MIN_MACS}. For tests: `{ minSide: 1,
+ * minMacs: 0 }` sends every product to the kernel so that engine-level tests exercise it on
+ * small shapes too.
+ *
+ * @example
+ * ```ts
+ * setWasmCutoff({ minSide: 1, minMacs: 0 }); // every matmul on the kernel
+ * setWasmCutoff();                           // back to the measured default
+ * ```
+ */
+export function setWasmCutoff(c: { minSide: number; minMacs: number } = { minSide: WASM_MIN_SIDE, minMacs: WASM_MIN_MACS }): void {
+  cutoff.minSide = c.minSide;
+  cutoff.minMacs = c.minMacs;
+}
+
 /**
  * Whether a product of these dimensions goes to the WebAssembly kernel.
  *
@@ -44,7 +63,7 @@ export const WASM_MIN_MACS = 8192;
  * ```
  */
 export function usesWasmKernel(m: number, k: number, n: number): boolean {
-  return m >= WASM_MIN_SIDE && n >= WASM_MIN_SIDE && m * n * k >= WASM_MIN_MACS && wasmGemmAvailable();
+  return m >= cutoff.minSide && n >= cutoff.minSide && m * n * k >= cutoff.minMacs && wasmGemmAvailable();
 }
 
 /** The float64 CPU backend with WebAssembly SIMD matrix products. */
