@@ -66,10 +66,12 @@ export class ByteWriter {
       if (done) return this;
     }
   }
-  /** A UTF-8 name, length-prefixed. */
+  /** An ASCII name, length-prefixed (ASCII is its own UTF-8; no TextEncoder needed). */
   name(s: string): this {
-    const enc = new TextEncoder().encode(s);
-    return this.u32(enc.length).bytes(enc);
+    if (!/^[\x20-\x7e]*$/.test(s)) throw new Error(`wasm emit: names are ASCII here, got '${s}'`);
+    this.u32(s.length);
+    for (let i = 0; i < s.length; i++) this.buf.push(s.charCodeAt(i));
+    return this;
   }
   /** A vector: its length as u32, then its bytes. */
   sized(inner: ByteWriter): this {
