@@ -52,7 +52,7 @@ export { customVjp, type CustomVjpFunction } from './transforms/custom-vjp.ts';
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';
 export * from './ops/shape-ops.ts';
-export * from './ops/linalg.ts';
+export * from './ops/products.ts';
 export * from './ops/nn.ts';
 export * from './ops/losses.ts';
 

@@ -21,7 +21,7 @@ import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { grad } from '../transforms/api.ts';
 import { vmap } from '../transforms/vmap.ts';
-import { vdot } from '../ops/linalg.ts';
+import { vdot } from '../ops/products.ts';
 import { sum } from '../ops/reduce.ts';
 import { expandDims, take } from '../ops/shape-ops.ts';
 import { Objective, type PerExampleLoss } from '../nn/objective.ts';

@@ -23,7 +23,7 @@ import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { add } from '../ops/arith.ts';
-import { matmul } from '../ops/linalg.ts';
+import { matmul } from '../ops/products.ts';
 import { bceWithLogits, softmaxCrossEntropy, squaredError } from '../ops/losses.ts';
 import { transpose } from '../ops/shape-ops.ts';
 import { Objective } from './objective.ts';

@@ -15,7 +15,7 @@
 import { ones, tensor } from '../core/create.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { add, greater, mul, sub, tanh } from '../ops/arith.ts';
-import { matmul } from '../ops/linalg.ts';
+import { matmul } from '../ops/products.ts';
 import { relu } from '../ops/nn.ts';
 import { concat, reshape } from '../ops/shape-ops.ts';
 import { gemm } from '../prims/index.ts';

@@ -15,7 +15,7 @@ import { asTensor, zeros } from '../core/create.ts';
 import { type Pytree, treeFlatten, treeUnflatten } from '../core/pytree.ts';
 import { Tensor } from '../core/tensor.ts';
 import { add, div, mul, sqrt, sub } from '../ops/arith.ts';
-import { vdot } from '../ops/linalg.ts';
+import { vdot } from '../ops/products.ts';
 
 /** A fixed learning rate, or one per step (step counts from 0). */
 export type LearningRate = number | ((step: number) => number);

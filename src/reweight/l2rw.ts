@@ -26,7 +26,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { grad } from '../transforms/api.ts';
 import { vmap } from '../transforms/vmap.ts';
 import { add, mul, neg } from '../ops/arith.ts';
-import { matmul } from '../ops/linalg.ts';
+import { matmul } from '../ops/products.ts';
 import { bceWithLogits } from '../ops/losses.ts';
 import { mean, sum } from '../ops/reduce.ts';
 import { expandDims, reshape } from '../ops/shape-ops.ts';

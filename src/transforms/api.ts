@@ -13,7 +13,7 @@ import { vjp } from './reverse.ts';
 import { vmap } from './vmap.ts';
 import { reshape } from '../prims/reshape.ts';
 import { transpose } from '../prims/transpose.ts';
-import { vdot } from '../ops/linalg.ts';
+import { vdot } from '../ops/products.ts';
 import { add } from '../ops/arith.ts';
 
 /** Options for `grad` and `valueAndGrad`. */

@@ -17,7 +17,7 @@ import type { ConcreteTensor, Tensor } from '../../../src/core/tensor.ts';
 import { grad, hvp } from '../../../src/transforms/api.ts';
 import { vmap } from '../../../src/transforms/vmap.ts';
 import { add, mul, tanh } from '../../../src/ops/arith.ts';
-import { matmul } from '../../../src/ops/linalg.ts';
+import { matmul } from '../../../src/ops/products.ts';
 import { bceWithLogits } from '../../../src/ops/losses.ts';
 import { mean, sum } from '../../../src/ops/reduce.ts';
 
