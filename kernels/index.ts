@@ -18,6 +18,5 @@ export * from './elementwise.ts';
 export * from './matmul.ts';
 export * from './reduce.ts';
 export * from './movement.ts';
-export * from './fused.ts';
 export { broadcastShapes, collapse, MAX_RANK } from './plan.ts';
 export type { KernelThis } from './types.ts';

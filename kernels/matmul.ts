@@ -79,8 +79,8 @@ function residentASource(body: ((...args: never[]) => unknown) | string): string
  * The source of a kernel that computes one strided dot product per cell,
  * Σ_{t < 4·K4 + KR} a[pa + t·AK] · b[pb + t·BK], walking k in blocks of four with four independent
  * accumulators. `start` is the statements that place `pa` and `pb` for the cell; the kernel
- * returns `result`, an expression of the sum `s`. The generic matmul, the `webasm` matrix–vector
- * kernel and the fused logistic HVP's first pass differ only there, so they share the loop.
+ * returns `result`, an expression of the sum `s`. The generic matmul and the `webasm`
+ * matrix–vector kernel differ only there, so they share the loop.
  *
  * @example
  * ```ts

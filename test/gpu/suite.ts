@@ -33,13 +33,10 @@ import {
   broadcastTo,
   concat,
   fill,
-  gram,
-  logisticHvp,
   matmul,
   pad,
   reduceAxis,
   scatterAdd,
-  score,
   select,
   slice,
   take,
@@ -122,7 +119,7 @@ async function readBack(ctx: KernelContext, v: KernelValue, size: number): Promi
 // ---------------------------------------------------------------- float64 references
 
 /**
- * Xᵀ(D ⊙ (X v)) in float64 for X [n, d], with the float32 error bound of the two-pass kernel per
+ * Xᵀ(D ⊙ (X v)) in float64 for X [n, d], with the float32 error bound of the two passes per
  * entry: w_i is off by γ_(d+1)·D_i·Σ_k |x_ik v_k|, and the second pass adds γ_n relative to
  * Σ_i |x_ij w_i|.
  */
@@ -492,44 +489,6 @@ export async function checkBroadcastTo(ctx: KernelContext, shape: readonly numbe
   return expectClose(`broadcast [${shape}] to [${to}]`, got, want, exact);
 }
 
-/** The gram kernel's reference and bound. */
-function refGram(zs: Float64Array[], gs: Float64Array[], m: number, ps: number[], qs: number[]): { k: Float64Array; tol: Float64Array } {
-  const k = new Float64Array(m * m);
-  const tol = new Float64Array(m * m);
-  const layers = zs.length;
-  for (let a = 0; a < m; a++) {
-    for (let b = 0; b < m; b++) {
-      let s = 0;
-      let t = 0;
-      for (let l = 0; l < layers; l++) {
-        const p = ps[l]!;
-        const q = qs[l]!;
-        let dz = 0;
-        let az = 0;
-        for (let i = 0; i < p; i++) {
-          const v = zs[l]![a * p + i]! * zs[l]![b * p + i]!;
-          dz += v;
-          az += Math.abs(v);
-        }
-        let dg = 0;
-        let ag = 0;
-        for (let i = 0; i < q; i++) {
-          const v = gs[l]![a * q + i]! * gs[l]![b * q + i]!;
-          dg += v;
-          ag += Math.abs(v);
-        }
-        s += dz * dg;
-        // (dz + ez)(dg + eg) with |ez| ≤ γ_p·az, |eg| ≤ γ_q·ag, one rounding for the product and
-        // the layer sum's γ_L: all below γ_(p+q+L+2)·az·ag.
-        t += gamma(p + q + layers + 3) * az * ag;
-      }
-      k[a * m + b] = s;
-      tol[a * m + b] = t;
-    }
-  }
-  return { k, tol };
-}
-
 /**
  * The full list of kernel checks. Every kernel in `kernels/` appears at least once, with shapes
  * that exercise its edge cases: sizes not divisible by the 4-wide unrolling, loops longer than
@@ -696,39 +655,6 @@ export function kernelChecks(): KernelCheck[] {
     return expectClose('fill', got, new Float64Array(17).fill(-0.375), exact);
   });
 
-  add('fused gram Σ_l (Z_l Z_lᵀ)⊙(G_l G_lᵀ)', async (ctx) => {
-    const rng = new Rng(700);
-    const m = 9;
-    const ps = [5, 17, 3];
-    const qs = [17, 3, 1];
-    const zs = ps.map((p) => normals(rng, m * p));
-    const gs = qs.map((q) => normals(rng, m * q));
-    const { k, tol } = refGram(zs.map((z) => z.d), gs.map((g) => g.d), m, ps, qs);
-    const got = await readBack(ctx, await gram(ctx, zs.map((z) => z.f), gs.map((g) => g.f), m, ps, qs), m * m);
-    return expectClose('gram', got, k, (i) => tol[i]!);
-  });
-  add('fused score G v', async (ctx) => {
-    const rng = new Rng(710);
-    const n = 23;
-    const d = 4321; // d/4 > 1000 iterations, and not a multiple of 4
-    const g = normals(rng, n * d);
-    const v = normals(rng, d);
-    const { c, abs } = refMatmul(g.d, v.d, 1, n, d, 1, false, false);
-    const got = await readBack(ctx, await score(ctx, g.f, v.f, n, d), n);
-    return expectClose('score', got, c, (i) => gamma(d + 2) * abs[i]!);
-  });
-  add('fused logistic HVP Xᵀ(D ⊙ Xv)', async (ctx) => {
-    const rng = new Rng(720);
-    const n = 4005; // n/4 > 1000: the second pass's loop exceeds loopMaxIterations
-    const d = 7;
-    const x = normals(rng, n * d);
-    const dw = uniforms(rng, n, 0, 0.25); // σ(1 − σ) ∈ (0, 1/4]
-    const v = normals(rng, d);
-    const { want, tol } = refLogisticHvp(x.d, dw.d, v.d, n, d);
-    const got = await readBack(ctx, await logisticHvp(ctx, x.f, dw.f, v.f, n, d), d);
-    return expectClose('logisticHvp', got, want, (j) => tol[j]!);
-  });
-
   return checks;
 }
 
@@ -791,7 +717,7 @@ export function pipelineChecks(): KernelCheck[] {
       },
     },
     {
-      name: 'pipeline logistic HVP from device inputs',
+      name: 'pipeline logistic HVP Xᵀ(D ⊙ Xv) chained on the device',
       run: async (ctx) => {
         const rng = new Rng(820);
         const [n, d] = [33, 6];
@@ -799,13 +725,15 @@ export function pipelineChecks(): KernelCheck[] {
         const dw = uniforms(rng, n, 0, 0.25);
         const v = normals(rng, d);
         // The inputs themselves come from kernels (a copy through transpose), so every argument
-        // is a device handle.
+        // is a device handle, and each pass reads the previous pass's result without a readback.
         const xh = await transpose(ctx, x.f, [n, d], [0, 1]);
         const vh = await transpose(ctx, v.f, [d], [0]);
-        const h = await logisticHvp(ctx, xh, dw.f, vh, n, d);
+        const xv = await matmul(ctx, xh, vh, { m: n, k: d, n: 1 });
+        const scaled = await binary(ctx, 'mul', xv, [n], dw.f, [n]);
+        const h = await matmul(ctx, xh, scaled, { m: d, k: n, n: 1, transA: true });
         const { want, tol } = refLogisticHvp(x.d, dw.d, v.d, n, d);
-        expectClose('pipeline logisticHvp', await ctx.read(h, d), want, (j) => tol[j]!);
-        for (const hh of [xh, vh, h]) ctx.release(hh);
+        expectClose('pipeline logistic HVP', await ctx.read(h, d), want, (j) => tol[j]!);
+        for (const hh of [xh, vh, xv, scaled, h]) ctx.release(hh);
       },
     },
   ];
