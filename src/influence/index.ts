@@ -14,7 +14,7 @@
  * // effects[i] ≈ f(θ̂₋ᵢ) − f(θ̂): positive = point i helps, negative = removing it would help
  * ```
  *
- * Definitions (DESIGN.md, binding): R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖², leaves under key `b`
+ * Definitions: R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖², leaves under key `b`
  * unregularised; H = ∇²R(θ̂) includes the regulariser, per-point gradients do not; the removal
  * effect is (1/n) ∇f(θ̂)ᵀ (H + δI)⁻¹ ∇ℓ(zᵢ, θ̂) = −(1/n) I_up,loss.
  *

@@ -7,7 +7,7 @@
  * the penalty on the regularised leaves only: by the project-wide convention a leaf stored under a
  * key `b` is an intercept and is not penalised; every other leaf (keys `W`, `w`, or anything else)
  * is. The 1/n is always the full training-set size, also when some weights are 0, so that dropping
- * a point means exactly R(θ) − (1/n) ℓ(zᵢ, θ) (DESIGN.md).
+ * a point means exactly R(θ) − (1/n) ℓ(zᵢ, θ): drop its term, keep the 1/n.
  *
  * Parameters are handled as one flat float64 vector θ (the leaves in `treeFlatten` order, each
  * row-major), which is what optimisers and inverse-HVP solvers work on; the loss sees the pytree,
@@ -278,7 +278,7 @@ export class Objective<P extends Pytree = Pytree> {
 
   /**
    * ∇θ ℓ(zᵢ, θ) for the given rows (default all), unweighted and without the regulariser
-   * (DESIGN.md: per-point gradients exclude it), as a row-major `m × p` matrix. Computed as
+   * (per-point gradients exclude it; H includes it), as a row-major `m × p` matrix. Computed as
    * `vmap(grad(ℓ))` in chunks of 1024 rows.
    */
   perExampleGradients(theta: Float64Array, rows?: ArrayLike<number>): Float64Array {
