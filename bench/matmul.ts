@@ -34,9 +34,9 @@ export interface MatmulBenchOptions {
 type Jax = typeof import('@jax-js/jax');
 
 /**
- * GFLOP/s (median over alternated rounds, and best) for every system and form. Result keys:
- * `cpu-matmul.<system>.<form>.<n>.gflops` and `.best-gflops`, systems `oracle`, `wasm-1t`,
- * `wasm-<T>t` (T = all cores) and `jaxjs`.
+ * GFLOP/s (median over alternated rounds, best, and by best process CPU time) for every system
+ * and form. Result keys: `cpu-matmul.<system>.<form>.<n>.gflops`, `.best-gflops` and
+ * `.cputime-gflops`, systems `oracle`, `wasm-1t`, `wasm-<T>t` (T = all cores) and `jaxjs`.
  *
  * @example
  * ```ts
@@ -62,13 +62,13 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
   for (const n of sizes) {
     const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
     const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
-    type Sys = { key: string; form: string; run: () => unknown; times: number[] };
+    type Sys = { key: string; form: string; run: () => unknown; times: number[]; cpu: number[] };
     const systems: Sys[] = [];
     for (const f of FORMS) {
       const want = cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array;
       const add = (key: string, run: () => Float64Array | undefined) => {
         checkRow(`${key} ${f.name} ${n}`, run()!, want, n);
-        systems.push({ key, form: f.name, run, times: [] });
+        systems.push({ key, form: f.name, run, times: [], cpu: [] });
       };
       add('oracle', () => cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array);
       add('wasm-1t', () => wasmMatmul(A, B, 1, n, n, n, f.tA, f.tB, { threads: 1 }));
@@ -93,6 +93,7 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
           c.dispose();
         },
         times: [],
+        cpu: [],
       });
       dispose = () => {
         a.dispose();
@@ -102,15 +103,21 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
     for (const s of systems) await s.run(); // warm-up: compilation, memory growth, worker start
     for (let r = 0; r < rounds(n); r++) {
       for (const s of systems) {
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         await s.run();
         s.times.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        s.cpu.push((c.user + c.system) / 1000);
       }
     }
     dispose();
     for (const s of systems) {
       out[`cpu-matmul.${s.key}.${s.form}.${n}.gflops`] = (2 * n ** 3) / (median(s.times) * 1e6);
       out[`cpu-matmul.${s.key}.${s.form}.${n}.best-gflops`] = (2 * n ** 3) / (Math.min(...s.times) * 1e6);
+      // Process CPU time (all threads): for a one-thread system, its speed when it has a core,
+      // whatever the load from other processes; not meaningful for the threaded runs.
+      out[`cpu-matmul.${s.key}.${s.form}.${n}.cputime-gflops`] = (2 * n ** 3) / (Math.min(...s.cpu) * 1e6);
     }
   }
   return out;
@@ -154,6 +161,15 @@ export function matmulReport(r: Record<string, number>): string[] {
       });
       lines.push(`  ${`${n}  ${form}`.padEnd(10)}${cells.join('')}`);
     }
+  }
+  lines.push('  one-thread systems by best process CPU time (what they reach when they hold a core):');
+  for (const n of sizes) {
+    const cells = ['oracle', 'wasm-1t', 'jaxjs'].flatMap((s) =>
+      FORMS.map((x) => x.name)
+        .filter((form) => r[`cpu-matmul.${s}.${form}.${n}.cputime-gflops`] !== undefined)
+        .map((form) => `${s} ${form} ${f(r[`cpu-matmul.${s}.${form}.${n}.cputime-gflops`])}`),
+    );
+    lines.push(`    ${String(n).padStart(4)}: ${cells.join(', ')}`);
   }
   lines.push('  ratios (medians):');
   for (const n of sizes) {
