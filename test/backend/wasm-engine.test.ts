@@ -42,7 +42,7 @@ function everything(): number[] {
 }
 
 describe.runIf(wasmGemmAvailable())('the engine with every matmul on the WebAssembly kernel', () => {
-  beforeAll(() => setWasmCutoff({ minSide: 1, minMacs: 0 }));
+  beforeAll(() => setWasmCutoff({ minColumns: 1, minMacs: 0 }));
   afterAll(() => {
     setWasmCutoff();
     setBackend('cpu');

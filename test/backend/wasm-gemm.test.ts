@@ -211,7 +211,10 @@ describe('the default CPU backend', () => {
   });
 
   it('routes large products to the kernel and keeps narrow ones on the oracle loops', () => {
-    if (wasmGemmAvailable()) expect(usesWasmKernel(64, 64, 64)).toBe(true);
+    if (wasmGemmAvailable()) {
+      expect(usesWasmKernel(64, 64, 64)).toBe(true);
+      expect(usesWasmKernel(2, 1000, 784)).toBe(true);
+    }
     expect(usesWasmKernel(1000, 784, 2)).toBe(false);
     expect(usesWasmKernel(4, 4, 4)).toBe(false);
   });

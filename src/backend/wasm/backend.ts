@@ -24,32 +24,36 @@ export interface CpuOptions {
 }
 
 /**
- * The smallest product the WebAssembly kernel takes: both output sides at least
- * `WASM_MIN_SIDE` and at least `WASM_MIN_MACS` multiply-adds per slice. Below that, or for
- * matrix–vector and two- or three-column products (which only stream A once and are bound by
- * memory, not arithmetic), packing the operands costs more than the SIMD kernel saves and the
- * oracle's loops are as fast or faster (figures in bench/README.md).
+ * The smallest product the WebAssembly kernel takes: at least `WASM_MIN_COLUMNS` columns and
+ * `WASM_MIN_MACS` multiply-adds per slice. Below that, and for matrix–vector and two- to
+ * seven-column products (which stream A once and are bound by memory, not arithmetic), packing
+ * the operands into the kernel's memory costs more than the SIMD kernel saves, and the oracle's
+ * loops are as fast or faster. Few rows do not matter: the oracle's 4 × 4 tile falls back to
+ * one element at a time below four rows, so even a 2 × 1000 · 1000 × 784 product gains 2×
+ * (figures in bench/README.md).
  */
-export const WASM_MIN_SIDE = 8;
-/** See {@link WASM_MIN_SIDE}. */
+export const WASM_MIN_COLUMNS = 8;
+/** See {@link WASM_MIN_COLUMNS}. */
 export const WASM_MIN_MACS = 8192;
 
-const cutoff = { minSide: WASM_MIN_SIDE, minMacs: WASM_MIN_MACS };
+const cutoff = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS };
 
 /**
  * Moves the cutoff between the oracle's loops and the WebAssembly kernel; with no argument,
- * restores {@link WASM_MIN_SIDE} and {@link WASM_MIN_MACS}. For tests: `{ minSide: 1,
+ * restores {@link WASM_MIN_COLUMNS} and {@link WASM_MIN_MACS}. For tests: `{ minColumns: 1,
  * minMacs: 0 }` sends every product to the kernel so that engine-level tests exercise it on
  * small shapes too.
  *
  * @example
  * ```ts
- * setWasmCutoff({ minSide: 1, minMacs: 0 }); // every matmul on the kernel
- * setWasmCutoff();                           // back to the measured default
+ * setWasmCutoff({ minColumns: 1, minMacs: 0 }); // every matmul on the kernel
+ * setWasmCutoff();                              // back to the measured default
  * ```
  */
-export function setWasmCutoff(c: { minSide: number; minMacs: number } = { minSide: WASM_MIN_SIDE, minMacs: WASM_MIN_MACS }): void {
-  cutoff.minSide = c.minSide;
+export function setWasmCutoff(
+  c: { minColumns: number; minMacs: number } = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS },
+): void {
+  cutoff.minColumns = c.minColumns;
   cutoff.minMacs = c.minMacs;
 }
 
@@ -63,7 +67,7 @@ export function setWasmCutoff(c: { minSide: number; minMacs: number } = { minSid
  * ```
  */
 export function usesWasmKernel(m: number, k: number, n: number): boolean {
-  return m >= cutoff.minSide && n >= cutoff.minSide && m * n * k >= cutoff.minMacs && wasmGemmAvailable();
+  return n >= cutoff.minColumns && m * n * k >= cutoff.minMacs && wasmGemmAvailable();
 }
 
 /** The float64 CPU backend with WebAssembly SIMD matrix products. */
