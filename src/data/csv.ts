@@ -194,6 +194,59 @@ export function readCsv(path: string): CsvData {
   return parseCsv(text, { source: path });
 }
 
+/** One cell of a {@link CsvData}: where it is and its value. */
+export interface CsvCell {
+  /** 0-based data row (the header is not a row). */
+  row: number;
+  /** 1-based line in the file (the header is line 1, so this is `row + 2`). */
+  line: number;
+  /** 0-based column; `d` is the label. */
+  column: number;
+  /** The column's header name. */
+  name: string;
+  /** The value. */
+  value: number;
+}
+
+/**
+ * The cell of largest magnitude (first on ties), over all rows or only `rows`: the likely input
+ * when a computation on the data overflows.
+ *
+ * @example
+ * ```ts
+ * largestCell(parseCsv('a,y\n1,0\n-7,1\n')); // { row: 1, line: 3, column: 0, name: 'a', value: -7 }
+ * ```
+ */
+export function largestCell(data: CsvData, rows?: readonly number[]): CsvCell | null {
+  let best: CsvCell | null = null;
+  for (const row of rows ?? Array.from({ length: data.n }, (_, i) => i)) {
+    for (let column = 0; column <= data.d; column++) {
+      const value = column < data.d ? data.X[row * data.d + column]! : data.y[row]!;
+      if (!best || Math.abs(value) > Math.abs(best.value)) best = { row, line: row + 2, column, name: data.header[column] ?? `column ${column + 1}`, value };
+    }
+  }
+  return best;
+}
+
+/**
+ * The first cell (row by row) whose magnitude is at least `limit`, or null: for refusing values a
+ * computation cannot hold, e.g. those whose squares overflow a float64 (|v| ≥ 1.34e154).
+ *
+ * @example
+ * ```ts
+ * firstCellAtLeast(parseCsv('a,y\n1,0\n1e200,1\n'), 1e150); // { row: 1, line: 3, column: 0, name: 'a', value: 1e200 }
+ * ```
+ */
+export function firstCellAtLeast(data: CsvData, limit: number): CsvCell | null {
+  for (let row = 0; row < data.n; row++) {
+    for (let column = 0; column <= data.d; column++) {
+      const value = column < data.d ? data.X[row * data.d + column]! : data.y[row]!;
+      if (Math.abs(value) >= limit) return { row, line: row + 2, column, name: data.header[column] ?? `column ${column + 1}`, value };
+    }
+  }
+  return null;
+}
+
 /** Quotes a header name only when CSV requires it. */
 function quoteField(s: string): string {
   return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;

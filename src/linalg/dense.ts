@@ -19,6 +19,12 @@ export class NotPositiveDefiniteError extends Error {
     readonly smallestEigenvalue: number,
     /** The pivot (0-based) where the factorisation broke down. */
     readonly pivot: number,
+    /**
+     * The diagnosis: `non-finite` entries (an overflow upstream), `singular` to working precision,
+     * `indefinite` (a clearly negative eigenvalue) or `ill-conditioned` (positive definite in exact
+     * arithmetic, beyond float64 in practice).
+     */
+    readonly kind: 'non-finite' | 'singular' | 'indefinite' | 'ill-conditioned' = 'indefinite',
   ) {
     super(message);
     this.name = 'NotPositiveDefiniteError';
@@ -47,16 +53,7 @@ export function cholesky(A: Float64Array, d: number, what = 'the matrix'): Float
     const rj = j * d;
     let s = A[rj + j]!;
     for (let k = 0; k < j; k++) s -= L[rj + k]! * L[rj + k]!;
-    if (!(s > 0)) {
-      const lambda = smallestEigenvalue(A, d);
-      throw new NotPositiveDefiniteError(
-        `${what} (${d}×${d}) is not positive definite: Cholesky failed at pivot ${j}; its smallest eigenvalue is ${lambda.toPrecision(6)} ` +
-          '(Householder tridiagonalisation + Sturm bisection). Train closer to the optimum, raise the L2 penalty, or add damping ≥ ' +
-          `${Math.max(0, -lambda).toPrecision(3)} (then the result is (H + damping·I)⁻¹ v, not H⁻¹ v).`,
-        lambda,
-        j,
-      );
-    }
+    if (!(s > 0)) throw notPositiveDefinite(A, d, j, what);
     const ljj = Math.sqrt(s);
     L[rj + j] = ljj;
     for (let i = j + 1; i < d; i++) {
@@ -67,6 +64,64 @@ export function cholesky(A: Float64Array, d: number, what = 'the matrix'): Float
     }
   }
   return L;
+}
+
+/**
+ * The error {@link cholesky} throws at pivot `j`, with a diagnosis that cannot contradict itself:
+ * non-finite entries (an overflow upstream: no eigenvalue to report), an eigenvalue at the rounding
+ * level of the matrix (singular to working precision: damping must be well above rounding, not
+ * "≥ 0"), or a clearly negative one (indefinite: damping must exceed its magnitude strictly, since
+ * damping equal to it leaves the matrix singular).
+ */
+function notPositiveDefinite(A: Float64Array, d: number, j: number, what: string): NotPositiveDefiniteError {
+  const head = `${what} (${d}×${d}) is not positive definite: Cholesky failed at pivot ${j}`;
+  let norm = 0; // ‖A‖∞ (from the lower triangle, the part read), an upper bound on |λ|
+  for (let r = 0; r < d; r++) {
+    let rowSum = 0;
+    for (let c = 0; c < d; c++) {
+      const v = r >= c ? A[r * d + c]! : A[c * d + r]!;
+      if (!Number.isFinite(v)) {
+        return new NotPositiveDefiniteError(
+          `${head}: entry [${Math.max(r, c)}, ${Math.min(r, c)}] is ${v}, so it has no eigenvalues to speak of; ` +
+            'something upstream overflowed (inputs too large, or parameters that diverged): rescale the inputs or regularise',
+          NaN,
+          j,
+          'non-finite',
+        );
+      }
+      rowSum += Math.abs(v);
+    }
+    norm = Math.max(norm, rowSum);
+  }
+  const lambda = smallestEigenvalue(A, d);
+  const rounding = d * Number.EPSILON * norm; // the backward error of the factorisation
+  const fmt = (x: number) => x.toPrecision(3);
+  if (lambda <= rounding) {
+    if (lambda >= -rounding) {
+      return new NotPositiveDefiniteError(
+        `${head}: it is singular to working precision (smallest eigenvalue ${lambda.toPrecision(3)}, within rounding ${fmt(rounding)} of 0 for a matrix of norm ${fmt(norm)}): ` +
+          'some direction has no curvature (collinear or constant features without an L2 penalty, or too few rows); raise the L2 penalty, remove the redundant features, ' +
+          `or add damping well above rounding (e.g. ${fmt(1e-8 * norm)}; then the result is (H + damping·I)⁻¹ v, not H⁻¹ v)`,
+        lambda,
+        j,
+        'singular',
+      );
+    }
+    return new NotPositiveDefiniteError(
+      `${head}: its smallest eigenvalue is ${lambda.toPrecision(6)} < 0 (Householder tridiagonalisation + Sturm bisection). Train closer to the optimum, raise the L2 penalty, ` +
+        `or add damping greater than ${fmt(-lambda)} (e.g. ${fmt(-2 * lambda)}; then the result is (H + damping·I)⁻¹ v, not H⁻¹ v)`,
+      lambda,
+      j,
+      'indefinite',
+    );
+  }
+  return new NotPositiveDefiniteError(
+    `${head} although its smallest eigenvalue is ${lambda.toPrecision(3)} > 0: it is too ill-conditioned for float64 (condition ≳ ${fmt(norm / lambda)}); ` +
+      `raise the L2 penalty or add damping (e.g. ${fmt(1e-8 * norm)}; then the result is (H + damping·I)⁻¹ v, not H⁻¹ v)`,
+    lambda,
+    j,
+    'ill-conditioned',
+  );
 }
 
 /**

@@ -134,18 +134,77 @@ export function linearModel(kind: LinearModelKind, d: number, classes = kind ===
   };
 }
 
+/** Labels with a name for error messages (a file, a flag): an argument of {@link classesOf}. */
+export interface NamedLabels {
+  /** The labels, one per row. */
+  labels: Float64Array;
+  /** What to call them in errors, e.g. `--train train.csv`. Default `labels <k>` (1-based). */
+  source?: string;
+}
+
+/** The integers in 0..max missing from `present`, as runs `2..2999, 3001` (at most `limit` runs, then `…`). */
+function missingRuns(present: Set<number>, max: number, limit = 4): { text: string; first: number; count: number } {
+  const sorted = [...present].sort((a, b) => a - b);
+  const runs: string[] = [];
+  let prev = -1;
+  let first = -1;
+  for (const v of [...sorted, max + 1]) {
+    if (v > prev + 1) {
+      if (first < 0) first = prev + 1;
+      runs.push(v - 1 === prev + 1 ? `${prev + 1}` : `${prev + 1}..${v - 1}`);
+    }
+    prev = v;
+  }
+  const text = runs.length > limit ? `${runs.slice(0, limit).join(', ')}, …` : runs.join(', ');
+  return { text, first, count: max + 1 - present.size };
+}
+
 /**
- * The number of softmax classes implied by integer labels: max label + 1 (at least 2).
+ * The number of softmax classes K implied by integer labels 0..K−1, inferred only when every class
+ * 0..K−1 appears in at least one of the label sets (at least 2, so that labels all 0 give K = 2
+ * with class 1 absent, which {@link checkMinimiser} then reports). A gap means a stray or mistyped
+ * label: one label 3000 among 0..9 would otherwise build 3001 classes (K × (d + 1) parameters, a
+ * (K(d+1))² Hessian), almost all of them without a single row and hence without a minimiser. So a
+ * gap throws, naming the missing classes and the rows holding labels above the first gap; pass
+ * `classes` to {@link linearObjective} (the CLI's `--classes K`) to fix K instead. A label that is
+ * not a non-negative integer also throws, naming its row.
+ *
+ * @param labelSets the label arrays (e.g. training and test labels), optionally named.
+ * @returns K = largest label + 1 (at least 2).
  *
  * @example
  * ```ts
  * classesOf(new Float64Array([0, 2]), new Float64Array([1])); // 3
+ * classesOf(new Float64Array([0, 1, 3000]));
+ * // throws: labels 1: the labels run to 3000 but classes 2..2999 never appear (3 of 3001 classes present; labels 1 row 3 has 3000): …
  * ```
  */
-export function classesOf(...labelSets: Float64Array[]): number {
-  let m = 1;
-  for (const y of labelSets) for (const v of y) if (Number.isFinite(v)) m = Math.max(m, Math.floor(v));
-  return m + 1;
+export function classesOf(...labelSets: (Float64Array | NamedLabels)[]): number {
+  const sets = labelSets.map((s, k) => (s instanceof Float64Array ? { labels: s, source: `labels ${k + 1}` } : { labels: s.labels, source: s.source ?? `labels ${k + 1}` }));
+  const present = new Set<number>();
+  let max = 0;
+  for (const { labels, source } of sets) {
+    labels.forEach((v, i) => {
+      if (!(Number.isInteger(v) && v >= 0)) throw new Error(`${source}: row ${i + 1} has label ${v}; softmax needs integer labels 0..K−1`);
+      present.add(v);
+      if (v > max) max = v;
+    });
+  }
+  const K = Math.max(2, max + 1);
+  if (present.size >= max + 1) return K; // every class 0..max appears (the labels are integers ≥ 0)
+  const missing = missingRuns(present, max);
+  // The rows above the first gap are the likely strays (a mistyped 3000 among 0..9).
+  const strays: string[] = [];
+  for (const { labels, source } of sets) {
+    labels.forEach((v, i) => {
+      if (v > missing.first && strays.length < 3) strays.push(`${source} row ${i + 1} has ${v}`);
+    });
+  }
+  throw new Error(
+    `${sets.map((s) => s.source).join(' and ')}: the labels run to ${max} but class${missing.count > 1 ? 'es' : ''} ${missing.text} never appear` +
+      ` (${present.size} of ${max + 1} classes present; ${strays.join(', ')}): softmax labels must be 0..K−1 with every class present, so fix the stray labels` +
+      ' or give the number of classes K explicitly',
+  );
 }
 
 /**
@@ -377,7 +436,8 @@ export function linearHvp(
  * @param kind the model.
  * @param data training data (`X` row-major `n × d`).
  * @param l2 λ in (λ/2)‖w‖².
- * @param opts `classes` for softmax (default: max label + 1), `weights` per example.
+ * @param opts `classes` for softmax (default: {@link classesOf} the labels, which needs every class
+ *   0..K−1 present), `weights` per example, `source` naming the data in label errors.
  *
  * @example
  * ```ts
@@ -414,4 +474,397 @@ export function linearObjective(
     fastHvp,
     gauge: gauge.length ? gauge : undefined,
   });
+}
+
+/** Why a linear model's objective R has no minimiser (see {@link NoMinimiserError}). */
+export type NoMinimiserReason = 'no-rows' | 'one-class' | 'absent-class' | 'separable';
+
+/**
+ * Thrown when R(θ) = (1/n) Σᵢ ℓ(zᵢ, θ) + (λ/2)‖w‖² has no minimiser, so that a trainer's
+ * "converged" θ̂ (it stops where ∇R underflows, not at a minimum) and every influence or
+ * leave-one-out number computed from it would be meaningless:
+ *
+ * - `no-rows`: no row (with positive weight) is left to train on.
+ * - `one-class`: logreg (or softmax) rows of one class only: the intercept, which is not
+ *   penalised, lowers R forever, for every λ.
+ * - `absent-class`: a softmax class without rows: its intercept runs to −∞, for every λ.
+ * - `separable`: at λ = 0, logreg/softmax rows that a direction u separates (every row strictly on
+ *   its class's side) or quasi-separates (some strictly, the rest on the boundary): R(θ + t·u)
+ *   keeps falling as t → ∞.
+ *
+ * `diagnosis` is the message without the advice that ends it, so that an application can give
+ * its own (the CLI names its flags).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   checkMinimiser('logreg', { X: new Float64Array([1, 2]), y: new Float64Array([1, 1]), n: 2, d: 1 }, 0.1);
+ * } catch (e) {
+ *   if (e instanceof NoMinimiserError) console.log(e.reason, e.classes); // 'one-class' [1]
+ * }
+ * ```
+ */
+export class NoMinimiserError extends Error {
+  constructor(
+    /** Which of the cases above. */
+    readonly reason: NoMinimiserReason,
+    /** The diagnosis (the message without its advice). */
+    readonly diagnosis: string,
+    /** The advice for a library user, appended to the message. */
+    fix: string,
+    /** `one-class`: the only class present; `absent-class`: the classes without rows. */
+    readonly classes: number[] = [],
+    /**
+     * 0-based rows: the row whose removal leaves no minimiser (leave-one-out checks), or for
+     * `separable` the rows the direction separates strictly.
+     */
+    readonly rows: number[] = [],
+    /** `separable`: the direction u along which R keeps falling (flat θ layout). */
+    readonly direction?: Float64Array,
+  ) {
+    super(`${diagnosis}; ${fix}`);
+    this.name = 'NoMinimiserError';
+  }
+}
+
+/** Options of {@link checkMinimiser}. */
+export interface CheckMinimiserOptions {
+  /** K for softmax (default: {@link classesOf} of the labels). */
+  classes?: number;
+  /** Per-row weights; rows with weight 0 do not count (default: every row counts). */
+  weights?: Float64Array;
+  /** Names the data in messages (a file, a flag). Default `the training data`. */
+  source?: string;
+  /**
+   * Also require a minimiser after removing any single row (what leave-one-out retrains on, and
+   * what the default influence score predicts): at least 2 rows, and no class with a single row.
+   */
+  leaveOneOut?: boolean;
+}
+
+/**
+ * Checks, from the labels alone, that R has a minimiser, for any λ ≥ 0: rows to train on, and for
+ * logreg and softmax every class present (the intercepts are not penalised, so a missing class
+ * sends an intercept to ±∞ whatever λ is). With λ > 0 and every class present R is coercive, so
+ * this is then also sufficient; at λ = 0 separable data are the remaining case, which only a
+ * trained θ̂ reveals ({@link checkTrainedMinimiser}). linreg always has a minimiser (unique when
+ * the Hessian is positive definite).
+ *
+ * @throws {@link NoMinimiserError} naming the class (and with `leaveOneOut`, the row).
+ *
+ * @example
+ * ```ts
+ * const data = { X: new Float64Array([0, 1, 2]), y: new Float64Array([0, 1, 1]), n: 3, d: 1 };
+ * checkMinimiser('logreg', data, 0.1);                        // passes
+ * checkMinimiser('logreg', data, 0.1, { leaveOneOut: true }); // throws: row 1 is the only row of class 0 …
+ * ```
+ */
+export function checkMinimiser(kind: LinearModelKind, data: Dataset, l2: number, opts: CheckMinimiserOptions = {}): void {
+  const { y, n } = data;
+  const source = opts.source ?? 'the training data';
+  const w = opts.weights;
+  const active: number[] = [];
+  for (let i = 0; i < n; i++) if (!w || w[i]! > 0) active.push(i);
+  const loo = opts.leaveOneOut ?? false;
+  const advice = 'give more rows';
+  if (active.length === 0) throw new NoMinimiserError('no-rows', `${source}: no row has positive weight, so there is nothing to train on`, advice);
+  if (loo && active.length === 1) {
+    throw new NoMinimiserError('no-rows', `${source}: it has one row (row ${active[0]! + 1}), and without it nothing is left to train on`, advice, [], [active[0]!]);
+  }
+  if (kind === 'linreg') return;
+  const K = kind === 'softmax' ? (opts.classes ?? classesOf(y)) : 2;
+  const counts = new Array<number>(K).fill(0);
+  const last = new Array<number>(K).fill(-1);
+  for (const i of active) {
+    const c = y[i]!;
+    if (!(Number.isInteger(c) && c >= 0 && c < K)) throw new Error(`${source}: row ${i + 1} has label ${c}; ${kind} needs ${kind === 'logreg' ? 'labels 0 or 1' : `integer labels 0..${K - 1}`}`);
+    counts[c]++;
+    last[c] = i;
+  }
+  const intercept = (c: number) => (kind === 'logreg' ? 'b' : `b[${c}]`);
+  const lambdaNote = l2 > 0 ? ` (λ = ${l2} does not help: the intercept is not penalised)` : '';
+  const present = counts.flatMap((m, c) => (m > 0 ? [c] : []));
+  const absent = counts.flatMap((m, c) => (m === 0 ? [c] : []));
+  if (present.length === 1) {
+    const c = present[0]!;
+    const toward = kind === 'logreg' ? (c === 1 ? '+∞' : '−∞') : '+∞ against the others';
+    throw new NoMinimiserError(
+      'one-class',
+      `${source}: every row has label ${c} (one class): R keeps falling as the intercept ${intercept(c)} runs to ${toward}, so R has no minimiser${lambdaNote}`,
+      `add rows of the other class${K > 2 ? 'es' : ''}`,
+      [c],
+    );
+  }
+  if (absent.length > 0) {
+    const many = absent.length > 1;
+    throw new NoMinimiserError(
+      'absent-class',
+      `${source}: class${many ? 'es' : ''} ${absent.join(', ')} ha${many ? 've' : 's'} no row: R keeps falling as ${many ? 'their intercepts run' : `its intercept ${intercept(absent[0]!)} runs`} to −∞, so R has no minimiser${lambdaNote}`,
+      `add rows of class${many ? 'es' : ''} ${absent.join(', ')}, or drop ${many ? 'them' : 'it'} (relabel the rest 0..K−1)`,
+      absent,
+    );
+  }
+  if (loo) {
+    const c = counts.findIndex((m) => m === 1);
+    if (c >= 0) {
+      const i = last[c]!;
+      const what = K === 2 ? `only class ${1 - c} is left and the intercept runs to ${c === 1 ? '−∞' : '+∞'}` : `class ${c} has no row and its intercept runs to −∞`;
+      throw new NoMinimiserError(
+        K === 2 ? 'one-class' : 'absent-class',
+        `${source}: row ${i + 1} is the only row of class ${c}: without it ${what}, so leaving it out (and its influence, the predicted effect of that) has no minimiser to refer to${lambdaNote}`,
+        `add rows of class ${c}, or drop the row`,
+        [c],
+        [i],
+      );
+    }
+  }
+}
+
+/** A direction along which R keeps falling at λ = 0 (see {@link separationCertificate}). */
+export interface SeparationCertificate {
+  /** u in the flat θ layout: every margin is ≥ 0 along it, and some are > 0. */
+  direction: Float64Array;
+  /** Rows (0-based) that u separates strictly. */
+  strict: number[];
+  /** Rows (0-based) on u's boundary (margin 0 along u): empty for complete separation. */
+  boundary: number[];
+  /** Whether every row is strictly separated (complete separation). */
+  complete: boolean;
+}
+
+/**
+ * A certificate that the unregularised logreg or softmax loss has no minimiser: a direction u with
+ * every margin aᵢᵀu ≥ 0 and some > 0, where for logreg aᵢ = (2yᵢ − 1)[xᵢ, 1] and for softmax there
+ * is one constraint per row i and class c ≠ yᵢ, z_{yᵢ}(u) − z_c(u). Every term of the loss is then
+ * non-increasing along u and some strictly decreasing, so (1/n) Σ ℓ(zᵢ, θ + t·u) keeps falling as
+ * t → ∞ from any θ (Albert & Anderson 1984: separation and quasi-separation).
+ *
+ * It is looked for around a trained θ̂, where the optimiser stopped only because ∇R became tiny:
+ *
+ * 1. Complete separation: u = θ̂ itself when every margin of θ̂ exceeds its rounding bound.
+ * 2. Quasi-separation: the rows pushed to large margins (softmax: the row/class pairs) are the
+ *    separated ones; with B the constraints of small margin, u = θ̂ projected off span{aⱼ : j ∈ B}
+ *    (B's rows then sit on u's boundary) is checked to have every aⱼᵀu ≥ 0 and some > 0, for cuts
+ *    of the sorted margins (at most 64, where margins ≥ 8 jump).
+ *
+ * A returned certificate is exact up to rounding (|aⱼᵀu| within ~16(p+1)·u·‖aⱼ‖‖θ̂‖ counts as 0);
+ * null means none was found, not a proof that a minimiser exists. The quasi search is skipped when
+ * it would cost more than ~4·10⁹ flops (constraints × p × rank), or when no margin reaches 8.
+ *
+ * @param theta the trained parameters (flat layout of {@link linearModel}).
+ * @param opts `classes` for softmax, `weights` (rows with weight 0 are left out).
+ *
+ * @example
+ * ```ts
+ * const data = { X: new Float64Array([-2, -1, 1, 2]), y: new Float64Array([0, 0, 1, 1]), n: 4, d: 1 };
+ * separationCertificate('logreg', new Float64Array([30, 0]), data)?.complete; // true
+ * ```
+ */
+export function separationCertificate(
+  kind: LinearModelKind,
+  theta: Float64Array,
+  data: Dataset,
+  opts: { classes?: number; weights?: Float64Array } = {},
+): SeparationCertificate | null {
+  if (kind === 'linreg') return null;
+  const { X, y, n, d } = data;
+  const K = kind === 'softmax' ? (opts.classes ?? classesOf(y)) : 1;
+  const p = (d + 1) * K;
+  if (theta.length !== p) throw new Error(`separationCertificate: θ has length ${theta.length}, expected ${p}`);
+  if (!theta.every(Number.isFinite)) return null;
+  const w = opts.weights;
+  // Constraints: logreg one per row (cls −1), softmax one per row and rival class.
+  const rowOf: number[] = [];
+  const clsOf: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (w && !(w[i]! > 0)) continue;
+    if (kind === 'logreg') {
+      rowOf.push(i);
+      clsOf.push(-1);
+    } else {
+      for (let c = 0; c < K; c++) {
+        if (c === y[i]) continue;
+        rowOf.push(i);
+        clsOf.push(c);
+      }
+    }
+  }
+  const J = rowOf.length;
+  if (J === 0) return null;
+  // aⱼᵀv, and Σₖ |aⱼₖ vₖ| (the dot product's rounding scale).
+  const apply = (j: number, v: Float64Array, abs: boolean): number => {
+    const i = rowOf[j]!;
+    const xo = i * d;
+    const f = (t: number) => (abs ? Math.abs(t) : t);
+    if (kind === 'logreg') {
+      let s = f(v[d]!);
+      for (let k = 0; k < d; k++) s += f(X[xo + k]! * v[k]!);
+      return y[i] === 1 || abs ? s : -s;
+    }
+    const a = y[i]!;
+    const c = clsOf[j]!;
+    let s = f(v[K * d + a]!) + (abs ? f(v[K * d + c]!) : -v[K * d + c]!);
+    for (let k = 0; k < d; k++) s += abs ? f(X[xo + k]! * v[a * d + k]!) + f(X[xo + k]! * v[c * d + k]!) : X[xo + k]! * (v[a * d + k]! - v[c * d + k]!);
+    return s;
+  };
+  const dense = (j: number): Float64Array => {
+    const a = new Float64Array(p);
+    const i = rowOf[j]!;
+    const xo = i * d;
+    if (kind === 'logreg') {
+      const sign = y[i] === 1 ? 1 : -1;
+      for (let k = 0; k < d; k++) a[k] = sign * X[xo + k]!;
+      a[d] = sign;
+    } else {
+      const yc = y[i]!;
+      const c = clsOf[j]!;
+      for (let k = 0; k < d; k++) {
+        a[yc * d + k] = X[xo + k]!;
+        a[c * d + k] = -X[xo + k]!;
+      }
+      a[K * d + yc] = 1;
+      a[K * d + c] = -1;
+    }
+    return a;
+  };
+  const eps = Number.EPSILON;
+  const margins = new Float64Array(J);
+  let complete = true;
+  for (let j = 0; j < J; j++) {
+    margins[j] = apply(j, theta, false);
+    if (!(margins[j]! > (d + 3) * eps * apply(j, theta, true))) complete = false;
+  }
+  const rowsWhere = (pred: (j: number) => boolean): number[] => [...new Set(rowOf.filter((_, j) => pred(j)))];
+  if (complete) return { direction: Float64Array.from(theta), strict: rowsWhere(() => true), boundary: [], complete: true };
+
+  // Quasi-separation: cuts of the ascending margins where a margin ≥ 8 jumps above the one before.
+  const order = Array.from({ length: J }, (_, j) => j).sort((a, b) => margins[a]! - margins[b]!);
+  const SATURATED = 8;
+  let cuts: number[] = [];
+  for (let k = 1; k < J; k++) if (margins[order[k]!]! >= SATURATED && margins[order[k]!]! > margins[order[k - 1]!]!) cuts.push(k);
+  if (cuts.length === 0) return null;
+  if (cuts.length > 64) {
+    const gap = (k: number) => margins[order[k]!]! - margins[order[k - 1]!]!;
+    cuts = cuts.sort((a, b) => gap(b) - gap(a)).slice(0, 64).sort((a, b) => a - b);
+  }
+  if (J * p * Math.min(p, cuts[cuts.length - 1]!) > 4e9) return null;
+  let thetaNorm = 0;
+  for (const t of theta) thetaNorm += t * t;
+  thetaNorm = Math.sqrt(thetaNorm);
+  const anorm = new Float64Array(J);
+  for (let j = 0; j < J; j++) {
+    const a = dense(j);
+    let s = 0;
+    for (const v of a) s += v * v;
+    anorm[j] = Math.sqrt(s);
+  }
+  const basis: Float64Array[] = [];
+  const project = (v: Float64Array) => {
+    // Modified Gram-Schmidt, twice ("twice is enough" for orthogonality to rounding).
+    for (let pass = 0; pass < 2; pass++) {
+      for (const q of basis) {
+        let s = 0;
+        for (let k = 0; k < p; k++) s += q[k]! * v[k]!;
+        for (let k = 0; k < p; k++) v[k] -= s * q[k]!;
+      }
+    }
+  };
+  let added = 0;
+  for (const k of cuts) {
+    while (added < k) {
+      const j = order[added++]!;
+      const a = dense(j);
+      project(a);
+      let s = 0;
+      for (const v of a) s += v * v;
+      s = Math.sqrt(s);
+      if (s > 1e-10 * anorm[j]!) basis.push(a.map((v) => v / s));
+    }
+    const u = Float64Array.from(theta);
+    project(u);
+    let un = 0;
+    for (const v of u) un += v * v;
+    if (!(Math.sqrt(un) > 1e-8 * thetaNorm)) return null; // B already pins θ̂: larger B will too
+    let ok = true;
+    const strict = new Uint8Array(J);
+    let any = false;
+    for (let j = 0; j < J && ok; j++) {
+      const v = apply(j, u, false);
+      const tol = 16 * (p + 1) * eps * anorm[j]! * thetaNorm;
+      if (v < -tol) ok = false;
+      else if (v > tol) {
+        strict[j] = 1;
+        any = true;
+      }
+    }
+    if (ok && any) {
+      const strictRows = new Set(rowOf.filter((_, j) => strict[j]));
+      return {
+        direction: u,
+        strict: [...strictRows],
+        boundary: [...new Set(rowOf.filter((i) => !strictRows.has(i)))],
+        complete: false,
+      };
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks that a trained θ̂ is a minimiser and not a point where the optimiser stopped on a loss
+ * that keeps falling: at λ = 0, logreg and softmax on (quasi-)separable rows have no minimiser,
+ * yet Newton reports ‖∇R‖ < tol once the margins are large enough for ∇R to underflow. Runs
+ * {@link separationCertificate} (only at λ = 0 and for logreg/softmax: with λ > 0 and every class
+ * present, which {@link checkMinimiser} checks, R is coercive and has a minimiser).
+ *
+ * @throws {@link NoMinimiserError} with reason `separable`, the strictly separated rows and the
+ *   direction.
+ *
+ * @example
+ * ```ts
+ * const data = { X: new Float64Array([-2, -1, 1, 2]), y: new Float64Array([0, 0, 1, 1]), n: 4, d: 1 };
+ * const obj = linearObjective('logreg', data, 0);
+ * checkTrainedMinimiser('logreg', newton(obj).theta, data, 0);
+ * // throws NoMinimiserError: … the rows are linearly separable …
+ * ```
+ */
+export function checkTrainedMinimiser(
+  kind: LinearModelKind,
+  theta: Float64Array,
+  data: Dataset,
+  l2: number,
+  opts: { classes?: number; weights?: Float64Array; source?: string } = {},
+): void {
+  if (kind === 'linreg' || l2 > 0) return;
+  const cert = separationCertificate(kind, theta, data, opts);
+  if (!cert) return;
+  const source = opts.source ?? 'the training data';
+  let norm = 0;
+  for (const t of theta) norm += t * t;
+  const rows = (list: number[]) => `${list.slice(0, 5).map((i) => i + 1).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`;
+  const cause = cert.complete
+    ? `${source}: at λ = 0 R has no minimiser: the rows are linearly separable (θ̂ puts every row on its class's side with a positive margin, so R(t·θ̂) keeps falling as t → ∞; ` +
+      `training stopped at ‖θ‖ = ${Math.sqrt(norm).toPrecision(3)} only because ∇R became tiny)`
+    : `${source}: at λ = 0 R has no minimiser: the rows are quasi-separable (along a direction u no margin falls and the margins of rows ${rows(cert.strict)} ` +
+      `rise without bound, so R(θ̂ + t·u) keeps falling as t → ∞; training stopped at ‖θ‖ = ${Math.sqrt(norm).toPrecision(3)} only because ∇R became tiny)`;
+  throw new NoMinimiserError('separable', cause, 'add L2 regularisation (λ > 0)', [], cert.strict, cert.direction);
+}
+
+/**
+ * The bytes the largest arrays of a linear problem take (an estimate, for refusing a problem
+ * before allocating it): the features X as a tensor (n·d), the targets (n·K, one-hot for
+ * softmax), the fast HVP's cached logit curvatures (n·K²), and with `denseHessian` the p × p
+ * Hessian, its Cholesky factor and a working copy (3p², p = (d + 1)K), all float64.
+ *
+ * @param opts `denseHessian`: whether a dense Hessian is formed (dense Newton, the exact solver).
+ *
+ * @example
+ * ```ts
+ * linearProblemBytes('softmax', 50, 784, 3001, { denseHessian: true }); // ≈ 4.5e13: refuse
+ * ```
+ */
+export function linearProblemBytes(kind: LinearModelKind, n: number, d: number, classes = 1, opts: { denseHessian?: boolean } = {}): number {
+  const K = kind === 'softmax' ? classes : 1;
+  const p = (d + 1) * K;
+  return 8 * (n * d + n * K + n * K * K + 4 * p + (opts.denseHessian ? 3 * p * p : 0));
 }
