@@ -14,7 +14,7 @@
  *
  * @module unequal
  */
-export { Tensor, ConcreteTensor, type TensorLike, type NestedArray } from './core/tensor.ts';
+export { Tensor, ConcreteTensor, type TensorLike, type NestedArray, type TensorData, type NumericArray } from './core/tensor.ts';
 export { Tracer, Trace, type Primitive, setDebugNans } from './core/trace.ts';
 export type { Shape } from './base/shape.ts';
 export {

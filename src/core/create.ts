@@ -9,7 +9,7 @@ import type { NdArray } from 'ndarray';
 import { getBackend } from '../backend/index.ts';
 import { Rng } from './rng.ts';
 import { type Shape, checkShape, fmt, sizeOf, stridesOf } from '../base/shape.ts';
-import { ConcreteTensor, type NestedArray, Tensor, type TensorLike } from './tensor.ts';
+import { ConcreteTensor, type NumericArray, Tensor, type TensorData, type TensorLike } from './tensor.ts';
 
 /** Wraps host float64 data of a known shape as a tensor on the current backend. */
 export function fromFloat64(data: Float64Array, shape: Shape): ConcreteTensor {
@@ -21,59 +21,108 @@ export function fromFloat64(data: Float64Array, shape: Shape): ConcreteTensor {
   return new ConcreteTensor(backend.fromFloat64(data), [...shape], backend);
 }
 
-function inferShape(data: NestedArray): number[] {
+/** The deepest nesting `tensor()` follows: far beyond any real tensor, and it stops a cyclic array. */
+const MAX_RANK = 64;
+
+/** A typed array of numbers; BigInt arrays are refused with a message saying how to convert them. */
+function isNumericArray(x: unknown): x is NumericArray {
+  if (!ArrayBuffer.isView(x) || x instanceof DataView) return false;
+  if (x instanceof BigInt64Array || x instanceof BigUint64Array) {
+    throw new Error(`tensor: a ${x.constructor.name} holds bigints; convert it first, e.g. Float64Array.from(data, Number)`);
+  }
+  return true;
+}
+
+/** An array level of the input: a plain array or a typed array (a row of numbers). */
+const isLevel = (x: unknown): x is readonly TensorData[] | NumericArray => Array.isArray(x) || isNumericArray(x);
+
+/** What a value is, for error messages. */
+function describe(x: unknown): string {
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (isNumericArray(x)) return `a ${x.constructor.name} of length ${x.length}`;
+  if (x === null) return 'null';
+  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `a ${typeof x}`;
+}
+
+function inferShape(data: TensorData): number[] {
   const shape: number[] = [];
-  let level: NestedArray = data;
-  while (Array.isArray(level)) {
+  let level: unknown = data;
+  while (isLevel(level)) {
+    if (shape.length === MAX_RANK) {
+      throw new Error(`tensor: arrays nested more than ${MAX_RANK} deep (a cyclic array, one that contains itself?)`);
+    }
     shape.push(level.length);
     if (level.length === 0) break;
-    level = level[0]!;
+    level = level[0];
   }
   return shape;
 }
 
-function flattenInto(data: NestedArray, shape: number[], axis: number, out: number[], path: number[]): void {
+function flattenInto(data: unknown, shape: number[], axis: number, out: Float64Array, at: { i: number }, path: number[]): void {
   if (axis === shape.length) {
     if (typeof data !== 'number') {
-      throw new Error(`tensor: expected a number at index [${path.join(', ')}], got ${Array.isArray(data) ? 'an array' : typeof data} (ragged nesting?)`);
+      throw new Error(
+        `tensor: expected a number at index [${path.join(', ')}] (inferred shape ${fmt(shape)}), got ${describe(data)}` +
+          (isLevel(data) ? ' (ragged nesting: deeper here than at index 0)' : ''),
+      );
     }
-    out.push(data);
+    out[at.i++] = data;
     return;
   }
-  if (!Array.isArray(data) || data.length !== shape[axis]) {
+  if (!isLevel(data) || data.length !== shape[axis]) {
     throw new Error(
-      `tensor: ragged nested array: index [${path.join(', ')}] has ${Array.isArray(data) ? `length ${data.length}` : 'a number'}, ` +
+      `tensor: ragged nested array: index [${path.join(', ')}] has ${isLevel(data) ? `length ${data.length}` : describe(data)}, ` +
         `expected length ${shape[axis]} for inferred shape ${fmt(shape)}`,
     );
   }
-  for (let i = 0; i < data.length; i++) flattenInto(data[i]!, shape, axis + 1, out, [...path, i]);
+  if (axis === shape.length - 1 && isNumericArray(data)) {
+    out.set(data, at.i); // a typed row holds only numbers
+    at.i += data.length;
+    return;
+  }
+  for (let i = 0; i < data.length; i++) {
+    path.push(i);
+    flattenInto(data[i], shape, axis + 1, out, at, path);
+    path.pop();
+  }
 }
 
 /**
- * Creates a float64 tensor from a number, nested arrays, or flat data with an explicit shape.
+ * Creates a float64 tensor from a number, a typed array (`Float64Array`, `Int32Array`,
+ * `Float32Array`, `Uint8Array`, …), nested arrays (whose rows may be typed arrays), or flat data with
+ * an explicit shape. The data is copied, and converted to float64.
  *
  * @example
  * ```ts
  * tensor(3).shape;                         // []
  * tensor([[1, 2, 3], [4, 5, 6]]).shape;    // [2, 3]
  * tensor(new Float64Array([1, 2, 3, 4]), [2, 2]).toArray(); // [[1, 2], [3, 4]]
+ * tensor(new Int32Array([1, 2, 3])).toArray();              // [1, 2, 3]
+ * tensor([new Float32Array([1, 2]), new Float32Array([3, 4])]).shape; // [2, 2]
  * ```
  */
-export function tensor(data: NestedArray | Float64Array | readonly number[], shape?: Shape): ConcreteTensor {
-  if (data instanceof Float64Array) return fromFloat64(data.slice(), shape ?? [data.length]);
-  if (shape !== undefined) {
-    const flat: number[] = [];
-    const walk = (d: NestedArray): void => {
-      if (Array.isArray(d)) d.forEach(walk);
-      else flat.push(d);
-    };
-    walk(data as NestedArray);
-    return fromFloat64(Float64Array.from(flat), shape);
-  }
-  const inferred = inferShape(data as NestedArray);
+export function tensor(data: TensorData, shape?: Shape): ConcreteTensor {
+  if (isNumericArray(data)) return fromFloat64(Float64Array.from(data), shape ?? [data.length]);
+  if (shape !== undefined) return fromFloat64(Float64Array.from(flattenAny(data)), shape);
+  const inferred = inferShape(data);
+  const flat = new Float64Array(sizeOf(inferred));
+  flattenInto(data, inferred, 0, flat, { i: 0 }, []);
+  return fromFloat64(flat, inferred);
+}
+
+/** The numbers of any nesting in row-major order (with an explicit shape, only the count must fit). */
+function flattenAny(data: TensorData): number[] {
   const flat: number[] = [];
-  flattenInto(data as NestedArray, inferred, 0, flat, []);
-  return fromFloat64(Float64Array.from(flat), inferred);
+  const walk = (d: unknown, depth: number): void => {
+    if (typeof d === 'number') flat.push(d);
+    else if (isNumericArray(d)) for (const v of d) flat.push(v);
+    else if (Array.isArray(d)) {
+      if (depth === MAX_RANK) throw new Error(`tensor: arrays nested more than ${MAX_RANK} deep (a cyclic array, one that contains itself?)`);
+      for (const e of d) walk(e, depth + 1);
+    } else throw new Error(`tensor: expected numbers, typed arrays or arrays of them, got ${describe(d)}`);
+  };
+  walk(data, 0);
+  return flat;
 }
 
 /**

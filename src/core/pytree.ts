@@ -56,33 +56,80 @@ export interface Flattened {
 }
 
 /**
+ * The deepest nesting a pytree may have. Real parameter trees are a few levels deep; the limit turns
+ * a runaway structure (a linked list of 10,000 nodes, say) into an error that says so instead of a
+ * stack overflow.
+ */
+export const MAX_TREE_DEPTH = 1000;
+
+/** A path like `argument[0].layers[2].W`, elided in the middle when it is long. */
+function showPath(segments: readonly string[]): string {
+  if (segments.length <= 12) return segments.join('');
+  return `${segments.slice(0, 6).join('')}…(${segments.length - 11} more)…${segments.slice(-5).join('')}`;
+}
+
+/**
  * Splits a pytree into its leaves (depth-first, object keys in insertion order) and its structure.
+ * A node may be shared by several branches, but a cycle (a node inside itself) and nesting deeper
+ * than {@link MAX_TREE_DEPTH} levels are errors naming the path.
  *
  * @example
  * ```ts
  * const { leaves, def } = treeFlatten({ w: tensor([1, 2]), b: 0 });
  * leaves.length;                 // 2
  * treeUnflatten(def, leaves);    // { w: Tensor, b: 0 }
+ * const loop: any = { w: tensor(1) };
+ * loop.self = loop;
+ * treeFlatten(loop);             // throws: argument.self: the pytree contains a cycle …
  * ```
  */
 export function treeFlatten(tree: Pytree, path = 'argument'): Flattened {
   const leaves: (Tensor | number)[] = [];
-  const walk = (t: Pytree, where: string): TreeDef => {
+  const segments: string[] = [path];
+  const ancestors = new Map<object, number>(); // node → its depth on the current path
+  const walk = (t: Pytree): TreeDef => {
     if (t instanceof Tensor || typeof t === 'number') {
       leaves.push(t);
       return { kind: 'leaf' };
     }
     if (t === null || t === undefined) return { kind: 'none', value: t };
-    if (Array.isArray(t)) return { kind: 'array', children: t.map((c, i) => walk(c, `${where}[${i}]`)) };
-    if (isPlainObject(t)) {
-      const keys = Object.keys(t);
-      return { kind: 'object', keys, children: keys.map((k) => walk(t[k], `${where}.${k}`)) };
+    const isArray = Array.isArray(t);
+    if (!isArray && !isPlainObject(t)) {
+      throw new Error(
+        `${showPath(segments)}: expected a Tensor, a number, or an array or plain object of them, got ${(t as object).constructor?.name ?? typeof t}`,
+      );
     }
-    throw new Error(
-      `${where}: expected a Tensor, a number, or an array or plain object of them, got ${(t as object).constructor?.name ?? typeof t}`,
-    );
+    const seenAt = ancestors.get(t);
+    if (seenAt !== undefined) {
+      throw new Error(
+        `${showPath(segments)}: the pytree contains a cycle: this ${isArray ? 'array' : 'object'} is ` +
+          `${showPath(segments.slice(0, seenAt + 1))} itself; a pytree must be a tree (copy the shared part or remove the back-reference)`,
+      );
+    }
+    if (segments.length > MAX_TREE_DEPTH) {
+      throw new Error(
+        `${showPath(segments)}: the pytree is nested more than ${MAX_TREE_DEPTH} levels deep; ` +
+          'pass a flatter structure (e.g. an array of tensors instead of a linked list)',
+      );
+    }
+    ancestors.set(t, segments.length - 1);
+    const child = (seg: string, c: Pytree): TreeDef => {
+      segments.push(seg);
+      const d = walk(c);
+      segments.pop();
+      return d;
+    };
+    let def: TreeDef;
+    if (isArray) def = { kind: 'array', children: (t as readonly Pytree[]).map((c, i) => child(`[${i}]`, c)) };
+    else {
+      const o = t as Record<string, Pytree>;
+      const keys = Object.keys(o);
+      def = { kind: 'object', keys, children: keys.map((k) => child(`.${k}`, o[k])) };
+    }
+    ancestors.delete(t);
+    return def;
   };
-  const def = walk(tree, path);
+  const def = walk(tree);
   return { leaves, def };
 }
 

@@ -16,6 +16,13 @@ import { type Shape, fmt, sizeOf } from '../base/shape.ts';
 /** A nested array of numbers, as `toArray()` returns and `tensor()` accepts. */
 export type NestedArray = number | NestedArray[];
 
+/** A typed array of numbers (the BigInt arrays excluded): `tensor()` reads it as flat data or as a row. */
+export type NumericArray =
+  | Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array | Uint8ClampedArray;
+
+/** What `tensor()` accepts: a number, a typed array, or (possibly readonly) arrays nesting these. */
+export type TensorData = number | NumericArray | readonly TensorData[];
+
 /** Anything an operation accepts where a tensor is expected: plain numbers become scalars. */
 export type TensorLike = Tensor | number;
 

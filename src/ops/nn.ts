@@ -7,8 +7,9 @@
 import { asTensor } from '../core/create.ts';
 import { normalizeAxes } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
-import { add, div, erf, exp, greater, greaterEqual, log, log1p, mul, neg, stopGradient, sub, where } from './arith.ts';
-import { type Axis, type ReduceOptions, max, reduceArgs, sum } from './reduce.ts';
+import * as p from '../prims/index.ts';
+import { add, div, erf, exp, greaterEqual, lessEqual, log1p, mul, neg, sub, where } from './arith.ts';
+import { type Axis, type ReduceOptions, reduceArgs } from './reduce.ts';
 
 /**
  * −|x| written with `where` rather than `abs`, so that its derivative is −1 or +1 on each side and,
@@ -50,15 +51,17 @@ export function softplus(x: TensorLike): Tensor {
 }
 
 /**
- * max(x, 0), with derivative 0 at 0 (as in JAX and PyTorch).
+ * max(x, 0), with derivative 0 at 0 (as in JAX and PyTorch). NaN propagates: the test is x ≤ 0,
+ * which is false for NaN, so NaN takes the x branch (a test x > 0 would turn NaN into 0 and hide it).
  * @example
  * ```ts
- * relu(tensor([-1, 2])).toArray(); // [0, 2]
+ * relu(tensor([-1, 2])).toArray();  // [0, 2]
+ * relu(tensor([NaN])).toArray();    // [NaN]
  * ```
  */
 export function relu(x: TensorLike): Tensor {
   const t = asTensor(x);
-  return where(greater(t, 0), t, 0);
+  return where(lessEqual(t, 0), 0, t);
 }
 
 /**
@@ -77,22 +80,23 @@ export function gelu(x: TensorLike): Tensor {
 }
 
 /**
- * log Σ exp(x) over axes, shifted by the (gradient-stopped) maximum so no exponent is positive.
- * The shift cancels exactly in the value, so stopping its gradient changes nothing but saves the
- * work of differentiating through `max`.
+ * log Σ exp(x) over axes (all of them when omitted), evaluated as m + log Σ exp(x − m) with m the
+ * maximum, so no exponent is positive. It is a primitive (`src/prims/log-sum-exp.ts`) whose
+ * derivative is softmax(x) = exp(x − logSumExp(x)) itself, not a difference of large terms: over a
+ * size-1 or saturated axis, where logSoftmax is constant, every derivative of logSoftmax, softmax
+ * and softmaxCrossEntropy is exactly 0, at any order. An empty axis gives −∞ (log 0).
  * @example
  * ```ts
- * logSumExp(tensor([1000, 1000])).item(); // 1000 + log 2
+ * logSumExp(tensor([1000, 1000])).item();        // 1000 + log 2
+ * logSumExp(tensor([[0, 0], [1, -Infinity]]), 1).toArray(); // [log 2, 1]
  * ```
  */
 export function logSumExp(x: TensorLike, axisOrOptions?: Axis | ReduceOptions, keepDims = false): Tensor {
   const [axis, keepdims] = reduceArgs(axisOrOptions, keepDims);
   const t = asTensor(x);
   const axes = normalizeAxes('logSumExp', axis, t.ndim);
-  const m = stopGradient(max(t, axes, true));
-  const s = log(sum(exp(sub(t, m)), axes, true));
-  const out = add(s, m);
-  return keepdims ? out : sum(out, axes); // summing size-1 axes just drops them
+  const out = axes.length ? p.logSumExp(t, axes) : t; // over no axes: log exp x = x
+  return keepdims ? p.reshape(out, p.keptShape(t.shape, axes)) : out;
 }
 
 /**

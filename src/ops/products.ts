@@ -1,5 +1,5 @@
 /**
- * Products with numpy `matmul` semantics over the rank-2/rank-3 matmul primitive.
+ * Products with numpy semantics (`matmul`, `dot`, `vdot`, `outer`) over the rank-2/rank-3 matmul primitive.
  *
  * @module
  */
@@ -55,14 +55,39 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
 }
 
 /**
- * The inner product of two vectors, or `matmul` for higher ranks.
+ * `numpy.dot` (and `jax.numpy.dot`, which follows it): a scalar operand multiplies; otherwise the
+ * last axis of `a` is contracted with the second-to-last axis of `b` (its only axis when `b` is a
+ * vector), and the output shape is `a.shape[:-1] ++ b.shape[:-2] ++ b.shape[-1:]`. For vectors and
+ * matrices this is `matmul`; for higher ranks it is not: `dot` pairs every row of `a` with every
+ * matrix of `b` (no batch axis), where `matmul` broadcasts the leading axes as batches. Use
+ * `matmul` for batched products.
  * @example
  * ```ts
  * dot(tensor([1, 2, 3]), tensor([4, 5, 6])).item(); // 32
+ * dot(zeros([2, 3, 4]), zeros([5, 4, 6])).shape;    // [2, 3, 5, 6] (matmul would refuse these)
+ * dot(2, tensor([1, 2])).toArray();                 // [2, 4]
  * ```
  */
 export function dot(a: TensorLike, b: TensorLike): Tensor {
-  return matmul(a, b);
+  const x = asTensor(a);
+  const y = asTensor(b);
+  if (x.ndim === 0 || y.ndim === 0) return mul(x, y);
+  const k = x.shape[x.ndim - 1]!;
+  const k2 = y.shape[Math.max(0, y.ndim - 2)]!;
+  if (k !== k2) {
+    throw new Error(
+      `dot: cannot contract the last axis of shape ${fmt(x.shape)} (size ${k}) with the second-to-last axis of ` +
+        `shape ${fmt(y.shape)} (size ${k2})`,
+    );
+  }
+  if (y.ndim <= 2) return matmul(x, y); // contracts x's last axis with y's first: numpy's dot too
+  const n = y.shape[y.ndim - 1]!;
+  // [...ya, k, n] → [k, ...ya, n] → [k, |ya|·n]: one product pairs every row of x with every matrix of y.
+  const lead = y.shape.slice(0, -2);
+  const perm = [y.ndim - 2, ...lead.keys(), y.ndim - 1];
+  const y2 = p.reshape(p.transpose(y, perm), [k, sizeOf(lead) * n]);
+  const x2 = p.reshape(x, [sizeOf(x.shape.slice(0, -1)), k]);
+  return p.reshape(p.gemm(x2, y2), [...x.shape.slice(0, -1), ...lead, n]);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { asTensor } from '../core/create.ts';
-import { type Shape, fmt, normalizeAxes, normalizeAxis } from '../base/shape.ts';
+import { type Shape, fmt, normalizeAxes, normalizeAxis, shapesEqual } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
 
@@ -42,19 +42,43 @@ export function transpose(x: TensorLike, perm?: readonly number[]): Tensor {
 export const broadcastTo = (x: TensorLike, shape: Shape): Tensor => p.broadcastTo(asTensor(x), shape);
 
 /**
- * A box of the tensor: `starts` per axis and `sizes` per axis (-1: to the end).
+ * A box of the tensor: `starts` per axis and `sizes` per axis (-1: to the end). A negative start
+ * counts from the end of its axis (−1 is the last entry), as in numpy; a box that does not fit is an
+ * error (numpy would clip it silently), reported with the starts and sizes as given.
  * @example
  * ```ts
- * slice(arange(10), [2], [3]).toArray(); // [2, 3, 4]
+ * slice(arange(10), [2], [3]).toArray();  // [2, 3, 4]
+ * slice(arange(10), [-3]).toArray();      // [7, 8, 9]
+ * slice(arange(3), [-5]);                 // throws: start -5 is out of range for axis 0 of size 3 …
  * ```
  */
 export function slice(x: TensorLike, starts: readonly number[], sizes?: readonly number[]): Tensor {
   const t = asTensor(x);
+  const given = `starts ${fmt(starts)}${sizes ? ` and sizes ${fmt(sizes)}` : ''}`;
   if (starts.length !== t.ndim || (sizes && sizes.length !== t.ndim)) {
-    throw new Error(`slice: need one start and one size per axis of shape ${fmt(t.shape)}, got starts ${fmt(starts)}${sizes ? ` and sizes ${fmt(sizes)}` : ''}`);
+    throw new Error(`slice: need one start and one size per axis of shape ${fmt(t.shape)}, got ${given}`);
   }
-  const b = starts.map((s, i) => (s < 0 ? s + t.shape[i]! : s));
-  const z = (sizes ?? starts.map(() => -1)).map((s, i) => (s === -1 ? t.shape[i]! - b[i]! : s));
+  const b: number[] = [];
+  const z: number[] = [];
+  t.shape.forEach((d, i) => {
+    const s = starts[i]!;
+    if (!Number.isInteger(s) || s < -d || s > d) {
+      throw new Error(
+        `slice: start ${s} is out of range for axis ${i} of size ${d} in shape ${fmt(t.shape)} (got ${given}); ` +
+          `a start runs from ${-d} to ${d}, negative ones counting from the end`,
+      );
+    }
+    const begin = s < 0 ? s + d : s;
+    const n = sizes ? sizes[i]! : -1;
+    if (!Number.isInteger(n) || n < -1 || (n !== -1 && begin + n > d)) {
+      throw new Error(
+        `slice: size ${n} from start ${s} does not fit axis ${i} of size ${d} in shape ${fmt(t.shape)} (got ${given}); ` +
+          `at most ${d - begin} entries remain (-1 takes them all)`,
+      );
+    }
+    b.push(begin);
+    z.push(n === -1 ? d - begin : n);
+  });
   return p.slice(t, b, z);
 }
 
@@ -84,30 +108,50 @@ export function concat(xs: readonly TensorLike[], axis = 0): Tensor {
   return p.concat(ts, normalizeAxis('concat', axis, ts[0]!.ndim));
 }
 
+/** The position of a new axis in a result of rank `rank + 1`, with errors in the input's terms. */
+function newAxis(op: string, axis: number, shape: Shape): number {
+  const rank = shape.length;
+  if (!Number.isInteger(axis) || axis < -(rank + 1) || axis > rank) {
+    throw new Error(
+      `${op}: axis ${axis} is out of range for an input of rank ${rank} (shape ${fmt(shape)}); ` +
+        `the new axis can be ${-(rank + 1)} to ${rank}`,
+    );
+  }
+  return axis < 0 ? axis + rank + 1 : axis;
+}
+
 /**
- * Stacks equal-shaped tensors along a new axis.
+ * Stacks equal-shaped tensors along a new axis (axis −1 puts it last).
  * @example
  * ```ts
- * stack([tensor([1, 2]), tensor([3, 4])]).shape; // [2, 2]
+ * stack([tensor([1, 2]), tensor([3, 4])]).shape;    // [2, 2]
+ * stack([tensor([1, 2]), tensor([3, 4])], 1).shape; // [2, 2], transposed
  * ```
  */
 export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
   const ts = xs.map(asTensor);
   if (ts.length === 0) throw new Error('stack: needs at least one tensor');
-  const a = normalizeAxis('stack', axis, ts[0]!.ndim + 1);
-  return p.concat(ts.map((t) => expandDims(t, a)), a);
+  const first = ts[0]!.shape;
+  ts.forEach((t, i) => {
+    if (!shapesEqual(t.shape, first)) {
+      throw new Error(`stack: every tensor must have the same shape, but tensor 0 has shape ${fmt(first)} and tensor ${i} has shape ${fmt(t.shape)}`);
+    }
+  });
+  const a = newAxis('stack', axis, first);
+  return p.concat(ts.map((t) => p.reshape(t, [...first.slice(0, a), 1, ...first.slice(a)])), a);
 }
 
 /**
- * Inserts a size-1 axis.
+ * Inserts a size-1 axis at `axis` of the result (from −(rank + 1) to rank of the input).
  * @example
  * ```ts
- * expandDims(tensor([1, 2]), 1).shape; // [2, 1]
+ * expandDims(tensor([1, 2]), 1).shape;  // [2, 1]
+ * expandDims(tensor([1, 2]), -1).shape; // [2, 1]
  * ```
  */
 export function expandDims(x: TensorLike, axis: number): Tensor {
   const t = asTensor(x);
-  const a = normalizeAxis('expandDims', axis, t.ndim + 1);
+  const a = newAxis('expandDims', axis, t.shape);
   return p.reshape(t, [...t.shape.slice(0, a), 1, ...t.shape.slice(a)]);
 }
 

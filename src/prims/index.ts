@@ -25,6 +25,7 @@ export * from './compare.ts';
 export { select, selectP } from './select.ts';
 export { reduceSum, reduceSumP, keptShape, reducedShape } from './reduce-sum.ts';
 export { reduceMax, reduceMaxP } from './reduce-max.ts';
+export { logSumExp, logSumExpP } from './log-sum-exp.ts';
 export { broadcastTo, broadcastToP } from './broadcast-to.ts';
 export { reshape, reshapeP } from './reshape.ts';
 export { transpose, transposeP, invertPermutation } from './transpose.ts';

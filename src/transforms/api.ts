@@ -101,6 +101,24 @@ function singleTensorArg(op: string, args: Pytree[], argnum: number): Tensor {
   return asTensor(x);
 }
 
+/**
+ * The output of `f` for `jacrev`/`jacfwd`, which build one Jacobian of shape `[...yShape, ...xShape]`
+ * and so need one tensor; a pytree output is refused with what it was and what to do instead.
+ */
+function singleTensorOutput(op: string, y: unknown): Tensor {
+  if (y instanceof Tensor) return y;
+  if (typeof y === 'number') return asTensor(y);
+  let what: string;
+  if (Array.isArray(y)) what = `an array of ${y.length} entries`;
+  else if (y !== null && typeof y === 'object' && Object.getPrototypeOf(y) === Object.prototype) {
+    what = `an object with keys ${Object.keys(y).join(', ') || '(none)'}`;
+  } else what = y === null || y === undefined ? String(y) : `a ${(y as object).constructor?.name ?? typeof y}`;
+  throw new Error(
+    `${op}: f must return a single tensor, got ${what}; ${op} builds one Jacobian of shape [...output shape, ...input shape]. ` +
+      `Return one tensor (stack or concat the outputs), call ${op} once per output, or use vjp/jvp, which accept pytree outputs`,
+  );
+}
+
 /** Options for `jacrev` and `jacfwd`. */
 export interface JacobianOptions {
   /** Which argument to differentiate (default 0). */
@@ -109,7 +127,8 @@ export interface JacobianOptions {
 
 /**
  * The Jacobian by reverse mode (one VJP per output element, batched with vmap). For f: Rⁿ → Rᵐ of
- * shapes `xShape → yShape`, the result has shape `[...yShape, ...xShape]`.
+ * shapes `xShape → yShape`, the result has shape `[...yShape, ...xShape]`. `f` returns one tensor
+ * (a pytree output is an error that says what to do instead).
  *
  * @example
  * ```ts
@@ -124,7 +143,7 @@ export function jacrev(f: (...args: any[]) => Tensor, options: JacobianOptions =
     const [y, pullback] = vjp((xx: Tensor) => {
       const all = [...args];
       all[argnum] = xx;
-      return asTensor(f(...all));
+      return singleTensorOutput('jacrev', f(...all));
     }, x);
     const basis = reshape(eye(y.size), [y.size, ...y.shape]);
     const rows = vmap((ct: Tensor) => pullback(ct)[0] as Tensor)(basis);
@@ -149,7 +168,7 @@ export function jacfwd(f: (...args: any[]) => Tensor, options: JacobianOptions =
     const g = (xx: Tensor): Tensor => {
       const all = [...args];
       all[argnum] = xx;
-      return asTensor(f(...all));
+      return singleTensorOutput('jacfwd', f(...all));
     };
     const basis = reshape(eye(x.size), [x.size, ...x.shape]);
     const cols = vmap((t: Tensor) => jvp(g, [x], [t])[1])(basis); // [x.size, ...yShape]

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
   type Tensor,
-  abs, add, bceWithLogits, broadcastTo, concat, cos, div, erf, exp, expandDims, gelu, grad, greater, hessian, hvp, jvp,
+  abs, add, bceWithLogits, broadcastTo, concat, cos, div, dot, erf, exp, expandDims, gelu, grad, greater, hessian, hvp, jvp,
   log, log1p, logSoftmax, logSumExp, matmul, max, maximum, mean, minimum, mse, mul, neg, pad, pow, relu,
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, vjp, vmap, where,
@@ -98,12 +98,15 @@ const cases: Case[] = [
   { name: 'matmul vector-vector', shapes: (a) => [[a + 1], [a + 1]], f: matmul },
   { name: 'matmul batched', shapes: (a, b, c) => [[2, a, b], [2, b, c]], f: matmul },
   { name: 'matmul batched against shared', shapes: (a, b, c) => [[2, a, b], [b, c]], f: matmul },
+  { name: 'dot (numpy: rank 3 · rank 3, no batch axis)', shapes: (a, b, c) => [[a, b, c], [2, c, a]], f: dot },
   // composites
   { name: 'sigmoid', shapes: (a, b) => [[a, b]], f: sigmoid, domain: [[-6, 6]] },
   { name: 'softplus', shapes: (a) => [[a]], f: softplus, domain: [[-6, 6]] },
   { name: 'relu', shapes: (a) => [[a]], f: relu, valid: awayFromZero },
   { name: 'gelu', shapes: (a, b) => [[a, b]], f: gelu, domain: [[-4, 4]] },
   { name: 'logSumExp', shapes: (a, b) => [[a, b]], f: (x) => logSumExp(x, 1), domain: [[-5, 5]] },
+  { name: 'logSumExp over axes 0 and 2', shapes: (a, b, c) => [[a, b, c]], f: (x) => logSumExp(x, [0, 2]), domain: [[-5, 5]] },
+  { name: 'logSumExp keepdims, wide range', shapes: (a, b) => [[a, b]], f: (x) => logSumExp(x, -1, true), domain: [[-30, 30]] },
   { name: 'softmax', shapes: (a, b) => [[a, b + 1]], f: (x) => softmax(x) },
   { name: 'logSoftmax', shapes: (a, b) => [[a, b + 1]], f: (x) => logSoftmax(x, 0) },
   { name: 'mean', shapes: (a, b) => [[a, b]], f: (x) => mean(x, 0) },

@@ -22,6 +22,25 @@ describe('tensor()', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged.*\[1\].*length 1.*length 2/);
     expect(() => tensor(new Float64Array(3), [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
   });
+  it('accepts every typed array of numbers, flat, with a shape, or as rows of a nested array', () => {
+    expect(tensor(new Int32Array([1, -2, 3])).toArray()).toEqual([1, -2, 3]);
+    expect(tensor(new Uint8Array([1, 2, 3, 4]), [2, 2]).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tensor(new Float32Array([0.5, 1.5])).toArray()).toEqual([0.5, 1.5]);
+    expect(tensor([new Int16Array([1, 2]), new Int16Array([3, 4])]).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tensor([[new Float64Array([1, 2])], [new Float64Array([3, 4])]], [4]).toArray()).toEqual([1, 2, 3, 4]);
+    expect(tensor(new Int32Array(0)).shape).toEqual([0]);
+  });
+  it('refuses BigInt arrays, ragged typed rows and non-numbers with what it found', () => {
+    expect(() => tensor(new BigInt64Array(2) as never)).toThrow(/BigInt64Array holds bigints.*Float64Array.from/);
+    expect(() => tensor([new Int32Array([1, 2]), new Int32Array([3])])).toThrow(/ragged.*\[1\] has length 1.*expected length 2/);
+    expect(() => tensor(['a'] as never)).toThrow(/expected a number at index \[0\].*got a string$/);
+  });
+  it('a cyclic nested array is an error, not an endless loop', () => {
+    const loop: unknown[] = [];
+    loop.push(loop);
+    expect(() => tensor(loop as never)).toThrow(/nested more than 64 deep.*cyclic/);
+    expect(() => tensor(loop as never, [1])).toThrow(/nested more than 64 deep.*cyclic/);
+  });
   it('is not affected by later changes to the source array', () => {
     const src = new Float64Array([1, 2]);
     const t = tensor(src);

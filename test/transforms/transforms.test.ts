@@ -309,6 +309,43 @@ describe('grad, valueAndGrad, vjp: options, pytrees and errors', () => {
   it('jvp checks that tangents match primals', () => {
     expect(() => jvp((x: Tensor) => x, [tensor([1, 2])], [tensor([1])])).toThrow(/tangent 0 has shape \[1\].*\[2\]/);
   });
+  it('jacrev and jacfwd of a pytree output say that f must return one tensor, what it returned, and what to do', () => {
+    const pair = (x: Tensor) => [x, mul(x, 2)] as unknown as Tensor;
+    const obj = (x: Tensor) => ({ a: x, b: x }) as unknown as Tensor;
+    expect(() => jacrev(pair)(tensor([1, 2]))).toThrow(/^jacrev: f must return a single tensor, got an array of 2 entries.*stack or concat.*once per output/);
+    expect(() => jacfwd(obj)(tensor([1, 2]))).toThrow(/^jacfwd: f must return a single tensor, got an object with keys a, b/);
+  });
+  it('a cyclic pytree is an error naming the path of the cycle', () => {
+    const params: Record<string, unknown> = { w: tensor([1, 2]) };
+    params.self = params;
+    expect(() => grad((p: typeof params) => sum(p.w as Tensor))(params)).toThrow(/^vjp primals\[0\]\.self: the pytree contains a cycle: this object is vjp primals\[0\] itself/);
+    // a node shared by two branches is not a cycle
+    const shared = { w: tensor([1, 2]) };
+    const g = grad((p: { a: typeof shared; b: typeof shared }) => sum(mul(p.a.w, p.b.w)))({ a: shared, b: shared });
+    expectClose(g.a.w, [1, 2], { atol: 0 });
+  });
+  it('a 10,000-deep pytree is an error naming the depth limit, not a stack overflow', () => {
+    const root: unknown[] = [];
+    let node = root;
+    for (let i = 0; i < 10_000; i++) {
+      const next: unknown[] = [];
+      node.push(next);
+      node = next;
+    }
+    node.push(tensor(1));
+    expect(() => jvp((t: unknown) => t as Tensor, [root as never], [root as never])).toThrow(/^jvp primals\[0\]\[0\].*: the pytree is nested more than 1000 levels deep/);
+    expect(() => treeFlatten(root as never)).toThrow(/more than 1000 levels/);
+    // a tree just inside the limit still works
+    const ok: unknown[] = [];
+    let n = ok;
+    for (let i = 0; i < 998; i++) {
+      const next: unknown[] = [];
+      n.push(next);
+      n = next;
+    }
+    n.push(tensor(3));
+    expect(treeFlatten(ok as never).leaves.length).toBe(1);
+  });
   it('shape errors name the operation and the shapes', () => {
     expect(() => add(zeros([2, 3]), zeros([4]))).toThrow(/add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
     expect(() => matmul(zeros([2, 3]), zeros([2, 3]))).toThrow(/matmul.*\[2, 3\].*\[2, 3\].*inner dimensions 3 and 2/);
