@@ -11,9 +11,9 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDecimal } from '../../data/csv.ts';
+import { formatError, UsageError } from './errors.ts';
 
-/** An error whose message is meant for the user as is (bad flags, unreadable files): one line, exit 2, no stack trace. */
-export class UsageError extends Error {}
+export { UsageError } from './errors.ts';
 
 /** The flags a command takes, by long name: valued (`string`) or on/off (`boolean`). */
 export type FlagSpec = Record<string, { type: 'string' | 'boolean' }>;
@@ -26,6 +26,8 @@ export interface NumberRule {
   min?: number;
   /** A value the flag must exceed (exclusive lower bound: 0 for a step size). */
   above?: number;
+  /** A value the flag must stay under (exclusive upper bound). */
+  below?: number;
   /** The largest value allowed (inclusive). */
   max?: number;
 }
@@ -37,12 +39,13 @@ export function wantsHelp(argv: readonly string[]): boolean {
 
 /** The range of a {@link NumberRule} in words, e.g. `≥ 0`, `> 0`, `in 0..9` (integers). */
 function rangeText(rule: NumberRule, integer: boolean): string {
-  const { min, max, above } = rule;
+  const { min, max, above, below } = rule;
   if (integer && min !== undefined && max !== undefined) return `in ${min}..${max}`;
   const parts: string[] = [];
   if (above !== undefined) parts.push(`> ${above}`);
   if (min !== undefined) parts.push(`≥ ${min}`);
   if (max !== undefined) parts.push(`≤ ${max}`);
+  if (below !== undefined) parts.push(`< ${below}`);
   return parts.join(' and ');
 }
 
@@ -145,8 +148,8 @@ function checkNumber(name: string, raw: string, rule: NumberRule, integer: boole
   const v = parseDecimal(raw);
   if (Number.isNaN(v)) throw new UsageError(`--${name}: '${raw}' is not a number`);
   if (!Number.isFinite(v)) throw new UsageError(`--${name}: '${raw}' overflows a float64`);
-  const { min, max, above } = rule;
-  const inRange = (min === undefined || v >= min) && (max === undefined || v <= max) && (above === undefined || v > above);
+  const { min, max, above, below } = rule;
+  const inRange = (min === undefined || v >= min) && (max === undefined || v <= max) && (above === undefined || v > above) && (below === undefined || v < below);
   if ((integer && !Number.isInteger(v)) || !inRange) {
     const range = rangeText(rule, integer);
     throw new UsageError(`--${name}: '${raw}' must be ${integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}`);
@@ -190,9 +193,10 @@ export function parseFlags(command: string, argv: readonly string[], spec: FlagS
 }
 
 /**
- * Reports an entry point's error and sets the exit code: a {@link UsageError} as one line
- * `name: message` and code 2; anything else with its stack (a bug or a numerical failure worth
- * reporting) and code 1.
+ * Reports an entry point's error on stderr and sets the exit code (see {@link formatError}): a
+ * {@link UsageError} as one line `name: message` and code 2, anything else as one line and code 1,
+ * followed by the stack trace when `debug` is set (the default for the scripts: their errors are
+ * worth a trace; the `unequal` CLI shows it only with `--debug`).
  *
  * @example
  * ```ts
@@ -204,11 +208,10 @@ export function parseFlags(command: string, argv: readonly string[], spec: FlagS
  * }
  * ```
  */
-export function reportError(name: string, err: unknown): void {
-  // A usage error is one line, whatever wrapped it (node's parseArgs writes some over three).
-  if (err instanceof UsageError) console.error(`${name}: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
-  else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = err instanceof UsageError ? 2 : 1;
+export function reportError(name: string, err: unknown, debug = !(err instanceof UsageError)): void {
+  const { text, code } = formatError(name, err, debug);
+  process.stderr.write(text);
+  process.exitCode = code;
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, logToStderr, writeFlagFile, writeJsonResult } from './command.ts';
+import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
 import { parseFlags } from './flags.ts';
 import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
 
@@ -29,6 +29,11 @@ Options:
                     imbalance: test error vs pos_ratio; noise: histogram of L2RW weights
   --methods <list>  comma-separated subset of ${METHOD_NAMES.join(', ')} (default all)
   --steps <t>       SGD steps per training run (overrides the default)
+  --quiet           no progress or summary on stderr
+
+Output paths are checked before the experiment starts; the files are written only when it has
+finished and every number is finite, each atomically, so a failure leaves existing files as they
+were.
 
 Writes { "experiment", "config", "methods": { "<name>": { "testError": { "mean", "std", "runs" } } } }
 with test errors as fractions in [0, 1]. Progress and a summary table go to stderr.
@@ -41,7 +46,7 @@ export const command: Command = {
   name: 'reweight',
   summary: 'compare sample-weighting methods on imbalanced or noisy MNIST',
   help,
-  async run(argv) {
+  async run(argv, io) {
     const flags = parseFlags('unequal reweight', argv, {
       experiment: { type: 'string' },
       quick: { type: 'boolean' },
@@ -50,6 +55,7 @@ export const command: Command = {
       svg: { type: 'string' },
       methods: { type: 'string' },
       steps: { type: 'string' },
+      quiet: { type: 'boolean' },
     });
     const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
     const quick = flags.boolean('quick');
@@ -58,7 +64,11 @@ export const command: Command = {
     const methods = flags.choiceList('methods', METHOD_NAMES);
     const out = flags.string('out');
     const svg = flags.string('svg') ?? (out ? out.replace(/\.json$/i, '') + '.svg' : undefined);
-    const log = logToStderr;
+    const log = lineLogger(io, flags.boolean('quiet'));
+    // Both paths are checked now: the experiment takes minutes.
+    const outputs = new Outputs(log);
+    if (out !== undefined) outputs.add('out', out);
+    if (svg !== undefined) outputs.add('svg', svg);
     const config = steps ? { steps } : {};
 
     let json: object;
@@ -78,8 +88,12 @@ export const command: Command = {
       json = result;
       if (result.l2rwWeights) figure = weightHistogramSvg(result.l2rwWeights.clean, result.l2rwWeights.flipped);
     }
-    writeJsonResult(json, out, log);
-    if (svg && figure) writeFlagFile('svg', svg, figure, log);
+    const text = finiteJson(json, () => 'a training run diverged: lower the learning rate or --steps');
+    if (svg !== undefined && figure !== undefined) outputs.set('svg', figure);
+    if (out !== undefined) {
+      outputs.set('out', text);
+      outputs.commit(io);
+    } else outputs.commit(io, text);
     return 0;
   },
 };
