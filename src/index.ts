@@ -55,6 +55,7 @@ export * from './ops/shape-ops.ts';
 export * from './ops/products.ts';
 export * from './ops/nn.ts';
 export * from './ops/losses.ts';
+export * from './ops/conv.ts';
 
 export { setBackend, getBackend, registerBackend, type GpuOptions, type CpuOptions, type Factory } from './backend/index.ts';
 export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
@@ -65,6 +66,7 @@ export { pearson } from './linalg/vector.ts';
 export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from './nn/objective.ts';
 export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from './nn/linear-models.ts';
 export * from './nn/mlp.ts';
+export * from './nn/cnn.ts';
 export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from './optim/newton.ts';
 export { lbfgs, minimizeLbfgs, type LbfgsOptions } from './optim/lbfgs.ts';
 export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from './optim/cg.ts';

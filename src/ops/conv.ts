@@ -1,0 +1,308 @@
+/**
+ * 2-D convolution and pooling in the layout of torch.nn.functional and of JAX's `lax.conv`
+ * defaults: images `[N, C, H, W]`, kernels `[O, C, kh, kw]`. Cross-correlation, as every deep
+ * learning library computes it: y[n, o, i, j] = Σ_{c,a,b} x[n, c, i·sh + a − pt, j·sw + b − pl] · w[o, c, a, b].
+ *
+ * Design: these are composites, not primitives. A convolution is
+ *
+ *   pad → channels-last transpose → `take` (im2col: every output pixel's kh·kw·C window as a row)
+ *       → `gemm` against the kernel as an [O, kh·kw·C] matrix → transpose back,
+ *
+ * so every rule is one that already exists and is already property-tested: `take` is linear with
+ * transpose `scatterAdd` (col2im), `gemm` is bilinear with flags for its transposes, `pad`,
+ * `transpose` and `reshape` are linear. JVP, VJP, vmap and every higher order (HVPs of a CNN) then
+ * come for free and stay exact: the JVP is conv(ẋ, w) + conv(x, ẇ) because gemm's is, the VJP for x
+ * is the transposed convolution (gemm then scatterAdd) and for w the correlation colsᵀ·G (one gemm).
+ * Channels-last makes each gathered slice C contiguous values and puts the image rows (N·Ho·Wo)
+ * in the gemm's A operand, which is the operand matmul's batching rule folds a vmapped batch into
+ * (per-example gradients stay one large product). The cost is take's copy (the im2col matrix holds
+ * kh·kw copies of the input: 63 MB for LeNet's second layer at batch 100) plus one matmul on the
+ * backend's fast kernel, and the gpu.js backend runs it through its existing kernels. A conv
+ * primitive with its own backend kernels would have to earn its place by speed or memory (tinygrad's
+ * rule); it would not change any derivative.
+ *
+ * Padding follows TensorFlow for `'same'` (out = ⌈in/stride⌉, pad_total = max((out−1)·stride + k − in, 0),
+ * pad_before = ⌊pad_total/2⌋, pad_after = the rest, so odd totals put the extra zero after) and
+ * `'valid'` (no padding); a number p or a pair [ph, pw] pads both sides of each axis equally (torch).
+ *
+ * Pooling runs over the last two axes of any tensor of rank ≥ 2 (so `[N, C, H, W]` and `[C, H, W]`
+ * both work), by the same `take` gather followed by a reduction over each window:
+ * - max pooling pads with −∞ (padding never wins: padded positions gather one −∞ entry appended to
+ *   each plane) and reduces with `reduceMax`, whose rule splits the derivative equally among tied
+ *   maxima of a window (as JAX does; torch gives it all to the first maximum). Overlapping windows each send their share, so an element that is the maximum of two
+ *   windows collects from both.
+ * - average pooling divides by the number of real (unpadded) entries in each window: TensorFlow's
+ *   SAME behaviour, and torch's `count_include_pad=False`.
+ *
+ * proofs/conv.md derives all of this; test/ops/conv.test.ts checks it.
+ *
+ * @module
+ */
+import type { Tensor, TensorLike } from '../core/tensor.ts';
+import { fmt } from '../base/shape.ts';
+import * as p from '../prims/index.ts';
+import { add, mul } from './arith.ts';
+import { asTensor, full, tensor } from '../core/create.ts';
+
+/** Padding of a 2-D window op: a number, `[ph, pw]` (both sides of each axis), `'same'` or `'valid'`. */
+export type Padding2d = number | readonly [number, number] | 'same' | 'valid';
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  /** Step between windows, one number or `[sh, sw]`. Default 1. */
+  stride?: number | readonly [number, number];
+  /** Default `'valid'` (no padding), as in torch and `lax.conv`. */
+  padding?: Padding2d;
+}
+
+/** Options of {@link maxPool2d} and {@link avgPool2d}. */
+export interface Pool2dOptions {
+  /** Window size, one number or `[kh, kw]`. */
+  size: number | readonly [number, number];
+  /** Step between windows. Default: the window size (non-overlapping windows, as torch). */
+  stride?: number | readonly [number, number];
+  /** Default `'valid'`. */
+  padding?: Padding2d;
+}
+
+/** One axis of a window op: input size, window, stride, padding before and after, output size. */
+interface AxisPlan {
+  size: number;
+  k: number;
+  stride: number;
+  before: number;
+  after: number;
+  out: number;
+}
+
+function pair(op: string, what: string, v: number | readonly [number, number], min: number): [number, number] {
+  const [a, b] = typeof v === 'number' ? [v, v] : v;
+  for (const x of [a, b]) {
+    if (!Number.isInteger(x) || x! < min) throw new Error(`${op}: ${what} must be integers ≥ ${min}, got ${JSON.stringify(v)}`);
+  }
+  return [a!, b!];
+}
+
+/**
+ * TensorFlow's SAME padding for one axis: `[before, after]` with out = ⌈in/stride⌉,
+ * total = max((out − 1)·stride + k − in, 0), before = ⌊total/2⌋, after = total − before.
+ *
+ * @example
+ * ```ts
+ * samePadding(28, 5, 1); // [2, 2]
+ * samePadding(28, 3, 2); // [0, 1]: out 14, total (13·2 + 3 − 28) = 1, the odd zero goes after
+ * samePadding(7, 3, 2);  // [1, 1]: out 4
+ * ```
+ */
+export function samePadding(size: number, k: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + k - size, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+function plan(op: string, size: number, k: number, stride: number, padding: 'same' | 'valid' | number): AxisPlan {
+  const [before, after] = padding === 'same' ? samePadding(size, k, stride) : padding === 'valid' ? [0, 0] : [padding, padding];
+  if (size + before + after < k) {
+    throw new Error(`${op}: a window of ${k} does not fit an axis of ${size} padded by [${before}, ${after}]`);
+  }
+  const out = Math.floor((size + before + after - k) / stride) + 1;
+  return { size, k, stride, before, after, out };
+}
+
+function plans(op: string, h: number, w: number, k: [number, number], stride: [number, number], padding: Padding2d): [AxisPlan, AxisPlan] {
+  if (padding === 'same' || padding === 'valid') return [plan(op, h, k[0], stride[0], padding), plan(op, w, k[1], stride[1], padding)];
+  if (typeof padding === 'string') throw new Error(`${op}: padding must be a number, a pair, 'same' or 'valid', got '${padding as string}'`);
+  const [ph, pw] = pair(op, 'padding', padding, 0);
+  return [plan(op, h, k[0], stride[0], ph), plan(op, w, k[1], stride[1], pw)];
+}
+
+/**
+ * Flat indices into a padded [Hp, Wp] plane of every window's entries, in shape [Ho, Wo, kh, kw]
+ * (row-major window order). Cached: a network asks for the same few layouts at every step.
+ */
+const windowCache = new Map<string, Float64Array>();
+function windowIndices(ph: AxisPlan, pw: AxisPlan): Float64Array {
+  const wp = pw.size + pw.before + pw.after;
+  const key = `${ph.out},${pw.out},${ph.k},${pw.k},${ph.stride},${pw.stride},${wp}`;
+  let idx = windowCache.get(key);
+  if (idx) return idx;
+  idx = new Float64Array(ph.out * pw.out * ph.k * pw.k);
+  let q = 0;
+  for (let i = 0; i < ph.out; i++) {
+    for (let j = 0; j < pw.out; j++) {
+      for (let a = 0; a < ph.k; a++) {
+        for (let b = 0; b < pw.k; b++) idx[q++] = (i * ph.stride + a) * wp + j * pw.stride + b;
+      }
+    }
+  }
+  if (windowCache.size > 64) windowCache.clear();
+  windowCache.set(key, idx);
+  return idx;
+}
+
+/** Zero-pads the last two axes (no-op without padding). */
+function padLast2(x: Tensor, ph: AxisPlan, pw: AxisPlan): Tensor {
+  if (ph.before + ph.after + pw.before + pw.after === 0) return x;
+  const lead = x.shape.slice(0, -2).map(() => 0);
+  return p.pad(x, [...lead, ph.before, pw.before], [...lead, ph.after, pw.after]);
+}
+
+/**
+ * 2-D cross-correlation (what torch's `conv2d` and `lax.conv` compute): x `[N, C, H, W]` (or one
+ * image `[C, H, W]`) with kernels w `[O, C, kh, kw]` gives `[N, O, Ho, Wo]` (or `[O, Ho, Wo]`),
+ * Ho = ⌊(H + pad_h − kh)/sh⌋ + 1. No bias: add one with {@link addChannelBias}. Differentiable in
+ * both arguments at any order, and batches under `vmap` (module notes: a composite of take and gemm).
+ *
+ * @param x images `[N, C, H, W]` or `[C, H, W]`.
+ * @param w kernels `[O, C, kh, kw]`.
+ * @param options stride (default 1) and padding (default `'valid'`; `'same'` is TensorFlow's rule).
+ *
+ * @example
+ * ```ts
+ * const x = reshape(arange(16), [1, 1, 4, 4]);
+ * conv2d(x, ones([1, 1, 2, 2])).toArray();                 // [[[[10, 14, 18], [26, 30, 34], [42, 46, 50]]]]
+ * conv2d(x, ones([2, 1, 3, 3]), { padding: 'same' }).shape; // [1, 2, 4, 4]
+ * conv2d(x, ones([1, 1, 3, 3]), { stride: 2, padding: 1 }).shape; // [1, 1, 2, 2]
+ * ```
+ */
+export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'valid' }: Conv2dOptions = {}): Tensor {
+  const xt0 = asTensor(x);
+  const wt = asTensor(w);
+  const single = xt0.ndim === 3;
+  const xt = single ? p.reshape(xt0, [1, ...xt0.shape]) : xt0;
+  if (xt.ndim !== 4) throw new Error(`conv2d: x must be [N, C, H, W] or [C, H, W], got ${fmt(xt0.shape)}`);
+  if (wt.ndim !== 4) throw new Error(`conv2d: w must be [O, C, kh, kw], got ${fmt(wt.shape)}`);
+  const [n, c, h, wd] = xt.shape as [number, number, number, number];
+  const [o, c2, kh, kw] = wt.shape as [number, number, number, number];
+  if (c !== c2) throw new Error(`conv2d: x has ${c} channels (shape ${fmt(xt0.shape)}) but w expects ${c2} (shape ${fmt(wt.shape)})`);
+  const s = pair('conv2d', 'strides', stride, 1);
+  const [ph, pw] = plans('conv2d', h, wd, [kh, kw], s, padding);
+  const hp = h + ph.before + ph.after;
+  const wp = wd + pw.before + pw.after;
+  const xp = padLast2(xt, ph, pw);
+  // Channels last, the plane flattened: [N, Hp·Wp, C], so each gathered pixel is C contiguous values.
+  const xl = c === 1 ? p.reshape(xp, [n, hp * wp, 1]) : p.reshape(p.transpose(xp, [0, 2, 3, 1]), [n, hp * wp, c]);
+  // One flat index axis (gpu.js's scatterAdd, take's transpose, takes a single index axis).
+  const idx = windowIndices(ph, pw);
+  const cols = p.take(xl, idx, [idx.length], 1); // [N, Ho·Wo·kh·kw, C]
+  const rows = p.reshape(cols, [n * ph.out * pw.out, kh * kw * c]);
+  const kernel = c === 1 ? p.reshape(wt, [o, kh * kw]) : p.reshape(p.transpose(wt, [0, 2, 3, 1]), [o, kh * kw * c]);
+  const y = p.reshape(p.gemm(rows, kernel, false, true), [n, ph.out, pw.out, o]); // rows · kernelᵀ
+  const out = o === 1 ? p.reshape(y, [n, 1, ph.out, pw.out]) : p.transpose(y, [0, 3, 1, 2]);
+  return single ? p.reshape(out, out.shape.slice(1)) : out;
+}
+
+/**
+ * Adds one bias per channel to a feature map: y `[N, O, H, W]` (or `[O, H, W]`) plus b `[O]`,
+ * broadcast over the batch and the plane (the same as `add(y, reshape(b, [1, O, 1, 1]))`).
+ *
+ * @example
+ * ```ts
+ * addChannelBias(zeros([1, 2, 1, 2]), tensor([1, -1])).toArray(); // [[[[1, 1]], [[-1, -1]]]]
+ * ```
+ */
+export function addChannelBias(y: TensorLike, b: TensorLike): Tensor {
+  const yt = asTensor(y);
+  const bt = asTensor(b);
+  const o = yt.shape[yt.ndim - 3];
+  if ((yt.ndim !== 3 && yt.ndim !== 4) || bt.ndim !== 1 || bt.shape[0] !== o) {
+    throw new Error(`addChannelBias: need y [N, O, H, W] or [O, H, W] and b [O], got ${fmt(yt.shape)} and ${fmt(bt.shape)}`);
+  }
+  return add(yt, p.reshape(bt, [o!, 1, 1]));
+}
+
+/**
+ * Flat indices of every window's entries in the UNPADDED [H, W] plane, shape [Ho, Wo, kh·kw]; a
+ * position in the padding points at index H·W, one sentinel entry appended to the plane (−∞ for
+ * max pooling, 0 for average pooling). One small concat replaces pad + mask + select.
+ */
+function poolIndices(ph: AxisPlan, pw: AxisPlan): Float64Array {
+  const key = `pool ${ph.size},${pw.size},${ph.k},${pw.k},${ph.stride},${pw.stride},${ph.before},${pw.before},${ph.out},${pw.out}`;
+  let idx = windowCache.get(key);
+  if (idx) return idx;
+  const sentinel = ph.size * pw.size;
+  idx = new Float64Array(ph.out * pw.out * ph.k * pw.k);
+  let q = 0;
+  for (let i = 0; i < ph.out; i++) {
+    for (let j = 0; j < pw.out; j++) {
+      for (let a = 0; a < ph.k; a++) {
+        const r = i * ph.stride + a - ph.before;
+        for (let b = 0; b < pw.k; b++) {
+          const c = j * pw.stride + b - pw.before;
+          idx[q++] = r >= 0 && r < ph.size && c >= 0 && c < pw.size ? r * pw.size + c : sentinel;
+        }
+      }
+    }
+  }
+  if (windowCache.size > 64) windowCache.clear();
+  windowCache.set(key, idx);
+  return idx;
+}
+
+/** The windows of a pooling op over x's last two axes: [..., Ho, Wo, kh·kw] and the plans. */
+function poolWindows(op: string, x: Tensor, options: Pool2dOptions, padValue: number): { win: Tensor; ph: AxisPlan; pw: AxisPlan } {
+  if (x.ndim < 2) throw new Error(`${op}: x needs at least two axes (…, H, W), got ${fmt(x.shape)}`);
+  const k = pair(op, 'window sizes', options.size, 1);
+  const s = pair(op, 'strides', options.stride ?? k, 1);
+  const [h, w] = x.shape.slice(-2) as [number, number];
+  const [ph, pw] = plans(op, h, w, k, s, options.padding ?? 'valid');
+  for (const a of [ph, pw]) {
+    // A window made only of padding has no maximum and no average (torch requires padding ≤ k/2).
+    if (a.before >= a.k || (a.out - 1) * a.stride >= a.before + a.size) {
+      throw new Error(`${op}: padding [${a.before}, ${a.after}] leaves a window of ${a.k} with no input entry (axis of ${a.size}, stride ${a.stride})`);
+    }
+  }
+  const lead = x.shape.slice(0, -2);
+  const b = lead.reduce((m, d) => m * d, 1);
+  const padded = ph.before + ph.after + pw.before + pw.after > 0;
+  let flat = p.reshape(x, [b, h * w]);
+  if (padded) flat = p.concat([flat, full([b, 1], padValue)], 1); // the sentinel entry, index h·w
+  const idx = padded ? poolIndices(ph, pw) : windowIndices(ph, pw);
+  const win = p.take(flat, idx, [idx.length], 1); // one flat index axis, as in conv2d
+  return { win: p.reshape(win, [...lead, ph.out, pw.out, k[0] * k[1]]), ph, pw };
+}
+
+/**
+ * Max pooling over the last two axes (x `[N, C, H, W]`, `[C, H, W]`, …). Padding is −∞, so it is
+ * never a maximum (torch and TensorFlow agree). Ties: the derivative is split equally among the
+ * tied maxima of each window (the rule of `reduceMax`, as in JAX; torch sends all of it to the first
+ * maximum), and a value that is the maximum of several overlapping windows collects from each.
+ *
+ * @param options `size`, `stride` (default: `size`), `padding` (default `'valid'`).
+ *
+ * @example
+ * ```ts
+ * const x = reshape(arange(16), [1, 1, 4, 4]);
+ * maxPool2d(x, { size: 2 }).toArray();                              // [[[[5, 7], [13, 15]]]]
+ * maxPool2d(x, { size: 3, stride: 2, padding: 'same' }).toArray(); // [[[[10, 11], [14, 15]]]]
+ * ```
+ */
+export function maxPool2d(x: TensorLike, options: Pool2dOptions): Tensor {
+  const { win } = poolWindows('maxPool2d', asTensor(x), options, -Infinity);
+  return p.reduceMax(win, [win.ndim - 1]);
+}
+
+/**
+ * Average pooling over the last two axes. At padded borders it divides by the number of real
+ * entries in the window, not the window size: TensorFlow's SAME behaviour, and torch's
+ * `avg_pool2d(…, count_include_pad=False)` (torch's default, `True`, would divide by kh·kw).
+ *
+ * @param options `size`, `stride` (default: `size`), `padding` (default `'valid'`).
+ *
+ * @example
+ * ```ts
+ * const x = reshape(arange(16), [1, 1, 4, 4]);
+ * avgPool2d(x, { size: 2 }).toArray();                  // [[[[2.5, 4.5], [10.5, 12.5]]]]
+ * avgPool2d(ones([1, 1, 3, 3]), { size: 2, padding: 1 }).toArray(); // all 1: padding is not counted
+ * ```
+ */
+export function avgPool2d(x: TensorLike, options: Pool2dOptions): Tensor {
+  const { win, ph, pw } = poolWindows('avgPool2d', asTensor(x), options, 0);
+  const sums = p.reduceSum(win, [win.ndim - 1]);
+  // 1 / (real entries per window): the product of the real lengths along each axis.
+  const real = (a: AxisPlan, i: number) => Math.min(i * a.stride + a.k, a.before + a.size) - Math.max(i * a.stride, a.before);
+  const inv = new Float64Array(ph.out * pw.out);
+  for (let i = 0; i < ph.out; i++) for (let j = 0; j < pw.out; j++) inv[i * pw.out + j] = 1 / (real(ph, i) * real(pw, j));
+  return mul(sums, tensor(inv, [ph.out, pw.out]));
+}
