@@ -201,7 +201,7 @@ export function classesOf(...labelSets: (Float64Array | NamedLabels)[]): number 
     });
   }
   throw new Error(
-    `${sets.map((s) => s.source).join(' and ')}: the labels run to ${max} but class${missing.count > 1 ? 'es' : ''} ${missing.text} never appear` +
+    `${sets.map((s) => s.source).join(' and ')}: the labels run to ${max} but class${missing.count > 1 ? 'es' : ''} ${missing.text} never appear${missing.count > 1 ? '' : 's'}` +
       ` (${present.size} of ${max + 1} classes present; ${strays.join(', ')}): softmax labels must be 0..K−1 with every class present, so fix the stray labels` +
       ' or give the number of classes K explicitly',
   );
