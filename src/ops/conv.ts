@@ -141,6 +141,28 @@ function windowIndices(ph: AxisPlan, pw: AxisPlan): Float64Array {
   return idx;
 }
 
+/**
+ * The most float64 entries one gathered band may hold: 2²¹ (16 MB). An array above the C
+ * allocator's mmap threshold (glibc's tops out at 32 MB) is mapped fresh and page-faulted in on
+ * every call, which costs more than the gather itself; smaller blocks are reused from the heap. So
+ * the output rows are split into bands that each gather at most this much (LeNet's second layer at
+ * batch 100: four bands instead of one 63 MB matrix). Bands change no value and no derivative.
+ */
+const BAND_ENTRIES = 1 << 21;
+
+/** [first output row, rows] of each band when one output row gathers `perRow` entries. */
+function bands(rows: number, perRow: number): [number, number][] {
+  const step = Math.max(1, Math.floor(BAND_ENTRIES / Math.max(1, perRow)));
+  const out: [number, number][] = [];
+  for (let i = 0; i < rows; i += step) out.push([i, Math.min(step, rows - i)]);
+  return out;
+}
+
+/** The indices of output rows [i0, i0 + r) of a window layout (a cached view of `idx`). */
+function bandOf(idx: Float64Array, perRow: number, i0: number, r: number): Float64Array {
+  return i0 === 0 && r * perRow === idx.length ? idx : idx.subarray(i0 * perRow, (i0 + r) * perRow);
+}
+
 /** Zero-pads the last two axes (no-op without padding). */
 function padLast2(x: Tensor, ph: AxisPlan, pw: AxisPlan): Tensor {
   if (ph.before + ph.after + pw.before + pw.after === 0) return x;
@@ -183,12 +205,17 @@ export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'va
   const xp = padLast2(xt, ph, pw);
   // Channels last, the plane flattened: [N, Hp·Wp, C], so each gathered pixel is C contiguous values.
   const xl = c === 1 ? p.reshape(xp, [n, hp * wp, 1]) : p.reshape(p.transpose(xp, [0, 2, 3, 1]), [n, hp * wp, c]);
-  // One flat index axis (gpu.js's scatterAdd, take's transpose, takes a single index axis).
-  const idx = windowIndices(ph, pw);
-  const cols = p.take(xl, idx, [idx.length], 1); // [N, Ho·Wo·kh·kw, C]
-  const rows = p.reshape(cols, [n * ph.out * pw.out, kh * kw * c]);
   const kernel = c === 1 ? p.reshape(wt, [o, kh * kw]) : p.reshape(p.transpose(wt, [0, 2, 3, 1]), [o, kh * kw * c]);
-  const y = p.reshape(p.gemm(rows, kernel, false, true), [n, ph.out, pw.out, o]); // rows · kernelᵀ
+  const idx = windowIndices(ph, pw);
+  const perRow = pw.out * kh * kw; // indices per output row
+  const parts = bands(ph.out, n * perRow * c).map(([i0, r]) => {
+    // One flat index axis (gpu.js's scatterAdd, take's transpose, takes a single index axis).
+    const band = bandOf(idx, perRow, i0, r);
+    const cols = p.take(xl, band, [band.length], 1); // [N, r·Wo·kh·kw, C]
+    const rows = p.reshape(cols, [n * r * pw.out, kh * kw * c]);
+    return p.reshape(p.gemm(rows, kernel, false, true), [n, r, pw.out, o]); // rows · kernelᵀ
+  });
+  const y = parts.length === 1 ? parts[0]! : p.concat(parts, 1); // [N, Ho, Wo, O]
   const out = o === 1 ? p.reshape(y, [n, 1, ph.out, pw.out]) : p.transpose(y, [0, 3, 1, 2]);
   return single ? p.reshape(out, out.shape.slice(1)) : out;
 }
@@ -240,8 +267,11 @@ function poolIndices(ph: AxisPlan, pw: AxisPlan): Float64Array {
   return idx;
 }
 
-/** The windows of a pooling op over x's last two axes: [..., Ho, Wo, kh·kw] and the plans. */
-function poolWindows(op: string, x: Tensor, options: Pool2dOptions, padValue: number): { win: Tensor; ph: AxisPlan; pw: AxisPlan } {
+/**
+ * `reduce` applied to every window of a pooling op over x's last two axes: the windows are gathered
+ * as [..., r, Wo, kh·kw] bands of output rows, reduced over their last axis, and joined: [..., Ho, Wo].
+ */
+function pool(op: string, x: Tensor, options: Pool2dOptions, padValue: number, reduce: (win: Tensor, axis: number) => Tensor): { y: Tensor; ph: AxisPlan; pw: AxisPlan } {
   if (x.ndim < 2) throw new Error(`${op}: x needs at least two axes (…, H, W), got ${fmt(x.shape)}`);
   const k = pair(op, 'window sizes', options.size, 1);
   const s = pair(op, 'strides', options.stride ?? k, 1);
@@ -259,8 +289,14 @@ function poolWindows(op: string, x: Tensor, options: Pool2dOptions, padValue: nu
   let flat = p.reshape(x, [b, h * w]);
   if (padded) flat = p.concat([flat, full([b, 1], padValue)], 1); // the sentinel entry, index h·w
   const idx = padded ? poolIndices(ph, pw) : windowIndices(ph, pw);
-  const win = p.take(flat, idx, [idx.length], 1); // one flat index axis, as in conv2d
-  return { win: p.reshape(win, [...lead, ph.out, pw.out, k[0] * k[1]]), ph, pw };
+  const kk = k[0] * k[1];
+  const perRow = pw.out * kk;
+  const parts = bands(ph.out, b * perRow).map(([i0, r]) => {
+    const band = bandOf(idx, perRow, i0, r);
+    const win = p.take(flat, band, [band.length], 1); // one flat index axis, as in conv2d
+    return reduce(p.reshape(win, [...lead, r, pw.out, kk]), lead.length + 2);
+  });
+  return { y: parts.length === 1 ? parts[0]! : p.concat(parts, lead.length), ph, pw };
 }
 
 /**
@@ -279,8 +315,7 @@ function poolWindows(op: string, x: Tensor, options: Pool2dOptions, padValue: nu
  * ```
  */
 export function maxPool2d(x: TensorLike, options: Pool2dOptions): Tensor {
-  const { win } = poolWindows('maxPool2d', asTensor(x), options, -Infinity);
-  return p.reduceMax(win, [win.ndim - 1]);
+  return pool('maxPool2d', asTensor(x), options, -Infinity, (win, axis) => p.reduceMax(win, [axis])).y;
 }
 
 /**
@@ -298,8 +333,7 @@ export function maxPool2d(x: TensorLike, options: Pool2dOptions): Tensor {
  * ```
  */
 export function avgPool2d(x: TensorLike, options: Pool2dOptions): Tensor {
-  const { win, ph, pw } = poolWindows('avgPool2d', asTensor(x), options, 0);
-  const sums = p.reduceSum(win, [win.ndim - 1]);
+  const { y: sums, ph, pw } = pool('avgPool2d', asTensor(x), options, 0, (win, axis) => p.reduceSum(win, [axis]));
   // 1 / (real entries per window): the product of the real lengths along each axis.
   const real = (a: AxisPlan, i: number) => Math.min(i * a.stride + a.k, a.before + a.size) - Math.max(i * a.stride, a.before);
   const inv = new Float64Array(ph.out * pw.out);

@@ -93,6 +93,46 @@ describe('conv2d forward against a direct seven-loop convolution', () => {
   });
 });
 
+describe('large inputs are gathered in bands of output rows (at most 2²¹ entries each)', () => {
+  // The band split only changes how many rows one take/gemm handles; values and gradients must be
+  // those of the same op on batches small enough for one band (2²¹ / (rows · window) decides).
+  const parts = (x: Tensor, k: number) => Array.from({ length: k }, (_, i) => sliceRows(x, (i * x.shape[0]!) / k, x.shape[0]! / k));
+
+  it('conv2d: three bands give the one-band output, dx and dw', () => {
+    const x = seededTensor([20, 16, 24, 24], 1); // a row gathers 20·24·25·16 = 192,000 entries: 10 rows a band
+    const w = seededTensor([2, 16, 5, 5], 2);
+    const u = seededTensor([20, 2, 24, 24], 3);
+    const f = (a: Tensor, b: Tensor) => conv2d(a, b, { padding: 'same' });
+    const [dx, dw] = grad((a: Tensor, b: Tensor) => sum(mul(f(a, b), u)), { argnums: [0, 1] })(x, w) as Tensor[];
+    const y = f(x, w);
+    const ref = referenceConv(x, w, 1, 1, [2, 2], [2, 2]);
+    expectClose(y, ref.y, { rtol: 1e-12, atol: 1e-12, what: 'banded conv2d vs seven loops' });
+    let dwSum: Tensor | null = null;
+    parts(x, 4).forEach((xi, i) => { // 5 images: 48,000 entries a row, one band
+      const ui = sliceRows(u, 5 * i, 5);
+      const [gx, gw] = grad((a: Tensor, b: Tensor) => sum(mul(f(a, b), ui)), { argnums: [0, 1] })(xi, w) as Tensor[];
+      expectClose(sliceRows(dx!, 5 * i, 5), gx!, { rtol: 1e-12, atol: 1e-12, what: `dx of images ${5 * i}…` });
+      dwSum = dwSum ? add(dwSum, gw!) : gw!;
+    });
+    expectClose(dw!, dwSum!, { rtol: 1e-10, atol: 1e-10, what: 'dw' });
+  });
+
+  it('maxPool2d and avgPool2d: two bands give the one-band output and gradient', () => {
+    const x = seededTensor([200, 1, 40, 40], 4); // a row gathers 200·40·9 = 72,000 entries: 29 rows a band
+    for (const op of [maxPool2d, avgPool2d]) {
+      const f = (a: Tensor) => op(a, { size: 3, stride: 1, padding: 'same' });
+      const u = seededTensor([200, 1, 40, 40], 5);
+      const g = grad((a: Tensor) => sum(mul(f(a), u)))(x) as Tensor;
+      const y = f(x);
+      parts(x, 2).forEach((xi, i) => {
+        const ui = sliceRows(u, 100 * i, 100);
+        expectClose(sliceRows(y, 100 * i, 100), f(xi), { rtol: 0, atol: 0, what: `${op.name} y` });
+        expectClose(sliceRows(g, 100 * i, 100), grad((a: Tensor) => sum(mul(f(a), ui)))(xi) as Tensor, { rtol: 0, atol: 1e-15, what: `${op.name} dx` });
+      });
+    }
+  });
+});
+
 describe("TensorFlow's SAME rule, hand-worked", () => {
   it('pads (before, after) = (⌊total/2⌋, rest) with total = max((⌈in/s⌉−1)·s + k − in, 0)', () => {
     // in, k, s → out = ⌈in/s⌉, total, [before, after]
@@ -353,4 +393,10 @@ describe('per-example gradients of a convolution by vmap(grad)', () => {
 function sliceRow(x: Tensor, i: number): Tensor {
   const size = x.size / x.shape[0]!;
   return tensor(values(x).slice(i * size, (i + 1) * size), x.shape.slice(1));
+}
+
+/** Rows [start, start + count) of a tensor's first axis. */
+function sliceRows(x: Tensor, start: number, count: number): Tensor {
+  const size = x.size / x.shape[0]!;
+  return tensor(values(x).slice(start * size, (start + count) * size), [count, ...x.shape.slice(1)]);
 }
