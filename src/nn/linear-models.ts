@@ -454,7 +454,7 @@ export function linearObjective(
   const { X, y, n, d } = data;
   if (X.length !== n * d) throw new Error(`linearObjective: X has ${X.length} values, expected n·d = ${n}·${d}`);
   if (y.length !== n) throw new Error(`linearObjective: ${y.length} labels for ${n} rows`);
-  const classes = kind === 'softmax' ? (opts.classes ?? classesOf(y)) : 1;
+  const classes = kind === 'softmax' ? (opts.classes ?? classesOf({ labels: y, source: opts.source ?? 'labels' })) : 1;
   const model = linearModel(kind, d, classes);
   const gauge: Float64Array[] = [];
   if (kind === 'softmax') {

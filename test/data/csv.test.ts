@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fc, test as fcTest } from '@fast-check/vitest';
-import { type CsvData, formatCsv, parseCsv, readCsv, writeCsv } from '../../src/data/csv.ts';
+import { type CsvData, firstCellAtLeast, formatCsv, largestCell, parseCsv, readCsv, writeCsv } from '../../src/data/csv.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -154,5 +154,21 @@ describe('readCsv / writeCsv', () => {
     const plus0 = (a: Float64Array) => Array.from(a, (v) => (Object.is(v, -0) ? 0 : v));
     expect(plus0(back.X)).toEqual(plus0(X));
     expect(plus0(back.y)).toEqual(plus0(y));
+  });
+});
+
+describe('locating cells: what overflowed, and values too large to use', () => {
+  const data = parseCsv('a,b,label\n1,-2,0\n3,1e200,1\n-5e300,0,1\n', { source: 'x.csv' });
+
+  it('largestCell finds the largest magnitude (labels included), over all rows or the given ones', () => {
+    expect(largestCell(data)).toEqual({ row: 2, line: 4, column: 0, name: 'a', value: -5e300 });
+    expect(largestCell(data, [0])).toEqual({ row: 0, line: 2, column: 1, name: 'b', value: -2 });
+    expect(largestCell(parseCsv('a,y\n0,7\n'))).toEqual({ row: 0, line: 2, column: 1, name: 'y', value: 7 });
+  });
+
+  it('firstCellAtLeast finds the first cell at or above a magnitude, row by row, or null', () => {
+    expect(firstCellAtLeast(data, 1e150)).toEqual({ row: 1, line: 3, column: 1, name: 'b', value: 1e200 });
+    expect(firstCellAtLeast(data, 1e301)).toBeNull();
+    expect(firstCellAtLeast(data, 5e300)?.value).toBe(-5e300);
   });
 });
