@@ -65,6 +65,17 @@ export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDe
 export { pearson } from './linalg/vector.ts';
 export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from './nn/objective.ts';
 export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from './nn/linear-models.ts';
+export {
+  NoMinimiserError,
+  checkMinimiser,
+  checkTrainedMinimiser,
+  separationCertificate,
+  linearProblemBytes,
+  type NoMinimiserReason,
+  type CheckMinimiserOptions,
+  type SeparationCertificate,
+  type NamedLabels,
+} from './nn/linear-models.ts';
 export * from './nn/mlp.ts';
 export * from './nn/cnn.ts';
 export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from './optim/newton.ts';
