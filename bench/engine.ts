@@ -1,17 +1,17 @@
 /**
  * unequal's engine on the shared benchmark problems (bench/peers/problems.ts): L2-regularised
- * logistic regression (n = 2000, d = 784) and a 784 → 64 → 1 tanh MLP, float64 on the CPU
- * backend. Every timed computation is first checked against the hand-written float64 references,
+ * logistic regression (n = 2000, d = 784), a 784 → 64 → 1 tanh MLP and issue 12's 784 → 128 → 10
+ * tanh MLP with softmax cross-entropy (n = 1000), float64 on the CPU backend. Every timed computation is first checked against the hand-written float64 references,
  * so a fast wrong answer cannot be reported.
  *
  * @module
  */
 import {
-  type Tensor, add, bceWithLogits, grad, hvp, matmul, mean, mul, reshape, sum, tanh, tensor,
+  type Tensor, add, bceWithLogits, grad, hvp, matmul, mean, mul, reshape, softmaxCrossEntropy, sum, tanh, tensor,
 } from '../src/index.ts';
 import {
-  type LogregProblem, type MlpProblem, logregHvpReference, logregReference, mlpHvpByDifferences, mlpReference,
-  checkAgainstReference, relativeError,
+  type LogregProblem, type MlpProblem, type SoftmaxMlpProblem, logregHvpReference, logregReference, mlpHvpByDifferences,
+  mlpReference, softmaxMlpHvpByDifferences, softmaxMlpReference, checkAgainstReference, relativeError,
 } from './peers/problems.ts';
 import { type TimeItOptions, timeIt } from './peers/timing.ts';
 
@@ -98,4 +98,70 @@ export function benchEngineMlp(m: MlpProblem, timing: TimeItOptions): Record<str
   out['unequal.mlp.grad.ms'] = timeIt(() => (gradient(at) as MlpParams).W1.toFloat64Array(), timing).median;
   out['unequal.mlp.hvp.ms'] = timeIt(() => hvp(loss, at, dir).W1.toFloat64Array(), timing).median;
   return out;
+}
+
+export type SoftmaxMlpParams = { W1: Tensor; b1: Tensor; W2: Tensor; b2: Tensor };
+
+/**
+ * Issue 12's MLP as engine tensors on the current backend: R = mean softmax cross-entropy of
+ * tanh(X W1 + b1) W2 + b2 plus (λ/2)(‖W1‖² + ‖W2‖²), its evaluation point and HVP direction, and
+ * `check`, which verifies the loss, gradient and HVP against the float64 references and returns
+ * their relative errors.
+ *
+ * @example
+ * ```ts
+ * const { loss, at, dir } = softmaxMlpObjective(makeSoftmaxMlpProblem(0));
+ * hvp(loss, at, dir); // { W1, b1, W2, b2 }
+ * ```
+ */
+export function softmaxMlpObjective(m: SoftmaxMlpProblem): {
+  loss: (q: SoftmaxMlpParams) => Tensor;
+  at: SoftmaxMlpParams;
+  dir: SoftmaxMlpParams;
+  check: () => { loss: number; grad: number; hvp: number };
+} {
+  const X = tensor(m.X, [m.n, m.d]);
+  const Y = tensor(m.Y, [m.n, m.c]);
+  const loss = (q: SoftmaxMlpParams) => {
+    const hidden = tanh(add(matmul(X, q.W1), q.b1));
+    const logits = add(matmul(hidden, q.W2), q.b2);
+    const l2 = add(sum(mul(q.W1, q.W1)), sum(mul(q.W2, q.W2)));
+    return add(mean(softmaxCrossEntropy(logits, Y)), mul(m.lambda / 2, l2));
+  };
+  const asTensors = (p: SoftmaxMlpProblem['params']): SoftmaxMlpParams => ({
+    W1: tensor(p.W1, [m.d, m.h]),
+    b1: tensor(p.b1),
+    W2: tensor(p.W2, [m.h, m.c]),
+    b2: tensor(p.b2),
+  });
+  const at = asTensors(m.params);
+  const dir = asTensors(m.v);
+  const flat = (q: SoftmaxMlpParams) => [q.W1, q.b1, q.W2, q.b2].map((t) => t.toFloat64Array());
+  const verify = () => {
+    const ref = softmaxMlpReference(m);
+    const refH = softmaxMlpHvpByDifferences(m);
+    const { W1, b1, W2, b2 } = ref.grad;
+    return {
+      loss: check('softmax MLP loss', relativeError([[loss(at).item()]], [[ref.loss]]), 1e-12),
+      grad: check('softmax MLP gradient', relativeError(flat(grad(loss)(at) as SoftmaxMlpParams), [W1, b1, W2, b2]), 1e-11),
+      // the reference HVP is a central difference of gradients: accurate to ~1e-8, not 1e-15
+      hvp: check('softmax MLP HVP', relativeError(flat(hvp(loss, at, dir)), [refH.W1, refH.b1, refH.W2, refH.b2]), 1e-6),
+    };
+  };
+  return { loss, at, dir, check: verify };
+}
+
+/** Loss, gradient and HVP of issue 12's softmax MLP, timed and verified. */
+export function benchEngineSoftmaxMlp(m: SoftmaxMlpProblem, timing: TimeItOptions): Record<string, number> {
+  const { loss, at, dir, check: verify } = softmaxMlpObjective(m);
+  const err = verify();
+  const gradient = grad(loss);
+  return {
+    'unequal.smlp.loss.relerr': err.loss,
+    'unequal.smlp.grad.relerr': err.grad,
+    'unequal.smlp.hvp.relerr': err.hvp,
+    'unequal.smlp.loss.ms': timeIt(() => loss(at).item(), timing).median,
+    'unequal.smlp.grad.ms': timeIt(() => (gradient(at) as SoftmaxMlpParams).W1.toFloat64Array(), timing).median,
+    'unequal.smlp.hvp.ms': timeIt(() => hvp(loss, at, dir).W1.toFloat64Array(), timing).median,
+  };
 }

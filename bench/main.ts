@@ -4,18 +4,20 @@
  * Timings never appear in pass/fail tests; they live here. Results are printed as a table and
  * written to bench/results/latest.json (not committed).
  *
- * Sections can be chosen: `npm run bench -- engine peers matmul gpu influence reweight`
- * (default: all).
+ * Sections can be chosen: `npm run bench -- engine peers matmul versus gpu influence reweight`
+ * (default: all). `versus` is issue 12's table: unequal, jax-js and (when `python3 -c 'import
+ * torch'` works) PyTorch float64 on one thread, alternated on the same problems.
  *
  * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { benchEngineLogreg, benchEngineMlp } from './engine.ts';
-import { makeLogregProblem, makeMlpProblem } from './peers/problems.ts';
+import { benchEngineLogreg, benchEngineMlp, benchEngineSoftmaxMlp } from './engine.ts';
+import { makeLogregProblem, makeMlpProblem, makeSoftmaxMlpProblem } from './peers/problems.ts';
+import { benchVersus, versusReport } from './versus.ts';
 import { benchCpuMatmul, matmulReport } from './matmul.ts';
 import { parseFlags, reportError, UsageError, wantsHelp } from '../src/apps/cli/flags.ts';
 
-const all = ['engine', 'peers', 'matmul', 'gpu', 'influence', 'reweight'];
+const all = ['engine', 'peers', 'matmul', 'versus', 'gpu', 'influence', 'reweight'];
 let sections = all;
 if (wantsHelp(process.argv.slice(2))) {
   console.log(`Usage: npm run bench -- [${all.join('|')} …] (default: all); writes bench/results/latest.json`);
@@ -40,6 +42,7 @@ if (sections.includes('engine')) {
   log('engine: logistic regression (n = 2000, d = 784) and 784→64→1 tanh MLP, float64 …');
   Object.assign(results, benchEngineLogreg(makeLogregProblem(0), { warmup: 3, repeats: 15 }));
   Object.assign(results, benchEngineMlp(makeMlpProblem(0), { warmup: 2, repeats: 7 }));
+  Object.assign(results, benchEngineSoftmaxMlp(makeSoftmaxMlpProblem(0), { warmup: 2, repeats: 7 }));
 }
 if (sections.includes('peers')) {
   log('peers: jax-js (wasm, float64, jit) and TensorFlow.js (cpu, float32) on the same problems …');
@@ -51,6 +54,14 @@ if (sections.includes('peers')) {
 if (sections.includes('matmul')) {
   log('matmul: float64 CPU products, oracle / WebAssembly 1 thread / all threads / jax-js, alternated …');
   Object.assign(results, await benchCpuMatmul());
+}
+let versusNotes: string[] = [];
+if (sections.includes('versus')) {
+  log('versus: unequal / jax-js / PyTorch (when it imports), float64, alternated …');
+  const v = await benchVersus();
+  Object.assign(results, v.results);
+  versusNotes = v.notes;
+  for (const n of v.notes) log(`  ${n}`);
 }
 if (sections.includes('gpu')) {
   log('gpu: gpu.js webasm backend …');
@@ -109,7 +120,16 @@ if (r['unequal.logreg.grad.ms'] !== undefined) {
     lines.push(`  jax-js / unequal: grad ${fmt(r['jaxjs.mlp.grad.ms']! / r['unequal.mlp.grad.ms']!)}×, HVP ${fmt(r['jaxjs.mlp.hvp.ms']! / r['unequal.mlp.hvp.ms']!)}×`);
   }
   lines.push('');
+  lines.push('Tanh MLP 784→128→10, softmax cross-entropy, n = 1000, float64 (median ms)');
+  lines.push(row('unequal', 'unequal.smlp'));
+  if (r['jaxjs.smlp.grad.ms'] !== undefined) {
+    lines.push(`  ${'jax-js'.padEnd(12)} ${'—'.padStart(7)} ${fmt(r['jaxjs.smlp.grad.ms']).padStart(9)} ${fmt(r['jaxjs.smlp.hvp.ms']).padStart(8)}`);
+    lines.push(`  jax-js / unequal: grad ${fmt(r['jaxjs.smlp.grad.ms']! / r['unequal.smlp.grad.ms']!)}×, HVP ${fmt(r['jaxjs.smlp.hvp.ms']! / r['unequal.smlp.hvp.ms']!)}×`);
+  }
+  lines.push('');
 }
+const versus = versusReport(Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('versus.'))), versusNotes);
+if (versus.length) lines.push(...versus, '');
 const cpuMatmul = matmulReport(Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('cpu-matmul.'))));
 if (cpuMatmul.length) lines.push(...cpuMatmul, '');
 const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.'));
@@ -121,7 +141,7 @@ if (gflopKeys.length) {
   }
   lines.push('');
 }
-const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp)|tfjs\.logreg|cpu-matmul\.)/.test(k) && !k.endsWith('.gflops'));
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|smlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp|smlp)|tfjs\.logreg|cpu-matmul\.|versus\.)/.test(k) && !k.endsWith('.gflops'));
 if (rest.length) {
   lines.push('Other measurements');
   for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);

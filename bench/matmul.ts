@@ -12,7 +12,7 @@
  */
 import { cpuBackend } from '../src/backend/cpu.ts';
 import { defaultThreads, warmGemmThreads, wasmGemmInfo, wasmMatmul } from '../src/backend/wasm/gemm.ts';
-import { median } from './peers/timing.ts';
+import { timeAlternated } from './peers/timing.ts';
 
 /** The products timed: plain, A transposed, B transposed. */
 export const FORMS = [
@@ -62,13 +62,13 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
   for (const n of sizes) {
     const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
     const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
-    type Sys = { key: string; form: string; run: () => unknown; times: number[]; cpu: number[] };
+    type Sys = { key: string; form: string; run: () => unknown };
     const systems: Sys[] = [];
     for (const f of FORMS) {
       const want = cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array;
       const add = (key: string, run: () => Float64Array | undefined) => {
         checkRow(`${key} ${f.name} ${n}`, run()!, want, n);
-        systems.push({ key, form: f.name, run, times: [], cpu: [] });
+        systems.push({ key, form: f.name, run });
       };
       add('oracle', () => cpuBackend.matmul(A, B, 1, n, n, n, f.tA, f.tB) as Float64Array);
       add('wasm-1t', () => wasmMatmul(A, B, 1, n, n, n, f.tA, f.tB, { threads: 1 }));
@@ -92,39 +92,37 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
           await c.blockUntilReady();
           c.dispose();
         },
-        times: [],
-        cpu: [],
       });
       dispose = () => {
         a.dispose();
         b.dispose();
       };
     }
-    for (const s of systems) await s.run(); // warm-up: compilation, memory growth, worker start
-    for (let r = 0; r < rounds(n); r++) {
-      for (const s of systems) {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        await s.run();
-        s.times.push(performance.now() - t0);
-        const c = process.cpuUsage(c0);
-        s.cpu.push((c.user + c.system) / 1000);
-      }
-    }
+    // One warm-up round pays for compilation, memory growth and worker start.
+    const timed = await timeAlternated(systems, { rounds: rounds(n), warmup: 1 });
     dispose();
-    for (const s of systems) {
-      out[`cpu-matmul.${s.key}.${s.form}.${n}.gflops`] = (2 * n ** 3) / (median(s.times) * 1e6);
-      out[`cpu-matmul.${s.key}.${s.form}.${n}.best-gflops`] = (2 * n ** 3) / (Math.min(...s.times) * 1e6);
+    timed.forEach((t, i) => {
+      const key = `cpu-matmul.${t.key}.${systems[i]!.form}.${n}`;
+      out[`${key}.gflops`] = (2 * n ** 3) / (t.median * 1e6);
+      out[`${key}.best-gflops`] = (2 * n ** 3) / (Math.min(...t.times) * 1e6);
       // Process CPU time (all threads): for a one-thread system, its speed when it has a core,
       // whatever the load from other processes; not meaningful for the threaded runs.
-      out[`cpu-matmul.${s.key}.${s.form}.${n}.cputime-gflops`] = (2 * n ** 3) / (Math.min(...s.cpu) * 1e6);
-    }
+      out[`${key}.cputime-gflops`] = (2 * n ** 3) / (t.bestCpu * 1e6);
+    });
   }
   return out;
 }
 
-/** Row n/2 of `got` against `want`, relative 1e-9 (rounding differences are ~1e-15). */
-function checkRow(what: string, got: Float64Array, want: Float64Array, n: number): void {
+/**
+ * Checks row n/2 of an n × n product `got` against `want`, relative 1e-9 (rounding differences
+ * are ~1e-15), and throws naming the first wrong entry.
+ *
+ * @example
+ * ```ts
+ * checkRow('wasm AB 512', wasmMatmul(A, B, 1, n, n, n, false, false)!, oracleC, n);
+ * ```
+ */
+export function checkRow(what: string, got: Float64Array, want: Float64Array, n: number): void {
   const i = n >> 1;
   for (let j = 0; j < n; j++) {
     const g = got[i * n + j]!, w = want[i * n + j]!;

@@ -41,10 +41,14 @@
 import {
   type LogregProblem,
   type MlpProblem,
+  type SoftmaxMlpProblem,
+  softmaxMlpHvpByDifferences,
+  softmaxMlpReference,
   logregHvpReference,
   logregReference,
   makeLogregProblem,
   makeMlpProblem,
+  makeSoftmaxMlpProblem,
   mlpHvpByDifferences,
   mlpReference,
   relativeError,
@@ -53,7 +57,7 @@ import {
 import { type TimeItOptions, timeIt, timeItAsync } from './timing.ts';
 import { Rng } from '../../src/core/rng.ts';
 
-export { makeLogregProblem, makeMlpProblem };
+export { makeLogregProblem, makeMlpProblem, makeSoftmaxMlpProblem };
 
 type Jax = typeof import('@jax-js/jax');
 type JArray = import('@jax-js/jax').numpy.Array;
@@ -277,6 +281,156 @@ async function benchMlp(jax: Jax, m: MlpProblem, opts: TimeItOptions): Promise<R
   }
 }
 
+/** One prepared jax-js problem: one call each of its gradient and HVP (results read back). */
+export interface JaxPrepared {
+  grad: () => void;
+  hvp: () => void;
+  /** Relative errors of the checked gradient and HVP against the float64 references. */
+  errors: { grad: number; hvp: number };
+  /** Frees the inputs and the compiled functions. */
+  dispose: () => void;
+}
+
+/**
+ * Issue 12's MLP (784 → 128 → 10 tanh, softmax cross-entropy, n = 1000, float64) in jax-js, jitted:
+ * gradient and forward-over-reverse HVP, checked against {@link softmaxMlpReference} and central
+ * differences of it within {@link JAXJS_WASM_TOL}, returned as calls to time.
+ *
+ * @example
+ * ```ts
+ * const s = prepareJaxSoftmaxMlp(await loadJaxJs(), makeSoftmaxMlpProblem(0));
+ * s.hvp(); // one HVP, read back
+ * s.dispose();
+ * ```
+ */
+export function prepareJaxSoftmaxMlp(jax: Jax, m: SoftmaxMlpProblem): JaxPrepared {
+  const { numpy: np, nn, jit, grad, jvp, tree } = jax;
+  type P = { W1: JArray; b1: JArray; W2: JArray; b2: JArray };
+  type K = { invN: JArray; halfLambda: JArray };
+  const { n, d, h, c, lambda } = m;
+
+  // The constants arrive as float64 array arguments (see the jit(jvp(grad)) note above).
+  const loss = (q: P, X: JArray, Y: JArray, k: K): JArray => {
+    const hidden = np.tanh(np.matmul(X, q.W1.ref).add(q.b1));
+    const logits = np.matmul(hidden, q.W2.ref).add(q.b2);
+    const ce = Y.mul(nn.logSoftmax(logits, -1)).sum().mul(k.invN).neg();
+    const reg = np.sum(np.square(q.W1)).add(np.sum(np.square(q.W2))).mul(k.halfLambda);
+    return ce.add(reg);
+  };
+  const gradJ = jit(grad(loss));
+  const hvpJ = jit((q: P, v: P, X: JArray, Y: JArray, k: K): P => {
+    const [g, hv] = jvp((r: P) => grad(loss)(r, X, Y, k), [q], [v]);
+    tree.dispose(g);
+    return hv;
+  });
+  const put = (p: SoftmaxMlpProblem['params']) => ({
+    W1: np.array(p.W1).reshape([d, h]),
+    b1: np.array(p.b1),
+    W2: np.array(p.W2).reshape([h, c]),
+    b2: np.array(p.b2),
+  });
+  const X = np.array(m.X).reshape([n, d]);
+  const Y = np.array(m.Y).reshape([n, c]);
+  const theta = put(m.params);
+  const dir = put(m.v);
+  const consts = scalars(np, { invN: 1 / n, halfLambda: lambda / 2 });
+  const k = (): K => tree.ref(consts);
+  const readAll = (q: P) => [read64(q.W1), read64(q.b1), read64(q.W2), read64(q.b2)];
+  const runGrad = () => readAll(gradJ(tree.ref(theta), X.ref, Y.ref, k()));
+  const runHvp = () => readAll(hvpJ(tree.ref(theta), tree.ref(dir), X.ref, Y.ref, k()));
+  const dispose = () => {
+    tree.dispose([X, Y, theta, dir, consts]);
+    gradJ.dispose();
+    hvpJ.dispose();
+  };
+  try {
+    const g = softmaxMlpReference(m).grad;
+    const gradErr = relativeError(runGrad(), [g.W1, g.b1, g.W2, g.b2]);
+    check('softmax MLP gradient', gradErr, JAXJS_WASM_TOL);
+    const fd = softmaxMlpHvpByDifferences(m);
+    const hvpErr = relativeError(runHvp(), [fd.W1, fd.b1, fd.W2, fd.b2]);
+    check('softmax MLP HVP', hvpErr, JAXJS_WASM_TOL);
+    return { grad: () => void runGrad(), hvp: () => void runHvp(), errors: { grad: gradErr, hvp: hvpErr }, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/**
+ * The logistic problem in jax-js, jitted, as in the `peers` section: gradient and HVP checked
+ * within {@link JAXJS_WASM_TOL}, returned as calls to time.
+ *
+ * @example
+ * ```ts
+ * const s = prepareJaxLogreg(await loadJaxJs(), makeLogregProblem(0));
+ * s.grad();
+ * s.dispose();
+ * ```
+ */
+export function prepareJaxLogreg(jax: Jax, p: LogregProblem): JaxPrepared {
+  const { numpy: np, jit, grad, jvp, tree } = jax;
+  type P = { w: JArray; b: JArray };
+  type K = { invN: JArray; halfLambda: JArray };
+  const { n, d, lambda } = p;
+  const loss = (q: P, X: JArray, y: JArray, k: K): JArray => {
+    const s = np.matmul(X, q.w.ref).add(q.b);
+    const bce = np.logaddexp(s.ref, 0).sub(y.mul(s)).sum().mul(k.invN);
+    return bce.add(np.sum(np.square(q.w)).mul(k.halfLambda));
+  };
+  const gradJ = jit(grad(loss));
+  const hvpJ = jit((q: P, v: P, X: JArray, y: JArray, k: K): P => {
+    const [g, hv] = jvp((r: P) => grad(loss)(r, X, y, k), [q], [v]);
+    tree.dispose(g);
+    return hv;
+  });
+  const X = np.array(p.X).reshape([n, d]);
+  const y = np.array(p.y);
+  const theta = { w: np.array(p.w), b: np.array(new Float64Array([p.b])) };
+  const dir = { w: np.array(p.vw), b: np.array(new Float64Array([p.vb])) };
+  const consts = scalars(np, { invN: 1 / n, halfLambda: lambda / 2 });
+  const runGrad = () => {
+    const g = gradJ(tree.ref(theta), X.ref, y.ref, tree.ref(consts));
+    return [read64(g.w), read64(g.b)];
+  };
+  const runHvp = () => {
+    const hv = hvpJ(tree.ref(theta), tree.ref(dir), X.ref, y.ref, tree.ref(consts));
+    return [read64(hv.w), read64(hv.b)];
+  };
+  const dispose = () => {
+    tree.dispose([X, y, theta, dir, consts]);
+    gradJ.dispose();
+    hvpJ.dispose();
+  };
+  try {
+    const ref = logregReference(p);
+    const gradErr = relativeError(runGrad(), [ref.gw, [ref.gb]]);
+    check('logistic gradient', gradErr, JAXJS_WASM_TOL);
+    const href = logregHvpReference(p);
+    const hvpErr = relativeError(runHvp(), [href.hw, [href.hb]]);
+    check('logistic HVP', hvpErr, JAXJS_WASM_TOL);
+    return { grad: () => void runGrad(), hvp: () => void runHvp(), errors: { grad: gradErr, hvp: hvpErr }, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/** Issue 12's MLP in jax-js: gradient and HVP, timed after {@link prepareJaxSoftmaxMlp}'s checks. */
+function benchSoftmaxMlp(jax: Jax, m: SoftmaxMlpProblem, opts: TimeItOptions): Record<string, number> {
+  const s = prepareJaxSoftmaxMlp(jax, m);
+  try {
+    return {
+      'jaxjs.smlp.grad.ms': timeIt(s.grad, opts).median,
+      'jaxjs.smlp.hvp.ms': timeIt(s.hvp, opts).median,
+      'jaxjs.smlp.grad.relerr': s.errors.grad,
+      'jaxjs.smlp.hvp.relerr_vs_fd': s.errors.hvp,
+    };
+  } finally {
+    s.dispose();
+  }
+}
+
 /**
  * float32 square matmul throughput on the wasm backend, 2N³ flops per product. The product is
  * forced with `blockUntilReady()` rather than read back, so the time is the kernel's, not a
@@ -331,6 +485,7 @@ export interface BenchJaxJsOptions {
  * - `jaxjs.logreg.{loss,grad,hvp}.ms`, `jaxjs.logreg.grad.eager.ms` — float64, n = 2000, d = 784, jitted
  *   (the eager one without jit);
  * - `jaxjs.mlp.{loss,grad,hvp}.ms` — float64 784 → 64 → 1 tanh MLP, jitted;
+ * - `jaxjs.smlp.{grad,hvp}.ms` — float64 784 → 128 → 10 tanh MLP, softmax cross-entropy, n = 1000, jitted;
  * - `jaxjs.matmul.f32.{256,512,1024}.gflops`;
  * - `*.relerr` — the relative error against the float64 references, recorded so a report can show
  *   that the timed computation was verified (≈ 1e-6: jax-js wasm evaluates exp/log/tanh in float32
@@ -351,6 +506,7 @@ export async function benchJaxJs(opts: BenchJaxJsOptions = {}): Promise<Record<s
   return {
     ...(await benchLogreg(jax, makeLogregProblem(seed), timing)),
     ...(await benchMlp(jax, makeMlpProblem(seed), timing)),
+    ...benchSoftmaxMlp(jax, makeSoftmaxMlpProblem(seed), timing),
     ...(await benchMatmul(jax, opts.matmulSizes ?? [256, 512, 1024], { warmup: 2, repeats: 7 })),
   };
 }

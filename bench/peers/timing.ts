@@ -107,3 +107,85 @@ export async function timeItAsync(fn: () => Promise<unknown>, opts: TimeItOption
   }
   return { median: median(times), min: Math.min(...times), times };
 }
+
+/**
+ * A time a system measured itself, returned by a {@link AlternatedSystem}'s `run` when the work ran
+ * in another process (the PyTorch peer): the process CPU time there, not here, is the one to keep.
+ */
+export class MeasuredElsewhere {
+  constructor(
+    /** Wall-clock milliseconds of the call. */
+    readonly wallMs: number,
+    /** That process's CPU milliseconds during the call. */
+    readonly cpuMs: number,
+  ) {}
+}
+
+/** One system in {@link timeAlternated}: a name and one call of the work. */
+export interface AlternatedSystem {
+  key: string;
+  /** One call; may be asynchronous, and may report its own times with {@link MeasuredElsewhere}. */
+  run: () => unknown;
+}
+
+/** What {@link timeAlternated} measured for one system. */
+export interface AlternatedTiming {
+  key: string;
+  /** Wall-clock milliseconds per round. */
+  times: number[];
+  /** Process CPU milliseconds per round (all threads of the process that did the work). */
+  cpu: number[];
+  /** Median wall time. */
+  median: number;
+  /**
+   * Best process CPU time: for a one-thread system, its time when it holds a core, whatever the
+   * load from other processes on a shared machine. Not meaningful for multi-threaded runs (their
+   * CPU time sums the threads).
+   */
+  bestCpu: number;
+}
+
+/**
+ * Times several systems call by call in alternation (system 1, 2, …, then again), so that load
+ * from other processes on a shared machine hits all of them alike: `warmup` untimed rounds, then
+ * `rounds` timed ones, recording each call's wall time and process CPU time.
+ *
+ * @param systems the systems, each `{ key, run }`.
+ * @param opts `rounds` (default 7) and `warmup` (default 1).
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await timeAlternated([
+ *   { key: 'plain', run: () => x.map((v) => v * 2) },
+ *   { key: 'typed', run: () => y.map((v) => v * 2) },
+ * ], { rounds: 9 });
+ * a.bestCpu / b.bestCpu; // the ratio on a core each, measured side by side
+ * ```
+ */
+export async function timeAlternated(
+  systems: readonly AlternatedSystem[],
+  opts: { rounds?: number; warmup?: number } = {},
+): Promise<AlternatedTiming[]> {
+  const { rounds = 7, warmup = 1 } = opts;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`timeAlternated: rounds must be a positive integer, got ${rounds}`);
+  for (let r = 0; r < warmup; r++) for (const s of systems) await s.run();
+  collectGarbage();
+  const out = systems.map((s) => ({ key: s.key, times: [] as number[], cpu: [] as number[] }));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < systems.length; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const got = await systems[i]!.run();
+      const wall = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (got instanceof MeasuredElsewhere) {
+        out[i]!.times.push(got.wallMs);
+        out[i]!.cpu.push(got.cpuMs);
+      } else {
+        out[i]!.times.push(wall);
+        out[i]!.cpu.push((c.user + c.system) / 1000);
+      }
+    }
+  }
+  return out.map((o) => ({ ...o, median: median(o.times), bestCpu: Math.min(...o.cpu) }));
+}
