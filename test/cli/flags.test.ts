@@ -31,6 +31,8 @@ describe('parseFlags', () => {
 
   it('checks ranges and integers, naming the flag and the value', () => {
     expect(flags('--x', '0.5').number('x', { min: 0, max: 1 })).toBe(0.5);
+    expect(flags('--x', '1.9').number('x', { min: 0, below: 2 })).toBe(1.9);
+    expect(() => flags('--x', '2').number('x', { min: 0, below: 2 })).toThrow("--x: '2' must be a number ≥ 0 and < 2");
     expect(() => flags('--x', '0').number('x', { above: 0 })).toThrow("--x: '0' must be a number > 0");
     expect(() => flags('--x', '2').number('x', { min: 0, max: 1 })).toThrow("--x: '2' must be a number ≥ 0 and ≤ 1");
     expect(flags('--x', '1e1').integer('x', { min: 0 })).toBe(10);

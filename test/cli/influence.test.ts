@@ -2,7 +2,8 @@
  * `unequal influence` and `unequal loo` end to end: spawn `node bin/unequal.js` on small CSVs and
  * compare with an independent float64 reference written here (Newton on the closed-form logistic
  * gradient/Hessian and the normal equations for linreg, solved by Gaussian elimination), not with
- * the library's own code path.
+ * the library's own code path. The usage errors run in-process (runCli: the same code without the
+ * process start-up), which keeps the file fast.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
 import { pearson } from '../../src/linalg/vector.ts';
 import { expectClose } from '../helpers.ts';
+import { runInProcess } from './cli-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-influence-'));
 const cli = (args: string[]) => spawnSync(process.execPath, ['bin/unequal.js', ...args], { encoding: 'utf8', cwd: process.cwd() });
@@ -123,7 +125,7 @@ describe('unequal influence / loo (spawned CLI)', () => {
     expect(pearson(lissa.influence, exact.influence)).toBeGreaterThan(0.99999);
   });
 
-  it('errors name the flag, the file or the shape; --help works', () => {
+  it('errors name the flag, the file or the shape; --help works', async () => {
     const train = writeData('e-train.csv', 10, 2, 'logreg', 5);
     const wide = writeData('e-wide.csv', 3, 3, 'logreg', 6);
     const bad = [
@@ -143,8 +145,8 @@ describe('unequal influence / loo (spawned CLI)', () => {
       [['nonsense'], /^unequal: unknown command 'nonsense'; the commands are influence, loo, reweight, metagrad/],
     ] as const;
     for (const [args, msg] of bad) {
-      const r = cli([...args]);
-      expect(r.status).toBe(2);
+      const r = await runInProcess([...args]);
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(msg);
       expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1); // one line, no stack trace
     }

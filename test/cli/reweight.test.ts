@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { tensor } from '../../src/index.ts';
 import { mlpFromJson } from '../../src/nn/mlp.ts';
 import { l2rwWeights, metaGradientAutodiff, mlpLoss } from '../../src/reweight/l2rw.ts';
+import { runInProcess } from './cli-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'unequal.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
@@ -50,7 +51,7 @@ describe('unequal metagrad', () => {
     expect(r2.stderr).toMatch(/4 training rows, 2 validation rows/);
   });
 
-  it('rejects bad input with exit code 2 and a message naming the flag, file or shape', () => {
+  it('rejects bad input with exit code 2 and a message naming the flag, file or shape', async () => {
     const badCsv = join(dir, 'bad.csv');
     writeFileSync(badCsv, 'a,b,c,y\n1,2,3,1\n');
     const cases: [string[], RegExp][] = [
@@ -63,14 +64,15 @@ describe('unequal metagrad', () => {
       [['metagrad', '--net', netPath, '--train', trainPath, '--val', valPath, '--lr', '0.1', '--bogus'], /bogus/],
     ];
     for (const [args, pattern] of cases) {
-      const r = cli(args);
-      expect(r.status, args.join(' ')).toBe(2);
+      const r = await runInProcess(args);
+      expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     }
     const twoOut = join(dir, 'two.json');
     writeFileSync(twoOut, JSON.stringify({ activation: 'tanh', layers: [{ W: [[1, 0], [0, 1]], b: [0, 0] }] }));
-    const r = cli(['metagrad', '--net', twoOut, '--train', trainPath, '--val', valPath, '--lr', '0.1']);
-    expect(r.status).toBe(2);
+    const r = await runInProcess(['metagrad', '--net', twoOut, '--train', trainPath, '--val', valPath, '--lr', '0.1']);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/last layer must have one output/);
   });
 
@@ -103,17 +105,17 @@ describe('unequal reweight', () => {
     expect(readFileSync(out.replace(/\.json$/, '.svg'), 'utf8')).toMatch(/^<svg[\s\S]*l2rw[\s\S]*<\/svg>$/);
   });
 
-  it('rejects a bad experiment, seed count or method name with exit code 2', () => {
+  it('rejects a bad experiment, seed count or method name with exit code 2', async () => {
     for (const [args, pattern] of [
       [['reweight', '--experiment', 'cifar'], /--experiment: 'cifar' is not one of imbalance, noise/],
       [['reweight'], /--experiment is required/],
       [['reweight', '--experiment', 'noise', '--seeds', '0'], /--seeds: '0' must be an integer ≥ 1/],
       [['reweight', '--experiment', 'noise', '--methods', 'uniform,magic'], /--methods: unknown 'magic'; choose from uniform/],
     ] as [string[], RegExp][]) {
-      const r = cli(args);
-      expect(r.status, args.join(' ')).toBe(2);
+      const r = await runInProcess(args);
+      expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(pattern);
     }
-    expect(cli(['reweight', '--help']).stdout).toMatch(/--experiment <e>/);
+    expect((await runInProcess(['reweight', '--help'])).stdout).toMatch(/--experiment <e>/);
   });
 });
