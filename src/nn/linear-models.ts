@@ -853,18 +853,26 @@ export function checkTrainedMinimiser(
 /**
  * The bytes the largest arrays of a linear problem take (an estimate, for refusing a problem
  * before allocating it): the features X as a tensor (n·d), the targets (n·K, one-hot for
- * softmax), the fast HVP's cached logit curvatures (n·K²), and with `denseHessian` the p × p
- * Hessian, its Cholesky factor and a working copy (3p², p = (d + 1)K), all float64.
+ * softmax), the fast HVP's cached logit curvatures (n·K²), with `denseHessian` the p × p Hessian,
+ * its Cholesky factor and a working copy (3p², p = (d + 1)K), and with `perExampleGradients` the
+ * n × p matrix of per-example gradients that influence scores are dot products with; all float64.
  *
- * @param opts `denseHessian`: whether a dense Hessian is formed (dense Newton, the exact solver).
+ * @param opts `denseHessian`: whether a dense Hessian is formed (dense Newton, the exact solver);
+ *   `perExampleGradients`: whether every row's gradient is kept (influence of every row).
  *
  * @example
  * ```ts
- * linearProblemBytes('softmax', 50, 784, 3001, { denseHessian: true }); // ≈ 4.5e13: refuse
+ * linearProblemBytes('softmax', 50, 784, 3001, { denseHessian: true }); // ≈ 1.3e14: refuse
  * ```
  */
-export function linearProblemBytes(kind: LinearModelKind, n: number, d: number, classes = 1, opts: { denseHessian?: boolean } = {}): number {
+export function linearProblemBytes(
+  kind: LinearModelKind,
+  n: number,
+  d: number,
+  classes = 1,
+  opts: { denseHessian?: boolean; perExampleGradients?: boolean } = {},
+): number {
   const K = kind === 'softmax' ? classes : 1;
   const p = (d + 1) * K;
-  return 8 * (n * d + n * K + n * K * K + 4 * p + (opts.denseHessian ? 3 * p * p : 0));
+  return 8 * (n * d + n * K + n * K * K + 4 * p + (opts.denseHessian ? 3 * p * p : 0) + (opts.perExampleGradients ? n * p : 0));
 }

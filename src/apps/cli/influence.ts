@@ -96,7 +96,7 @@ export const command: Command = {
     if (solver === 'lissa' && lissa.scale === 'auto' && !flags.has('lissa-batch') && !(lissa.damping < 1.8)) {
       throw new UsageError(`--lissa-damping ${lissa.damping}: the automatic full-batch scale s = λ̂/(1.8 − d) needs d < 1.8; give --lissa-scale, or a smaller --lissa-damping`);
     }
-    const problem = loadLinearProblem(flags, io, { denseHessian: (p) => p <= 3000 || solver === 'exact', leaveOneOut: true });
+    const problem = loadLinearProblem(flags, io, { denseHessian: (p) => p <= 3000 || solver === 'exact', leaveOneOut: true, perExampleGradients: true });
     const dim = problem.obj.dim;
     const opts: SolverOptions = {
       solver,

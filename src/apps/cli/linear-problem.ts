@@ -103,6 +103,8 @@ export interface LoadOptions {
   denseHessian: (p: number) => boolean;
   /** Require a minimiser after removing any one row (the influence command's removal effects). */
   leaveOneOut: boolean;
+  /** Whether every row's gradient is kept (n × p, the influence command), for the memory check. */
+  perExampleGradients?: boolean;
 }
 
 /** `--train a.csv row 5 (line 6), column 2 ("x1") = 3.2` */
@@ -167,7 +169,7 @@ export function loadLinearProblem(flags: Flags, io: CliIo, opts: LoadOptions): L
   }
   const model = linearModel(kind, train.d, classes);
   // Before anything of size n·K is allocated (the one-hot targets).
-  checkMemory(kind, train, classes, opts.denseHessian(model.dim), givenK !== undefined);
+  checkMemory(kind, train, classes, opts.denseHessian(model.dim), givenK !== undefined, opts.perExampleGradients ?? false);
   let Yt: Tensor;
   try {
     // Labels the model cannot use (a 2 for logreg, a 0.5 or 3000 for softmax) are the user's to fix.
@@ -200,8 +202,8 @@ export function loadLinearProblem(flags: Flags, io: CliIo, opts: LoadOptions): L
 }
 
 /** Refuses a problem whose largest arrays would not fit in half of this machine's memory, before allocating them. */
-function checkMemory(kind: LinearModelKind, train: CsvData, K: number, denseHessian: boolean, givenK: boolean): void {
-  const bytes = linearProblemBytes(kind, train.n, train.d, K, { denseHessian });
+function checkMemory(kind: LinearModelKind, train: CsvData, K: number, denseHessian: boolean, givenK: boolean, perExampleGradients: boolean): void {
+  const bytes = linearProblemBytes(kind, train.n, train.d, K, { denseHessian, perExampleGradients });
   const budget = totalmem() / 2;
   if (bytes <= budget) return;
   const p = (train.d + 1) * K;
