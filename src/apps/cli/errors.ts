@@ -8,7 +8,15 @@
  * @module
  */
 
-/** An error whose message is meant for the user as is (bad flags, unreadable files): one line, exit 2, no stack trace. */
+/**
+ * An error whose message is meant for the user as is (bad flags, unreadable files): one line,
+ * exit 2, no stack trace.
+ *
+ * @example
+ * ```ts
+ * throw new UsageError("--l2: 'x' is not a number");
+ * ```
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
 }

@@ -32,7 +32,14 @@ export interface NumberRule {
   max?: number;
 }
 
-/** Whether `argv` asks for help (`--help` or `-h` anywhere). */
+/**
+ * Whether `argv` asks for help (`--help` or `-h` anywhere).
+ *
+ * @example
+ * ```ts
+ * wantsHelp(['--l2', '0.1', '-h']); // true
+ * ```
+ */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }

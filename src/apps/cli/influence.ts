@@ -11,6 +11,7 @@ import {
   collinearNote,
   LINEAR_PROBLEM_FLAGS,
   LINEAR_PROBLEM_HELP,
+  LINEAR_PROBLEM_REFUSALS,
   largerL2,
   type LinearProblem,
   loadLinearProblem,
@@ -54,6 +55,8 @@ Solver options:
   --seed <s>          seed for LiSSA mini-batches and the Arnoldi start (default 0)
 A solver that stops at its cap above its tolerance, diverges, or finds H (+ δI) singular or not
 positive definite is an error (exit 1) naming the flag to change; no partial result is written.
+
+${LINEAR_PROBLEM_REFUSALS}
 
 Example:
   unequal influence --train train.csv --test test.csv --model logreg --l2 0.01 --test-index 3 --out inf.json`;

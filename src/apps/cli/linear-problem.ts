@@ -57,14 +57,17 @@ export const LINEAR_PROBLEM_HELP = `  --train <csv>       training data: header 
 Parameters ("params" in the JSON): logreg/linreg [w_1 … w_d, b]; softmax
 [W[0][1..d], W[1][1..d], …, W[K−1][1..d], b[0], …, b[K−1]] (class-major weights, then the K
 intercepts; the intercepts are centred to sum 0, since adding a constant to all of them changes no
-probability).
-Refused before training (exit 1): a problem whose objective has no minimiser, so that "converged"
-numbers would be meaningless: one class only, a softmax class without training rows, a one-row
-training set, a class whose only row some removal would take away, and at λ = 0 (quasi-)separable
-logreg/softmax data (detected on the trained θ̂: every margin can grow without bound). Refused as
-usage errors (exit 2): values of magnitude ≥ 1e150 (their squares overflow float64) and softmax
-labels that skip a class (a stray 3000 among 0..9). Rows in messages count from 1 (the first data
-row after the header); --test-index, --indices and the influence array count from 0.`;
+probability).`;
+
+/** Help text on what the linear commands refuse, and how rows are counted in messages. */
+export const LINEAR_PROBLEM_REFUSALS = `Refused with exit 1, since "converged" numbers would be meaningless: an objective without a
+minimiser (one class only; a softmax class without training rows; a one-row training set; a class
+whose only row a removal would take away; at λ = 0, (quasi-)separable logreg/softmax data, found
+on the trained θ̂: its margins can grow without bound), a result that is not finite, a problem too
+large for memory. Refused as usage errors (exit 2): values of magnitude ≥ 1e150 (their squares
+overflow float64) and softmax labels that skip a class (a stray 3000 among 0..9). Rows in messages
+count from 1 (the first data row after the header); --test-index, --indices and the influence
+array count from 0.`;
 
 /** Magnitudes from which a value's square (the Hessian sums xxᵀ, the squared error (z − y)²) nears float64's 1.8e308. */
 const MAGNITUDE_LIMIT = 1e150;
@@ -107,7 +110,15 @@ export interface LoadOptions {
   perExampleGradients?: boolean;
 }
 
-/** `--train a.csv row 5 (line 6), column 2 ("x1") = 3.2` */
+/**
+ * A cell of a CSV named for the user: flag, file, 1-based row, file line, column and value.
+ *
+ * @example
+ * ```ts
+ * cellText('train', 'a.csv', { row: 4, line: 6, column: 1, name: 'x1', value: 3.2 });
+ * // '--train a.csv row 5 (line 6), column 2 ("x1") = 3.2'
+ * ```
+ */
 export function cellText(flag: string, path: string, c: CsvCell): string {
   return `--${flag} ${path} row ${c.row + 1} (line ${c.line}), column ${c.column + 1} (${JSON.stringify(c.name)}) = ${c.value}`;
 }
@@ -230,8 +241,17 @@ interface MinimiserContext {
 
 /**
  * A {@link NoMinimiserError} as a {@link CliFailure} whose fix names the flag or the data to
- * change; `index` says how a removed row is numbered for the user (`--indices`, `influence[]`).
+ * change; `indexIn` says how a removed row is numbered for the user (`--indices`, `influence[]`).
  * Anything else is returned as is.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   checkMinimiser('logreg', train, 0.1, { source: '--train a.csv' });
+ * } catch (e) {
+ *   throw noMinimiserFailure(e, context); // CliFailure: … every row has label 1 …; add --train rows of the other class …
+ * }
+ * ```
  */
 export function noMinimiserFailure(e: unknown, ctx: MinimiserContext, indexIn?: 'influence' | 'indices'): unknown {
   if (!(e instanceof NoMinimiserError)) return e;
@@ -269,7 +289,14 @@ export function noMinimiserFailure(e: unknown, ctx: MinimiserContext, indexIn?: 
   return new CliFailure(`${e.diagnosis}${where}; ${fix}`);
 }
 
-/** The cells of largest magnitude in the test row and in --train: `the largest inputs are …`. */
+/**
+ * The cells of largest magnitude in the test row and in --train, for messages about an overflow.
+ *
+ * @example
+ * ```ts
+ * largestInputs(problem); // 'the largest inputs are --test t.csv row 1 (line 2), column 1 ("x0") = 1e+149 and --train …'
+ * ```
+ */
 export function largestInputs(problem: LinearProblem): string {
   const t = largestCell(problem.test, [problem.testIndex]);
   const r = largestCell(problem.train);
@@ -277,19 +304,39 @@ export function largestInputs(problem: LinearProblem): string {
   return `the largest inputs are ${parts.join(' and ')}`;
 }
 
-/** Where an overflow most likely came from, and the fix. */
+/**
+ * Where an overflow most likely came from ({@link largestInputs}), and the fix.
+ *
+ * @example
+ * ```ts
+ * overflowHint(problem); // 'the largest inputs are …: rescale (standardise) those columns'
+ * ```
+ */
 export function overflowHint(problem: LinearProblem): string {
   return `${largestInputs(problem)}: rescale (standardise) those columns`;
 }
 
-/** A suggestion for a larger λ: 1e-3 at λ = 0, else 10λ. */
+/**
+ * A suggestion for a larger λ: 1e-3 at λ = 0, else 10λ.
+ *
+ * @example
+ * ```ts
+ * largerL2(0);    // '--l2 1e-3'
+ * largerL2(0.01); // '--l2 0.10'
+ * ```
+ */
 export function largerL2(l2: number): string {
   return `--l2 ${l2 > 0 ? (10 * l2).toPrecision(2) : '1e-3'}`;
 }
 
 /**
  * Columns that make the Hessian singular at λ = 0 (constant columns duplicate the intercept,
- * identical columns each other), as a parenthesised note, or ''.
+ * identical columns each other; fewer rows than parameters), as a parenthesised note, or ''.
+ *
+ * @example
+ * ```ts
+ * collinearNote(problem); // ' (columns "x0" and "x1" are identical)'
+ * ```
  */
 export function collinearNote(problem: LinearProblem): string {
   const { train, l2 } = problem;
@@ -341,7 +388,12 @@ export function trainLinearProblem(problem: LinearProblem): TrainResult {
 
 /**
  * Checks a trained (or retrained, with `weights`) θ̂: finite, and a minimiser (see
- * {@link checkTrainedMinimiser}); `what` names the step in the message.
+ * {@link checkTrainedMinimiser}); `what` names the step in the message. Throws a {@link CliFailure}.
+ *
+ * @example
+ * ```ts
+ * checkTrained(problem, theta, 'retraining without --indices 7 (row 8)', weights, 'indices');
+ * ```
  */
 export function checkTrained(problem: LinearProblem, theta: Float64Array, what: string, weights?: Float64Array, indexIn?: 'indices'): void {
   if (!theta.every(Number.isFinite)) throw new CliFailure(`${what} overflowed (θ is not finite); ${overflowHint(problem)}`);
@@ -355,7 +407,19 @@ export function checkTrained(problem: LinearProblem, theta: Float64Array, what: 
   }
 }
 
-/** A trainer's error as a {@link CliFailure} that says what to change; `what` names the step. */
+/**
+ * A trainer's error as a {@link CliFailure} that says what to change (an overflow: the inputs; a
+ * cap: --l2 or standardised columns); `what` names the step. Anything else is returned as is.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   newton(problem.obj);
+ * } catch (e) {
+ *   throw trainingFailure(e, problem, 'training'); // CliFailure: training did not reach ‖∇R‖ < 1e-10 …
+ * }
+ * ```
+ */
 export function trainingFailure(e: unknown, problem: LinearProblem, what: string): unknown {
   if (e instanceof ConvergenceError) {
     if (!Number.isFinite(e.residual)) return new CliFailure(`${what} overflowed (‖∇R‖ = ${e.residual}); ${overflowHint(problem)}`);

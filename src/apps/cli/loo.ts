@@ -11,6 +11,7 @@ import {
   checkTrained,
   LINEAR_PROBLEM_FLAGS,
   LINEAR_PROBLEM_HELP,
+  LINEAR_PROBLEM_REFUSALS,
   loadLinearProblem,
   noMinimiserFailure,
   trainingFailure,
@@ -38,6 +39,8 @@ remainder that is separable) is an error (exit 1) naming the row, not a number.
 
 ${LINEAR_PROBLEM_HELP}
   --indices <list>    comma-separated 0-based training rows to leave out (required)
+
+${LINEAR_PROBLEM_REFUSALS}
 
 Example:
   unequal loo --train train.csv --test test.csv --model logreg --l2 0.01 --test-index 3 --indices 0,7,14`;
