@@ -76,7 +76,7 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
     if (typeof t === 'string') notes.push(`PyTorch peer skipped: ${t}`);
     else {
       torch = t;
-      notes.push(`PyTorch ${t.version}, float64, 1 thread, BLAS ${t.blas}`);
+      notes.push(`PyTorch ${t.version}, float64, 1 thread, BLAS: ${t.blas.split(', ').map((p) => p.split('/').at(-1)).join(', ')}`);
     }
   }
   let jax: typeof import('@jax-js/jax') | undefined;

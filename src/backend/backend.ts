@@ -6,8 +6,10 @@
  * storage is dense and row-major. A backend never mutates its inputs, so a storage handle can be
  * shared by many tensors (reshape is free).
  *
- * Two backends implement it: `cpu` (float64, plain TypeScript — the oracle every test compares
- * against) and `gpu` (float32, gpu.js kernels from `kernels/`).
+ * Three backends implement it: `reference` (float64, plain TypeScript in `cpu.ts`: the oracle
+ * every test compares against), `cpu` (float64, the default: the oracle with its matrix products on
+ * a WebAssembly SIMD kernel over all cores, `wasm/`; tested against `reference` with derived
+ * bounds) and `gpu` (float32, gpu.js kernels from `kernels/`).
  *
  * @module
  */
@@ -25,7 +27,7 @@ export type Storage = unknown;
  * method returns fresh storage and leaves its inputs untouched.
  */
 export interface Backend {
-  /** A short name: `'cpu'` or `'gpu'`. */
+  /** A short name: `'cpu'` (both float64 backends) or `'gpu'`. */
   readonly name: string;
   /** The precision results are computed in; tests pick their tolerances from it. */
   readonly precision: 'float64' | 'float32';

@@ -1,8 +1,9 @@
 /**
- * The float64 reference backend, in plain TypeScript.
+ * The float64 reference backend, in plain TypeScript (`setBackend('reference')`).
  *
- * This backend *is* the definition of every operation: the GPU backend and every test compare
- * against it. It favours loops whose memory access is sequential (the matmul variants pick their
+ * This backend *is* the definition of every operation: the default `cpu` backend (`wasm/backend.ts`,
+ * which inherits everything here but the large matrix products), the GPU backend and every test
+ * compare against it. It favours loops whose memory access is sequential (the matmul variants pick their
  * loop order from the transpose flags) because that, not cleverness, is what makes plain JavaScript
  * fast on these sizes.
  *
