@@ -16,8 +16,9 @@
  * Channels-last makes each gathered slice C contiguous values and puts the image rows (N·Ho·Wo)
  * in the gemm's A operand, which is the operand matmul's batching rule folds a vmapped batch into
  * (per-example gradients stay one large product). The cost is take's copy (the im2col matrix holds
- * kh·kw copies of the input: 63 MB for LeNet's second layer at batch 100) plus one matmul on the
- * backend's fast kernel, and the gpu.js backend runs it through its existing kernels. A conv
+ * kh·kw copies of the input: 63 MB for LeNet's second layer at batch 100, gathered in bands of
+ * output rows of at most 16 MB, see BAND_ENTRIES) plus the matmul on the backend's fast kernel, and
+ * the gpu.js backend runs it through its existing kernels with no kernel of its own. A conv
  * primitive with its own backend kernels would have to earn its place by speed or memory (tinygrad's
  * rule); it would not change any derivative.
  *
