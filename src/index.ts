@@ -31,7 +31,7 @@ export {
   toNdarray,
 } from './core/create.ts';
 export { Rng } from './core/rng.ts';
-export { type Pytree, type TreeDef, type LeafDef, type NoneDef, type ArrayDef, type ObjectDef, type Flattened, treeFlatten, treeUnflatten, treeMap } from './core/pytree.ts';
+export { type Pytree, type TreeDef, type LeafDef, type NoneDef, type ArrayDef, type ObjectDef, type Flattened, treeFlatten, treeUnflatten, treeMap, MAX_TREE_DEPTH } from './core/pytree.ts';
 
 export { jvp } from './transforms/jvp.ts';
 export { vjp } from './transforms/reverse.ts';
@@ -58,7 +58,8 @@ export * from './ops/losses.ts';
 export * from './ops/conv.ts';
 
 export { setBackend, getBackend, registerBackend, type GpuOptions, type CpuOptions, type Factory } from './backend/index.ts';
-export type { Backend, Storage, UnaryOp, BinaryOp, ReduceOp } from './backend/backend.ts';
+export type { Backend, Storage } from './backend/backend.ts';
+export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, type UnaryOp, type BinaryOp, type ReduceOp } from './base/op-list.ts';
 export { tidy, dispose } from './core/memory.ts';
 
 export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDefiniteError, type SymmetricEigen } from './linalg/dense.ts';
@@ -79,6 +80,7 @@ export {
 export * from './nn/mlp.ts';
 export * from './nn/cnn.ts';
 export { newton, ConvergenceError, type NewtonOptions, type TrainResult } from './optim/newton.ts';
+export type { ConvergenceDetails } from './optim/errors.ts';
 export { lbfgs, minimizeLbfgs, type LbfgsOptions } from './optim/lbfgs.ts';
 export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from './optim/cg.ts';
 export * from './optim/sgd.ts';

@@ -22,32 +22,77 @@ import { add, tanh } from '../ops/arith.ts';
 import { relu } from '../ops/nn.ts';
 import { bceWithLogits } from '../ops/losses.ts';
 import { reshape } from '../ops/shape-ops.ts';
-import { type Padding2d, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
+import { type Padding2d, type Size2d, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
 import { gemm } from '../prims/index.ts';
 import { fmt } from '../base/shape.ts';
 
-type Pair = number | readonly [number, number];
+/** A 2-D convolution layer: `out` kernels of `size`, plus a per-channel bias unless `bias: false`. */
+export interface ConvLayer {
+  /** The layer's type. */
+  kind: 'conv';
+  /** Output channels (number of kernels). */
+  out: number;
+  /** Kernel size. */
+  size: Size2d;
+  /** Step between windows. Default 1. */
+  stride?: Size2d;
+  /** Default `'valid'`. */
+  padding?: Padding2d;
+  /** Add a per-channel bias. Default true. */
+  bias?: boolean;
+}
+
+/** Max pooling (ties split the derivative equally; see `maxPool2d`) or average pooling (padding not counted; see `avgPool2d`). */
+export interface PoolLayer {
+  /** The layer's type. */
+  kind: 'maxPool' | 'avgPool';
+  /** Window size. */
+  size: Size2d;
+  /** Step between windows. Default: the window size. */
+  stride?: Size2d;
+  /** Default `'valid'`. */
+  padding?: Padding2d;
+}
+
+/** An elementwise nonlinearity. */
+export interface ActivationLayer {
+  /** The layer's type. */
+  kind: 'relu' | 'tanh';
+}
+
+/** `[C, H, W]` → `[C·H·W]`, channel-major (torch's order). */
+export interface FlattenLayer {
+  /** The layer's type. */
+  kind: 'flatten';
+}
+
+/** A dense layer x Wᵀ + b with `W` `[out, in]`. */
+export interface DenseLayer {
+  /** The layer's type. */
+  kind: 'dense';
+  /** Output features. */
+  out: number;
+  /** Add a bias. Default true. */
+  bias?: boolean;
+}
 
 /** One layer of a {@link sequential} network. Shapes are per example: `[C, H, W]` or `[d]`. */
-export type LayerSpec =
-  /** 2-D convolution with `out` kernels of `size`, plus a per-channel bias unless `bias: false`. */
-  | { kind: 'conv'; out: number; size: Pair; stride?: Pair; padding?: Padding2d; bias?: boolean }
-  /** Max pooling (ties split the derivative equally; see `maxPool2d`). */
-  | { kind: 'maxPool'; size: Pair; stride?: Pair; padding?: Padding2d }
-  /** Average pooling (padding not counted; see `avgPool2d`). */
-  | { kind: 'avgPool'; size: Pair; stride?: Pair; padding?: Padding2d }
-  /** Elementwise nonlinearities. */
-  | { kind: 'relu' }
-  | { kind: 'tanh' }
-  /** `[C, H, W]` → `[C·H·W]`, channel-major (torch's order). */
-  | { kind: 'flatten' }
-  /** Dense layer x Wᵀ + b with `W` `[out, in]`. */
-  | { kind: 'dense'; out: number; bias?: boolean };
+export type LayerSpec = ConvLayer | PoolLayer | ActivationLayer | FlattenLayer | DenseLayer;
 
-/** A convolution's parameters: kernels `[O, C, kh, kw]` (L2-penalised) and biases `[O]`. */
-export type ConvParams = { w: Tensor; b?: Tensor };
-/** A dense layer's parameters: `W` `[out, in]` (L2-penalised) and `b` `[out]`. */
-export type DenseParams = { W: Tensor; b?: Tensor };
+/** A convolution's parameters (a type literal, not an interface, so that it is a `Pytree`). */
+export type ConvParams = {
+  /** Kernels `[O, C, kh, kw]` (L2-penalised). */
+  w: Tensor;
+  /** Biases `[O]` (not penalised). */
+  b?: Tensor;
+};
+/** A dense layer's parameters (a type literal, so that it is a `Pytree`). */
+export type DenseParams = {
+  /** Weights `[out, in]` (L2-penalised). */
+  W: Tensor;
+  /** Biases `[out]` (not penalised). */
+  b?: Tensor;
+};
 /** A network's parameters: one entry per conv or dense layer, in order. A pytree. */
 export type SequentialParams = (ConvParams | DenseParams)[];
 
@@ -79,7 +124,7 @@ export interface Sequential {
   forward(params: SequentialParams, X: Tensor): Tensor;
 }
 
-const pairOf = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+const pairOf = (v: Size2d): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 /** Output size of a window op along one axis (the same rule as ops/conv.ts). */
 function windowOut(size: number, k: number, stride: number, padding: Padding2d, axis: 0 | 1): number {

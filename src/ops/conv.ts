@@ -45,13 +45,16 @@ import * as p from '../prims/index.ts';
 import { add, mul } from './arith.ts';
 import { asTensor, full, tensor } from '../core/create.ts';
 
+/** A window size or stride of a 2-D window op: one number for both axes, or `[rows, cols]`. */
+export type Size2d = number | readonly [number, number];
+
 /** Padding of a 2-D window op: a number, `[ph, pw]` (both sides of each axis), `'same'` or `'valid'`. */
 export type Padding2d = number | readonly [number, number] | 'same' | 'valid';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   /** Step between windows, one number or `[sh, sw]`. Default 1. */
-  stride?: number | readonly [number, number];
+  stride?: Size2d;
   /** Default `'valid'` (no padding), as in torch and `lax.conv`. */
   padding?: Padding2d;
 }
@@ -59,9 +62,9 @@ export interface Conv2dOptions {
 /** Options of {@link maxPool2d} and {@link avgPool2d}. */
 export interface Pool2dOptions {
   /** Window size, one number or `[kh, kw]`. */
-  size: number | readonly [number, number];
+  size: Size2d;
   /** Step between windows. Default: the window size (non-overlapping windows, as torch). */
-  stride?: number | readonly [number, number];
+  stride?: Size2d;
   /** Default `'valid'`. */
   padding?: Padding2d;
 }
