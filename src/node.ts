@@ -37,5 +37,5 @@ export {
   type BinaryPairOptions,
 } from './data/mnist.ts';
 export { IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS, parseIdx, readIdx, encodeIdx, type IdxArray, type ParseIdxOptions } from './data/idx.ts';
-export { imbalancedPair, noisyPair, type ImbalancedPairOptions, type ImbalancedSizes, type NoisyPairOptions } from './data/builders.ts';
+export { imbalancedPair, noisyPair, flipLabels, type ImbalancedPairOptions, type ImbalancedSizes, type NoisyPairOptions } from './data/builders.ts';
 export { readCsv, writeCsv, parseCsv, formatCsv, type CsvData, type ParseCsvOptions } from './data/csv.ts';

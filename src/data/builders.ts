@@ -94,9 +94,13 @@ export interface ImbalancedSizes {
  * ```
  */
 export function imbalancedPair(opts: ImbalancedPairOptions): {
+  /** The imbalanced training set. */
   train: BinarySet;
+  /** The small balanced validation set (the clean data L2RW meta-learns on). */
   val: BinarySet;
+  /** The balanced test set. */
   test: BinarySet;
+  /** How many of each digit went where. */
   sizes: ImbalancedSizes;
 } {
   const majority = opts.majority ?? 9;
@@ -217,7 +221,12 @@ export function flipLabels<T extends Float64Array | Int32Array>(
   fraction: number,
   numClasses: number,
   seed: number,
-): { labels: T; flipped: boolean[] } {
+): {
+  /** The noisy labels, the same array type as `y`. */
+  labels: T;
+  /** `flipped[i]` is true exactly where `labels[i] !== y[i]`. */
+  flipped: boolean[];
+} {
   if (!(fraction >= 0 && fraction <= 1)) throw new Error(`flipLabels: fraction must be in [0, 1], got ${fraction}`);
   if (!Number.isInteger(numClasses) || numClasses < 2) {
     throw new Error(`flipLabels: numClasses must be an integer ≥ 2, got ${numClasses}`);

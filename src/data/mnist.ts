@@ -436,7 +436,16 @@ export interface BinaryPairOptions {
  * // full.train.n → 13007 (6742 + 6265), full.test.n → 2163 (1135 + 1028)
  * ```
  */
-export function binaryPair(a: number, b: number, opts: BinaryPairOptions = {}): { train: BinarySet; test: BinarySet } {
+export function binaryPair(
+  a: number,
+  b: number,
+  opts: BinaryPairOptions = {},
+): {
+  /** The training rows (`trainFraction` of each digit, or full MNIST's training file). */
+  train: BinarySet;
+  /** The held-out rows (the rest, or full MNIST's test file). */
+  test: BinarySet;
+} {
   const seed = opts.seed ?? 0;
   const full = resolveSource('binaryPair', opts.source, opts.scale);
   if (a === b) throw new Error(`binaryPair: the two digits must differ, got ${a} and ${b}`);
