@@ -85,6 +85,7 @@ export { lbfgs, minimizeLbfgs, type LbfgsOptions } from './optim/lbfgs.ts';
 export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvature } from './optim/cg.ts';
 export * from './optim/sgd.ts';
 export * from './influence/index.ts';
+export * from './influence/attribution.ts';
 export * from './reweight/index.ts';
 // The datasets read MNIST files (node:fs), so they are exported from 'unequal/node' (src/node.ts):
 // the root stays free of Node builtins and bundles for the browser.
