@@ -14,13 +14,14 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
   type Tensor,
-  abs, add, bceWithLogits, broadcastTo, concat, cos, div, dot, erf, exp, expandDims, gelu, grad, greater, hessian, hvp, jvp,
+  abs, add, bceWithLogits, broadcastTo, concat, cos, div, dot, erf, exp, expandDims, gelu, grad, greater, jvp,
   log, log1p, logSoftmax, logSumExp, matmul, max, maximum, mean, minimum, mse, mul, neg, pad, pow, relu,
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
-  take, tanh, tensor, transpose, vjp, vmap, where,
+  take, tanh, tensor, transpose, where,
 } from '../../src/index.ts';
 import { gemm, scatterAdd } from '../../src/prims/index.ts';
-import { centralDifference, expectClose, inner, maxAbs, seededTensor, values } from '../helpers.ts';
+import { expectClose, seededTensor, values } from '../helpers.ts';
+import { describeRuleProperties } from '../rule-properties.ts';
 
 type Fn = (...xs: Tensor[]) => Tensor;
 interface Case {
@@ -120,100 +121,17 @@ const cases: Case[] = [
 /** fast-check input: three sizes plus a seed for the data. */
 const sizesAndSeed = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }));
 
-function draw(c: Case, a: number, b: number, cc: number, seed: number): Tensor[] {
-  return c.shapes(a, b, cc).map((shape, i) => {
-    const [lo, hi] = c.domain?.[i] ?? [-2, 2];
-    return seededTensor(shape, seed + 7919 * i, lo, hi);
-  });
-}
-
-/** Replaces argument i of xs. */
-const withArg = (xs: Tensor[], i: number, x: Tensor) => xs.map((y, j) => (j === i ? x : y));
-
-const RUNS = 12;
-
-describe.each(cases)('$name', (c) => {
-  it('JVP matches a central finite difference', () => {
-    fc.assert(
-      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
-        const xs = draw(c, a, b, cc, seed);
-        fc.pre(!c.valid || c.valid(xs.map(values)));
-        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
-        const [, tangent] = jvp(c.f, xs, ts);
-        // The difference quotient along all arguments at once: F(s) = f(xs + s·ts).
-        const h = 1e-5;
-        const plus = c.f(...xs.map((x, i) => add(x, mul(h, ts[i]!)))).toFloat64Array();
-        const minus = c.f(...xs.map((x, i) => sub(x, mul(h, ts[i]!)))).toFloat64Array();
-        const fd = plus.map((p, k) => (p - minus[k]!) / (2 * h));
-        // Truncation h²/6·|f'''| ≤ ~1e-8 on these domains, rounding ε|f|/h ≈ 1e-11.
-        expectClose(tangent, fd, { rtol: 1e-6, atol: 1e-6, what: `${c.name} JVP` });
-      }),
-      { numRuns: RUNS },
-    );
-  });
-
-  it('VJP is the adjoint of the JVP: ⟨u, J t⟩ = ⟨Jᵀ u, t⟩', () => {
-    fc.assert(
-      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
-        const xs = draw(c, a, b, cc, seed);
-        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
-        const [y, tangent] = jvp(c.f, xs, ts);
-        const u = seededTensor([...y.shape], seed + 5);
-        const [, pullback] = vjp(c.f, ...xs);
-        const cts = pullback(u) as Tensor[];
-        const lhs = inner(u, tangent);
-        const rhs = cts.reduce((s, ct, i) => s + inner(ct, ts[i]!), 0);
-        // Both sides are the same sum of products in a different order: rounding only.
-        const scale = 1 + maxAbs(u) * maxAbs(tangent) * u.size + cts.reduce((s, ct, i) => s + maxAbs(ct) * maxAbs(ts[i]!) * ct.size, 0);
-        expectClose(lhs, rhs, { rtol: 0, atol: 1e-12 * scale, what: `${c.name} adjoint` });
-      }),
-      { numRuns: RUNS },
-    );
-  });
-
-  it('HVP: forward-over-reverse = reverse-over-reverse = hessian·v ≈ finite difference of the gradient', () => {
-    fc.assert(
-      fc.property(sizesAndSeed, ([a, b, cc, seed]) => {
-        const xs = draw(c, a, b, cc, seed);
-        fc.pre(!c.valid || c.valid(xs.map(values)));
-        const y0 = c.f(...xs);
-        const weights = seededTensor([...y0.shape], seed + 11);
-        // A scalar function of each argument in turn: g(x) = ⟨w, f(…, x, …)⟩.
-        xs.forEach((x, i) => {
-          const g = (z: Tensor) => sum(mul(weights, c.f(...withArg(xs, i, z))));
-          const v = seededTensor([...x.shape], seed + 13 + i);
-          const fwdRev = hvp(g, x, v);
-          const revRev = hvp(g, x, v, { mode: 'rev-rev' });
-          const H = hessian(g)(x);
-          const Hv = matmul(reshape(H, [x.size, x.size]), reshape(v, [x.size]));
-          const scale = 1 + maxAbs(fwdRev);
-          expectClose(revRev, fwdRev, { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} rev-rev vs fwd-rev` });
-          expectClose(Hv, reshape(fwdRev, [x.size]), { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} hessian·v` });
-          const fd = centralDifference((z) => grad(g)(z) as Tensor, x, v);
-          expectClose(fwdRev, fd, { rtol: 1e-5, atol: 1e-5, what: `${c.name} arg ${i} HVP vs FD of gradient` });
-        });
-      }),
-      { numRuns: Math.ceil(RUNS / 2) },
-    );
-  });
-
-  it('vmap(f) equals f on each slice, stacked (batched and shared arguments)', () => {
-    fc.assert(
-      fc.property(sizesAndSeed, fc.integer({ min: 1, max: 4 }), ([a, b, cc, seed], B) => {
-        const slices = Array.from({ length: B }, (_, k) => draw(c, a, b, cc, seed + 1000 * k));
-        const nargs = slices[0]!.length;
-        // Map every argument, then (for two-argument functions) share the second one.
-        const patterns: (0 | null)[][] = nargs === 1 ? [[0]] : [Array(nargs).fill(0), [0, ...Array(nargs - 1).fill(null)]];
-        for (const axes of patterns) {
-          const args = axes.map((ax, i) => (ax === 0 ? stack(slices.map((s) => s[i]!)) : slices[0]![i]!));
-          const batched = vmap(c.f, axes)(...args);
-          const expected = stack(slices.map((s) => c.f(...s.map((x, i) => (axes[i] === 0 ? x : slices[0]![i]!)))));
-          expectClose(batched, expected, { rtol: 1e-12, atol: 1e-14, what: `${c.name} vmap ${JSON.stringify(axes)}` });
-        }
-      }),
-      { numRuns: RUNS },
-    );
-  });
+describeRuleProperties(cases, {
+  input: sizesAndSeed,
+  draw: (c, [a, b, cc, seed], offset) =>
+    c.shapes(a, b, cc).map((shape, i) => {
+      const [lo, hi] = c.domain?.[i] ?? [-2, 2];
+      return seededTensor(shape, seed + offset + 7919 * i, lo, hi);
+    }),
+  seed: ([, , , seed]) => seed,
+  smooth: (c, xs) => !c.valid || c.valid(xs.map(values)),
+  runs: 12,
+  maxBatch: 4,
 });
 
 describe('primitives with no derivative', () => {

@@ -10,11 +10,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Tensor,
-  add, grad, hessian, hvp, jvp, matmul, mul, ones, relu, reshape, stack, sub, sum, tensor, vjp, vmap,
+  add, grad, jvp, mul, ones, relu, reshape, sum, tensor, vmap,
 } from '../../src/index.ts';
 import { type Conv2dOptions, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../../src/ops/conv.ts';
 import { TORCH_A, TORCH_B, TORCH_C, TORCH_D } from './conv-torch-values.ts';
-import { centralDifference, expectClose, inner, maxAbs, seededTensor, values } from '../helpers.ts';
+import { expectClose, seededTensor, values } from '../helpers.ts';
+import { describeRuleProperties } from '../rule-properties.ts';
 
 /** y[n,o,i,j] = Σ_{c,a,b} xpad[n,c,i·sh+a,j·sw+b]·w[o,c,a,b], written as plainly as possible. */
 function referenceConv(x: Tensor, w: Tensor, sh: number, sw: number, [pt, pb]: number[], [pl, pr]: number[]): { y: Float64Array; shape: number[] } {
@@ -286,10 +287,7 @@ const cases: Case[] = [
   },
 ];
 
-/** Replaces argument i of xs. */
-const withArg = (xs: Tensor[], i: number, x: Tensor) => xs.map((y, j) => (j === i ? x : y));
 const seeds = fc.integer({ min: 1, max: 2 ** 31 - 1 });
-const draw = (c: Case, seed: number) => c.shapes.map((s, i) => seededTensor(s, seed + 7919 * i, -2, 2));
 /** relu kinks and pool ties: reject draws where a tiny step changes which branch is taken. */
 const smooth = (c: Case, xs: Tensor[]) => {
   if (c.valid && !c.valid(xs.map(values))) return false;
@@ -299,80 +297,14 @@ const smooth = (c: Case, xs: Tensor[]) => {
   return pre.every((v) => Math.abs(v) > 1e-3) && distinct([values(relu(tensor(pre, [pre.length])))].map((v) => v.filter((z) => z > 0)));
 };
 
-describe.each(cases)('$name: the rules through the composite', (c) => {
-  it('JVP matches a central finite difference', () => {
-    fc.assert(
-      fc.property(seeds, (seed) => {
-        const xs = draw(c, seed);
-        fc.pre(smooth(c, xs));
-        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
-        const [, tangent] = jvp(c.f, xs, ts);
-        const h = 1e-5;
-        const plus = c.f(...xs.map((x, i) => add(x, mul(h, ts[i]!)))).toFloat64Array();
-        const minus = c.f(...xs.map((x, i) => sub(x, mul(h, ts[i]!)))).toFloat64Array();
-        expectClose(tangent, plus.map((p, k) => (p - minus[k]!) / (2 * h)), { rtol: 1e-6, atol: 1e-6, what: `${c.name} JVP` });
-      }),
-      { numRuns: 8 },
-    );
-  });
-
-  it('VJP is the adjoint of the JVP: ⟨u, J t⟩ = ⟨Jᵀ u, t⟩', () => {
-    fc.assert(
-      fc.property(seeds, (seed) => {
-        const xs = draw(c, seed);
-        const ts = xs.map((x, i) => seededTensor([...x.shape], seed + 31 * i + 1));
-        const [y, tangent] = jvp(c.f, xs, ts);
-        const u = seededTensor([...y.shape], seed + 5);
-        const cts = (vjp(c.f, ...xs)[1](u)) as Tensor[];
-        const lhs = inner(u, tangent);
-        const rhs = cts.reduce((s, ct, i) => s + inner(ct, ts[i]!), 0);
-        const scale = 1 + maxAbs(u) * maxAbs(tangent) * u.size + cts.reduce((s, ct, i) => s + maxAbs(ct) * maxAbs(ts[i]!) * ct.size, 0);
-        expectClose(lhs, rhs, { rtol: 0, atol: 1e-12 * scale, what: `${c.name} adjoint` });
-      }),
-      { numRuns: 8 },
-    );
-  });
-
-  it('HVP: forward-over-reverse = reverse-over-reverse = hessian·v ≈ finite difference of the gradient', () => {
-    fc.assert(
-      fc.property(seeds, (seed) => {
-        const xs = draw(c, seed);
-        fc.pre(smooth(c, xs));
-        const weights = seededTensor([...c.f(...xs).shape], seed + 11);
-        xs.forEach((x, i) => {
-          const g = (z: Tensor) => sum(mul(weights, c.f(...withArg(xs, i, z))));
-          const v = seededTensor([...x.shape], seed + 13 + i);
-          const fwdRev = hvp(g, x, v);
-          const revRev = hvp(g, x, v, { mode: 'rev-rev' });
-          const H = hessian(g)(x);
-          const Hv = matmul(reshape(H, [x.size, x.size]), reshape(v, [x.size]));
-          const scale = 1 + maxAbs(fwdRev);
-          expectClose(revRev, fwdRev, { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} rev-rev vs fwd-rev` });
-          expectClose(Hv, reshape(fwdRev, [x.size]), { rtol: 1e-9, atol: 1e-12 * scale, what: `${c.name} arg ${i} hessian·v` });
-          const fd = centralDifference((z) => grad(g)(z) as Tensor, x, v);
-          expectClose(fwdRev, fd, { rtol: 1e-5, atol: 1e-5, what: `${c.name} arg ${i} HVP vs FD of gradient` });
-        });
-      }),
-      { numRuns: 3 },
-    );
-  });
-
-  it('vmap(f) equals f on each slice, stacked (batched and shared arguments)', () => {
-    fc.assert(
-      fc.property(seeds, fc.integer({ min: 1, max: 3 }), (seed, B) => {
-        const slices = Array.from({ length: B }, (_, k) => draw(c, seed + 1000 * k));
-        const nargs = slices[0]!.length;
-        const patterns: (0 | null)[][] = nargs === 1 ? [[0]] : [Array(nargs).fill(0), [0, ...Array(nargs - 1).fill(null)]];
-        for (const axes of patterns) {
-          const args = axes.map((ax, i) => (ax === 0 ? stack(slices.map((s) => s[i]!)) : slices[0]![i]!));
-          const batched = vmap(c.f, axes)(...args);
-          const expected = stack(slices.map((s) => c.f(...s.map((x, i) => (axes[i] === 0 ? x : slices[0]![i]!)))));
-          expectClose(batched, expected, { rtol: 1e-12, atol: 1e-14, what: `${c.name} vmap ${JSON.stringify(axes)}` });
-        }
-      }),
-      { numRuns: 6 },
-    );
-  });
+describeRuleProperties(cases, {
+  input: seeds,
+  draw: (c, seed, offset) => c.shapes.map((s, i) => seededTensor(s, seed + offset + 7919 * i, -2, 2)),
+  seed: (seed) => seed,
+  smooth,
+  runs: 6,
+  maxBatch: 3,
+  suffix: ': the rules through the composite',
 });
 
 describe('per-example gradients of a convolution by vmap(grad)', () => {
