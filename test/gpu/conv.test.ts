@@ -8,26 +8,15 @@
  * 5·5·4 = 100 terms inside a chain of a few dozen primitives, so errors stay near 1e-5 relative;
  * rtol 1e-4 with atol 1e-5 is far above rounding and far below any wrong rule (which errs at O(1)).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { type Tensor, grad, hvp, mul, relu, setBackend, sum, vmap } from '../../src/index.ts';
 import { addChannelBias, avgPool2d, conv2d, maxPool2d } from '../../src/ops/conv.ts';
 import { sequential, sequentialLoss } from '../../src/nn/cnn.ts';
-import { expectClose, seededTensor } from '../helpers.ts';
+import { seededTensor } from '../helpers.ts';
+import { compareOnGpu } from './compare.ts';
 
 afterEach(() => setBackend('cpu'));
 
-const F32 = { rtol: 1e-4, atol: 1e-5 };
-
-/** Runs `make()` on the CPU and on the gpu backend (inputs rebuilt on each) and compares. */
-function compare(mode: 'cpu' | 'webasm', what: string, make: () => Tensor | Tensor[]): void {
-  setBackend('cpu');
-  const want = [make()].flat().map((t) => t.toFloat64Array());
-  setBackend('gpu', { mode });
-  const got = [make()].flat().map((t) => t.toFloat64Array());
-  setBackend('cpu');
-  expect(got.length).toBe(want.length);
-  got.forEach((g, i) => expectClose(g, want[i]!, { ...F32, what: `${what} [${mode}] output ${i}` }));
-}
 
 const X = () => seededTensor([3, 4, 9, 8], 1);
 const W = () => seededTensor([5, 4, 5, 5], 2, -0.3, 0.3);
@@ -37,7 +26,7 @@ const block = (x: Tensor, w: Tensor, b: Tensor) =>
 
 describe.each(['cpu', 'webasm'] as const)('convolutions on the gpu backend, gpu.js mode %s', (mode) => {
   it('conv2d (same, strided, padded), max and average pooling, forward', () => {
-    compare(mode, 'conv2d', () => [
+    compareOnGpu(mode, 'conv2d', () => [
       conv2d(X(), W(), { padding: 'same' }),
       conv2d(X(), W(), { stride: 2, padding: [2, 1] }),
       maxPool2d(X(), { size: 3, stride: 2, padding: 'same' }),
@@ -49,15 +38,15 @@ describe.each(['cpu', 'webasm'] as const)('convolutions on the gpu backend, gpu.
   it('gradients, an HVP through conv and max pooling, and per-example gradients by vmap', () => {
     const u = () => seededTensor([3, 5, 5, 4], 4);
     const loss = (x: Tensor, w: Tensor, b: Tensor) => sum(mul(block(x, w, b), u()));
-    compare(mode, 'grad', () => grad(loss, { argnums: [0, 1, 2] })(X(), W(), B()) as Tensor[]);
-    compare(mode, 'hvp', () => hvp((w: Tensor) => { const y = block(X(), w, B()); return sum(mul(y, y)); }, W(), seededTensor([5, 4, 5, 5], 5)));
+    compareOnGpu(mode, 'grad', () => grad(loss, { argnums: [0, 1, 2] })(X(), W(), B()) as Tensor[]);
+    compareOnGpu(mode, 'hvp', () => hvp((w: Tensor) => { const y = block(X(), w, B()); return sum(mul(y, y)); }, W(), seededTensor([5, 4, 5, 5], 5)));
     const net = sequential([
       { kind: 'conv', out: 3, size: 3, padding: 'same' }, { kind: 'maxPool', size: 2 }, { kind: 'relu' },
       { kind: 'flatten' }, { kind: 'dense', out: 1 },
     ], [1, 6, 6]);
     const nll = sequentialLoss(net);
     const params = () => net.init(0, { std: 0.5 });
-    compare(mode, 'per-example grads', () => {
+    compareOnGpu(mode, 'per-example grads', () => {
       // Each example is one flat row [1, 36] with its label [1].
       const per = vmap(
         grad((p: ReturnType<typeof params>, x: Tensor, y: Tensor) => sum(nll(p, x, y))),

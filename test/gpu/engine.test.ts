@@ -15,22 +15,11 @@ import {
   vmap, where, greater, abs, pow, maximum, div, logSumExp,
 } from '../../src/index.ts';
 import { GpuStorage } from '../../src/backend/gpu.ts';
-import { expectClose, seededTensor } from '../helpers.ts';
+import { seededTensor } from '../helpers.ts';
+import { compareOnGpu } from './compare.ts';
 
 afterEach(() => setBackend('cpu'));
 
-const F32 = { rtol: 1e-4, atol: 1e-5 };
-
-/** Runs `make()` on the CPU and on the gpu backend (inputs rebuilt on each) and compares. */
-function compare(mode: 'cpu' | 'webasm', what: string, make: () => Tensor | Tensor[]): void {
-  setBackend('cpu');
-  const want = [make()].flat().map((t) => t.toFloat64Array());
-  setBackend('gpu', { mode });
-  const got = [make()].flat().map((t) => t.toFloat64Array());
-  setBackend('cpu');
-  expect(got.length).toBe(want.length);
-  got.forEach((g, i) => expectClose(g, want[i]!, { ...F32, what: `${what} [${mode}] output ${i}` }));
-}
 
 const X = () => seededTensor([12, 4], 1);
 const Y = () => tensor(Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 1 : 0)));
@@ -43,24 +32,24 @@ describe.each(['cpu', 'webasm'] as const)('gpu backend, gpu.js mode %s', (mode) 
   it('every primitive family forward', () => {
     const a = () => seededTensor([3, 4], 4, 0.2, 2);
     const b = () => seededTensor([3, 4], 5, -1, 1);
-    compare(mode, 'unary', () => [exp(b()), log(a()), sqrt(a()), tanh(b()), sigmoid(b()), abs(b()), softplus(b())]);
-    compare(mode, 'binary', () => [add(a(), b()), sub(a(), 1), mul(a(), b()), div(b(), a()), pow(a(), 2), maximum(a(), b())]);
-    compare(mode, 'select/compare', () => [where(greater(b(), 0), a(), b()), relu(b())]);
-    compare(mode, 'reductions', () => [sum(a(), 0), sum(a()), max(b(), 1), mean(a(), [0, 1]), logSumExp(b(), 1)]);
-    compare(mode, 'layout', () => [transpose(a()), slice(a(), [1, 1], [2, 2]), pad(a(), [[1, 0], [0, 2]]), concat([a(), b()], 1), take(a(), [2, 0, 2], 0)]);
-    compare(mode, 'matmul', () => [matmul(a(), transpose(b())), matmul(a(), seededTensor([4], 6)), matmul(seededTensor([2, 3, 4], 7), seededTensor([2, 4, 5], 8))]);
-    compare(mode, 'losses', () => [softmaxCrossEntropy(b(), tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]))]);
+    compareOnGpu(mode, 'unary', () => [exp(b()), log(a()), sqrt(a()), tanh(b()), sigmoid(b()), abs(b()), softplus(b())]);
+    compareOnGpu(mode, 'binary', () => [add(a(), b()), sub(a(), 1), mul(a(), b()), div(b(), a()), pow(a(), 2), maximum(a(), b())]);
+    compareOnGpu(mode, 'select/compare', () => [where(greater(b(), 0), a(), b()), relu(b())]);
+    compareOnGpu(mode, 'reductions', () => [sum(a(), 0), sum(a()), max(b(), 1), mean(a(), [0, 1]), logSumExp(b(), 1)]);
+    compareOnGpu(mode, 'layout', () => [transpose(a()), slice(a(), [1, 1], [2, 2]), pad(a(), [[1, 0], [0, 2]]), concat([a(), b()], 1), take(a(), [2, 0, 2], 0)]);
+    compareOnGpu(mode, 'matmul', () => [matmul(a(), transpose(b())), matmul(a(), seededTensor([4], 6)), matmul(seededTensor([2, 3, 4], 7), seededTensor([2, 4, 5], 8))]);
+    compareOnGpu(mode, 'losses', () => [softmaxCrossEntropy(b(), tensor([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]))]);
   });
   it('grad, both HVP modes, hessian, jvp and vmap(grad) agree with the CPU', () => {
-    compare(mode, 'grad', () => grad(logistic)(W()) as Tensor);
-    compare(mode, 'hvp fwd-rev', () => hvp(logistic, W(), V()));
-    compare(mode, 'hvp rev-rev', () => hvp(logistic, W(), V(), { mode: 'rev-rev' }));
-    compare(mode, 'hessian', () => hessian(logistic)(W()));
-    compare(mode, 'jvp', () => jvp(logistic, [W()], [V()])[1]);
-    compare(mode, 'per-sample grads', () =>
+    compareOnGpu(mode, 'grad', () => grad(logistic)(W()) as Tensor);
+    compareOnGpu(mode, 'hvp fwd-rev', () => hvp(logistic, W(), V()));
+    compareOnGpu(mode, 'hvp rev-rev', () => hvp(logistic, W(), V(), { mode: 'rev-rev' }));
+    compareOnGpu(mode, 'hessian', () => hessian(logistic)(W()));
+    compareOnGpu(mode, 'jvp', () => jvp(logistic, [W()], [V()])[1]);
+    compareOnGpu(mode, 'per-sample grads', () =>
       vmap(grad((w: Tensor, x: Tensor, y: Tensor) => bceWithLogits(matmul(x, w), y)), [null, 0, 0])(W(), X(), Y()) as Tensor,
     );
-    compare(mode, 'MLP grad and HVP', () => {
+    compareOnGpu(mode, 'MLP grad and HVP', () => {
       const p = { W1: seededTensor([4, 6], 9), W2: seededTensor([6], 10) };
       const g = grad(mlp)(p) as { W1: Tensor; W2: Tensor };
       const h = hvp(mlp, p, { W1: seededTensor([4, 6], 11), W2: seededTensor([6], 12) });
