@@ -192,13 +192,14 @@ describe('TRAK', () => {
 });
 
 describe('exact influence against ground truth on a small convex problem (logreg n = 60, d = 4, λ = 0.1)', () => {
-  // Thresholds from measured runs (40 draws each of an isotropic and a column-scaled design, 8 test
-  // points, 40 subsets): exact LDS ranged over [0.963, 0.99]; per-test LOO correlation ≥ 0.996.
+  // Thresholds from measured runs (190 draws each of an isotropic and a column-scaled design, 6–8
+  // test points, 40 subsets): exact LDS was never below 0.96; per-test LOO correlation over 30
+  // draws × 8 test points (fit and poorly fit) was ≥ 0.996.
   // Removing half the data is far from the infinitesimal regime the influence linearisation is
   // exact in, but LDS only asks for the ranking over subsets, and with λ = 0.1 (H ⪰ 0.1 I on the
   // weights) and n = 60 ≫ p = 5 the test loss stays close to linear in the subset weights over
   // this range. 0.9 leaves room for other draws without admitting a broken estimator (Grad-Dot on
-  // the scaled design lands at 0.69–0.86).
+  // the scaled design lands at 0.69–0.89).
   it('LDS of exact influence > 0.9 with 40 half-size subsets', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1e6 }), (seed) => {
@@ -229,9 +230,9 @@ describe('exact influence against ground truth on a small convex problem (logreg
 
   it('on an ill-conditioned design (column scales 3, 1, 0.3, 0.1) Grad-Dot\'s LDS is well below exact', () => {
     // Grad-Dot is influence with H replaced by I; with feature scales spanning 30× the Hessian's
-    // eigenvalues span ~10³ and that replacement reorders the subsets. Measured over 40 draws: the
-    // gap exact − Grad-Dot was ≥ 0.125 (Grad-Dot ≤ 0.86, exact ≥ 0.96). On an isotropic design the
-    // gap can be under 0.01, so no claim is made there.
+    // eigenvalues span ~10³ and that replacement reorders the subsets. Measured over 190 draws: the
+    // gap exact − Grad-Dot was ≥ 0.082 (Grad-Dot ≤ 0.89, exact ≥ 0.96), so 0.05 is a real but not
+    // a generous margin. On an isotropic design the gap can be under 0.01: no claim is made there.
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1e6 }), (seed) => {
         const { obj, theta, test } = problem(60, 4, 6, seed, 0.1, [3, 1, 0.3, 0.1]);
