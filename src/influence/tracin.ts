@@ -53,8 +53,13 @@ export class CheckpointRecorder {
   readonly checkpoints: Checkpoint[] = [];
 
   constructor(
-    /** The learning rate (number or schedule of the step) and how often to keep a checkpoint. */
-    readonly options: { lr: LearningRate; every?: number },
+    /** The learning rate and how often to keep a checkpoint. */
+    readonly options: {
+      /** The learning rate η, a number or a schedule of the step (TracIn weights checkpoint c by η_c). */
+      lr: LearningRate;
+      /** Keep every `every`-th observed step. Default 1. */
+      every?: number;
+    },
   ) {
     const every = options.every ?? 1;
     if (!(Number.isInteger(every) && every >= 1)) throw new Error(`CheckpointRecorder: every must be a positive integer, got ${every}`);
