@@ -48,6 +48,7 @@ export {
   type HvpOptions,
 } from './transforms/api.ts';
 export { customVjp, type CustomVjpFunction } from './transforms/custom-vjp.ts';
+export { makeJaxpr, evalJaxpr, Jaxpr, JaxprVar, type JaxprAtom, type JaxprLiteral, type JaxprEquation, type JaxprCounts, type PrimitiveCount, type JaxprJson } from './transforms/jaxpr.ts';
 
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';
@@ -86,6 +87,7 @@ export { conjugateGradient, type CgOptions, type CgResult, type NegativeCurvatur
 export * from './optim/sgd.ts';
 export * from './influence/index.ts';
 export * from './influence/attribution.ts';
+export * from './influence/curvature.ts';
 export * from './reweight/index.ts';
 // The datasets read MNIST files (node:fs), so they are exported from 'unequal/node' (src/node.ts):
 // the root stays free of Node builtins and bundles for the browser.
