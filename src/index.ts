@@ -48,7 +48,7 @@ export {
   type HvpOptions,
 } from './transforms/api.ts';
 export { customVjp, type CustomVjpFunction } from './transforms/custom-vjp.ts';
-export { makeJaxpr, evalJaxpr, Jaxpr, JaxprVar, type JaxprAtom, type JaxprLiteral, type JaxprEquation, type JaxprCounts, type PrimitiveCount, type JaxprJson } from './transforms/jaxpr.ts';
+export { makeJaxpr, evalJaxpr, Jaxpr, JaxprVar, type JaxprAtom, type JaxprLiteral, type JaxprEquation, type JaxprCounts, type PrimitiveCount, type JaxprJson, type JaxprJsonVar, type JaxprJsonConst, type JaxprJsonEquation } from './transforms/jaxpr.ts';
 
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';

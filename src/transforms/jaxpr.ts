@@ -82,16 +82,42 @@ export interface JaxprCounts {
   byPrimitive: Record<string, PrimitiveCount>;
 }
 
+/** A variable in the JSON form: its printed name and its shape. */
+export interface JaxprJsonVar {
+  /** The name `toString` prints (`a`, `b`, …). */
+  name: string;
+  /** The shape. */
+  shape: number[];
+}
+
+/** A constant in the JSON form, with its values. */
+export interface JaxprJsonConst extends JaxprJsonVar {
+  /** The values, row-major (`null` for a constant that is itself a tracer of an outer transformation). */
+  value: number[] | null;
+}
+
+/** An equation in the JSON form. */
+export interface JaxprJsonEquation {
+  /** The primitive's name. */
+  primitive: string;
+  /** The inputs: variable names, or inline scalar literals. */
+  inputs: (string | JaxprLiteral)[];
+  /** The parameters as plain values (typed arrays become arrays). */
+  params: Record<string, unknown>;
+  /** The output variable. */
+  output: JaxprJsonVar;
+}
+
 /** The JSON form of a program: names as printed, shapes as arrays, parameters as plain values. */
 export interface JaxprJson {
-  /** Constant variables with their values (`null` for a constant that is itself a tracer). */
-  consts: { name: string; shape: number[]; value: number[] | null }[];
+  /** Constant variables with their values. */
+  consts: JaxprJsonConst[];
   /** Input variables, flattened in the order of the arguments' leaves. */
-  inputs: { name: string; shape: number[] }[];
-  /** The equations in order; an input is a variable name or `{ literal }`. */
-  equations: { primitive: string; inputs: (string | { literal: number })[]; params: Record<string, unknown>; output: { name: string; shape: number[] } }[];
+  inputs: JaxprJsonVar[];
+  /** The equations in order. */
+  equations: JaxprJsonEquation[];
   /** The outputs, flattened: variable names or literals. */
-  outputs: (string | { literal: number })[];
+  outputs: (string | JaxprLiteral)[];
 }
 
 const isLiteral = (a: JaxprAtom): a is JaxprLiteral => !(a instanceof JaxprVar);
