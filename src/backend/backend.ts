@@ -74,7 +74,8 @@ export interface Backend {
   take(x: Storage, shape: readonly number[], indices: Float64Array, axis: number): Storage;
   /**
    * The transpose of `take`: a zero tensor of shape `shape[:axis] ++ [axisSize] ++ rest` into
-   * which the slices of `g` are added at `indices` (repeated indices accumulate).
+   * which the slices of `g` are added at `indices` (repeated indices accumulate). `gShape` has one
+   * index axis, `gShape[axis] = indices.length` (the primitive collapses a multi-axis index first).
    */
   scatterAdd(
     g: Storage,

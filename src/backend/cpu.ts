@@ -410,9 +410,8 @@ export class CpuBackend implements Backend {
   scatterAdd(gs: Storage, gShape: readonly number[], indices: Float64Array, axis: number, axisSize: number): Storage {
     const g = gs as F64;
     const ni = indices.length;
-    // gShape = pre ++ indicesShape ++ post; the indices occupy `ni` elements' worth of axes.
     const outer = sizeOf(gShape.slice(0, axis));
-    const inner = ni === 0 ? 0 : sizeOf(gShape) / (outer * ni);
+    const inner = sizeOf(gShape.slice(axis + 1));
     const out = new Float64Array(outer * axisSize * inner);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < ni; j++) {

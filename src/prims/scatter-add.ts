@@ -31,7 +31,11 @@ export const scatterAddP: Primitive<ScatterAddParams> = {
     return outShape(s!, p);
   },
   impl([g], p, be) {
-    return new ConcreteTensor(be.scatterAdd(g!.storage, g!.shape, p.indices, p.axis, p.axisSize), outShape(g!.shape, p), be);
+    // The backends take one index axis: a multi-axis (or empty) index is the same storage with its
+    // axes collapsed into one of length indices.length.
+    const s = g!.shape;
+    const flat = [...s.slice(0, p.axis), p.indices.length, ...s.slice(p.axis + p.indicesShape.length)];
+    return new ConcreteTensor(be.scatterAdd(g!.storage, flat, p.indices, p.axis, p.axisSize), outShape(s, p), be);
   },
   jvp: (_g, [t], p) => bind(scatterAddP, [t!], p),
   vjp: (ct, _g, p) => [take(ct, p.indices, p.indicesShape, p.axis)],

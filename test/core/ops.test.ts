@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Tensor,
-  arange, dot, expandDims, grad, matmul, randomNormal, relu, reshape, slice, stack, sum, tensor, zeros,
+  arange, dot, expandDims, grad, matmul, randomNormal, relu, reshape, slice, stack, sum, take, tensor, zeros,
 } from '../../src/index.ts';
 import { expectClose } from '../helpers.ts';
 
@@ -94,5 +94,19 @@ describe('shape errors report what the user passed', () => {
     expect(() => expandDims(zeros([2, 2]), 3)).toThrow(/^expandDims: axis 3 is out of range for an input of rank 2 \(shape \[2, 2\]\); the new axis can be -3 to 2$/);
     expect(expandDims(zeros([2, 2]), 2).shape).toEqual([2, 2, 1]);
     expect(expandDims(zeros([2, 2]), -3).shape).toEqual([1, 2, 2]);
+  });
+});
+
+describe('take and its transpose with empty and multi-axis indices', () => {
+  const x = tensor([[1, 2, 3], [4, 5, 6]]);
+  it('an empty index takes nothing and its gradient is zero, with the input shape', () => {
+    const g = grad((z: Tensor) => sum(take(z, tensor([], [0]), 0)))(x) as Tensor;
+    expect(g.shape).toEqual([2, 3]);
+    expectClose(g, [0, 0, 0, 0, 0, 0], { atol: 0 });
+  });
+  it('a 2-D index along axis 1: each column gets the number of times it is taken, per row', () => {
+    // take(z, [[0, 1], [1, 1]], 1) picks columns 0, 1, 1, 1 of each row: d/dz of the sum counts them.
+    const g = grad((z: Tensor) => sum(take(z, tensor([[0, 1], [1, 1]]), 1)))(x) as Tensor;
+    expectClose(g, [1, 3, 0, 1, 3, 0], { atol: 0 });
   });
 });

@@ -49,6 +49,12 @@ describe.each(['cpu', 'webasm'] as const)('gpu backend, gpu.js mode %s', (mode) 
     compareOnGpu(mode, 'per-sample grads', () =>
       vmap(grad((w: Tensor, x: Tensor, y: Tensor) => bceWithLogits(matmul(x, w), y)), [null, 0, 0])(W(), X(), Y()) as Tensor,
     );
+    // take's transpose with a 2-D index (the gpu.js scatter kernel takes one index axis: the
+    // primitive collapses the index axes first) and with an empty index.
+    compareOnGpu(mode, 'grad of take, 2-D and empty indices', () => [
+      grad((z: Tensor) => sum(take(z, tensor([[0, 2], [2, 2]]), 1)))(seededTensor([3, 4], 21)) as Tensor,
+      grad((z: Tensor) => sum(take(z, tensor([], [0]), 0)))(seededTensor([3, 4], 22)) as Tensor,
+    ]);
     compareOnGpu(mode, 'MLP grad and HVP', () => {
       const p = { W1: seededTensor([4, 6], 9), W2: seededTensor([6], 10) };
       const g = grad(mlp)(p) as { W1: Tensor; W2: Tensor };
