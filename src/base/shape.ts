@@ -78,6 +78,10 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
  */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) {
+    // JavaScript callers can pass anything; `[...axes]` would say "axes is not iterable".
+    throw new Error(`${op}: an axis must be an integer or a list of integers, got ${JSON.stringify(axes) ?? String(axes)}`);
+  }
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const out = new Set<number>();
   for (const a of list) {

@@ -110,3 +110,12 @@ describe('take and its transpose with empty and multi-axis indices', () => {
     expectClose(g, [1, 3, 0, 1, 3, 0], { atol: 0 });
   });
 });
+
+describe('an axis of the wrong type', () => {
+  it('is named in the error instead of "not iterable"', () => {
+    const x = tensor([[1, 2], [3, 4]]);
+    // A JavaScript caller passing an options object where take expects the axis number.
+    expect(() => take(x, [0], { axis: 1 } as unknown as number)).toThrow(/take: an axis must be an integer or a list of integers, got \{"axis":1\}/);
+    expect(() => sum(x, 'rows' as unknown as number)).toThrow(/an axis must be an integer/);
+  });
+});
