@@ -17,6 +17,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'loo', summary: 'exact leave-one-out retraining for chosen training points', load: async () => (await import('./loo.ts')).command },
   { name: 'reweight', summary: 'compare sample-weighting methods on imbalanced or noisy MNIST', load: async () => (await import('./reweight.ts')).command },
   { name: 'metagrad', summary: 'Learning-to-Reweight meta-gradient and weights for one batch', load: async () => (await import('./metagrad.ts')).command },
+  { name: 'attribute', summary: "one attribution method's scores for a test point (influence, Grad-Dot/Cos, TRAK)", load: async () => (await import('./attribute.ts')).command },
 ];
 
 function usage(): string {
