@@ -19,6 +19,8 @@ export {
 } from './l2rw.ts';
 export {
   classBalanced,
+  classAwareHardMining,
+  classAwareHardWeights,
   classBalancedWeights,
   curriculum,
   curriculumSize,
@@ -27,6 +29,10 @@ export {
   lossesOf,
   ohem,
   ohemWeights,
+  randomBatchWeights,
+  randomWeights,
+  resample,
+  resamplingPool,
   selfPaced,
   selfPacedThreshold,
   subset,

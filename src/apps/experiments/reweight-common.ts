@@ -316,9 +316,10 @@ export function summarize(runs: number[]): Summary {
  * // 'pos_ratio 0.995\n  method  test error …\n  uniform  50.0% ± 0.0%'
  * ```
  */
-export function errorTable(methods: Partial<Record<MethodName, { testError: Summary }>>, title: string): string {
+export function errorTable(methods: Partial<Record<string, { testError: Summary }>>, title: string): string {
   const lines = [title, `  ${'method'.padEnd(15)} test error (mean ± std over seeds)`];
-  for (const name of METHOD_NAMES) {
+  const known: readonly string[] = METHOD_NAMES;
+  for (const name of [...known, ...Object.keys(methods).filter((k) => !known.includes(k))]) {
     const m = methods[name];
     if (!m) continue;
     lines.push(`  ${name.padEnd(15)} ${(100 * m.testError.mean).toFixed(1).padStart(5)}% ± ${(100 * m.testError.std).toFixed(1)}%`);

@@ -10,9 +10,13 @@
  * Methods: those of {@link METHOD_NAMES} that work for any model, i.e. all but Data Dropout (whose
  * selection, `mlpDataDropout`, is for MLPs only). L2RW's meta-gradient is route (a), automatic
  * differentiation through one look-ahead step (`metaGradientAutodiff`), whose look-ahead step is the
- * current learning rate. Of the paper's baselines, uniform and class-ratio weighting
- * (`class-balanced`) are here; hard-example mining with batch 500, class-aware, and random weights
- * are not (the library's `ohem` keeps the hardest quarter of each batch of 100, class-blind).
+ * current learning rate. The paper's baselines are all here: uniform, class-ratio weighting
+ * (`class-balanced`), random weights (`random`, |z| / Σ|z| per batch) and class-aware hard-example
+ * mining (`hard-mining`: the loop draws {@link HARD_MINING_CANDIDATES} candidates and the hardest
+ * 100, split equally between the classes, are trained on; see `classAwareHardMining` for how it
+ * differs from the paper's), beside this project's own (the class-blind `ohem`, which keeps the
+ * hardest quarter of a batch of 100, focal, self-paced, curriculum) and class-balanced
+ * resampling (`resample`).
  *
  * Seeds: seed s draws the data split (`imbalancedPair` with seed s), the network initialisation
  * (seed s) and the batch stream (seed s + 1000), the same derivation as the default protocol's
@@ -26,21 +30,26 @@ import type { BinarySet } from '../../data/mnist.ts';
 import { lenet, type Sequential, type SequentialParams, sequentialLoss } from '../../nn/cnn.ts';
 import { momentum } from '../../optim/sgd.ts';
 import { type Batch, metaGradientAutodiff } from '../../reweight/l2rw.ts';
-import { classBalanced, curriculum, focal, l2rw, lossesOf, ohem, selfPaced, uniform } from '../../reweight/methods.ts';
+import { classAwareHardMining, classBalanced, curriculum, focal, l2rw, lossesOf, ohem, randomWeights, resample, selfPaced, uniform } from '../../reweight/methods.ts';
 import { trainWeighted, type Weighting } from '../../reweight/train.ts';
 import { DEFAULT_CONFIG, METHOD_NAMES, type MethodName, type Summary, summarize } from './reweight-common.ts';
 import { POS_RATIOS } from './reweight-imbalance.ts';
 
-/** The methods the paper protocol runs: every method but Data Dropout (MLP-only). */
-export const PAPER_METHODS = METHOD_NAMES.filter((m) => m !== 'data-dropout') as Exclude<MethodName, 'data-dropout'>[];
+/** The paper's baselines that only the paper protocol runs (random weights, class-aware hard mining) and resampling. */
+export const PAPER_ONLY_METHODS = ['random', 'hard-mining', 'resample'] as const;
+/** The methods the paper protocol runs: every method but Data Dropout (MLP-only), and {@link PAPER_ONLY_METHODS}. */
+export const PAPER_METHODS = [
+  ...(METHOD_NAMES.filter((m) => m !== 'data-dropout') as Exclude<MethodName, 'data-dropout'>[]),
+  ...PAPER_ONLY_METHODS,
+];
 /** One of {@link PAPER_METHODS}. */
 export type PaperMethod = (typeof PAPER_METHODS)[number];
 
-/** The paper's baselines that this library does not have yet (reported in the JSON). */
-export const PAPER_BASELINES_MISSING = [
-  'hard-example mining with batch 500, class-aware (the paper\'s; the library\'s ohem is class-blind, top quarter of a batch of 100)',
-  'random weights',
-] as const;
+/** Candidate batch size for `hard-mining` (the paper's 500); the hardest 100 of them are trained on. */
+export const HARD_MINING_CANDIDATES = 500;
+
+/** The paper's baselines that this library does not have yet (reported in the JSON): none now. */
+export const PAPER_BASELINES_MISSING: readonly string[] = [];
 
 /** Options for {@link runPaperImbalance}. */
 export interface PaperImbalanceOptions {
@@ -81,6 +90,10 @@ export interface PaperImbalanceResult {
     lrDecayFactor: number;
     lrDecayAfter: number;
     batchSize: number;
+    /** Candidates drawn per step by `hard-mining` (it trains on `batchSize` of them). */
+    hardMiningCandidates: number;
+    /** Seed of `random`'s weight stream: the run's seed + this offset. */
+    randomWeightsSeedOffset: number;
     /** Steps actually run per method. */
     stepsByMethod: Partial<Record<PaperMethod, number>>;
     /** Whether `steps` overrode the paper's schedule. */
@@ -219,6 +232,15 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
               rampFraction: cfg.curriculum.ramp,
             });
             break;
+          case 'random':
+            weighting = randomWeights({ seed: seed + 2000 });
+            break;
+          case 'hard-mining':
+            weighting = classAwareHardMining({ keep: batchSize });
+            break;
+          case 'resample':
+            weighting = resample(train.y);
+            break;
           case 'l2rw': {
             let step = 0;
             const inner = l2rw<SequentialParams>((p, b) => metaGradientAutodiff(loss, p, b, valBatch, lrAt(step)));
@@ -236,7 +258,7 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
           loss,
           data: train,
           steps,
-          batchSize,
+          batchSize: name === 'hard-mining' ? HARD_MINING_CANDIDATES : batchSize,
           optimizer: momentum({ lr: lrAt, beta }),
           weighting,
           seed: seed + 1000,
@@ -282,6 +304,8 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
       lrDecayFactor: 0.5,
       lrDecayAfter: 0.5,
       batchSize,
+      hardMiningCandidates: HARD_MINING_CANDIDATES,
+      randomWeightsSeedOffset: 2000,
       stepsByMethod,
       stepsOverridden: options.steps !== undefined,
       l2rwMetaGradient: 'autodiff',
