@@ -105,3 +105,30 @@ describe('unequal attribute', () => {
     expectOneLineFailure(await runInProcess(['attribute', ...base, '--method', 'exact', '--bogus', '1']), 2);
   });
 });
+
+describe('unequal lds', () => {
+  const ldsBase = ['lds', '--train', train, '--test', test, '--model', 'logreg', '--l2', '0.05', '--quiet'];
+
+  it('writes { <model>: { methods: { <name>: { lds, loo, seconds } } } } with command and wallSeconds', async () => {
+    const out = join(dir, 'lds.json');
+    const r = await runInProcess([...ldsBase, '--subsets', '20', '--methods', 'exact,grad-dot', '--loo', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    expectAllFinite(res);
+    expect(res.command).toMatch(/^unequal lds /);
+    expect(res.wallSeconds).toBeGreaterThan(0);
+    expect(Object.keys(res.logreg.methods)).toEqual(['exact', 'grad-dot']);
+    const exact = res.logreg.methods.exact;
+    expect(Object.keys(exact).sort()).toEqual(['lds', 'loo', 'seconds']);
+    // Exact influence on a small convex problem tracks LOO closely, and the subset retraining well.
+    expect(exact.loo).toBeGreaterThan(0.9);
+    expect(exact.lds).toBeGreaterThan(0.5);
+    expect(Math.abs(res.logreg.methods['grad-dot'].lds)).toBeLessThanOrEqual(1);
+  });
+
+  it('help exits 0; a bad method exits 2 with one line', async () => {
+    expect((await runInProcess(['lds', '--help'])).code).toBe(0);
+    expectOneLineFailure(await runInProcess([...ldsBase, '--methods', 'exact,tracin']), 2, /--methods: unknown 'tracin'/);
+    expectOneLineFailure(await runInProcess([...ldsBase, '--subsets', '1']), 2, /--subsets/);
+  });
+});

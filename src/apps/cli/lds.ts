@@ -1,0 +1,140 @@
+/**
+ * `unequal lds`: the linear datamodeling score (and optionally the LOO correlation) of several
+ * attribution methods on a CSV linear problem, against exact retraining on random half subsets.
+ *
+ * @module
+ */
+import { ATTRIBUTE_METHODS, type AttributeMethod } from './attribute.ts';
+import type { Command } from './command.ts';
+import { CliFailure, UsageError } from './errors.ts';
+import { parseFlags } from './flags.ts';
+import { LINEAR_PROBLEM_FLAGS, LINEAR_PROBLEM_HELP, LINEAR_PROBLEM_REFUSALS, loadLinearProblem, trainingFailure, trainLinearProblem, writeLinearResult } from './linear-problem.ts';
+import { fromFloat64 } from '../../core/create.ts';
+import { Influence } from '../../influence/influence.ts';
+import { retrainOnSubsets } from '../../influence/lds.ts';
+import { retrainWeighted } from '../../influence/loo.ts';
+import { lds, looCorrelation } from '../../influence/metrics.ts';
+import { influenceScores, type ScoreMatrix, type TestSet } from '../../influence/scores.ts';
+import { gradCos, gradDot } from '../../influence/similarity.ts';
+import { trak } from '../../influence/trak.ts';
+import { linearModel } from '../../nn/linear-models.ts';
+
+const help = `unequal lds: linear datamodeling score of attribution methods on a CSV linear problem
+
+Usage: unequal lds --train <csv> --test <csv> --model logreg|linreg|softmax --l2 <λ>
+                   [--subsets m] [--tests k] [--methods a,b,…] [--loo] [--seed s] [--out file.json]
+
+Trains the model to the optimum, scores the first k test points with each method (as
+\`unequal attribute\`), retrains exactly (Newton, warm-started) on m subsets of ⌊n/2⌉ training rows
+drawn by the seed, each as its own dataset ((1/|S|) Σ_{i∈S} ℓᵢ + (λ/2)‖w‖², dattri's protocol; one
+deterministic retraining per subset, so no averaging over seeds), and writes JSON
+  { "command", "wallSeconds", "subsets", "tests", "seed",
+    "<model>": { "methods": { "<name>": { "lds", "loo"?, "seconds" } } } }
+lds: per test point, Spearman's correlation over subsets between the summed scores of a subset's
+rows and −(the retrained model's loss on the test point), averaged over test points (a point with
+a constant sample is left out). loo (with --loo): per test point, Pearson's correlation between
+the scores and the exact leave-one-out change in its loss (n retrainings), averaged.
+
+${LINEAR_PROBLEM_HELP}
+LDS options:
+  --subsets <m>       retrained subsets (default 100)
+  --tests <k>         score the first k rows of --test (default all)
+  --methods <list>    comma-separated, from ${ATTRIBUTE_METHODS.join(', ')}
+                      (default all; trak-1 is skipped for linreg)
+  --loo               also the LOO correlation
+  --seed <s>          seed of the subset draws and the TRAK projection (default 0)
+
+${LINEAR_PROBLEM_REFUSALS}
+
+Example:
+  unequal lds --train train.csv --test test.csv --model logreg --l2 0.01 --subsets 50 --methods exact,grad-dot --out lds.json`;
+
+/** The `lds` subcommand. */
+export const command: Command = {
+  name: 'lds',
+  summary: 'linear datamodeling score of attribution methods on a CSV problem',
+  help,
+  async run(argv, io) {
+    const start = performance.now();
+    const flags = parseFlags('unequal lds', argv, {
+      ...LINEAR_PROBLEM_FLAGS,
+      subsets: { type: 'string' },
+      tests: { type: 'string' },
+      methods: { type: 'string' },
+      loo: { type: 'boolean' },
+      seed: { type: 'string' },
+    });
+    const m = flags.integer('subsets', { default: 100, min: 2 });
+    const seed = flags.integer('seed', { default: 0, min: 0 });
+    const wantLoo = flags.boolean('loo');
+    let methods: AttributeMethod[] = flags.choiceList<AttributeMethod>('methods', ATTRIBUTE_METHODS) ?? [...ATTRIBUTE_METHODS];
+    if (flags.has('test-index')) throw new UsageError('--test-index does not apply to lds (it scores the first --tests rows)');
+    const problem = loadLinearProblem(flags, io, { denseHessian: () => true, leaveOneOut: true, perExampleGradients: true });
+    if (problem.kind === 'linreg') {
+      if (flags.has('methods') && methods.includes('trak-1')) throw new CliFailure('--methods trak-1 needs a cross-entropy model (--model logreg or softmax)');
+      methods = methods.filter((x) => x !== 'trak-1');
+    }
+    const tests = flags.integer('tests', { default: problem.test.n, min: 1, max: problem.test.n });
+    const { train, test } = problem;
+    const n = train.n;
+    const model = linearModel(problem.kind, test.d, problem.classes);
+    const testSet: TestSet = {
+      X: fromFloat64(test.X.slice(0, tests * test.d), [tests, test.d]),
+      Y: model.targets(test.y.slice(0, tests), `--test ${problem.paths.test}`),
+    };
+    const theta = trainLinearProblem(problem).theta;
+    const obj = problem.obj;
+    problem.log(`retraining on ${m} subsets of ${Math.round(n / 2)} rows`);
+    let truth;
+    try {
+      truth = retrainOnSubsets(obj, theta, testSet, { subsets: m, seed, onProgress: (d, t) => d % 10 === 0 && problem.log(`  subset ${d}/${t}`) });
+    } catch (e) {
+      throw new CliFailure(`retraining on a subset: ${(e as Error).message}; raise --l2`);
+    }
+    let looTruth: ScoreMatrix | undefined;
+    if (wantLoo) {
+      const values = new Float64Array(tests * n);
+      const base = obj.spec.loss(obj.params(theta), testSet.X, testSet.Y).toFloat64Array();
+      const w = new Float64Array(n).fill(1);
+      for (let i = 0; i < n; i++) {
+        w[i] = 0;
+        let r;
+        try {
+          r = retrainWeighted(obj, theta, w);
+        } catch (e) {
+          throw trainingFailure(e, problem, `retraining without row ${i}`);
+        }
+        w[i] = 1;
+        const l = obj.spec.loss(obj.params(r.theta), testSet.X, testSet.Y).toFloat64Array();
+        for (let t = 0; t < tests; t++) values[t * n + i] = l[t]! - base[t]!;
+      }
+      looTruth = { tests, train: n, values };
+    }
+    const results: Record<string, { lds: number; loo?: number; seconds: number }> = {};
+    for (const method of methods) {
+      const t0 = performance.now();
+      let S: ScoreMatrix;
+      try {
+        if (method === 'exact' || method === 'cg' || method === 'lissa') S = influenceScores(new Influence(obj, theta, { solver: method }), testSet);
+        else if (method === 'grad-dot') S = gradDot(obj, theta, testSet);
+        else if (method === 'grad-cos') S = gradCos(obj, theta, testSet);
+        else S = trak([{ obj, theta }], testSet, { k: Math.min(obj.dim, n), seed });
+      } catch (e) {
+        throw new CliFailure(`--methods ${method}: ${(e as Error).message}`);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const l = lds(S, truth.subsets, truth.losses).mean;
+      results[method] = { lds: l, ...(looTruth ? { loo: looCorrelation(S, looTruth).mean } : {}), seconds };
+      problem.log(`${method}: LDS ${l.toFixed(3)}`);
+    }
+    writeLinearResult(problem, {
+      command: ['unequal', 'lds', ...argv].join(' '),
+      wallSeconds: (performance.now() - start) / 1000,
+      subsets: m,
+      tests,
+      seed,
+      [problem.kind]: { methods: results },
+    });
+    return 0;
+  },
+};
