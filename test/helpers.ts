@@ -45,6 +45,27 @@ export function expectClose(
   }
 }
 
+/**
+ * Runs `fn`, expects it to throw an instance of `type`, and returns the error so its fields can be
+ * checked.
+ *
+ * @example
+ * ```ts
+ * const e = thrown(() => newton(obj, { maxIter: 1 }), ConvergenceError);
+ * expect(e.iterations).toBe(1);
+ * ```
+ */
+export function thrown<E>(fn: () => unknown, type: abstract new (...args: never[]) => E): E {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(type);
+  return err as E;
+}
+
 /** The largest absolute value, for scaling tolerances. */
 export function maxAbs(x: Tensor | ArrayLike<number>): number {
   let m = 0;

@@ -18,7 +18,7 @@ import {
 } from '../../src/index.ts';
 import { conjugateGradient } from '../../src/optim/cg.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { expectClose, maxAbs } from '../helpers.ts';
+import { expectClose, maxAbs, thrown } from '../helpers.ts';
 import { diag, quadraticObjective, randomObjective } from './problems.ts';
 
 const kinds = ['linreg', 'logreg', 'softmax'] as const;
@@ -74,16 +74,10 @@ describe('CG', () => {
 
   it('reports negative curvature instead of returning a meaningless iterate', () => {
     const A = (x: Float64Array) => new Float64Array([x[0]!, -2 * x[1]!]);
-    let err: unknown;
-    try {
-      conjugateGradient(A, new Float64Array([1, 1]));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(IndefiniteHessianError);
+    const err = thrown(() => conjugateGradient(A, new Float64Array([1, 1])), IndefiniteHessianError);
     // The first direction is b = [1, 1]: curvature (1 − 2)/2 = −0.5.
-    expect((err as IndefiniteHessianError).curvature).toBe(-0.5);
-    expect((err as Error).message).toMatch(/not positive definite: curvature .* -0\.5000 ≤ 0/);
+    expect(err.curvature).toBe(-0.5);
+    expect(err.message).toMatch(/not positive definite: curvature .* -0\.5000 ≤ 0/);
     // Asked for, the partial result comes back marked.
     const r = conjugateGradient(A, new Float64Array([1, 1]), { allowUnconverged: true });
     expect(r.negativeCurvature).toEqual({ curvature: -0.5, iteration: 0 });
@@ -94,14 +88,7 @@ describe('CG', () => {
     const { obj, theta, v } = trained('logreg', 60, 4, 0.05, 21);
     const exact = inverseHvp(obj, theta, { solver: 'exact' }).solve(v);
     // tol 0 (the CLI's `--cg-tol 0`): rounding never gives an exactly zero residual.
-    let err: unknown;
-    try {
-      inverseHvp(obj, theta, { solver: 'cg', cg: { tol: 0 } }).solve(v);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConvergenceError);
-    const c = err as ConvergenceError;
+    const c = thrown(() => inverseHvp(obj, theta, { solver: 'cg', cg: { tol: 0 } }).solve(v), ConvergenceError);
     expect([c.method, c.iterations, c.tol]).toEqual(['cg', 2 * obj.dim, 0]);
     expect(c.residual).toBeGreaterThan(0);
     expect(c.residual).toBeLessThan(1e-12);
@@ -198,14 +185,7 @@ describe('LiSSA: no silent wrong answers (issue 11)', () => {
     // value, ρ = 1 − 1.8·3.25e-5: 1 − e^(−1.17) = 0.69, i.e. 31% off (CG solves it to 1e-10).
     const [, slow] = truncatedSeries([1, 3.25e-5], [1, 1], 1 / 1.8, 20000);
     expect(slow! * 3.25e-5).toBeCloseTo(0.69, 2);
-    let err: unknown;
-    try {
-      inverseHvp(obj, zero, { solver: 'lissa' }).solve(v);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConvergenceError);
-    const c = err as ConvergenceError;
+    const c = thrown(() => inverseHvp(obj, zero, { solver: 'lissa' }).solve(v), ConvergenceError);
     expect([c.method, c.iterations, c.tol]).toEqual(['lissa', 20000, 1e-7]);
     expect(c.residual).toBeGreaterThan(1e-7);
     expect(c.message).toMatch(/after maxDepth = 20000 iterations the relative change .* is 2\.63e-5, not ≤ tol = 1e-7/);
@@ -226,14 +206,7 @@ describe('LiSSA: no silent wrong answers (issue 11)', () => {
     const old = truncatedSeries([1, -1e-4], [1, 1], 2 / 1.8, 20000);
     expect(old[0]).toBeCloseTo(1, 12);
     expect(Math.round(old[1]!)).toBe(50497);
-    let err: unknown;
-    try {
-      inverseHvp(obj, zero, { solver: 'lissa' }).solve(v);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(IndefiniteHessianError);
-    const c = err as IndefiniteHessianError;
+    const c = thrown(() => inverseHvp(obj, zero, { solver: 'lissa' }).solve(v), IndefiniteHessianError);
     // Detected after a few dozen terms, with a curvature that bounds the negative eigenvalue from above.
     expect(c.iteration).toBeLessThan(40);
     expect(c.curvature).toBeLessThanOrEqual(0);
@@ -253,14 +226,7 @@ describe('LiSSA: no silent wrong answers (issue 11)', () => {
     const obj = quadraticObjective([diag(1, 0)], 2);
     const old = truncatedSeries([1, 0], [1, 1], 1 / 1.8, 20000);
     expect(old[1]).toBeCloseTo(36001.8, 6); // (J + 1)/s: it grows with the depth
-    let err: unknown;
-    try {
-      inverseHvp(obj, zero, { solver: 'lissa' }).solve(v);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(IndefiniteHessianError);
-    const c = err as IndefiniteHessianError;
+    const c = thrown(() => inverseHvp(obj, zero, { solver: 'lissa' }).solve(v), IndefiniteHessianError);
     expect(c.curvature).toBeGreaterThanOrEqual(0);
     expect(c.curvature).toBeLessThanOrEqual(64 * 2 ** -53 / 1.8);
     expect(c.iteration).toBeLessThan(100);
@@ -392,17 +358,11 @@ describe('LiSSA: divergence is detectable (proofs/lissa.md, claim 3)', () => {
 
   it('the scale-too-small case (an eigenvalue ρ < −1 of M) is caught within a few terms, by the curvature check q ≥ 2s', () => {
     const obj = quadraticObjective([diag(1, 0.1)], 2);
-    let err: unknown;
-    try {
-      inverseHvp(obj, new Float64Array(2), { solver: 'lissa', lissa: { scale: 0.4 } }).solve(new Float64Array([1e-6, 1]));
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => inverseHvp(obj, new Float64Array(2), { solver: 'lissa', lissa: { scale: 0.4 } }).solve(new Float64Array([1e-6, 1])), LissaDivergenceError);
     // ρ = 1 − 1/0.4 = −1.5 on a component of size 1e-6: the curvature along the terms reaches
     // 1 ≥ 2s = 0.8 once 1.5ʲ·1e-6 dominates, at j ≈ 35, long before ‖h‖ > 2(j + 1)‖v‖.
-    expect(err).toBeInstanceOf(LissaDivergenceError);
-    expect((err as LissaDivergenceError).iteration).toBeLessThan(45);
-    expect((err as Error).message).toMatch(/curvature .* ≥ 2s .* scale s = 0\.4000 is too small/);
+    expect(err.iteration).toBeLessThan(45);
+    expect(err.message).toMatch(/curvature .* ≥ 2s .* scale s = 0\.4000 is too small/);
   });
 });
 
@@ -441,15 +401,9 @@ describe('exact solver on a Hessian that is not positive definite', () => {
         const ref = jacobiEigen(obj.hessian(theta), d).values;
         const lmin = ref[ref.length - 1]!;
         fc.pre(lmin < -1e-6);
-        let err: unknown;
-        try {
-          inverseHvp(obj, theta, { solver: 'exact' });
-        } catch (e) {
-          err = e;
-        }
-        expect(err).toBeInstanceOf(NotPositiveDefiniteError);
-        expect((err as NotPositiveDefiniteError).smallestEigenvalue).toBeCloseTo(lmin, 10);
-        expect((err as Error).message).toMatch(/not positive definite.*smallest eigenvalue is -/);
+        const err = thrown(() => inverseHvp(obj, theta, { solver: 'exact' }), NotPositiveDefiniteError);
+        expect(err.smallestEigenvalue).toBeCloseTo(lmin, 10);
+        expect(err.message).toMatch(/not positive definite.*smallest eigenvalue is -/);
         // CG says so too.
         expect(() => inverseHvp(obj, theta, { solver: 'cg' }).solve(Float64Array.from({ length: d }, (_, i) => 1 + i))).toThrow(IndefiniteHessianError);
       }),

@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConvergenceError, newton } from '../../src/index.ts';
-import { expectClose, optimaTolerance } from '../helpers.ts';
+import { expectClose, optimaTolerance, thrown } from '../helpers.ts';
 import { randomObjective } from '../influence/problems.ts';
 
 describe('newton', () => {
@@ -41,13 +41,7 @@ describe('newton', () => {
     const obj = randomObjective('logreg', 50, 3, 0.01, 3);
     expect(() => newton(obj, { maxIter: 1 })).toThrow(ConvergenceError);
     expect(() => newton(obj, { maxIter: 1 })).toThrow(/‖∇R‖ = .* after 1 iterations, not below tol 1e-10 \(the cap maxIter = 1; raise maxIter/);
-    let err: unknown;
-    try {
-      newton(obj, { maxIter: 1 });
-    } catch (e) {
-      err = e;
-    }
-    const c = err as ConvergenceError;
+    const c = thrown(() => newton(obj, { maxIter: 1 }), ConvergenceError);
     expect([c.method, c.iterations, c.tol]).toEqual(['newton-dense', 1, 1e-10]);
     expect(c.residual).toBe(c.result!.gradNorm);
     expect(c.residual).toBeGreaterThan(1e-10);
