@@ -14,6 +14,7 @@ import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { type Objective, perExampleGradients } from '../nn/objective.ts';
 import type { Influence } from './influence.ts';
+import { matvec } from '../linalg/vector.ts';
 
 /** Scores for `tests` test points × `train` training points, row-major: `values[t · train + i]`. */
 export interface ScoreMatrix {
@@ -82,13 +83,8 @@ export function influenceScores<P extends Pytree>(inf: Influence<P>, test: TestS
   const tests = test.X.shape[0] ?? 0;
   const values = new Float64Array(tests * n);
   for (let t = 0; t < tests; t++) {
-    const s = inf.inverse.solve(Gt.slice(t * p, (t + 1) * p));
-    for (let i = 0; i < n; i++) {
-      let acc = 0;
-      const off = i * p;
-      for (let j = 0; j < p; j++) acc += G[off + j]! * s[j]!;
-      values[t * n + i] = acc / n;
-    }
+    const Gs = matvec(G, n, p, inf.inverse.solve(Gt.slice(t * p, (t + 1) * p)));
+    for (let i = 0; i < n; i++) values[t * n + i] = Gs[i]! / n;
   }
   return { tests, train: n, values };
 }
@@ -97,13 +93,8 @@ export function influenceScores<P extends Pytree>(inf: Influence<P>, test: TestS
 export function gradientProducts(Ga: Float64Array, a: number, Gb: Float64Array, b: number, p: number, scale = 1): ScoreMatrix {
   const values = new Float64Array(a * b);
   for (let t = 0; t < a; t++) {
-    const to = t * p;
-    for (let i = 0; i < b; i++) {
-      const io = i * p;
-      let acc = 0;
-      for (let j = 0; j < p; j++) acc += Ga[to + j]! * Gb[io + j]!;
-      values[t * b + i] = scale * acc;
-    }
+    const row = matvec(Gb, b, p, Ga.subarray(t * p, (t + 1) * p));
+    for (let i = 0; i < b; i++) values[t * b + i] = scale * row[i]!;
   }
   return { tests: a, train: b, values };
 }

@@ -30,6 +30,7 @@ import { fromFloat64 } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import { Rng } from '../core/rng.ts';
 import { cholesky, choleskySolve } from '../linalg/dense.ts';
+import { matvec } from '../linalg/vector.ts';
 import { type Objective, type PerExampleLoss, perExampleGradients } from '../nn/objective.ts';
 import { type ScoreMatrix, type TestSet, testGradients } from './scores.ts';
 
@@ -127,13 +128,8 @@ export function trak<P extends Pytree>(models: readonly TrakModel<P>[], test: Te
     }
     const L = cholesky(K, k, `ΦᵀΦ of TRAK model ${m} (k = ${k} must not exceed the rank of the n × p gradient matrix; pass ridge > 0 or a smaller k)`);
     for (let t = 0; t < tests; t++) {
-      const x = choleskySolve(L, k, Psi.slice(t * k, (t + 1) * k));
-      for (let i = 0; i < n; i++) {
-        let acc = 0;
-        const o = i * k;
-        for (let a = 0; a < k; a++) acc += Phi[o + a]! * x[a]!;
-        kernelSum[t * n + i] += acc;
-      }
+      const scores = matvec(Phi, n, k, choleskySolve(L, k, Psi.slice(t * k, (t + 1) * k)));
+      for (let i = 0; i < n; i++) kernelSum[t * n + i] += scores[i]!;
     }
   });
   const M = models.length;
