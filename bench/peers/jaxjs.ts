@@ -123,32 +123,45 @@ function check(what: string, err: number, tol: number): void {
   checkAgainstReference('jax-js', what, err, tol);
 }
 
+type LogregParams = { w: JArray; b: JArray };
+type LogregConsts = { invN: JArray; halfLambda: JArray };
+
+/**
+ * The logistic-regression objective in jax-js with its jitted gradient and forward-over-reverse HVP,
+ * shared by the timed bench and the alternated `versus` runs.
+ *
+ * R(w, b) = (1/n)Σ(softplus(s) − y·s) + (λ/2)‖w‖², s = Xw + b. logaddexp(s, 0) is jax-js's stable
+ * softplus (its nn.softplus is log(1 + eˢ), which overflows for s > 709). The constants 1/n and λ/2
+ * arrive as array arguments, not literals: see the jit(jvp(grad)) note above.
+ */
+function logregFunctions(jax: Jax) {
+  const { numpy: np, jit, grad, jvp, tree } = jax;
+  const loss = (q: LogregParams, X: JArray, y: JArray, k: LogregConsts): JArray => {
+    const s = np.matmul(X, q.w.ref).add(q.b);
+    const bce = np.logaddexp(s.ref, 0).sub(y.mul(s)).sum().mul(k.invN);
+    return bce.add(np.sum(np.square(q.w)).mul(k.halfLambda));
+  };
+  const gradJ = jit(grad(loss));
+  const hvpJ = jit((q: LogregParams, v: LogregParams, X: JArray, y: JArray, k: LogregConsts): LogregParams => {
+    const [g, hv] = jvp((r: LogregParams) => grad(loss)(r, X, y, k), [q], [v]);
+    tree.dispose(g);
+    return hv;
+  });
+  return { loss, gradJ, hvpJ };
+}
+
 /**
  * Logistic regression (n = 2000, d = 784, float64) in jax-js: times the objective, its gradient
  * and a forward-over-reverse HVP, after checking each against {@link logregReference} /
  * {@link logregHvpReference} (relative error ≤ {@link JAXJS_WASM_TOL}).
  */
 async function benchLogreg(jax: Jax, p: LogregProblem, opts: TimeItOptions): Promise<Record<string, number>> {
-  const { numpy: np, jit, grad, jvp, tree } = jax;
-  type P = { w: JArray; b: JArray };
-  type K = { invN: JArray; halfLambda: JArray };
+  const { numpy: np, jit, grad, tree } = jax;
+  type P = LogregParams;
+  type K = LogregConsts;
   const { n, d, lambda } = p;
-
-  // R(w, b) = (1/n)Σ(softplus(s) − y·s) + (λ/2)‖w‖², s = Xw + b. logaddexp(s, 0) is jax-js's
-  // stable softplus (its nn.softplus is log(1 + eˢ), which overflows for s > 709). The constants
-  // 1/n and λ/2 arrive as array arguments, not literals: see the jit(jvp(grad)) note above.
-  const loss = (q: P, X: JArray, y: JArray, k: K): JArray => {
-    const s = np.matmul(X, q.w.ref).add(q.b);
-    const bce = np.logaddexp(s.ref, 0).sub(y.mul(s)).sum().mul(k.invN);
-    return bce.add(np.sum(np.square(q.w)).mul(k.halfLambda));
-  };
+  const { loss, gradJ, hvpJ } = logregFunctions(jax);
   const lossJ = jit(loss);
-  const gradJ = jit(grad(loss));
-  const hvpJ = jit((q: P, v: P, X: JArray, y: JArray, k: K): P => {
-    const [g, hv] = jvp((r: P) => grad(loss)(r, X, y, k), [q], [v]);
-    tree.dispose(g);
-    return hv;
-  });
 
   const X = np.array(p.X).reshape([n, d]);
   const y = np.array(p.y);
@@ -369,21 +382,9 @@ export function prepareJaxSoftmaxMlp(jax: Jax, m: SoftmaxMlpProblem): JaxPrepare
  * ```
  */
 export function prepareJaxLogreg(jax: Jax, p: LogregProblem): JaxPrepared {
-  const { numpy: np, jit, grad, jvp, tree } = jax;
-  type P = { w: JArray; b: JArray };
-  type K = { invN: JArray; halfLambda: JArray };
+  const { numpy: np, tree } = jax;
   const { n, d, lambda } = p;
-  const loss = (q: P, X: JArray, y: JArray, k: K): JArray => {
-    const s = np.matmul(X, q.w.ref).add(q.b);
-    const bce = np.logaddexp(s.ref, 0).sub(y.mul(s)).sum().mul(k.invN);
-    return bce.add(np.sum(np.square(q.w)).mul(k.halfLambda));
-  };
-  const gradJ = jit(grad(loss));
-  const hvpJ = jit((q: P, v: P, X: JArray, y: JArray, k: K): P => {
-    const [g, hv] = jvp((r: P) => grad(loss)(r, X, y, k), [q], [v]);
-    tree.dispose(g);
-    return hv;
-  });
+  const { gradJ, hvpJ } = logregFunctions(jax);
   const X = np.array(p.X).reshape([n, d]);
   const y = np.array(p.y);
   const theta = { w: np.array(p.w), b: np.array(new Float64Array([p.b])) };

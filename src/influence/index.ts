@@ -25,6 +25,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { Objective, type PerExampleLoss } from '../nn/objective.ts';
 import { Influence, type TestObjective } from './influence.ts';
 import type { SolveInfo, SolverOptions } from './solvers.ts';
+import { matvec } from '../linalg/vector.ts';
 
 export { Influence, topK, totalLoss, type ScoredIndex, type TestObjective, type TopK } from './influence.ts';
 export {
@@ -102,11 +103,6 @@ export function removalEffects<P extends Pytree>(problem: InfluenceProblem<P>, f
   const rows = options.rows ? [...options.rows] : undefined;
   const G = rows ? obj.perExampleGradients(theta, rows) : inf.gradients();
   const m = rows ? rows.length : obj.n;
-  const effects = new Float64Array(m);
-  for (let k = 0; k < m; k++) {
-    let acc = 0;
-    for (let j = 0; j < p; j++) acc += G[k * p + j]! * sTest[j]!;
-    effects[k] = acc / obj.n;
-  }
+  const effects = matvec(G, m, p, sTest).map((v) => v / obj.n);
   return { effects, sTest, value: f(problem.params).item(), info: inf.inverse.info };
 }
