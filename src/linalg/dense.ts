@@ -327,3 +327,192 @@ export function jacobiEigen(A: Float64Array, d: number, maxSweeps = 100): Symmet
   for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) vectors[r * d + c] = V[r * d + order[c]!]!;
   return { values, vectors };
 }
+
+/**
+ * All eigenpairs of a symmetric `d × d` matrix (only its lower triangle is read), sorted by
+ * decreasing eigenvalue, in {@link jacobiEigen}'s format: `vectors` row-major with eigenvector j in
+ * column j, so A = V diag(values) Vᵀ.
+ *
+ * Method: Householder reduction to tridiagonal form T = Qᵀ A Q with Q accumulated, then the
+ * implicit QL iteration with Wilkinson-type shifts on T, each Givens rotation applied to Q as well
+ * (Golub & Van Loan §8.3). About 9d³ flops against Jacobi's ~10d³ per sweep times several sweeps,
+ * and every inner loop runs along contiguous rows (the rotations act on rows of Qᵀ): ~0.5 s for
+ * d = 785 where Jacobi takes ~25 s. Residual ‖A − VΛVᵀ‖ and ‖VᵀV − I‖ are a small multiple of
+ * d·ε·‖A‖ and d·ε (test/linalg/dense.test.ts measures both).
+ *
+ * @example
+ * ```ts
+ * const { values, vectors } = symmetricEigen(new Float64Array([2, 1, 1, 2]), 2);
+ * values;  // [3, 1]
+ * vectors; // [s, −s, s, s] up to the sign of each column, s = 1/√2
+ * ```
+ */
+export function symmetricEigen(A: Float64Array, d: number): SymmetricEigen {
+  if (!(Number.isInteger(d) && d >= 0)) throw new Error(`symmetricEigen: d must be a non-negative integer, got ${d}`);
+  if (A.length < d * d) throw new Error(`symmetricEigen: A has ${A.length} entries, a ${d}×${d} matrix needs ${d * d}`);
+  for (let i = 0; i < d * d; i++) {
+    if (!Number.isFinite(A[i]!)) throw new Error(`symmetricEigen: entry [${Math.floor(i / d)}, ${i % d}] of the ${d}×${d} matrix is ${A[i]}`);
+  }
+  const { diag, off, Qt } = tridiagonalizeWithBasis(A, d);
+  implicitQl(diag, off, Qt, d);
+  const order = Array.from({ length: d }, (_, i) => i).sort((i, j) => diag[j]! - diag[i]!);
+  const values = Float64Array.from(order, (i) => diag[i]!);
+  const vectors = new Float64Array(d * d);
+  // Row i of Qt is the eigenvector of diag[i]; the result wants it as column j of V.
+  order.forEach((i, j) => {
+    const ri = i * d;
+    for (let r = 0; r < d; r++) vectors[r * d + j] = Qt[ri + r]!;
+  });
+  return { values, vectors };
+}
+
+/**
+ * Householder tridiagonalisation T = Qᵀ A Q keeping Q, returned transposed (`Qt`, row-major:
+ * row r of Qt is column r of Q) because the QL rotations then touch two contiguous rows.
+ * `off[i]` couples rows i and i+1 of T.
+ */
+function tridiagonalizeWithBasis(A: Float64Array, d: number): { diag: Float64Array; off: Float64Array; Qt: Float64Array } {
+  const a = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) a[i * d + j] = a[j * d + i] = A[i * d + j]!;
+  const diag = new Float64Array(d);
+  const off = new Float64Array(Math.max(0, d - 1));
+  const vs: Float64Array[] = []; // Householder vectors (full length, zero above k+1), with their β
+  const betas: number[] = [];
+  const p = new Float64Array(d);
+  for (let k = 0; k < d - 2; k++) {
+    let scale = 0;
+    for (let i = k + 1; i < d; i++) scale = Math.max(scale, Math.abs(a[i * d + k]!));
+    const v = new Float64Array(d);
+    if (scale === 0) {
+      off[k] = 0;
+      vs.push(v);
+      betas.push(0);
+      continue;
+    }
+    // The norm of the column below the diagonal, scaled against overflow.
+    let s2 = 0;
+    for (let i = k + 1; i < d; i++) s2 += (a[i * d + k]! / scale) ** 2;
+    const x0 = a[(k + 1) * d + k]!;
+    const alpha = (x0 > 0 ? -1 : 1) * scale * Math.sqrt(s2); // the sign that avoids cancellation in v[k+1]
+    for (let i = k + 1; i < d; i++) v[i] = a[i * d + k]!;
+    v[k + 1] = x0 - alpha;
+    let vn = 0;
+    for (let i = k + 1; i < d; i++) vn += v[i]! * v[i]!;
+    const beta = vn > 0 ? 2 / vn : 0;
+    off[k] = alpha;
+    vs.push(v);
+    betas.push(beta);
+    if (beta === 0) continue;
+    // Trailing block B ← H B H with H = I − β v vᵀ: B − v wᵀ − w vᵀ, p = β B v, w = p − (β/2)(vᵀp) v.
+    for (let i = k + 1; i < d; i++) {
+      const ri = i * d;
+      let s = 0;
+      for (let j = k + 1; j < d; j++) s += a[ri + j]! * v[j]!;
+      p[i] = beta * s;
+    }
+    let vp = 0;
+    for (let i = k + 1; i < d; i++) vp += v[i]! * p[i]!;
+    const c = (beta / 2) * vp;
+    for (let i = k + 1; i < d; i++) p[i] -= c * v[i]!;
+    for (let i = k + 1; i < d; i++) {
+      const ri = i * d;
+      const vi = v[i]!;
+      const pi = p[i]!;
+      for (let j = k + 1; j < d; j++) a[ri + j] -= vi * p[j]! + pi * v[j]!;
+    }
+  }
+  for (let i = 0; i < d; i++) diag[i] = a[i * d + i]!;
+  if (d >= 2) off[d - 2] = a[(d - 1) * d + (d - 2)]!;
+  // Q = H₀ H₁ ⋯ H_{d−3}, built right to left as H₀(H₁(⋯(H_{d−3} I))): each left product only
+  // touches rows k+1.. (where v is nonzero); transposed at the end.
+  const Q = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) Q[i * d + i] = 1;
+  const row = new Float64Array(d);
+  for (let k = vs.length - 1; k >= 0; k--) {
+    const v = vs[k]!;
+    const beta = betas[k]!;
+    if (beta === 0) continue;
+    // Q ← Q − β v (vᵀ Q): vᵀQ is a combination of rows k+1..d−1.
+    row.fill(0);
+    for (let i = k + 1; i < d; i++) {
+      const vi = v[i]!;
+      if (vi === 0) continue;
+      const ri = i * d;
+      for (let j = 0; j < d; j++) row[j] += vi * Q[ri + j]!;
+    }
+    for (let i = k + 1; i < d; i++) {
+      const f = beta * v[i]!;
+      if (f === 0) continue;
+      const ri = i * d;
+      for (let j = 0; j < d; j++) Q[ri + j] -= f * row[j]!;
+    }
+  }
+  const Qt = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) Qt[j * d + i] = Q[i * d + j]!;
+  return { diag, off, Qt };
+}
+
+/**
+ * Diagonalises the symmetric tridiagonal (diag, off) in place by implicit QL sweeps, applying
+ * each rotation to the rows of `Qt` (whose rows then hold the eigenvectors of `diag`'s entries).
+ * Each sweep chases the bulge from the bottom of the unreduced block [l, m] up to l, with the shift
+ * the eigenvalue of the leading 2×2 block nearer to diag[l] (cubic convergence in practice).
+ */
+function implicitQl(diag: Float64Array, off: Float64Array, Qt: Float64Array, d: number): void {
+  const e = new Float64Array(d); // e[i] couples i and i+1; e[d−1] = 0 as a sentinel
+  e.set(off);
+  for (let l = 0; l < d; l++) {
+    for (let iter = 0; ; iter++) {
+      // The first negligible coupling at or below l ends the unreduced block [l, m].
+      let m = l;
+      for (; m < d - 1; m++) {
+        const scale = Math.abs(diag[m]!) + Math.abs(diag[m + 1]!);
+        if (Math.abs(e[m]!) <= Number.EPSILON * scale) break;
+      }
+      if (m === l) break;
+      if (iter === 60) throw new Error(`symmetricEigen: the QL iteration did not converge for eigenvalue ${l} of ${d} after 60 sweeps`);
+      // Shift: the eigenvalue of [[d_l, e_l], [e_l, d_{l+1}]] nearer to d_l.
+      let g = (diag[l + 1]! - diag[l]!) / (2 * e[l]!);
+      let r = Math.hypot(g, 1);
+      g = diag[m]! - diag[l]! + e[l]! / (g + (g >= 0 ? r : -r));
+      let s = 1;
+      let c = 1;
+      let pShift = 0;
+      let i = m - 1;
+      let deflated = false;
+      for (; i >= l; i--) {
+        const f = s * e[i]!;
+        const b = c * e[i]!;
+        r = Math.hypot(f, g);
+        e[i + 1] = r;
+        if (r === 0) {
+          // The rotation underflowed: the block splits here; undo the partial shift and restart.
+          diag[i + 1] -= pShift;
+          e[m] = 0;
+          deflated = true;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = diag[i + 1]! - pShift;
+        r = (diag[i]! - g) * s + 2 * c * b;
+        pShift = s * r;
+        diag[i + 1] = g + pShift;
+        g = c * r - b;
+        // The same rotation on eigenvector rows i and i+1.
+        const ri = i * d;
+        const rj = (i + 1) * d;
+        for (let k = 0; k < d; k++) {
+          const qi = Qt[ri + k]!;
+          const qj = Qt[rj + k]!;
+          Qt[rj + k] = s * qi + c * qj;
+          Qt[ri + k] = c * qi - s * qj;
+        }
+      }
+      if (deflated) continue;
+      diag[l] -= pShift;
+      e[l] = g;
+      e[m] = 0;
+    }
+  }
+}
