@@ -49,6 +49,8 @@ export {
 } from './transforms/api.ts';
 export { customVjp, type CustomVjpFunction } from './transforms/custom-vjp.ts';
 export { makeJaxpr, evalJaxpr, Jaxpr, JaxprVar, type JaxprAtom, type JaxprLiteral, type JaxprEquation, type JaxprCounts, type PrimitiveCount, type JaxprJson, type JaxprJsonVar, type JaxprJsonConst, type JaxprJsonEquation } from './transforms/jaxpr.ts';
+export { linearize, linearTranspose, type LinearizedFunction } from './transforms/linearize.ts';
+export { checkpoint } from './transforms/checkpoint.ts';
 
 export * from './ops/arith.ts';
 export * from './ops/reduce.ts';
