@@ -112,6 +112,11 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
       return -y;
     }
     return y;
+  },  relu: function applyOp(x: number) {
+    if (x <= 0.0) {
+      return 0.0;
+    }
+    return x;
   },
 };
 
@@ -183,6 +188,15 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
       return 1.0;
     }
     return 0.0;
+  },  // The fused derivative rules (src/base/op-list.ts): a is tanh's output y, b the cotangent.
+  tanhGrad: function applyOp(a: number, b: number) {
+    return b * (1.0 - a * a);
+  },
+  reluGrad: function applyOp(a: number, b: number) {
+    if (a <= 0.0) {
+      return 0.0;
+    }
+    return b;
   },
 };
 

@@ -57,6 +57,9 @@ function innerRow(shape: readonly number[], strides: readonly number[]): [number
   return shape.length ? [shape[shape.length - 1]!, strides[strides.length - 1]!] : [1, 1];
 }
 
+/** Rows at least this long are copied with `TypedArray.set` instead of an element loop. */
+const COPY_MIN = 32;
+
 /**
  * Reads a strided view densely: `out[k] = src[base + Σ idx_i · strides_i]` in row-major order of
  * `shape`. Zero strides broadcast; permuted strides transpose.
@@ -65,7 +68,9 @@ function gatherStrided(src: F64, base: number, shape: readonly number[], strides
   const out = new Float64Array(sizeOf(shape));
   const [inner, step] = innerRow(shape, strides);
   forEachRow(shape, strides, base, (k, off) => {
-    if (step === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
+    // A long contiguous row is a block copy (memcpy, several times the element loop's speed).
+    if (step === 1 && inner >= COPY_MIN) out.set(src.subarray(off, off + inner), k);
+    else if (step === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
     else for (let j = 0; j < inner; j++) out[k + j] = src[off + j * step]!;
   });
   return out;
@@ -78,7 +83,8 @@ function gatherStrided(src: F64, base: number, shape: readonly number[], strides
 function scatterStrided(src: F64, out: F64, base: number, shape: readonly number[], strides: readonly number[]): void {
   const [inner, step] = innerRow(shape, strides);
   forEachRow(shape, strides, base, (k, off) => {
-    for (let j = 0; j < inner; j++) out[off + j * step] = src[k + j]!;
+    if (step === 1 && inner >= COPY_MIN) out.set(src.subarray(k, k + inner), off);
+    else for (let j = 0; j < inner; j++) out[off + j * step] = src[k + j]!;
   });
 }
 
@@ -96,6 +102,8 @@ function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
     case 'abs': for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]!); break;
     case 'sign': for (let i = 0; i < n; i++) { const v = x[i]!; o[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
     case 'erf': for (let i = 0; i < n; i++) o[i] = erf(x[i]!); break;
+    // x ≤ 0 is false for NaN, so NaN passes through (a test x > 0 would hide it as 0).
+    case 'relu': for (let i = 0; i < n; i++) { const v = x[i]!; o[i] = v <= 0 ? 0 : v; } break;
     default: {
       // Exhaustive: a UnaryOp without a case above fails to compile here.
       const missing: never = op;
@@ -121,6 +129,8 @@ function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
     case 'lessEqual': for (let i = 0; i < n; i++) o[i] = a[i]! <= b[i]! ? 1 : 0; break;
     case 'equal': for (let i = 0; i < n; i++) o[i] = a[i]! === b[i]! ? 1 : 0; break;
     case 'notEqual': for (let i = 0; i < n; i++) o[i] = a[i]! !== b[i]! ? 1 : 0; break;
+    case 'tanhGrad': for (let i = 0; i < n; i++) { const y = a[i]!; o[i] = b[i]! * (1 - y * y); } break;
+    case 'reluGrad': for (let i = 0; i < n; i++) o[i] = a[i]! <= 0 ? 0 : b[i]!; break;
     default: {
       const missing: never = op;
       throw new Error(`cpu backend: unknown binary op '${missing as string}'`);

@@ -17,13 +17,16 @@
  * UNARY_OPS.includes('tanh'); // true
  * ```
  */
-export const UNARY_OPS = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf'] as const;
+export const UNARY_OPS = ['neg', 'exp', 'log', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf', 'relu'] as const;
 
 /** The name of an elementwise function of one argument. */
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
 /**
- * Elementwise functions of two same-shaped arguments. Comparisons return 1 or 0.
+ * Elementwise functions of two same-shaped arguments. Comparisons return 1 or 0. The last two are
+ * fused derivative rules, one pass where the composite takes three or four (they earn their place
+ * by speed, bench/README.md): `tanhGrad(y, g) = g · (1 − y²)` (tanh's rule from its output) and
+ * `reluGrad(x, g) = x ≤ 0 ? 0 : g` (ReLU's; NaN in x passes g, as relu passes NaN).
  *
  * @example
  * ```ts
@@ -33,6 +36,7 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
 export const BINARY_OPS = [
   'add', 'sub', 'mul', 'div', 'pow', 'maximum',
   'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual',
+  'tanhGrad', 'reluGrad',
 ] as const;
 
 /** The name of an elementwise function of two arguments. */

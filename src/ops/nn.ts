@@ -8,7 +8,7 @@ import { asTensor } from '../core/create.ts';
 import { normalizeAxes } from '../base/shape.ts';
 import type { Tensor, TensorLike } from '../core/tensor.ts';
 import * as p from '../prims/index.ts';
-import { add, div, erf, exp, greaterEqual, lessEqual, log1p, mul, neg, sub, where } from './arith.ts';
+import { add, div, erf, exp, greaterEqual, log1p, mul, neg, sub, where } from './arith.ts';
 import { type Axis, type ReduceOptions, reduceArgs } from './reduce.ts';
 
 /**
@@ -60,8 +60,7 @@ export function softplus(x: TensorLike): Tensor {
  * ```
  */
 export function relu(x: TensorLike): Tensor {
-  const t = asTensor(x);
-  return where(lessEqual(t, 0), 0, t);
+  return p.relu(asTensor(x));
 }
 
 /**

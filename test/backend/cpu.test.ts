@@ -40,6 +40,7 @@ const UNARY_DEFS: Record<UnaryOp, (x: number) => number> = {
   abs: Math.abs,
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
   erf: erfBySimpson,
+  relu: (x) => (Number.isNaN(x) ? x : Math.max(x, 0) + 0), // + 0 turns −0 into +0
 };
 
 /** Ops whose definition above is itself approximate, and by how much (default 0: identical). */
@@ -74,6 +75,9 @@ const BINARY_DEFS: Record<BinaryOp, (a: number, b: number) => number> = {
   lessEqual: (a, b) => Number(a <= b),
   equal: (a, b) => Number(a === b),
   notEqual: (a, b) => Number(a !== b),
+  // d/dx tanh = 1 − tanh², times the cotangent; ReLU's derivative is the step [x > 0] (NaN passes).
+  tanhGrad: (y, g) => g * (1 - y * y),
+  reluGrad: (x, g) => (x > 0 || Number.isNaN(x) ? g : 0),
 };
 
 /** Elementwise agreement within `tol` relative to 1 + |want|; NaN must meet NaN, ±∞ the same ∞. */

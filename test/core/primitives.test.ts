@@ -19,7 +19,7 @@ import {
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, where,
 } from '../../src/index.ts';
-import { gemm, scatterAdd } from '../../src/prims/index.ts';
+import { gemm, reluGrad, scatterAdd, tanhGrad } from '../../src/prims/index.ts';
 import { expectClose, seededTensor, values } from '../helpers.ts';
 import { describeRuleProperties } from '../rule-properties.ts';
 
@@ -59,6 +59,10 @@ const cases: Case[] = [
   { name: 'mul (broadcasting)', shapes: (a, b) => [[a, 1], [b]], f: mul },
   { name: 'div', shapes: (a, b) => [[a, b], [a, b]], f: div, domain: [[-2, 2], [0.5, 2]] },
   { name: 'pow', shapes: (a) => [[a], [a]], f: pow, domain: [[0.3, 2], [-2, 2]] },
+  { name: 'mul of a tensor by itself (one product for both operands)', shapes: (a, b) => [[a, b]], f: (x) => mul(x, x) },
+  { name: 'tanhGrad (fused g·(1 − y²))', shapes: (a, b) => [[a, b], [a, b]], f: tanhGrad, domain: [[-1.5, 1.5], [-2, 2]] },
+  { name: 'reluGrad (fused mask)', shapes: (a, b) => [[a, b], [a, b]], f: reluGrad, valid: ([x]) => awayFromZero([x!]) },
+  { name: 'relu', shapes: (a, b) => [[a, b]], f: relu, valid: awayFromZero },
   {
     name: 'maximum',
     shapes: (a, b) => [[a, b], [a, b]],
@@ -103,7 +107,6 @@ const cases: Case[] = [
   // composites
   { name: 'sigmoid', shapes: (a, b) => [[a, b]], f: sigmoid, domain: [[-6, 6]] },
   { name: 'softplus', shapes: (a) => [[a]], f: softplus, domain: [[-6, 6]] },
-  { name: 'relu', shapes: (a) => [[a]], f: relu, valid: awayFromZero },
   { name: 'gelu', shapes: (a, b) => [[a, b]], f: gelu, domain: [[-4, 4]] },
   { name: 'logSumExp', shapes: (a, b) => [[a, b]], f: (x) => logSumExp(x, 1), domain: [[-5, 5]] },
   { name: 'logSumExp over axes 0 and 2', shapes: (a, b, c) => [[a, b, c]], f: (x) => logSumExp(x, [0, 2]), domain: [[-5, 5]] },

@@ -303,6 +303,10 @@ export const UNARY_CASES: Record<UnaryOp, UnaryCase> = {
     ref: erf64,
     domain: (r, n) => f32(Array.from({ length: n }, (_, i) => (r.uniform() - 0.5) * [2e-3, 1.7, 8, 20][i % 4]!)),
     tol: erfTol,
+  },  relu: {
+    ref: (x) => Math.max(x, 0),
+    domain: (r, n) => f32(Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 0 : r.normal()))),
+    tol: () => 0,
   },
 };
 
@@ -355,7 +359,19 @@ export const BINARY_CASES: Record<BinaryOp, BinaryCase> = {
   less: { ref: cmp((a, b) => a < b), domain: withTies, tol: exact },
   lessEqual: { ref: cmp((a, b) => a <= b), domain: withTies, tol: exact },
   equal: { ref: cmp((a, b) => a === b), domain: withTies, tol: exact },
-  notEqual: { ref: cmp((a, b) => a !== b), domain: withTies, tol: exact },
+  notEqual: { ref: cmp((a, b) => a !== b), domain: withTies, tol: exact },  // b·(1 − a²): a² rounds once (≤ 2⁻²⁴·a²), 1 − a² once (≤ 2⁻²⁴·|1 − a²|), the product once
+  // (≤ ulp of the result): |b|·(a² + |1 − a²|)·2⁻²⁴ + ulp(y), doubled for the GPU's last-bit
+  // freedom in multiplication and subtraction.
+  tanhGrad: {
+    ref: (a, b) => b * (1 - a * a),
+    domain: (r, na, nb) => ({ a: uniforms(r, na, -1.2, 1.2), b: normals(r, nb, 2) }),
+    tol: (a, b, y) => 2 * (Math.abs(b) * (a * a + Math.abs(1 - a * a)) * 2 ** -24 + ulp(y)),
+  },
+  reluGrad: {
+    ref: (a, b) => (a > 0 ? b : 0),
+    domain: (r, na, nb) => ({ a: f32(Array.from({ length: na }, (_, i) => (i % 4 === 0 ? 0 : r.normal()))), b: normals(r, nb, 2) }),
+    tol: exact,
+  },
 };
 
 // ---------------------------------------------------------------- checks
