@@ -6,11 +6,17 @@
  */
 import { gpuAvailability, selectEngine, type EngineName } from './engine.ts';
 import { mountDerivatives } from './pages/derivatives.ts';
+import { mountHvp } from './pages/hvp.ts';
+import { mountInfluence } from './pages/influence.ts';
+import { mountReweight } from './pages/reweight.ts';
 import { byTestId, message, status } from './ui.ts';
 
 type Page = { recompute: () => void | Promise<void> };
 const MOUNT: Record<string, (root: HTMLElement) => Page> = {
   derivatives: mountDerivatives,
+  hvp: mountHvp,
+  influence: mountInfluence,
+  reweight: mountReweight,
 };
 const mounted = new Map<string, Page>();
 let current = '';
