@@ -45,6 +45,20 @@ export {
   type PowerIterationOptions,
   type PowerIterationResult,
 } from './solvers.ts';
+export {
+  KroneckerInfluence,
+  kfac,
+  ekfac,
+  linearKfacNetwork,
+  mlpKfacNetwork,
+  type KfacNetwork,
+  type KfacLayer,
+  type KfacLayerSignals,
+  type KfacCapture,
+  type KfacOutputLoss,
+  type KfacOptions,
+  type KroneckerBlock,
+} from './kfac.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
