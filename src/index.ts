@@ -65,7 +65,7 @@ export type { Backend, Storage } from './backend/backend.ts';
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, type UnaryOp, type BinaryOp, type ReduceOp } from './base/op-list.ts';
 export { tidy, dispose } from './core/memory.ts';
 
-export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, NotPositiveDefiniteError, type SymmetricEigen } from './linalg/dense.ts';
+export { cholesky, choleskySolve, smallestEigenvalue, jacobiEigen, symmetricEigen, NotPositiveDefiniteError, type SymmetricEigen } from './linalg/dense.ts';
 export { pearson } from './linalg/vector.ts';
 export { Objective, paramLayout, perExampleGradients, type PerExampleLoss, type ObjectiveSpec, type ParamLayout } from './nn/objective.ts';
 export { linearModel, linearObjective, linearHessian, classesOf, type LinearModel, type LinearModelKind, type LinearParams, type BinaryParams, type SoftmaxParams, type Dataset } from './nn/linear-models.ts';
