@@ -114,7 +114,8 @@ export function linearize<Out extends Pytree = Tensor>(f: (...args: any[]) => Ou
 
 /**
  * Primitives that can appear in a linear program, and which of their inputs may carry the linear
- * variable: `'any'` (linear in all inputs jointly), `'one'` (bilinear: linear in each input while
+ * variable (a primitive whose JVP rule emits another primitive linear in the tangent must be listed
+ * here; test/transforms/linearize.test.ts linearizes every differentiable primitive to catch one that is not): `'any'` (linear in all inputs jointly), `'one'` (bilinear: linear in each input while
  * the other is constant), or a list of the input positions that may be linear.
  */
 const LINEAR: Record<string, 'any' | 'one' | number[]> = {
@@ -134,7 +135,16 @@ const LINEAR: Record<string, 'any' | 'one' | number[]> = {
   matmul: 'one',
   div: [0], // a / c is linear in a; c / a is not
   select: [1, 2], // the condition is a constant mask
+  tanhGrad: [1], // g·(1 − y²): linear in g
+  reluGrad: [1], // [x > 0]·g: linear in g
 };
+
+/**
+ * The inputs a primitive adds (or places) into its output unchanged: where one of them is a
+ * nonzero constant beside an input-dependent value, the map is affine, not linear.
+ */
+const additiveInputs = (name: string, arity: number): number[] =>
+  name === 'add' || name === 'sub' || name === 'concat' ? Array.from({ length: arity }, (_, i) => i) : name === 'select' ? [1, 2] : [];
 
 /**
  * The transpose of a linear program: a function from output cotangents to input cotangents.
@@ -155,6 +165,20 @@ function transposeJaxpr(jaxpr: Jaxpr, op: string): (ct: Pytree) => Pytree[] {
         `${op}: the function is not linear in its inputs: equation ${k} applies '${e.primitive.name}' to ` +
           `${lin.filter(Boolean).length} input(s) of shapes ${e.inputs.map((a) => fmt(a instanceof JaxprVar ? a.shape : [])).join(', ')} that depend on them`,
       );
+    }
+    // Adding a nonzero constant to an input-dependent value makes the map affine, not linear.
+    const sums = additiveInputs(e.primitive.name, e.inputs.length);
+    if (sums.length) {
+      e.inputs.forEach((a, i) => {
+        if (lin[i] || !sums.includes(i)) return;
+        const value = a instanceof JaxprVar ? jaxpr.constValues[jaxpr.constvars.indexOf(a)] : asTensor(a.literal);
+        if (value instanceof ConcreteTensor && value.toFloat64Array().some((x) => x !== 0)) {
+          throw new Error(
+            `${op}: the function is affine, not linear: equation ${k} ('${e.primitive.name}') combines a value that depends on the inputs ` +
+              `with a nonzero constant of shape ${fmt(value.shape)}; transpose its linear part (linearize it first)`,
+          );
+        }
+      });
     }
     linear.add(e.output);
   });

@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type Tensor, add, eye, grad, jacrev, jvp, linearTranspose, linearize, makeJaxpr, matmul, mul, randomNormal, reshape,
   mean, sin, softmaxCrossEntropy, sum, tanh, tensor, vdot, vjp, vmap, zeros, concat, slice, exp,
+  abs, conv2d, cos, div, erf, gelu, log, log1p, logSumExp, max, maxPool2d, maximum, pow, relu, sigmoid, softplus, sqrt, take, transpose,
+  where, greater, neg, sub, pad,
 } from '../../src/index.ts';
 import { expectClose } from '../helpers.ts';
 
@@ -130,10 +132,43 @@ describe('linearTranspose', () => {
     expect(cb!.toArray()).toEqual(eb!.toArray());
   });
 
+  it('works through every differentiable primitive (so every JVP rule emits only primitives it knows to be linear)', () => {
+    // Each primitive's JVP rule appears in the linear program; a fused rule primitive missing from
+    // the table of linear primitives would make linearTranspose refuse the program here.
+    const x = tensor([[0.3, 1.2, 2.0], [0.7, 1.5, 0.4]]);
+    const img = reshape(tensor(Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i))), [1, 2, 4, 4]);
+    const kern = reshape(tensor(Array.from({ length: 3 * 2 * 9 }, (_, i) => Math.cos(i))), [3, 2, 3, 3]);
+    const h = (x: Tensor, k: Tensor) => {
+      const u = add(exp(x), log(x));
+      const a = mul(sin(u), cos(x));
+      const b = div(tanh(a), add(sqrt(x), log1p(x)));
+      const c = pow(x, tensor(1.5));
+      const e = maximum(erf(b), c);
+      const m = sum(mul(transpose(e), take(transpose(x), [2, 0, 1], 0)));
+      const r = add(sum(relu(sub(x, tensor(1)))), sum(gelu(neg(x))));
+      const q = add(sum(abs(sub(x, tensor(1)))), sum(where(greater(x, 1), softplus(x), sigmoid(x))));
+      const l = add(sum(logSumExp(x, 1)), sum(max(pad(x, [[1, 0], [0, 2]]), 0)));
+      const conv = sum(maxPool2d(conv2d(img, k, { padding: 'same' }), { size: 2 }));
+      const s = concat([reshape(add(add(m, r), add(q, l)), [1]), reshape(conv, [1])], 0);
+      return mul(s, slice(reshape(x, [6]), [1], [2]));
+    };
+    const [, hJvp] = linearize(h, x, kern);
+    const used = new Set(hJvp.jaxpr.equations.map((e) => e.primitive.name));
+    for (const p of ['tanhGrad', 'reluGrad', 'matmul', 'take', 'pad', 'select', 'div']) expect(used, p).toContain(p);
+    const hT = linearTranspose(hJvp, x, kern);
+    const [, pull] = vjp(h, x, kern);
+    const ct = tensor([0.8, -1.1]);
+    const [tx, tk] = hT(ct) as Tensor[];
+    const [vx, vk] = pull(ct) as Tensor[];
+    expectClose(tx!, vx!, { rtol: 1e-12, atol: 1e-13 });
+    expectClose(tk!, vk!, { rtol: 1e-12, atol: 1e-13 });
+  });
+
   it('refuses a function that is not linear, naming the primitive', () => {
     expect(() => linearTranspose((x: Tensor) => sin(x), zeros([3]))).toThrow(/not linear in its inputs: equation 0 applies 'sin'/);
     expect(() => linearTranspose((x: Tensor) => mul(x, x), zeros([3]))).toThrow(/applies 'mul' to 2 input\(s\)/);
-    expect(() => linearTranspose((x: Tensor) => add(x, tensor([1, 1, 1])), zeros([3]))).not.toThrow(); // add is linear in x…
+    expect(() => linearTranspose((x: Tensor) => add(x, tensor([1, 1, 1])), zeros([3]))).toThrow(/affine, not linear: equation 0 \('add'\) combines/);
+    expect(() => linearTranspose((x: Tensor) => add(x, tensor([0, 0, 0])), zeros([3]))).not.toThrow(); // adding zero is linear
     expect(() => linearTranspose((x: Tensor) => [x, tensor([1, 0])], zeros([3]))).toThrow(/output 1 \(shape \[2\]\) is a nonzero constant: the function is affine/);
   });
 });
