@@ -59,6 +59,15 @@ export {
   type KfacOptions,
   type KroneckerBlock,
 } from './kfac.ts';
+export {
+  representerPoints,
+  linearLastLayer,
+  mlpLastLayer,
+  type LastLayer,
+  type LastLayerOutputs,
+  type RepresenterOptions,
+  type RepresenterResult,
+} from './representer.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
