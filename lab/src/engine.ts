@@ -7,6 +7,8 @@
  * @module
  */
 import { add, exp, getBackend, setBackend, tensor } from '../../src/index.ts';
+// A diagnostic only (not part of the public API): what the WebAssembly matrix kernel runs with here.
+import { wasmGemmInfo } from '../../src/backend/wasm/gemm.ts';
 
 /** The two engines the toggle offers. */
 export type EngineName = 'cpu' | 'gpu';
@@ -53,7 +55,12 @@ export function onEngine<T>(name: EngineName, fn: () => T): T {
 export function describeEngine(name: EngineName): string {
   if (name === 'cpu') setBackend('cpu');
   if (name === 'gpu') return 'gpu (gpu.js webgl2, float32)';
-  return `cpu (${getBackend().precision}: TypeScript loops and a WebAssembly SIMD matrix kernel, one thread)`;
+  const info = wasmGemmInfo();
+  const kernel = info
+    ? `WebAssembly SIMD ${info.kernel.mr}×${info.kernel.nr} matrix kernel${info.kernel.fma ? ' with relaxed-SIMD FMA' : ''}, ` +
+      `${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.shared ? 'shared' : 'unshared'} memory`
+    : 'no WebAssembly: plain TypeScript loops';
+  return `cpu (${getBackend().precision}; ${kernel})`;
 }
 
 /** The engine the student chose in the header's toggle. */
