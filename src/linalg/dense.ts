@@ -461,13 +461,18 @@ function tridiagonalizeWithBasis(A: Float64Array, d: number): { diag: Float64Arr
 function implicitQl(diag: Float64Array, off: Float64Array, Qt: Float64Array, d: number): void {
   const e = new Float64Array(d); // e[i] couples i and i+1; e[d−1] = 0 as a sentinel
   e.set(off);
+  // A coupling below ε‖T‖ is dropped: a perturbation of the size rounding has already made. (A test
+  // relative to the two neighbouring diagonal entries alone never fires inside a cluster of zero
+  // eigenvalues, whose couplings are rounding noise of order ε‖T‖, not of order ε·0.)
+  let norm = 0;
+  for (let i = 0; i < d; i++) norm = Math.max(norm, Math.abs(diag[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+  const small = Number.EPSILON * norm;
   for (let l = 0; l < d; l++) {
     for (let iter = 0; ; iter++) {
       // The first negligible coupling at or below l ends the unreduced block [l, m].
       let m = l;
       for (; m < d - 1; m++) {
-        const scale = Math.abs(diag[m]!) + Math.abs(diag[m + 1]!);
-        if (Math.abs(e[m]!) <= Number.EPSILON * scale) break;
+        if (Math.abs(e[m]!) <= small) break;
       }
       if (m === l) break;
       if (iter === 60) throw new Error(`symmetricEigen: the QL iteration did not converge for eigenvalue ${l} of ${d} after 60 sweeps`);

@@ -68,6 +68,27 @@ describe('symmetricEigen (Householder + implicit QL)', () => {
     expect(r.orthogonality).toBeLessThan(10 * d * Number.EPSILON);
   });
 
+  // A Gram matrix of 30 rows in 200 dimensions whose first 100 columns are the same constant and
+  // whose last is a bias column of ones: 170 zero eigenvalues in one cluster, as K-FAC's activation
+  // factors have (MNIST pixels that never light up are collinear with the bias).
+  // The QL deflation test must be absolute (ε‖T‖), or the couplings inside the cluster never
+  // count as negligible and the iteration stalls.
+  it('converges on a rank-deficient Gram matrix with a large cluster of zero eigenvalues', () => {
+    const d = 200;
+    const rows = 30;
+    const rng = new Rng(21);
+    const X = Float64Array.from({ length: rows * d }, (_, q) => (q % d === d - 1 ? 1 : q % d < 100 ? -0.42 : rng.normal()));
+    const A = new Float64Array(d * d);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) A[i * d + j] += X[r * d + i]! * X[r * d + j]!;
+    const { values, vectors } = symmetricEigen(A, d);
+    const norm = values[0]!;
+    const res = residuals(A, values, vectors, d);
+    expect(res.reconstruction).toBeLessThan(10 * d * Number.EPSILON * norm);
+    expect(res.orthogonality).toBeLessThan(10 * d * Number.EPSILON);
+    // Rank ≤ 30: every eigenvalue after the 30th is rounding.
+    for (let i = rows; i < d; i++) expect(Math.abs(values[i]!)).toBeLessThan(10 * d * Number.EPSILON * norm);
+  });
+
   it('agrees with jacobiEigen on a random matrix, and reads only the lower triangle', () => {
     const d = 30;
     const rng = new Rng(7);
