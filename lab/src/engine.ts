@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { add, exp, getBackend, setBackend, tensor } from '../../src/index.ts';
+import { add, exp, getBackend, setBackend, tensor, tidy } from '../../src/index.ts';
 // A diagnostic only (not part of the public API): what the WebAssembly matrix kernel runs with here.
 import { wasmGemmInfo } from '../../src/backend/wasm/gemm.ts';
 
@@ -40,12 +40,25 @@ export function gpuAvailability(): GpuAvailability {
   return availability;
 }
 
-/** Runs `fn` with `name` as the backend and returns to the CPU backend afterwards, even on error. */
+/**
+ * Runs `fn` with `name` as the backend and returns to the CPU backend afterwards, even on error.
+ * On the GPU, `fn` must return plain numbers (its tensors are released when it returns).
+ */
 export function onEngine<T>(name: EngineName, fn: () => T): T {
-  if (name === 'gpu') setBackend('gpu', { mode: 'webgl2' });
-  else setBackend('cpu');
-  try {
+  if (name === 'cpu') {
+    setBackend('cpu');
     return fn();
+  }
+  setBackend('gpu', { mode: 'webgl2' });
+  try {
+    // Textures are not reclaimed by the garbage collector on any schedule: release every tensor
+    // the computation made. The pages take plain numbers out of the GPU engine, never tensors.
+    let out: T | undefined;
+    tidy(() => {
+      out = fn();
+      return [];
+    });
+    return out as T;
   } finally {
     setBackend('cpu');
   }

@@ -120,3 +120,17 @@ describe('lab expression parser: nothing outside the grammar gets through', () =
     expect(errorOf('x+'.repeat(300) + 'x').message).toContain('longer than 500');
   });
 });
+
+describe('the lab never evaluates text as code', () => {
+  it('no eval, Function constructor or string timers in lab/src (gpu.js, bundled, compiles its own kernels; the lab adds none)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = new URL('../../lab/src/', import.meta.url).pathname;
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('parser.ts');
+    for (const f of files) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      expect(src, f).not.toMatch(/\beval\s*\(|new\s+Function\b|\bFunction\s*\(|set(Timeout|Interval)\s*\(\s*['"`]/);
+    }
+  });
+});

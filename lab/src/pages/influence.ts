@@ -64,6 +64,8 @@ export function mountInfluence(root: HTMLElement): { recompute: () => Promise<vo
       <label>retrain without the top <select data-testid="influence-k"><option>4</option><option selected>6</option><option>12</option></select> (by |predicted|)</label>
       <span data-testid="influence-status" class="status busy">loading…</span>
     </div>
+    <p>Computed on: <span data-testid="backend">cpu, float64 whatever the engine toggle says: Newton's method, the exact inverse-HVP
+      (Cholesky) and retraining to ‖∇R‖ &lt; 1e-10 need float64</span>.</p>
     <p>Pick a test digit (outlined: the one shown; the default is the test digit with the largest loss):</p>
     <div class="digits" data-testid="test-digits"></div>
     <div data-testid="influence-model"></div>
