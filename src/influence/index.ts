@@ -51,6 +51,7 @@ export {
   ekfac,
   linearKfacNetwork,
   mlpKfacNetwork,
+  sequentialKfacNetwork,
   type KfacNetwork,
   type KfacLayer,
   type KfacLayerSignals,

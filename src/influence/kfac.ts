@@ -52,10 +52,15 @@ import { fromFloat64 } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { gemm } from '../prims/index.ts';
-import { take } from '../ops/shape-ops.ts';
 import { symmetricEigen } from '../linalg/dense.ts';
 import type { Objective } from '../nn/objective.ts';
 import { type Activation, type MlpParams, mlpLayerwise, mlpSignals } from '../nn/mlp.ts';
+import type { ConvLayer, ConvParams, DenseLayer, DenseParams, Sequential, SequentialParams } from '../nn/cnn.ts';
+import { add, tanh } from '../ops/arith.ts';
+import { relu } from '../ops/nn.ts';
+import { reshape, take } from '../ops/shape-ops.ts';
+import { type Padding2d, type Size2d, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
+import { vjp } from '../transforms/reverse.ts';
 import type { ScoreMatrix, TestSet } from './scores.ts';
 
 /** The per-example losses whose output derivatives and output-Hessian roots K-FAC knows in closed form. */
@@ -273,6 +278,168 @@ export function mlpKfacNetwork(obj: Objective<MlpParams>, activation: Activation
         g.forEach((gl, l) => grads[l]!.set(gl.toFloat64Array(), c * m * layers[l]!.out));
       }
       const out: KfacLayerSignals[] = layers.map((ly, l) => ({ acts: appendOnes(trace.inputs[l]!.toFloat64Array(), m, ly.in - 1), grads: grads[l]! }));
+      return { layers: out, columns, rows: m };
+    },
+  };
+}
+
+/** One parametrised layer of a {@link Sequential} walk: its spec, input shape and leaves in θ. */
+interface SequentialSlot {
+  spec: ConvLayer | DenseLayer;
+  inShape: number[];
+  outShape: number[];
+  offW: number;
+  offB: number;
+}
+
+const pairOf = (v: Size2d): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+/** [before, after] padding of one axis, as ops/conv.ts plans it. */
+function padOf(padding: Padding2d | undefined, size: number, k: number, stride: number, axis: 0 | 1): [number, number] {
+  const p = padding ?? 'valid';
+  if (p === 'same') return samePadding(size, k, stride);
+  if (p === 'valid') return [0, 0];
+  const v = typeof p === 'number' ? p : p[axis];
+  return [v, v];
+}
+
+/**
+ * im2col of a feature map h `[m, C, H, W]` for a convolution: `[m, Ho·Wo, C·kh·kw (+1)]`, patch
+ * entries in the kernel's own order (c, a, b) so that W̃[o, c·kh·kw + a·kw + b] = w[o, c, a, b];
+ * zero padding reads as 0, and the bias column is 1.
+ */
+function patches(h: Float64Array, m: number, inShape: number[], spec: ConvLayer, outShape: number[], bias: boolean): Float64Array {
+  const [C, H, W] = inShape as [number, number, number];
+  const [kh, kw] = pairOf(spec.size);
+  const [sh, sw] = pairOf(spec.stride ?? 1);
+  const [pt] = padOf(spec.padding, H, kh, sh, 0);
+  const [pl] = padOf(spec.padding, W, kw, sw, 1);
+  const [, Ho, Wo] = outShape as [number, number, number];
+  const width = C * kh * kw + (bias ? 1 : 0);
+  const out = new Float64Array(m * Ho * Wo * width);
+  for (let i = 0; i < m; i++) {
+    for (let y = 0; y < Ho; y++) {
+      for (let x = 0; x < Wo; x++) {
+        const row = ((i * Ho + y) * Wo + x) * width;
+        for (let c = 0; c < C; c++) {
+          for (let a = 0; a < kh; a++) {
+            const r = y * sh + a - pt;
+            if (r < 0 || r >= H) continue;
+            for (let b = 0; b < kw; b++) {
+              const q = x * sw + b - pl;
+              if (q < 0 || q >= W) continue;
+              out[row + (c * kh + a) * kw + b] = h[((i * C + c) * H + r) * W + q]!;
+            }
+          }
+        }
+        if (bias) out[row + width - 1] = 1;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The layer-by-layer view of a convolutional network from nn/cnn.ts (`sequential`, `lenet`) trained
+ * on an objective whose loss is `loss(model.forward(params, X), Y)` (`sequentialLoss`; the one-output
+ * default is `'binary-cross-entropy'`). Convolutions are KFC layers (module notes): their
+ * activations are the im2col patches at every output position. Pre-activation signals come from
+ * one reverse pass of the engine through a forward walk that adds a zero "tap" to every conv and
+ * dense output: the cotangent of a tap is ∂ℓ/∂a there.
+ *
+ * @example
+ * ```ts
+ * const model = sequential([{ kind: 'conv', out: 4, size: 3 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'dense', out: 1 }], [1, 6, 6]);
+ * const obj = new Objective({ params: model.init(0), loss: sequentialLoss(model), X, Y, l2: 1e-3 });
+ * const net = sequentialKfacNetwork(obj, model, 'binary-cross-entropy');
+ * net.layers.map((l) => [l.out, l.in, l.positions]); // [[4, 10, 16], [1, 65, 1]]
+ * ```
+ */
+export function sequentialKfacNetwork(obj: Objective<SequentialParams>, model: Sequential, loss: KfacOutputLoss): KfacNetwork<SequentialParams> {
+  const { keys, offsets } = obj.layout;
+  const slots: SequentialSlot[] = [];
+  const layers: KfacLayer[] = [];
+  let leaf = 0;
+  let shape = [...model.inputShape];
+  model.layers.forEach((spec, i) => {
+    const outShape = [...model.shapes[i]!];
+    if (spec.kind === 'conv' || spec.kind === 'dense') {
+      const wKey = spec.kind === 'conv' ? 'w' : 'W';
+      if (keys[leaf] !== wKey) throw new Error(`sequentialKfacNetwork: layer ${i} (${spec.kind}) expects a '${wKey}' leaf at position ${leaf} of the params, found '${keys[leaf]}'`);
+      const offW = offsets[leaf++]!;
+      const offB = spec.bias !== false && keys[leaf] === 'b' ? offsets[leaf++]! : -1;
+      slots.push({ spec, inShape: shape, outShape, offW, offB });
+      if (spec.kind === 'dense') {
+        const inW = shape[0]!;
+        layers.push({ name: `dense ${inW}→${spec.out} (layer ${i})`, out: spec.out, in: inW + (offB >= 0 ? 1 : 0), positions: 1, index: denseIndex(spec.out, inW, offW, offB) });
+      } else {
+        const [kh, kw] = pairOf(spec.size);
+        const inW = shape[0]! * kh * kw;
+        layers.push({ name: `conv ${shape[0]}→${spec.out} ${kh}×${kw} (layer ${i})`, out: spec.out, in: inW + (offB >= 0 ? 1 : 0), positions: outShape[1]! * outShape[2]!, index: denseIndex(spec.out, inW, offW, offB) });
+      }
+    }
+    shape = outShape;
+  });
+  if (leaf !== keys.length) throw new Error(`sequentialKfacNetwork: the params have ${keys.length} leaves, the model's layers use ${leaf}`);
+  if (model.outputShape.length !== 1) throw new Error(`sequentialKfacNetwork: the model must end in a flat output, got shape [${model.outputShape.join(', ')}]`);
+  const K = model.outputShape[0]!;
+  const inputSize = model.inputShape.reduce((a, b) => a * b, 1);
+
+  // The forward pass of Sequential.forward with an additive tap after every conv/dense layer, and
+  // the layer inputs recorded (concrete when the taps are).
+  const walk = (params: SequentialParams, X: Tensor, taps: Tensor[] | null, inputs: Tensor[] | null): Tensor => {
+    const m = X.shape[0]!;
+    let h = X.ndim === 2 && X.shape[1] === inputSize ? reshape(X, [m, ...model.inputShape]) : X;
+    let k = 0;
+    for (const spec of model.layers) {
+      if (spec.kind === 'conv' || spec.kind === 'dense') {
+        const p = params[k] as ConvParams & DenseParams;
+        inputs?.push(h);
+        if (spec.kind === 'conv') {
+          h = conv2d(h, p.w, { stride: spec.stride ?? 1, padding: spec.padding ?? 'valid' });
+          if (p.b) h = addChannelBias(h, p.b);
+        } else {
+          h = gemm(h, p.W, false, true);
+          if (p.b) h = add(h, p.b);
+        }
+        if (taps) h = add(h, taps[k]!);
+        k++;
+      } else if (spec.kind === 'maxPool') h = maxPool2d(h, { size: spec.size, stride: spec.stride, padding: spec.padding });
+      else if (spec.kind === 'avgPool') h = avgPool2d(h, { size: spec.size, stride: spec.stride, padding: spec.padding });
+      else if (spec.kind === 'relu') h = relu(h);
+      else if (spec.kind === 'tanh') h = tanh(h);
+      else if (spec.kind === 'flatten') h = reshape(h, [m, -1]);
+    }
+    return h;
+  };
+
+  return {
+    obj,
+    layers,
+    capture(theta, X, Y, mode) {
+      const m = X.shape[0]!;
+      const params = obj.params(theta);
+      const inputs: Tensor[] = [];
+      const Z = walk(params, X, null, inputs).toFloat64Array();
+      const { D, columns } = outputSignals(loss, Z, Y.toFloat64Array(), m, K, mode);
+      const taps = slots.map((sl) => fromFloat64(new Float64Array(m * sl.outShape.reduce((a, b) => a * b, 1)), [m, ...sl.outShape]));
+      const [, pullback] = vjp((t: Tensor[]) => walk(params, X, t, null), taps);
+      const grads = layers.map((ly) => new Float64Array(columns * m * ly.positions * ly.out));
+      for (let c = 0; c < columns; c++) {
+        const [cts] = pullback(fromFloat64(D.slice(c * m * K, (c + 1) * m * K), [m, K])) as [Tensor[]];
+        layers.forEach((ly, l) => {
+          const ct = cts[l]!.toFloat64Array(); // [m, out, T] for conv, [m, out] for dense
+          const T = ly.positions;
+          const base = c * m * T * ly.out;
+          if (T === 1) grads[l]!.set(ct, base);
+          else for (let i = 0; i < m; i++) for (let o = 0; o < ly.out; o++) for (let t = 0; t < T; t++) grads[l]![base + (i * T + t) * ly.out + o] = ct[(i * ly.out + o) * T + t]!;
+        });
+      }
+      const out: KfacLayerSignals[] = slots.map((sl, l) => {
+        const h = inputs[l]!.toFloat64Array();
+        const bias = sl.offB >= 0;
+        return { acts: sl.spec.kind === 'conv' ? patches(h, m, sl.inShape, sl.spec, sl.outShape, bias) : bias ? appendOnes(h, m, sl.inShape[0]!) : h, grads: grads[l]! };
+      });
       return { layers: out, columns, rows: m };
     },
   };
