@@ -112,32 +112,59 @@ export function trak<P extends Pytree>(models: readonly TrakModel<P>[], test: Te
     }
     const Phi = project(Gf, n, p, P, k);
     const Psi = project(Gt, tests, p, P, k);
-    // K = ΦᵀΦ + ρI (k × k).
-    const K = new Float64Array(k * k);
-    for (let i = 0; i < n; i++) {
-      const o = i * k;
-      for (let a = 0; a < k; a++) {
-        const va = Phi[o + a]!;
-        if (va === 0) continue;
-        for (let b = a; b < k; b++) K[a * k + b] += va * Phi[o + b]!;
-      }
-    }
-    for (let a = 0; a < k; a++) {
-      K[a * k + a] += ridge;
-      for (let b = 0; b < a; b++) K[a * k + b] = K[b * k + a]!;
-    }
-    const L = cholesky(K, k, `ΦᵀΦ of TRAK model ${m} (k = ${k} must not exceed the rank of the n × p gradient matrix; pass ridge > 0 or a smaller k)`);
-    for (let t = 0; t < tests; t++) {
-      const scores = matvec(Phi, n, k, choleskySolve(L, k, Psi.slice(t * k, (t + 1) * k)));
-      for (let i = 0; i < n; i++) kernelSum[t * n + i] += scores[i]!;
-    }
+    const scores = trakKernelScores(Phi, Psi, n, tests, k, ridge, `TRAK model ${m}`);
+    for (let x = 0; x < scores.length; x++) kernelSum[x] += scores[x]!;
   });
-  const M = models.length;
-  const values = new Float64Array(tests * n);
-  for (let t = 0; t < tests; t++) for (let i = 0; i < n; i++) values[t * n + i] = (kernelSum[t * n + i]! / M) * (qSum[i]! / M);
-  return { tests, train: n, values };
+  return { tests, train: n, values: trakCombine(kernelSum, qSum, models.length, tests, n) };
 }
 
+/**
+ * One model's TRAK kernel scores φ(z_t)ᵀ(ΦᵀΦ + ρI)⁻¹φᵢ (`tests × n`, row-major) from its projected
+ * training features Φ (`n × k`) and test features Ψ (`tests × k`): the per-model step of
+ * {@link trak}, exported for callers that project gradients their own way (a model too large for
+ * an `n × p` gradient matrix, projected in chunks).
+ *
+ * @example
+ * ```ts
+ * const K = trakKernelScores(Phi, Psi, n, tests, 512, 0, 'model 0'); // tests × n
+ * ```
+ */
+export function trakKernelScores(Phi: Float64Array, Psi: Float64Array, n: number, tests: number, k: number, ridge = 0, what = 'TRAK'): Float64Array {
+  if (Phi.length !== n * k || Psi.length !== tests * k) throw new Error(`trakKernelScores: Φ has ${Phi.length} entries (n·k = ${n * k}), Ψ ${Psi.length} (tests·k = ${tests * k})`);
+  // K = ΦᵀΦ + ρI (k × k).
+  const K = new Float64Array(k * k);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    for (let a = 0; a < k; a++) {
+      const va = Phi[o + a]!;
+      if (va === 0) continue;
+      for (let b = a; b < k; b++) K[a * k + b] += va * Phi[o + b]!;
+    }
+  }
+  for (let a = 0; a < k; a++) {
+    K[a * k + a] += ridge;
+    for (let b = 0; b < a; b++) K[a * k + b] = K[b * k + a]!;
+  }
+  const L = cholesky(K, k, `ΦᵀΦ of ${what} (k = ${k} must not exceed the rank of the n × p gradient matrix; pass ridge > 0 or a smaller k)`);
+  const out = new Float64Array(tests * n);
+  for (let t = 0; t < tests; t++) out.set(matvec(Phi, n, k, choleskySolve(L, k, Psi.slice(t * k, (t + 1) * k))), t * n);
+  return out;
+}
+
+/**
+ * TRAK's ensemble average (Algorithm 1): τ = (1/M Σ_m kernel scores) · (1/M Σ_m Q_m), the two
+ * averages taken separately; `kernelSum` (`tests × n`) and `qSum` (n) are the sums over the M models.
+ *
+ * @example
+ * ```ts
+ * const S = trakCombine(kernelSum, qSum, 10, tests, n); // TRAK-10 scores, tests × n
+ * ```
+ */
+export function trakCombine(kernelSum: Float64Array, qSum: Float64Array, M: number, tests: number, n: number): Float64Array {
+  const values = new Float64Array(tests * n);
+  for (let t = 0; t < tests; t++) for (let i = 0; i < n; i++) values[t * n + i] = (kernelSum[t * n + i]! / M) * (qSum[i]! / M);
+  return values;
+}
 /** 1 − p = 1 − e^{−ℓ} for cross-entropy losses ℓ, stably. */
 function oneMinusP(losses: Float64Array, what: string): Float64Array {
   return losses.map((l, i) => {

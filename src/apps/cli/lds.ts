@@ -55,6 +55,11 @@ export const command: Command = {
   summary: 'linear datamodeling score of attribution methods on a CSV problem',
   help,
   async run(argv, io) {
+    // Without --train: dattri's MNIST-10 benchmark (lds-mnist10.ts).
+    if (!argv.some((a) => a === '--train' || a.startsWith('--train='))) {
+      const { MNIST10_FLAGS, runMnist10Lds } = await import('./lds-mnist10.ts');
+      return runMnist10Lds(parseFlags('unequal lds', argv, MNIST10_FLAGS), argv, io);
+    }
     const start = performance.now();
     const flags = parseFlags('unequal lds', argv, {
       ...LINEAR_PROBLEM_FLAGS,

@@ -1,0 +1,500 @@
+/**
+ * Every attribution method of the MNIST-10 protocol, as dattri's benchmark configures it
+ * (`experiments/benchmark_result.py`), scoring the first `tests` test points against all n
+ * training points. Scores follow unequal's convention (positive = the point helps); LDS and LOO
+ * correlations are invariant to each method's positive scale.
+ *
+ * - exact: (1/n) ∇ℓ_tᵀ (H + δI)⁻¹ ∇ℓᵢ with the dense Hessian of the mean cross-entropy at θ̂ (λ = 0:
+ *   dattri trains without weight decay) and its Cholesky factor (logreg only; the MLP's would be
+ *   101,770² = 83 GB). δ: dattri searches its "regularization" over {1, 0.1, 0.01, 0.005, 0.001,
+ *   1e-4, 1e-5} by the metric itself; one factorisation costs minutes here, so exact searches the
+ *   shorter list `--exact-dampings` (default 1e-3).
+ * - cg: dattri's CG, 10 iterations from x = 0, for each δ of the grid; the best LDS is reported with
+ *   its δ (as dattri reports its best configuration).
+ * - lissa: dattri's LiSSA: recursion depth 100, scaling 50, damping 0, one repeat, mini-batches of
+ *   100, 50 or 10 rows (its grid); best reported.
+ * - arnoldi: dattri's Arnoldi: 50 iterations, the top min(proj_dim 100, 50) = 50 Ritz pairs, δ over
+ *   the grid; best reported.
+ * - grad-dot / grad-cos: at θ̂. tracin: Σ_c η_c ∇ℓ_t(θ_c)·∇ℓᵢ(θ_c) over the checkpoints of the
+ *   full model's training (dattri uses 10 separately trained models' final weights instead).
+ * - trak-M: TRAK with M models each trained on its own random half (dattri's `models_half`),
+ *   Gaussian projection to k = 512 (seed m for model m), the log-odds output.
+ *
+ * @module
+ */
+import { Rng } from '../../core/rng.ts';
+import { cholesky, choleskySolve } from '../../linalg/dense.ts';
+import type { DattriSplit } from '../../data/dattri.ts';
+import { arnoldi } from '../../influence/solvers.ts';
+import { trakCombine, trakKernelScores } from '../../influence/trak.ts';
+import type { Objective } from '../../nn/objective.ts';
+import { type Forward, forward, gatherRows, gradientDots, gradientSquaredNorms, mm, type Mnist10Model, parameterCount, perExampleGradients } from './mnist10.ts';
+
+/** Every method name `lds` and `attribute` accept on the MNIST-10 models. */
+export const MNIST10_METHODS = ['exact', 'cg', 'lissa', 'arnoldi', 'grad-dot', 'grad-cos', 'tracin', 'kfac', 'ekfac', 'trak-1', 'trak-10', 'trak-50', 'rps'] as const;
+/** One of {@link MNIST10_METHODS}. */
+export type Mnist10Method = (typeof MNIST10_METHODS)[number];
+
+/** dattri's regularisation (damping) grid for exact, CG and Arnoldi. */
+export const DAMPING_GRID = [1, 1e-1, 1e-2, 5e-3, 1e-3, 1e-4, 1e-5];
+/** dattri's LiSSA batch sizes. */
+export const LISSA_BATCHES = [100, 50, 10];
+
+/** What scoring needs. */
+export interface ScoringContext {
+  model: Mnist10Model;
+  train: DattriSplit;
+  /** The test points scored: the first `tests` rows of the test split. */
+  test: DattriSplit;
+  tests: number;
+  /** The trained full model. */
+  theta: Float64Array;
+  /** TracIn checkpoints of its training. */
+  checkpoints: { theta: Float64Array; lr: number; epoch: number }[];
+  /** TRAK ensemble members' θ, in member order. */
+  ensemble: Float64Array[];
+  /** The library objective (for the MLP's HVPs). */
+  obj: Objective;
+  /** Damping grid of CG and Arnoldi (default {@link DAMPING_GRID}). */
+  dampings: number[];
+  /** Dampings of the exact solver (one Cholesky factorisation each). */
+  exactDampings: number[];
+  /** TRAK projection dimension. */
+  trakK: number;
+  log: (line: string) => void;
+}
+
+/** One configuration's scores and what it cost. */
+export interface Scored {
+  /** `tests × n`, row-major. */
+  values: Float64Array;
+  /** The configuration (δ, batch size, …). */
+  config: Record<string, number | string>;
+}
+
+/** A method's candidate scores (one per configuration of its search) and its cost. */
+export interface MethodScores {
+  candidates: Scored[];
+  /** Work done: HVPs per test point, gradients, trained models. */
+  cost: Record<string, number | string>;
+}
+
+/** Cache of the forward passes at θ̂. */
+interface Passes {
+  train: Forward;
+  test: Forward;
+}
+const passCache = new WeakMap<ScoringContext, Passes>();
+function passes(ctx: ScoringContext): Passes {
+  let p = passCache.get(ctx);
+  if (!p) {
+    p = { train: forward(ctx.model, ctx.theta, ctx.train.X, ctx.train.y, ctx.train.n), test: forward(ctx.model, ctx.theta, ctx.test.X.subarray(0, ctx.tests * 784), ctx.test.y, ctx.tests) };
+    passCache.set(ctx, p);
+  }
+  return p;
+}
+
+/**
+ * gᵢ · s_t for every training row i and each of T vectors s_t (rows of S, T × p, θ layout), from the
+ * layer factors: Σ_l Σ_r D_l,ir (S_l,t[r, :] · [A_l,i, 1]). Returns T × n.
+ */
+export function gradientTimes(model: Mnist10Model, f: Forward, n: number, S: Float64Array, T: number): Float64Array {
+  const p = parameterCount(model);
+  const out = new Float64Array(T * n);
+  const chunk = Math.max(1, Math.floor(2e7 / (n * 10 + f.layers.reduce((s, l) => s + l.b, 0) * n)));
+  let offset = 0;
+  const offsets: { w: number; b: number }[] = [];
+  for (const { a, b } of f.layers) {
+    if (model === 'logreg') offsets.push({ w: 0, b: 7840 });
+    else {
+      offsets.push({ w: offset, b: offset + a * b });
+      offset += a * b + b;
+    }
+  }
+  for (let t0 = 0; t0 < T; t0 += chunk) {
+    const Tc = Math.min(chunk, T - t0);
+    f.layers.forEach(({ A, a, D, b }, l) => {
+      const { w, b: bo } = offsets[l]!;
+      // Stack the W blocks of the chunk's vectors: (Tc·b) × a, and their bias parts.
+      const Wst = new Float64Array(Tc * b * a);
+      for (let t = 0; t < Tc; t++) for (let r = 0; r < b; r++) Wst.set(S.subarray((t0 + t) * p + w + r * a, (t0 + t) * p + w + r * a + a), (t * b + r) * a);
+      const M = mm(A, n, a, Wst, Tc * b, true); // n × (Tc·b)
+      for (let i = 0; i < n; i++) {
+        for (let t = 0; t < Tc; t++) {
+          let s = 0;
+          const so = (t0 + t) * p + bo;
+          for (let r = 0; r < b; r++) s += D[i * b + r]! * (M[i * Tc * b + t * b + r]! + S[so + r]!);
+          out[(t0 + t) * n + i] += s;
+        }
+      }
+    });
+  }
+  return out;
+}
+
+/** H V for T vectors (rows of V) with the full data (rows undefined) or a mini-batch of rows. */
+function blockHvp(ctx: ScoringContext, V: Float64Array, T: number, rows?: number[]): Float64Array {
+  const p = parameterCount(ctx.model);
+  if (ctx.model === 'mlp') {
+    const out = new Float64Array(T * p);
+    for (let t = 0; t < T; t++) out.set(ctx.obj.hvp(ctx.theta, V.slice(t * p, (t + 1) * p), rows), t * p);
+    return out;
+  }
+  // Softmax regression: H = (1/m) Σᵢ (diag pᵢ − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ over the m rows.
+  const K = 10;
+  const d = 784;
+  const idx = rows ?? null;
+  const m = idx ? idx.length : ctx.train.n;
+  const X = idx ? gatherRows(ctx.train.X, d, idx) : ctx.train.X;
+  const P = idx ? gatherRows(passes(ctx).train.probs, K, idx) : passes(ctx).train.probs;
+  const VW = new Float64Array(T * K * d);
+  for (let t = 0; t < T; t++) VW.set(V.subarray(t * p, t * p + K * d), t * K * d);
+  const Z = mm(VW, T * K, d, X, m, true); // (T·K) × m
+  for (let t = 0; t < T; t++) for (let c = 0; c < K; c++) {
+    const vb = V[t * p + K * d + c]!;
+    const o = (t * K + c) * m;
+    for (let i = 0; i < m; i++) Z[o + i] += vb;
+  }
+  // Z ← D Z per row and vector: p_c z_c − p_c Σ_e p_e z_e, divided by m.
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let e = 0; e < K; e++) s += P[i * K + e]! * Z[(t * K + e) * m + i]!;
+      for (let c = 0; c < K; c++) {
+        const k = (t * K + c) * m + i;
+        Z[k] = (P[i * K + c]! * (Z[k]! - s)) / m;
+      }
+    }
+  }
+  const OW = mm(Z, T * K, m, X, d); // (T·K) × d
+  const out = new Float64Array(T * p);
+  for (let t = 0; t < T; t++) {
+    out.set(OW.subarray(t * K * d, (t + 1) * K * d), t * p);
+    for (let c = 0; c < K; c++) {
+      let s = 0;
+      const o = (t * K + c) * m;
+      for (let i = 0; i < m; i++) s += Z[o + i]!;
+      out[t * p + K * d + c] = s;
+    }
+  }
+  return out;
+}
+
+/** Test gradients (tests × p). */
+function testGradientMatrix(ctx: ScoringContext): Float64Array {
+  return perExampleGradients(ctx.model, passes(ctx).test, ctx.tests);
+}
+
+/** Influence scores from solved vectors S (T × p): (1/n) gᵢ · s_t. */
+function influenceFrom(ctx: ScoringContext, S: Float64Array): Float64Array {
+  const n = ctx.train.n;
+  const out = gradientTimes(ctx.model, passes(ctx).train, n, S, ctx.tests);
+  for (let k = 0; k < out.length; k++) out[k] /= n;
+  return out;
+}
+
+/** The dense Hessian of the mean cross-entropy (logreg), by one GEMM per pair of classes. */
+export function logregHessian(theta: Float64Array, train: DattriSplit, P: Float64Array): Float64Array {
+  const K = 10;
+  const d = 784;
+  const n = train.n;
+  const a = d + 1;
+  const p = K * a;
+  const Xt = new Float64Array(n * a);
+  for (let i = 0; i < n; i++) {
+    Xt.set(train.X.subarray(i * d, i * d + d), i * a);
+    Xt[i * a + d] = 1;
+  }
+  const at = (c: number, j: number) => (j === d ? K * d + c : c * d + j);
+  const H = new Float64Array(p * p);
+  const S = new Float64Array(n * a);
+  for (let c = 0; c < K; c++) {
+    for (let e = c; e < K; e++) {
+      for (let i = 0; i < n; i++) {
+        const w = (P[i * K + c]! * ((c === e ? 1 : 0) - P[i * K + e]!)) / n;
+        for (let j = 0; j < a; j++) S[i * a + j] = w * Xt[i * a + j]!;
+      }
+      const B = mm(S, a, n, Xt, a, false, true);
+      for (let j = 0; j < a; j++) {
+        for (let k = 0; k < a; k++) {
+          const v = B[j * a + k]!;
+          H[at(c, j) * p + at(e, k)] = v;
+          H[at(e, k) * p + at(c, j)] = v;
+        }
+      }
+    }
+  }
+  void theta;
+  return H;
+}
+
+/**
+ * The Cholesky factor L (A = L Lᵀ, row-major, zeros above the diagonal) by blocks: each diagonal
+ * block by the library's `cholesky`, the panel below it as A₂₁ L₁₁⁻ᵀ and the trailing update
+ * A₂₂ − L₂₁L₂₁ᵀ as GEMMs (the backend's WebAssembly kernel), so the d³/3 multiply-adds run at GEMM
+ * speed instead of a scalar loop's (7,850² in seconds rather than minutes). Same factor to rounding.
+ */
+export function blockedCholesky(A: Float64Array, d: number, what: string, block = 256): Float64Array {
+  const W = Float64Array.from(A);
+  const L = new Float64Array(d * d);
+  for (let k0 = 0; k0 < d; k0 += block) {
+    const kb = Math.min(block, d - k0);
+    const A11 = new Float64Array(kb * kb);
+    for (let i = 0; i < kb; i++) A11.set(W.subarray((k0 + i) * d + k0, (k0 + i) * d + k0 + kb), i * kb);
+    const L11 = cholesky(A11, kb, `${what} (diagonal block at ${k0})`);
+    for (let i = 0; i < kb; i++) L.set(L11.subarray(i * kb, i * kb + i + 1), (k0 + i) * d + k0);
+    const r = d - k0 - kb;
+    if (r === 0) break;
+    // L₁₁⁻¹ (lower triangular) by forward substitution on the identity.
+    const inv = new Float64Array(kb * kb);
+    for (let c = 0; c < kb; c++) {
+      for (let i = c; i < kb; i++) {
+        let s = i === c ? 1 : 0;
+        for (let k = c; k < i; k++) s -= L11[i * kb + k]! * inv[k * kb + c]!;
+        inv[i * kb + c] = s / L11[i * kb + i]!;
+      }
+    }
+    const A21 = new Float64Array(r * kb);
+    for (let i = 0; i < r; i++) A21.set(W.subarray((k0 + kb + i) * d + k0, (k0 + kb + i) * d + k0 + kb), i * kb);
+    const L21 = mm(A21, r, kb, inv, kb, true); // A₂₁ L₁₁⁻ᵀ
+    for (let i = 0; i < r; i++) L.set(L21.subarray(i * kb, (i + 1) * kb), (k0 + kb + i) * d + k0);
+    const U = mm(L21, r, kb, L21, r, true);
+    for (let i = 0; i < r; i++) {
+      const o = (k0 + kb + i) * d + k0 + kb;
+      for (let j = 0; j <= i; j++) W[o + j] -= U[i * r + j]!;
+    }
+  }
+  return L;
+}
+
+/**
+ * CG's iterate after `iters` iterations from x = 0 on (H + δI) x = g, for T right-hand sides and
+ * every δ at once. CG's k-th iterate is the Galerkin solution in the Krylov space
+ * K_k(H, g) = span{g, Hg, …}, which does not depend on δ (H + δI has the same Krylov spaces), so
+ * one Lanczos run per right-hand side (Q_k, tridiagonal T_k) gives every δ's iterate as
+ * x_δ = ‖g‖ Q_k (T_k + δI)⁻¹ e₁: the cost of one CG run (`iters` HVPs per test point) for the
+ * whole grid, equal to separate CG runs in exact arithmetic. Returns one T × p matrix per δ.
+ */
+function multiShiftCg(ctx: ScoringContext, G: Float64Array, T: number, dampings: readonly number[], iters: number): Float64Array[] {
+  const p = parameterCount(ctx.model);
+  const beta0 = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    let s = 0;
+    for (let j = 0; j < p; j++) s += G[t * p + j]! ** 2;
+    beta0[t] = Math.sqrt(s);
+  }
+  const Qs: Float64Array[] = [];
+  let q = new Float64Array(T * p);
+  for (let t = 0; t < T; t++) if (beta0[t]! > 0) for (let j = 0; j < p; j++) q[t * p + j] = G[t * p + j]! / beta0[t]!;
+  let qPrev = new Float64Array(T * p);
+  const alpha: Float64Array[] = [];
+  const beta: Float64Array[] = [];
+  const steps = new Int32Array(T).fill(iters);
+  for (let k = 0; k < iters; k++) {
+    Qs.push(q);
+    const W = blockHvp(ctx, q, T);
+    const a = new Float64Array(T);
+    const b = new Float64Array(T);
+    const next = new Float64Array(T * p);
+    for (let t = 0; t < T; t++) {
+      if (k >= steps[t]!) continue;
+      const o = t * p;
+      const bPrev = k > 0 ? beta[k - 1]![t]! : 0;
+      let s = 0;
+      for (let j = 0; j < p; j++) {
+        W[o + j] -= bPrev * qPrev[o + j]!;
+        s += q[o + j]! * W[o + j]!;
+      }
+      a[t] = s;
+      let nn = 0;
+      for (let j = 0; j < p; j++) {
+        W[o + j] -= s * q[o + j]!;
+        nn += W[o + j]! ** 2;
+      }
+      b[t] = Math.sqrt(nn);
+      // An invariant Krylov space (β ≈ 0): CG has converged for this column; stop it here.
+      if (b[t]! <= 1e-12 * Math.abs(s)) steps[t] = k + 1;
+      else for (let j = 0; j < p; j++) next[o + j] = W[o + j]! / b[t]!;
+    }
+    alpha.push(a);
+    beta.push(b);
+    qPrev = q;
+    q = next;
+  }
+  return dampings.map((delta) => {
+    const X = new Float64Array(T * p);
+    for (let t = 0; t < T; t++) {
+      const m = steps[t]!;
+      if (!(beta0[t]! > 0)) continue;
+      // (T_m + δI) y = β₀ e₁ by the Thomas algorithm (symmetric tridiagonal, positive definite for δ ≥ 0 on a PSD H).
+      const diag = Array.from({ length: m }, (_, k) => alpha[k]![t]! + delta);
+      const off = Array.from({ length: m - 1 }, (_, k) => beta[k]![t]!);
+      const rhs = new Array<number>(m).fill(0);
+      rhs[0] = beta0[t]!;
+      for (let k = 1; k < m; k++) {
+        const w = off[k - 1]! / diag[k - 1]!;
+        diag[k] = diag[k]! - w * off[k - 1]!;
+        rhs[k] = rhs[k]! - w * rhs[k - 1]!;
+      }
+      const y = new Array<number>(m);
+      y[m - 1] = rhs[m - 1]! / diag[m - 1]!;
+      for (let k = m - 2; k >= 0; k--) y[k] = (rhs[k]! - off[k]! * y[k + 1]!) / diag[k]!;
+      for (let k = 0; k < m; k++) {
+        const Q = Qs[k]!;
+        const yk = y[k]!;
+        for (let j = 0; j < p; j++) X[t * p + j] += yk * Q[t * p + j]!;
+      }
+    }
+    return X;
+  });
+}
+
+/** dattri's LiSSA for T vectors: h ← v + (1 − d) h − H_B h / s, depth J, result h / s. */
+function blockLissa(ctx: ScoringContext, G: Float64Array, T: number, batch: number, depth: number, scale: number, seed: number): Float64Array {
+  const p = parameterCount(ctx.model);
+  const n = ctx.train.n;
+  const rng = new Rng(seed);
+  let h = Float64Array.from(G);
+  for (let j = 0; j < depth; j++) {
+    const rows = rng.permutation(n).slice(0, batch);
+    const Hh = blockHvp(ctx, h, T, rows);
+    const next = new Float64Array(T * p);
+    for (let k = 0; k < next.length; k++) next[k] = G[k]! + h[k]! - Hh[k]! / scale;
+    h = next;
+  }
+  for (let k = 0; k < h.length; k++) h[k] /= scale;
+  return h;
+}
+
+/** TRAK features of one model at θ: Φ (n × k) and Ψ (tests × k) of the log-odds gradients, and Q = 1 − p. */
+function trakFeatures(ctx: ScoringContext, theta: Float64Array, member: number): { Phi: Float64Array; Psi: Float64Array; q: Float64Array } {
+  const { model, train, test, tests, trakK: k } = ctx;
+  const n = train.n;
+  const p = parameterCount(model);
+  const rng = new Rng(member);
+  // Pᵀ as k × p rows (entry (κ, j) = P[j, κ]), N(0, 1).
+  const Pt = Float64Array.from({ length: k * p }, () => rng.normal());
+  const ft = forward(model, theta, train.X, train.y, n);
+  const fs = forward(model, theta, test.X.subarray(0, tests * 784), test.y, tests);
+  const oneMinus = (f: Forward, m: number) => Float64Array.from({ length: m }, (_, i) => -Math.expm1(-f.losses[i]!));
+  const q = oneMinus(ft, n);
+  const qt = oneMinus(fs, tests);
+  // ∇f = −∇ℓ / (1 − p): Φ = −(G Pᵀᵀ) / q row-wise.
+  const PhiT = gradientTimes(model, ft, n, Pt, k); // k × n
+  const PsiT = gradientTimes(model, fs, tests, Pt, k); // k × tests
+  const Phi = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) Phi[i * k + a] = -PhiT[a * n + i]! / q[i]!;
+  const Psi = new Float64Array(tests * k);
+  for (let t = 0; t < tests; t++) for (let a = 0; a < k; a++) Psi[t * k + a] = -PsiT[a * tests + t]! / qt[t]!;
+  return { Phi, Psi, q };
+}
+
+/** The scores (every configuration of its search) of one method. */
+export function scoreMethod(ctx: ScoringContext, method: Mnist10Method): MethodScores {
+  const { model, tests } = ctx;
+  const n = ctx.train.n;
+  const p = parameterCount(model);
+  switch (method) {
+    case 'grad-dot': {
+      const { train, test } = passes(ctx);
+      return { candidates: [{ values: gradientDots(test, tests, train, n), config: {} }], cost: { gradients: n + tests, hvpsPerTest: 0, models: 1 } };
+    }
+    case 'grad-cos': {
+      const { train, test } = passes(ctx);
+      const S = gradientDots(test, tests, train, n);
+      const a = gradientSquaredNorms(test, tests).map(Math.sqrt);
+      const b = gradientSquaredNorms(train, n).map(Math.sqrt);
+      for (let t = 0; t < tests; t++) for (let i = 0; i < n; i++) S[t * n + i] = a[t]! > 0 && b[i]! > 0 ? S[t * n + i]! / (a[t]! * b[i]!) : 0;
+      return { candidates: [{ values: S, config: {} }], cost: { gradients: n + tests, hvpsPerTest: 0, models: 1 } };
+    }
+    case 'tracin': {
+      const out = new Float64Array(tests * n);
+      for (const c of ctx.checkpoints) {
+        const fi = forward(model, c.theta, ctx.train.X, ctx.train.y, n);
+        const ft = forward(model, c.theta, ctx.test.X.subarray(0, tests * 784), ctx.test.y, tests);
+        const S = gradientDots(ft, tests, fi, n, c.lr);
+        for (let k = 0; k < out.length; k++) out[k] += S[k]!;
+      }
+      return { candidates: [{ values: out, config: { checkpoints: ctx.checkpoints.length, epochs: ctx.checkpoints.map((c) => c.epoch).join(',') } }], cost: { gradients: ctx.checkpoints.length * (n + tests), hvpsPerTest: 0, models: 1 } };
+    }
+    case 'trak-1':
+    case 'trak-10':
+    case 'trak-50': {
+      const M = Number(method.slice(5));
+      if (ctx.ensemble.length < M) throw new Error(`${method} needs ${M} ensemble models, ${ctx.ensemble.length} were trained (--ensemble)`);
+      const kernelSum = new Float64Array(tests * n);
+      const qSum = new Float64Array(n);
+      for (let m = 0; m < M; m++) {
+        const { Phi, Psi, q } = trakFeatures(ctx, ctx.ensemble[m]!, m);
+        const K = trakKernelScores(Phi, Psi, n, tests, ctx.trakK, 0, `TRAK model ${m}`);
+        for (let k = 0; k < K.length; k++) kernelSum[k] += K[k]!;
+        for (let i = 0; i < n; i++) qSum[i] += q[i]!;
+      }
+      return { candidates: [{ values: trakCombine(kernelSum, qSum, M, tests, n), config: { models: M, k: ctx.trakK, projection: 'Gaussian N(0,1), seed = model index' } }], cost: { gradients: M * (n + tests), hvpsPerTest: 0, models: M } };
+    }
+    case 'cg': {
+      const G = testGradientMatrix(ctx);
+      ctx.log(`  cg: 10 Lanczos steps per test point for the δ grid ${ctx.dampings.join(', ')}`);
+      const solved = multiShiftCg(ctx, G, tests, ctx.dampings, 10);
+      const candidates = ctx.dampings.map((delta, k) => ({ values: influenceFrom(ctx, solved[k]!), config: { damping: delta, iterations: 10 } }));
+      return { candidates, cost: { gradients: n + tests, hvpsPerTest: 10, dampingsSearched: ctx.dampings.length, note: 'one Krylov space per test point serves every damping (multi-shift CG)', models: 1 } };
+    }
+    case 'lissa': {
+      const G = testGradientMatrix(ctx);
+      const candidates = LISSA_BATCHES.map((batch) => {
+        ctx.log(`  lissa: batch ${batch}`);
+        return { values: influenceFrom(ctx, blockLissa(ctx, G, tests, batch, 100, 50, 0)), config: { batchSize: batch, depth: 100, scaling: 50, damping: 0, repeats: 1 } };
+      });
+      return { candidates, cost: { gradients: n + tests, hvpsPerTest: '100 mini-batch HVPs (batch rows / n of a full HVP each)', models: 1 } };
+    }
+    case 'arnoldi': {
+      const iterations = 50;
+      const r = arnoldi((v) => blockHvp(ctx, v, 1), p, { k: Math.min(100, iterations), iterations, seed: 0 });
+      const G = testGradientMatrix(ctx);
+      const E = r.values.length;
+      const U = new Float64Array(E * p);
+      r.vectors.forEach((u, j) => U.set(u, j * p));
+      // Scores Σ_j (gᵢ·u_j)(u_j·g_t)/(λ_j + δ): the projections once, then a small product per δ.
+      const GU = gradientTimes(model, passes(ctx).train, n, U, E); // E × n
+      const TU = mm(G, tests, p, U, E, true); // tests × E
+      const candidates = ctx.dampings.map((delta) => {
+        const values = new Float64Array(tests * n);
+        for (let j = 0; j < E; j++) {
+          const lam = r.values[j]!;
+          if (!(lam + delta > 0)) continue;
+          for (let t = 0; t < tests; t++) {
+            const c = TU[t * E + j]! / (lam + delta) / n;
+            for (let i = 0; i < n; i++) values[t * n + i] += c * GU[j * n + i]!;
+          }
+        }
+        return { values, config: { damping: delta, iterations, eigenpairs: E } };
+      });
+      return { candidates, cost: { gradients: n + tests, hvpsTotal: r.hvps, hvpsPerTest: 0, models: 1 } };
+    }
+    case 'exact': {
+      if (model !== 'logreg') throw new Error(`exact needs the dense ${p}×${p} Hessian: logreg only (use cg for the MLP)`);
+      ctx.log(`  exact: forming the ${p}×${p} Hessian (one GEMM per class pair)`);
+      const H = logregHessian(ctx.theta, ctx.train, passes(ctx).train.probs);
+      const G = testGradientMatrix(ctx);
+      const candidates = ctx.exactDampings.map((delta) => {
+        ctx.log(`  exact: Cholesky factor of H + ${delta}·I`);
+        const Hd = Float64Array.from(H);
+        for (let j = 0; j < p; j++) Hd[j * p + j] += delta;
+        const L = blockedCholesky(Hd, p, `H + ${delta}·I`);
+        const S = new Float64Array(tests * p);
+        for (let t = 0; t < tests; t++) S.set(choleskySolve(L, p, G.slice(t * p, (t + 1) * p)), t * p);
+        return { values: influenceFrom(ctx, S), config: { damping: delta } };
+      });
+      return { candidates, cost: { gradients: n + tests, hvpsPerTest: 0, hessian: 'dense (one GEMM per class pair) + one Cholesky per damping', models: 1 } };
+    }
+    default:
+      throw new NotAvailableError(method);
+  }
+}
+
+/** A method name that is accepted but not implemented yet (K-FAC, EK-FAC, RPS until they land). */
+export class NotAvailableError extends Error {
+  constructor(readonly method: string) {
+    super(`--methods ${method}: not yet available (its library module is not committed yet)`);
+  }
+}
