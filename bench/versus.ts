@@ -23,6 +23,7 @@ import {
 } from './peers/problems.ts';
 import { type AlternatedSystem, timeAlternated } from './peers/timing.ts';
 import { startTorch, type TorchPeer } from './peers/torch.ts';
+import { lenetSteps, makeLenetProblem } from './lenet.ts';
 
 /** Options for {@link benchVersus}. */
 export interface VersusOptions {
@@ -34,6 +35,8 @@ export interface VersusOptions {
   torch?: boolean;
   /** Scales every problem's number of timed rounds (default 1). */
   roundsScale?: number;
+  /** Which problems to time (default all): `matmul`, `logreg`, `smlp`, `lenet`. */
+  problems?: readonly ('matmul' | 'logreg' | 'smlp' | 'lenet')[];
 }
 
 /** The rows of the table, in order: key, label. */
@@ -45,6 +48,8 @@ export const VERSUS_ROWS = [
   ['logreg.hvp', 'logistic 2000×784: HVP'],
   ['smlp.grad', 'MLP 784→128→10, 1000 rows: gradient'],
   ['smlp.hvp', 'MLP 784→128→10, 1000 rows: HVP'],
+  ['lenet.sgd', 'LeNet, batch 100: SGD step'],
+  ['lenet.l2rw', 'LeNet, batch 100: L2RW step'],
 ] as const;
 
 /**
@@ -59,7 +64,8 @@ export const VERSUS_ROWS = [
  * ```
  */
 export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: Record<string, number>; notes: string[] }> {
-  const sizes = opts.sizes ?? [256, 512, 1024];
+  const want = new Set(opts.problems ?? ['matmul', 'logreg', 'smlp', 'lenet']);
+  const sizes = want.has('matmul') ? (opts.sizes ?? [256, 512, 1024]) : [];
   const scale = opts.roundsScale ?? 1;
   const notes: string[] = [];
   const all = defaultThreads();
@@ -69,10 +75,11 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
 
   const lr = makeLogregProblem(0);
   const sm = makeSoftmaxMlpProblem(0);
+  const ln = want.has('lenet') ? makeLenetProblem(0) : undefined;
 
   let torch: TorchPeer | undefined;
   if (opts.torch ?? true) {
-    const t = await startTorch({ logreg: lr, softmaxMlp: sm, matmul: sizes });
+    const t = await startTorch({ logreg: lr, softmaxMlp: sm, matmul: sizes, ...(ln ? { lenet: ln } : {}) });
     if (typeof t === 'string') notes.push(`PyTorch peer skipped: ${t}`);
     else {
       torch = t;
@@ -170,7 +177,7 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
     const problems = [
       { row: 'logreg', rounds: 11, objective: lrObj as Objective },
       { row: 'smlp', rounds: 7, objective: smObj as Objective },
-    ];
+    ].filter((p) => want.has(p.row as 'logreg' | 'smlp'));
     for (const p of problems) {
       const { loss, at, dir } = p.objective;
       const first = (q: object) => (Object.values(q)[0] as Tensor).toFloat64Array();
@@ -193,6 +200,26 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
         }
       } finally {
         jp?.dispose();
+      }
+    }
+
+    if (ln) {
+      // The LeNet step (bench/lenet.ts): unequal and PyTorch on the same numbers, the gradient and
+      // the meta-gradient checked first. jax-js has no convolution here and is left out.
+      const steps = lenetSteps(ln);
+      if (torch) {
+        const t = torch;
+        checkAgainstReference('PyTorch', 'LeNet gradient', relativeError([await t.result('lenet.sgd')], [steps.gradient()]), 1e-10);
+        // Norm-relative; the meta-gradient goes through a second-order pass, so allow 1e-8.
+        checkAgainstReference('PyTorch', 'LeNet meta-gradient', relativeError([await t.result('lenet.l2rw')], [steps.metaGradient()]), 1e-8);
+      }
+      for (const what of ['sgd', 'l2rw'] as const) {
+        const systems = unequal(steps[what]);
+        if (torch) {
+          const t = torch;
+          systems.push({ key: 'torch', run: () => t.time(`lenet.${what}`) });
+        }
+        await record(`lenet.${what}`, systems, what === 'sgd' ? 5 : 3);
       }
     }
   } finally {
@@ -243,8 +270,13 @@ export function versusReport(r: Record<string, number>, notes: string[] = []): s
     );
   }
   const hg = (row: string) => get(`${row}.hvp`, 'unequal-1t', 'cpu-ms')! / get(`${row}.grad`, 'unequal-1t', 'cpu-ms')!;
-  if (get('smlp.hvp', 'unequal-1t', 'cpu-ms') !== undefined) {
+  if (get('smlp.hvp', 'unequal-1t', 'cpu-ms') !== undefined && get('logreg.hvp', 'unequal-1t', 'cpu-ms') !== undefined) {
     lines.push(`  unequal HVP/gradient (best CPU): logistic ${f(hg('logreg'), 2)}, MLP ${f(hg('smlp'), 2)}`);
+  }
+  const l2 = get('lenet.l2rw', 'unequal-1t', 'cpu-ms'), sg = get('lenet.sgd', 'unequal-1t', 'cpu-ms');
+  if (l2 !== undefined && sg !== undefined) {
+    lines.push(`  LeNet L2RW step / SGD step (best CPU): unequal ${f(l2 / sg, 2)}` +
+      (get('lenet.l2rw', 'torch', 'cpu-ms') !== undefined ? `, PyTorch ${f(get('lenet.l2rw', 'torch', 'cpu-ms')! / get('lenet.sgd', 'torch', 'cpu-ms')!, 2)}` : ''));
   }
   return lines;
 }

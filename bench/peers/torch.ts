@@ -24,17 +24,20 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { LogregProblem, SoftmaxMlpProblem } from './problems.ts';
+import type { LenetProblem } from '../lenet.ts';
 import { MeasuredElsewhere } from './timing.ts';
 
 /** The problems to hand to PyTorch; each is optional. */
 export interface TorchProblems {
   logreg?: LogregProblem;
   softmaxMlp?: SoftmaxMlpProblem;
+  /** The LeNet step (bench/lenet.ts). */
+  lenet?: LenetProblem;
   /** Square matmul sizes (inputs as in bench/matmul.ts: A[i] = sin 0.37i, B[i] = cos 0.11i). */
   matmul?: number[];
 }
 
-/** The tasks the peer runs: `matmul.<n>`, `logreg.grad`, `logreg.hvp`, `smlp.grad`, `smlp.hvp`. */
+/** The tasks the peer runs: `matmul.<n>`, `logreg.grad`, `logreg.hvp`, `smlp.grad`, `smlp.hvp`, `lenet.sgd`, `lenet.l2rw`. */
 export type TorchTask = string;
 
 /** A running PyTorch peer. */
@@ -81,6 +84,17 @@ export class TorchPeer {
         put(`sm.v${k}`, sm.v[k as keyof typeof shapes], shape);
       }
       consts['sm.lambda'] = sm.lambda;
+    }
+    const ln = problems.lenet;
+    if (ln) {
+      put('ln.X', ln.X, [ln.n, 784]);
+      put('ln.y', ln.y, [ln.n]);
+      put('ln.Xv', ln.Xv, [ln.nVal, 784]);
+      put('ln.yv', ln.yv, [ln.nVal]);
+      ln.leaves.forEach((l, i) => put(`ln.p${i}`, l.data, l.shape));
+      consts['ln.leaves'] = ln.leaves.length;
+      consts['ln.lr'] = ln.lr;
+      consts['ln.beta'] = ln.beta;
     }
     writeFileSync(join(dir, 'shapes.json'), JSON.stringify({ arrays, consts, matmul: problems.matmul ?? [] }));
     const script = new URL('./torch_peer.py', import.meta.url).pathname;

@@ -9,7 +9,8 @@ on stdin; each reply is one JSON line on stdout. Commands:
   {"cmd": "time", "task": T, "reps": R} run T R times; reply {"wall": [ms…], "cpu": [ms…]}
   {"cmd": "quit"}
 
-Tasks: matmul.<n> (C = A·B), logreg.grad, logreg.hvp, smlp.grad, smlp.hvp. Gradients use
+Tasks: matmul.<n> (C = A·B), logreg.grad, logreg.hvp, smlp.grad, smlp.hvp, lenet.sgd (returns the
+mean-loss gradient, every leaf flattened) and lenet.l2rw (returns the meta-gradient). Gradients use
 torch.autograd.grad; HVPs are double backward (grad of ⟨∇R, v⟩ with create_graph=True), each call
 recomputing the forward pass, as a training loop would. The caller checks every result against its
 float64 references before it trusts a time. CPU time is time.process_time() of this process, the
@@ -94,6 +95,58 @@ def load(d):
 
         tasks["smlp.grad"] = sm_grad
         tasks["smlp.hvp"] = sm_hvp
+
+    if "ln.X" in arrays:
+        # The LeNet of src/nn/cnn.ts (bench/lenet.ts): 'same' 5x5 convolutions, 3x3 stride-2 max
+        # pooling with TensorFlow's SAME padding (the odd padding entry goes after; -inf never
+        # wins), ReLU, dense 1024 -> 100 -> 1 (y = h W^T + b), sigmoid cross-entropy per example.
+        lnX, lny = arrays["ln.X"].reshape(-1, 1, 28, 28), arrays["ln.y"]
+        lnXv, lnyv = arrays["ln.Xv"].reshape(-1, 1, 28, 28), arrays["ln.yv"]
+        ln_lr, ln_beta = consts["ln.lr"], consts["ln.beta"]
+        nleaves = int(consts["ln.leaves"])
+        P = [arrays[f"ln.p{i}"].clone().requires_grad_(True) for i in range(nleaves)]
+        momentum_buf = [torch.zeros_like(q) for q in P]
+
+        def pool_same(h, before, after):
+            h = F.pad(h, (before, after, before, after), value=float("-inf"))
+            return F.max_pool2d(h, 3, 2)
+
+        def ln_losses(Q, X, y):
+            h = F.relu(pool_same(F.conv2d(X, Q[0], Q[1], padding=2), 0, 1))
+            h = F.relu(pool_same(F.conv2d(h, Q[2], Q[3], padding=2), 0, 1))
+            h = F.relu(pool_same(F.conv2d(h, Q[4], Q[5], padding=2), 1, 1))
+            h = F.relu(F.linear(h.reshape(h.shape[0], -1), Q[6], Q[7]))
+            z = F.linear(h, Q[8], Q[9]).reshape(-1)
+            return F.binary_cross_entropy_with_logits(z, y, reduction="none")
+
+        def momentum_step(grads):
+            # optax-style momentum as src/optim/sgd.ts: buf <- beta buf + g, p <- p - lr buf (new
+            # tensors: the parameters stay where they are, as in the unequal bench)
+            bufs = [ln_beta * b + g for b, g in zip(momentum_buf, grads)]
+            return [q.detach() - ln_lr * b for q, b in zip(P, bufs)]
+
+        def ln_sgd():
+            grads = torch.autograd.grad(ln_losses(P, lnX, lny).mean(), P)
+            momentum_step(grads)
+            return torch.cat([g.reshape(-1) for g in grads])
+
+        def ln_meta():
+            eps = torch.zeros(lnX.shape[0], requires_grad=True)
+            grads = torch.autograd.grad((eps * ln_losses(P, lnX, lny)).sum(), P, create_graph=True)
+            ahead = [q - ln_lr * g for q, g in zip(P, grads)]
+            return torch.autograd.grad(ln_losses(ahead, lnXv, lnyv).mean(), eps)[0]
+
+        def ln_l2rw():
+            g = ln_meta()
+            w = torch.clamp(-g, min=0)
+            total = w.sum()
+            w = w / total if total > 0 else w
+            grads = torch.autograd.grad((w * ln_losses(P, lnX, lny)).sum(), P)
+            momentum_step(grads)
+            return g
+
+        tasks["lenet.sgd"] = ln_sgd
+        tasks["lenet.l2rw"] = ln_l2rw
 
     problems.clear()
     problems.update(tasks)

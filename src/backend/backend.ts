@@ -99,4 +99,30 @@ export interface Backend {
     transA: boolean,
     transB: boolean,
   ): Storage;
+  /**
+   * Max pooling's selection, over `planes` planes of `h × w` (row-major, the planes stacked), with
+   * the windows of `win` (positions in the padding never count). For each window let S be the
+   * positions where `x` attains the window's maximum (a window holding NaN: every position):
+   * - `'gather'`: the mean of `t` over S, one value per window: `[planes, ho, wo]`;
+   * - `'scatter'`: its transpose in t, `g[window] / |S|` added at each position of S: `[planes, h, w]`.
+   * Optional: `src/prims/max-pool.ts` composes it from `take`, `reduce` and elementwise ops where
+   * a backend lacks it.
+   */
+  windowMax?(op: 'gather' | 'scatter', x: Storage, t: Storage, planes: number, h: number, w: number, win: WindowPlan): Storage;
+}
+
+/**
+ * The windows of a 2-D pooling op over an `h × w` plane: size `kh × kw`, strides `sh`, `sw`, the
+ * padding before each axis (`top`, `left`; the padding after is implied by the output size), and
+ * the output size `ho × wo`. Window (i, j) covers rows `i·sh − top + a` and columns `j·sw − left + b`.
+ */
+export interface WindowPlan {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+  ho: number;
+  wo: number;
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Backend, Storage } from './backend.ts';
+import type { Backend, Storage, WindowPlan } from './backend.ts';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../base/op-list.ts';
 import { sizeOf, stridesOf } from '../base/shape.ts';
 import { erf } from './special.ts';
@@ -309,6 +309,70 @@ function matmulSlice(
   }
 }
 
+/**
+ * Max pooling's selection (`Backend.windowMax`): for each window, the positions S where x attains
+ * its maximum, then either the mean of t over S (`gather`) or g/|S| added at S (`scatter`). The
+ * mean is taken as t_f + Σ (t_p − t_f)/|S| from the first tied position f, so that gathering x
+ * itself returns the maximum exactly, whatever the number of ties.
+ */
+function windowMax(op: 'gather' | 'scatter', x: F64, t: F64, planes: number, h: number, w: number, win: WindowPlan): F64 {
+  const { kh, kw, sh, sw, top, left, ho, wo } = win;
+  const plane = h * w;
+  const out = new Float64Array(op === 'gather' ? planes * ho * wo : planes * plane);
+  let q = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * plane;
+    for (let i = 0; i < ho; i++) {
+      const r0 = Math.max(0, i * sh - top), r1 = Math.min(h, i * sh - top + kh);
+      for (let j = 0; j < wo; j++, q++) {
+        const c0 = Math.max(0, j * sw - left), c1 = Math.min(w, j * sw - left + kw);
+        let m = -Infinity;
+        let nan = false;
+        for (let r = r0; r < r1; r++) {
+          for (let c = c0; c < c1; c++) {
+            const v = x[base + r * w + c]!;
+            if (v > m) m = v;
+            else if (v !== v) nan = true;
+          }
+        }
+        // A window holding NaN selects every position (its value and derivative are NaN).
+        let count = 0;
+        let first = -1;
+        for (let r = r0; r < r1; r++) {
+          for (let c = c0; c < c1; c++) {
+            const p = base + r * w + c;
+            if (nan || x[p] === m) {
+              if (first < 0) first = p;
+              count++;
+            }
+          }
+        }
+        if (op === 'gather') {
+          const tf = t[first]!;
+          let s = 0;
+          for (let r = r0; r < r1; r++) {
+            for (let c = c0; c < c1; c++) {
+              const p = base + r * w + c;
+              if (p !== first && (nan || x[p] === m)) s += t[p]! - tf;
+            }
+          }
+          out[q] = nan ? NaN : count === 1 ? tf : tf + s / count;
+        } else {
+          const share = t[q]! / count;
+          for (let r = r0; r < r1; r++) {
+            for (let c = c0; c < c1; c++) {
+              const p = base + r * w + c;
+              if (nan) out[p] = NaN;
+              else if (x[p] === m) out[p] += share;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** The starting value of each reduction (a `Record`, so a new ReduceOp fails to compile until it has one). */
 const REDUCE_IDENTITY: Record<ReduceOp, number> = { sum: 0, max: -Infinity };
 
@@ -431,6 +495,9 @@ export class CpuBackend implements Backend {
       }
     }
     return out;
+  }
+  windowMax(op: 'gather' | 'scatter', x: Storage, t: Storage, planes: number, h: number, w: number, win: WindowPlan): Storage {
+    return windowMax(op, x as F64, t as F64, planes, h, w, win);
   }
   matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): Storage {
     const A = a as F64, B = b as F64;

@@ -10,6 +10,7 @@ import { cpuBackend as cpu } from '../../src/backend/cpu.ts';
 import { sizeOf, stridesOf } from '../../src/base/shape.ts';
 import { BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from '../../src/base/op-list.ts';
 import { refMatmul } from '../gpu/suite.ts';
+import { windowMaxComposed } from '../../src/prims/max-pool.ts';
 
 const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 2);
 const unravel = (k: number, shape: number[]) => {
@@ -206,5 +207,54 @@ describe('cpu backend matches naive definitions', () => {
     const A = new Float64Array([0, 0, 0, 0]);
     const B = new Float64Array([Infinity, 1, 1, 1]);
     expect(Number.isNaN((cpu.matmul(A, B, 1, 2, 2, 2, false, false) as Float64Array)[0])).toBe(true); // 0·∞
+  });
+});
+
+describe('windowMax (max pooling selection): the direct loop against the composition of backend ops', () => {
+  // The composition (take, reduce max, equal, sum, div, scatterAdd) is what backends without
+  // windowMax run; it is the definition written with ops already tested above. The two sum the
+  // tied entries in different orders (t_f + Σ(t_p − t_f)/|S| against Σ t_p/|S|): a few ulps of the
+  // largest |t| in a window, so 1e-14 · (1 + max |t|) bounds the difference with room.
+  const cases = [
+    { h: 5, w: 4, win: { kh: 3, kw: 3, sh: 2, sw: 2, top: 1, left: 1, ho: 3, wo: 2 } },
+    { h: 6, w: 7, win: { kh: 2, kw: 3, sh: 1, sw: 2, top: 0, left: 1, ho: 5, wo: 4 } },
+    { h: 28, w: 28, win: { kh: 3, kw: 3, sh: 2, sw: 2, top: 0, left: 0, ho: 14, wo: 14 } },
+  ];
+  it.each(cases)('$h×$w plane, windows $win.kh×$win.kw: gather and scatter agree, ties and NaN included', ({ h, w, win }) => {
+    const planes = 3;
+    const n = planes * h * w;
+    // Values on a coarse grid so that windows often tie; one NaN in the second plane.
+    const x = Float64Array.from({ length: n }, (_, i) => Math.round(3 * Math.sin(i * 1.7)));
+    x[h * w + 3] = NaN;
+    const t = data(n, 5);
+    const g = data(planes * win.ho * win.wo, 6);
+    const tol = (want: Float64Array, got: Float64Array, scale: number) =>
+      want.forEach((v, i) => {
+        if (Number.isNaN(v)) expect(got[i]).toBeNaN();
+        else expect(Math.abs(got[i]! - v)).toBeLessThanOrEqual(1e-14 * (1 + scale));
+      });
+    const maxAbs = (a: Float64Array) => a.reduce((m, v) => (Number.isNaN(v) ? m : Math.max(m, Math.abs(v))), 0);
+    tol(windowMaxComposed(cpu, 'gather', x, t, planes, h, w, win) as Float64Array, cpu.windowMax('gather', x, t, planes, h, w, win) as Float64Array, maxAbs(t));
+    tol(windowMaxComposed(cpu, 'scatter', x, g, planes, h, w, win) as Float64Array, cpu.windowMax('scatter', x, g, planes, h, w, win) as Float64Array, 9 * maxAbs(g));
+  });
+
+  it('gathering x itself gives the window maximum exactly, however many entries tie', () => {
+    // One 3 × 3 window of 0.1s (nine ties) and one of 1/3s with a larger entry: 9·0.1/9 would
+    // round, t_f + Σ(t_p − t_f)/|S| does not.
+    const win = { kh: 3, kw: 3, sh: 3, sw: 3, top: 0, left: 0, ho: 1, wo: 2 };
+    const x = Float64Array.from({ length: 18 }, (_, i) => ((i % 6) < 3 ? 0.1 : i === 5 ? 0.5 : 1 / 3));
+    expect(Array.from(cpu.windowMax('gather', x, x, 1, 3, 6, win) as Float64Array)).toEqual([0.1, 0.5]);
+  });
+
+  it('scatter is the adjoint of gather: ⟨g, gather(x, t)⟩ = ⟨scatter(x, g), t⟩ (ties split equally)', () => {
+    const { h, w, win } = cases[0]!;
+    const x = Float64Array.from({ length: 2 * h * w }, (_, i) => Math.round(2 * Math.cos(i)));
+    const t = data(2 * h * w, 8);
+    const g = data(2 * win.ho * win.wo, 9);
+    const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+    const lhs = dot(g, cpu.windowMax('gather', x, t, 2, h, w, win) as Float64Array);
+    const rhs = dot(cpu.windowMax('scatter', x, g, 2, h, w, win) as Float64Array, t);
+    // Both are sums of the same ≤ 2·6·9 products g_W·t_p/|S| in different orders.
+    expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-13 * (1 + Math.abs(lhs)));
   });
 });

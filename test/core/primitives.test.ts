@@ -19,7 +19,7 @@ import {
   reshape, sigmoid, sign, sin, slice, softmax, softmaxCrossEntropy, softplus, sqrt, square, stack, stopGradient as stopGradientOf, sub, sum,
   take, tanh, tensor, transpose, where,
 } from '../../src/index.ts';
-import { gemm, reluGrad, scatterAdd, tanhGrad } from '../../src/prims/index.ts';
+import { gemm, reluGrad, scatterAdd, tanhGrad, windowMaxGather, windowMaxScatter } from '../../src/prims/index.ts';
 import { expectClose, seededTensor, values } from '../helpers.ts';
 import { describeRuleProperties } from '../rule-properties.ts';
 
@@ -41,6 +41,7 @@ const distinct = (x: Float64Array) => {
   return s.every((v, i) => i === 0 || v - s[i - 1]! > 1e-3);
 };
 const fixedMask = (shape: number[]) => greater(seededTensor(shape, 99), 0);
+const POOL_WIN = { kh: 3, kw: 3, sh: 2, sw: 2, top: 1, left: 1, ho: 3, wo: 2 };
 
 const cases: Case[] = [
   { name: 'neg', shapes: (a, b) => [[a, b]], f: neg },
@@ -81,6 +82,11 @@ const cases: Case[] = [
   { name: 'sum over all axes', shapes: (a, b) => [[a, b]], f: (x) => sum(x) },
   { name: 'sum keepdims', shapes: (a, b, c) => [[a, b, c]], f: (x) => sum(x, [0, 2], true) },
   { name: 'max over axes', shapes: (a, b, c) => [[a, b, c]], f: (x) => max(x, [0, 2]), valid: ([x]) => distinct(x!) },
+  // 3 × 3 windows at stride 2 over a 5 × 4 plane, padding 1 before both axes: overlapping windows
+  // and padded borders. x's values distinct, so no window has a tie (a kink).
+  { name: 'windowMaxGather (max pooling selection)', shapes: (a) => [[a, 5, 4], [a, 5, 4]], f: (x, t) => windowMaxGather(x, t, POOL_WIN), valid: ([x]) => distinct(x!) },
+  { name: 'windowMaxScatter (its transpose)', shapes: (a) => [[a, 5, 4], [a, 3, 2]], f: (x, g) => windowMaxScatter(x, g, POOL_WIN), valid: ([x]) => distinct(x!) },
+  { name: 'max pooling = windowMaxGather(x, x)', shapes: (a) => [[a, 5, 4]], f: (x) => windowMaxGather(x, x, POOL_WIN), valid: ([x]) => distinct(x!) },
   { name: 'broadcastTo', shapes: (a, b) => [[1, b]], f: (x) => broadcastTo(x, [3, x.shape[1]!]) },
   { name: 'reshape', shapes: (a, b, c) => [[a, b, c]], f: (x) => reshape(x, [x.shape[0]! * x.shape[1]!, -1]) },
   { name: 'transpose', shapes: (a, b, c) => [[a, b, c]], f: (x) => transpose(x, [2, 0, 1]) },
