@@ -26,7 +26,7 @@
  * the objective's example weights (1 by default) and T the positions of the layer,
  *
  *   Ā = (1/(nT)) Σᵢ wᵢ Σ_t z̃ z̃ᵀ = Q_A diag(a) Q_Aᵀ,   S̄ = (1/(nT)) Σᵢ wᵢ Σ_{t,c} g gᵀ = Q_S diag(s) Q_Sᵀ,
- *   K-FAC:  F̂ = T · Ā ⊗ S̄       (eigenvalues T s_j a_k in the basis Q_A ⊗ Q_S; T = 1 for dense layers)
+ *   K-FAC:  F̂ = (n/Σw) T · Ā ⊗ S̄   (eigenvalues in the basis Q_A ⊗ Q_S; T = 1 for dense layers, Σw = n unweighted)
  *   EK-FAC: F̂ = (Q_A ⊗ Q_S) diag(Λ) (Q_A ⊗ Q_S)ᵀ,  Λ_jk = (1/n) Σᵢ wᵢ Σ_c ((Q_Sᵀ Gᵢ,c Q_A)_jk)²,
  *
  * Λ being the exact diagonal of the per-example (GGN or empirical) curvature in the Kronecker
@@ -43,8 +43,8 @@
  * Scores follow the project's convention: values[t, i] = (1/n) ∇ℓ(z_t)ᵀ (F̂ + ρ)⁻¹ ∇ℓ(zᵢ), the
  * predicted change in test t's loss when training point i is removed (positive = the point helps),
  * per-example gradients without the regulariser. Training-side products skip the directions with
- * Ā's eigenvalue 0 (no training gradient has a component there), which is exact, not an
- * approximation.
+ * Ā's eigenvalue 0 when every example weight is positive (no training gradient has a component
+ * there), which is exact, not an approximation.
  *
  * @module
  */
@@ -449,7 +449,7 @@ export function sequentialKfacNetwork(obj: Objective<SequentialParams>, model: S
 
 /** Options of {@link KroneckerInfluence}, {@link kfac} and {@link ekfac}. */
 export interface KfacOptions {
-  /** `'kfac'` (eigenvalues T s_j a_k) or `'ekfac'` (eigenvalues fitted to the per-example curvature). Default `'ekfac'`. */
+  /** `'kfac'` (eigenvalues (n/Σw) T s_j a_k) or `'ekfac'` (eigenvalues fitted to the per-example curvature). Default `'ekfac'`. */
   method?: 'kfac' | 'ekfac';
   /** `'ggn'` (default): Gauss–Newton / true Fisher, exact expectation; `'empirical'`: observed-label gradients. */
   fisher?: 'ggn' | 'empirical';
@@ -560,6 +560,11 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
       });
     });
     const ridge = obj.spec.l2 + damping;
+    // With weights both factors carry wᵢ, so Ā ⊗ S̄ carries (Σw/n)² where F carries Σw/n: rescale by
+    // n/Σw (1 without weights), which keeps K-FAC exact wherever the factorisation is (proofs/kfac.md §2).
+    const totalWeight = weights ? weights.reduce((a, b) => a + b, 0) : n;
+    if (!(totalWeight > 0)) throw new Error('KroneckerInfluence: the example weights sum to 0: there is no curvature to factor');
+    const weightScale = n / totalWeight;
     const blocks: KroneckerBlock[] = layers.map((ly, l) => {
       const scale = 1 / (n * ly.positions);
       const ea = symmetricEigen(A[l]!.map((v) => v * scale), ly.in);
@@ -569,7 +574,7 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
       const a = ea.values.map((v) => (v > ly.in * Number.EPSILON * ea.values[0]! ? v : 0));
       const s = es.values.map((v) => (v > ly.out * Number.EPSILON * es.values[0]! ? v : 0));
       const eigenvalues = new Float64Array(ly.out * ly.in);
-      if (method === 'kfac') for (let j = 0; j < ly.out; j++) for (let k = 0; k < ly.in; k++) eigenvalues[j * ly.in + k] = ly.positions * s[j]! * a[k]!;
+      if (method === 'kfac') for (let j = 0; j < ly.out; j++) for (let k = 0; k < ly.in; k++) eigenvalues[j * ly.in + k] = weightScale * ly.positions * s[j]! * a[k]!;
       return { layer: ly, a, QA: ea.vectors, s, QS: es.vectors, eigenvalues, damping: ridge };
     });
 
@@ -738,10 +743,13 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
     if (test.Y.shape[0] !== tests) throw new Error(`KroneckerInfluence.scores: test X has ${tests} rows but Y has ${test.Y.shape[0]}`);
     const values = new Float64Array(tests * n);
     if (tests === 0 || n === 0) return { tests, train: n, values };
+    // Only Ā's range matters on the training side when every weight is positive (module notes):
+    // then aₖ = 0 forces every training input's component along q_k to 0. A weight-0 row is not in Ā
+    // and may have such a component, so with zero weights every direction is kept.
+    const weights = obj.spec.weights;
+    const truncate = !weights || weights.every((w) => w > 0);
     for (const b of this.blocks) {
-      // Only Ā's range matters on the training side (module notes): drop its null directions.
-      const tol = b.layer.in * Number.EPSILON * (b.a[0] ?? 0);
-      const keep = Int32Array.from(Array.from(b.a).flatMap((v, k) => (v > tol ? [k] : [])));
+      const keep = Int32Array.from(Array.from(b.a).flatMap((v, k) => (!truncate || v > 0 ? [k] : [])));
       const QAk = columnsOf(b.QA, b.layer.in, b.layer.in, keep);
       const divisor = columnsOf(b.eigenvalues, b.layer.out, b.layer.in, keep).map((v) => v + b.damping); // out × kin
       if (b.layer.positions === 1) this.denseScores(b, QAk, divisor, test, values);

@@ -117,7 +117,10 @@ export interface RepresenterOptions {
   targets?: 'model' | 'labels';
   /** Normalise the features to unit length in the kernel fᵢᵀ f_t (dattri's `normalize_preactivate`). Default false. */
   normalize?: boolean;
-  /** Stop L-BFGS when ‖∇R‖₂ < tol. Default 1e-10. */
+  /**
+   * Stop L-BFGS when ‖∇R‖₂ < tol. Default 1e-7: the decomposition is then off by at most
+   * tol·‖f‖/λ per pre-activation (proofs/representer.md); pass 1e-12 for the identity to rounding.
+   */
   tol?: number;
   /** L-BFGS iteration cap. Default 5000. */
   maxIter?: number;
@@ -235,7 +238,7 @@ function unitRows(F: Float64Array, m: number, d: number): Float64Array {
  * ```
  */
 export function representerPoints(last: LastLayer, train: { X: Tensor; Y: Tensor }, test: TestSet, options: RepresenterOptions = {}): RepresenterResult {
-  const { l2 = 0.006, targets = 'model', normalize = false, tol = 1e-10, maxIter = 5000, allowUnconverged = false } = options;
+  const { l2 = 0.006, targets = 'model', normalize = false, tol = 1e-7, maxIter = 5000, allowUnconverged = false } = options;
   if (!(l2 > 0)) throw new Error(`representerPoints: l2 must be > 0 (the representer theorem divides by λ), got ${l2}`);
   if (targets !== 'model' && targets !== 'labels') throw new Error(`representerPoints: targets must be 'model' or 'labels', got '${targets as string}'`);
   const tr = last(train.X);

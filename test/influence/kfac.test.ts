@@ -162,12 +162,18 @@ describe('the layer view of a network', () => {
 describe('K-FAC where the Kronecker factorisation is exact', () => {
   // Linear regression: ℓ = (wᵀx̃ − y)², so g = 2(z − y) and B = √2: S̄ = 2 and the GGN (= H) is
   // (2/n) Σ x̃x̃ᵀ = Ā ⊗ S̄ exactly, for any data and θ. With λ = 0, (F̂ + δI)⁻¹ = (H + δI)⁻¹.
-  it('linear regression: the K-FAC inverse is the exact damped inverse Hessian', () => {
+  it('linear regression: the K-FAC inverse is the exact damped inverse Hessian, with and without example weights', () => {
     const obj = linearObjective('linreg', randomData('linreg', 30, 4, 11), 0);
     const theta = Float64Array.from({ length: obj.dim }, (_, i) => 0.1 * i);
     const K = new KroneckerInfluence(linearKfacNetwork(obj, 'squared-error'), theta, { method: 'kfac', damping: 0.05 });
     const v = Float64Array.from({ length: obj.dim }, (_, i) => Math.sin(i + 1));
     expect(relErr(K.solve(v), dampedSolve(obj.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
+    // With example weights (zeros included, as an LDS subset has) both factors carry wᵢ; the n/Σw
+    // rescaling keeps the product exact: F̂ = (n/W)·Ā ⊗ (W/n)·2 = H.
+    const weights = Float64Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? 0 : 0.5 + (i % 4)));
+    const objW = obj.withWeights(weights);
+    const KW = new KroneckerInfluence(linearKfacNetwork(objW, 'squared-error'), theta, { method: 'kfac', damping: 0.05 });
+    expect(relErr(KW.solve(v), dampedSolve(objW.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
   });
 
   // Softmax regression at θ = 0: every pᵢ is uniform, so Dᵢ = diag p − ppᵀ is the same matrix for
@@ -276,9 +282,12 @@ describe('scores', () => {
   // blocks) must equal the definition (1/n) ∇ℓ(z_t)ᵀ solve(∇ℓ(zᵢ)) computed the slow way.
   it.each(['kfac', 'ekfac'] as const)('%s: equal (1/n) ∇ℓ_tᵀ (F̂ + ρ)⁻¹ ∇ℓᵢ, the definition, on an MLP with weights and λ', (method) => {
     const { obj: base, theta } = mlpProblem(25, 5, 6, 3, 'relu', 41, 0.01);
-    // An input feature that is 0 in every training row: Ā has a null direction that the score path skips.
+    // Input feature 2 is 0 in every training row but row 0, whose weight is 0: Ā (built from weighted
+    // rows) has a null direction along which row 0's gradient is not 0, so the score path must not
+    // skip it; feature 3 is 0 everywhere (a null direction that is safe to skip without weights).
     const Xv = base.spec.X.toFloat64Array();
-    for (let i = 0; i < 25; i++) Xv[i * 5 + 2] = 0;
+    for (let i = 1; i < 25; i++) Xv[i * 5 + 2] = 0;
+    for (let i = 0; i < 25; i++) Xv[i * 5 + 3] = 0;
     const weights = Float64Array.from({ length: 25 }, (_, i) => (i % 4 === 0 ? 0 : 1 + (i % 3)));
     const obj = new Objective({ ...base.spec, X: fromFloat64(Xv, [25, 5]), weights });
     const net = mlpKfacNetwork(obj, 'relu', 'softmax-cross-entropy');
@@ -301,6 +310,21 @@ describe('scores', () => {
     expect(relErr(S.values, want)).toBeLessThan(1e-10);
     expect(S.tests).toBe(4);
     expect(S.train).toBe(25);
+    // Unweighted, feature 3's null direction of Ā is skipped: still the definition.
+    const plain = new Objective({ ...obj.spec, weights: undefined });
+    const K2 = new KroneckerInfluence(mlpKfacNetwork(plain, 'relu', 'softmax-cross-entropy'), theta, { method, damping: 1e-3, batchSize: 7 });
+    expect(K2.blocks[0]!.a.filter((a) => a === 0).length).toBeGreaterThan(0);
+    const S2 = K2.scores({ X: Xt, Y: Yt });
+    const want2 = new Float64Array(4 * 25);
+    for (let t = 0; t < 4; t++) {
+      const s = K2.solve(Gt.slice(t * obj.dim, (t + 1) * obj.dim));
+      for (let i = 0; i < 25; i++) {
+        let dot = 0;
+        for (let q = 0; q < obj.dim; q++) dot += s[q]! * G[i * obj.dim + q]!;
+        want2[t * 25 + i] = dot / 25;
+      }
+    }
+    expect(relErr(S2.values, want2)).toBeLessThan(1e-10);
   });
 
   // Multinomial logistic regression at its optimum (Newton, ‖∇R‖ < 1e-10), 3 classes, 8 features,
