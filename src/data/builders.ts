@@ -401,3 +401,41 @@ export function classCounts(y: ArrayLike<number>, numClasses: number): number[] 
   }
   return counts;
 }
+
+/**
+ * Images TensorFlow's MNIST reader (`input_data.read_data_sets`, `validation_size = 5000`) holds
+ * out for validation: the first 5,000 rows of the training file, in file order. Koh & Liang's
+ * `load_mnist` (influence-release, scripts/load_mnist.py) copies that rule, so their "55,000
+ * training images" are rows 5,000 … 59,999 of `train-images-idx3-ubyte`.
+ */
+export const TF_MNIST_VALIDATION_SIZE = 5000;
+
+/**
+ * The training-file rows of Koh & Liang's MNIST split (TensorFlow's reader's): `validation` the
+ * first `validationSize` rows (default {@link TF_MNIST_VALIDATION_SIZE}), `train` the rest, both in
+ * file order; optionally only the first `nTrain` of the training rows (for reduced runs).
+ *
+ * @param opts `validationSize` (default 5000), `nTrain` (default: all the rest), `total` rows in
+ * the training file (default 60,000).
+ * @throws if the sizes do not fit in the file.
+ *
+ * @example
+ * ```ts
+ * const { train, validation } = kohLiangMnistSplit();
+ * // train.length → 55000, train[0] → 5000; validation.length → 5000, validation[0] → 0
+ * ```
+ */
+export function kohLiangMnistSplit(opts: { validationSize?: number; nTrain?: number; total?: number } = {}): { train: Int32Array; validation: Int32Array } {
+  const total = opts.total ?? 60000;
+  const v = opts.validationSize ?? TF_MNIST_VALIDATION_SIZE;
+  if (!(Number.isInteger(v) && v >= 0 && v <= total)) throw new Error(`kohLiangMnistSplit: validationSize must be an integer in 0..${total}, got ${v}`);
+  const rest = total - v;
+  const nTrain = opts.nTrain ?? rest;
+  if (!(Number.isInteger(nTrain) && nTrain >= 1 && nTrain <= rest)) {
+    throw new Error(`kohLiangMnistSplit: nTrain must be an integer in 1..${rest} (the ${total} rows minus ${v} held out), got ${nTrain}`);
+  }
+  return {
+    train: Int32Array.from({ length: nTrain }, (_, i) => v + i),
+    validation: Int32Array.from({ length: v }, (_, i) => i),
+  };
+}
