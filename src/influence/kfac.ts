@@ -583,7 +583,7 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
       this.forEachChunk(theta, obj.spec.X, obj.spec.Y, mode, (cap, rows) => {
         layers.forEach((ly, l) => {
           const b = blocks[l]!;
-          for (let c = 0; c < cap.columns; c++) accumulateSquares(b.eigenvalues, cap, l, c, ly, b.QS, b.QA, weights, rows);
+          accumulateSquares(b.eigenvalues, cap, l, ly, b.QS, b.QA, weights, rows);
         });
       });
       for (const b of blocks) for (let q = 0; q < b.eigenvalues.length; q++) b.eigenvalues[q] /= n;
@@ -842,35 +842,42 @@ function rotatedGradients(cap: KfacCapture, l: number, c: number, ly: KfacLayer,
 }
 
 /**
- * Λ += Σᵢ wᵢ (Q_Sᵀ G_{i,c} Q_A)² over a capture's examples (entrywise squares). For a dense layer
- * (rank-one Gᵢ = gᵢ z̃ᵢᵀ) the square of uᵢ vᵢᵀ is (uᵢ²)(vᵢ²)ᵀ, so the sum is one product
- * (w ⊙ U²)ᵀ V²; a convolution's gradients are formed a few examples at a time.
+ * Λ += Σᵢ wᵢ Σ_c (Q_Sᵀ G_{i,c} Q_A)² over a capture's examples (entrywise squares). For a dense
+ * layer (rank-one G_{i,c} = g_{i,c} z̃ᵢᵀ) the square of u_{i,c} vᵢᵀ is (u_{i,c}²)(vᵢ²)ᵀ, so the sum
+ * is one product (Σ_c w ⊙ U_c²)ᵀ V² with V rotated once for all columns; a convolution's gradients
+ * are formed a few examples at a time.
  */
-function accumulateSquares(L: Float64Array, cap: KfacCapture, l: number, c: number, ly: KfacLayer, QS: Float64Array, QA: Float64Array, weights: Float64Array | undefined, rows: number[]): void {
+function accumulateSquares(L: Float64Array, cap: KfacCapture, l: number, ly: KfacLayer, QS: Float64Array, QA: Float64Array, weights: Float64Array | undefined, rows: number[]): void {
   const m = cap.rows;
   const wOf = (i: number) => (weights ? weights[rows[i]!]! : 1);
   if (ly.positions === 1) {
     const sig = cap.layers[l]!;
-    const U = product(sig.grads.subarray(c * m * ly.out, (c + 1) * m * ly.out), m, ly.out, QS, ly.out, ly.out);
-    const V = product(sig.acts, m, ly.in, QA, ly.in, ly.in);
+    const U2 = new Float64Array(m * ly.out);
+    for (let c = 0; c < cap.columns; c++) {
+      const U = product(sig.grads.subarray(c * m * ly.out, (c + 1) * m * ly.out), m, ly.out, QS, ly.out, ly.out);
+      for (let q = 0; q < U.length; q++) U2[q] += U[q]! * U[q]!;
+    }
     for (let i = 0; i < m; i++) {
       const w = wOf(i);
-      for (let j = 0; j < ly.out; j++) U[i * ly.out + j] = w * U[i * ly.out + j]! ** 2;
+      for (let j = 0; j < ly.out; j++) U2[i * ly.out + j] *= w;
     }
-    for (let q = 0; q < V.length; q++) V[q] = V[q]! ** 2;
-    addInto(L, product(U, m, ly.out, V, m, ly.in, true, false));
+    const V = product(sig.acts, m, ly.in, QA, ly.in, ly.in);
+    for (let q = 0; q < V.length; q++) V[q] = V[q]! * V[q]!;
+    addInto(L, product(U2, m, ly.out, V, m, ly.in, true, false));
     return;
   }
   const width = ly.out * ly.in;
   const step = Math.max(1, Math.floor((1 << 21) / width));
-  for (let i0 = 0; i0 < m; i0 += step) {
-    const mm = Math.min(step, m - i0);
-    const R = rotatedGradients(cap, l, c, ly, QS, QA, ly.in, i0, mm);
-    for (let i = 0; i < mm; i++) {
-      const w = wOf(i0 + i);
-      if (w === 0) continue;
-      const o = i * width;
-      for (let q = 0; q < width; q++) L[q] += w * R[o + q]! * R[o + q]!;
+  for (let c = 0; c < cap.columns; c++) {
+    for (let i0 = 0; i0 < m; i0 += step) {
+      const mm = Math.min(step, m - i0);
+      const R = rotatedGradients(cap, l, c, ly, QS, QA, ly.in, i0, mm);
+      for (let i = 0; i < mm; i++) {
+        const w = wOf(i0 + i);
+        if (w === 0) continue;
+        const o = i * width;
+        for (let q = 0; q < width; q++) L[q] += w * R[o + q]! * R[o + q]!;
+      }
     }
   }
 }

@@ -57,6 +57,8 @@ export interface LastLayerOutputs {
   d: number;
   /** Outputs K (1 for a binary model). */
   outputs: number;
+  /** The model's own last-layer weights, row-major `K × d` (bias dropped): where the surrogate fit starts, as in dattri. */
+  weights?: Float64Array;
 }
 
 /** Maps input rows X to the last layer's features and the model's logits. */
@@ -86,7 +88,7 @@ export function linearLastLayer<P extends Pytree>(obj: Objective<P>, theta: Floa
     const rows = X.shape[0]!;
     const logits = gemm(X, W, false, true).toFloat64Array();
     for (let i = 0; i < rows; i++) for (let k = 0; k < K; k++) logits[i * K + k] += theta[offsets[1]! + k]!;
-    return { features: X.toFloat64Array(), logits, rows, d, outputs: K };
+    return { features: X.toFloat64Array(), logits, rows, d, outputs: K, weights: W.toFloat64Array() };
   };
 }
 
@@ -105,7 +107,7 @@ export function mlpLastLayer(obj: Objective<MlpParams>, theta: Float64Array, act
   return (X) => {
     const trace = mlpLayerwise(params, X, activation);
     const f = trace.inputs[trace.inputs.length - 1]!;
-    return { features: f.toFloat64Array(), logits: trace.logits.toFloat64Array(), rows: X.shape[0]!, d: f.shape[1]!, outputs: trace.logits.shape[1]! };
+    return { features: f.toFloat64Array(), logits: trace.logits.toFloat64Array(), rows: X.shape[0]!, d: f.shape[1]!, outputs: trace.logits.shape[1]!, weights: params[params.length - 1]!.W.toFloat64Array() };
   };
 }
 
@@ -124,7 +126,7 @@ export interface RepresenterOptions {
   tol?: number;
   /** L-BFGS iteration cap. Default 5000. */
   maxIter?: number;
-  /** Starting Θ (`K × d`), e.g. the model's own last-layer weights. Default 0. */
+  /** Starting Θ (`K × d`). Default: the model's own last-layer weights when the {@link LastLayer} gives them, else 0. */
   init?: Float64Array;
   /** Return (with `converged: false`) instead of throwing when tol is not reached. Default false. */
   allowUnconverged?: boolean;
@@ -272,7 +274,8 @@ export function representerPoints(last: LastLayer, train: { X: Tensor; Y: Tensor
     return [total / n + (l2 / 2) * sq, g];
   };
   if (options.init && options.init.length !== K * d) throw new Error(`representerPoints: init has ${options.init.length} entries, Θ is ${K} × ${d}`);
-  const fit = minimizeLbfgs(fg, options.init ?? new Float64Array(K * d), { tol, maxIter, allowUnconverged });
+  const start = options.init ?? (tr.weights?.length === K * d ? tr.weights : new Float64Array(K * d));
+  const fit = minimizeLbfgs(fg, start, { tol, maxIter, allowUnconverged });
   const theta = fit.theta;
   const Z = gemm(F, fromFloat64(theta, [K, d]), false, true).toFloat64Array();
   const { G } = lossAndSignal(Z, T, n, K);
