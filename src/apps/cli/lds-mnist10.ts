@@ -160,10 +160,9 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
   const dampings = flags.has('dampings') ? dampingList(flags, 'dampings') : DAMPING_GRID;
   const exactDampings = flags.has('exact-dampings') ? dampingList(flags, 'exact-dampings') : [1e-3];
   const shard = parseShard(flags.string('shard'));
-  const defaults = model === 'logreg' ? MNIST10_METHODS.filter((m) => m !== 'kfac' && m !== 'ekfac' && m !== 'rps') : MNIST10_METHODS.filter((m) => !['exact', 'kfac', 'ekfac', 'rps'].includes(m));
+  const defaults = model === 'logreg' ? [...MNIST10_METHODS] : MNIST10_METHODS.filter((m) => m !== 'exact');
   let methods = (flags.choiceList<Mnist10Method>('methods', MNIST10_METHODS) ?? defaults).filter((m) => MNIST10_METHODS.includes(m));
   if (model === 'mlp' && methods.includes('exact')) throw new UsageError("--methods exact: the MLP's dense Hessian would be 101,770² float64 (83 GB); use cg (dattri damps it the same way)");
-  for (const m of methods) if (m === 'kfac' || m === 'ekfac' || m === 'rps') throw new NotAvailable(m);
   const dropped: string[] = [];
   const trakNeeds = Math.max(0, ...methods.filter((m) => m.startsWith('trak-')).map((m) => Number(m.slice(5))));
   if (trakNeeds > ensemble) {
@@ -206,7 +205,7 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     },
   };
   const range: ShardRange = { index: shard.index, count: shard.count, subsets: shareOf(subsets, shard.index, shard.count), looRows: shareOf(looCount, shard.index, shard.count) };
-  log(`MNIST-10 ${model}: n = ${nTrain}, ${tests} test points, ${parameterCount(model)} parameters; shard ${shard.index}/${shard.count}: subsets ${range.subsets[0]}..${range.subsets[1] - 1}, LOO rows ${range.looRows[0]}..${range.looRows[1] - 1}; ${threads} thread(s)`);
+  log(`MNIST-10 ${model}: n = ${nTrain}, ${tests} test points, ${parameterCount(model)} parameters; shard ${shard.index}/${shard.count}: subsets ${rangeText(range.subsets)}, LOO rows ${rangeText(range.looRows)}; ${threads} thread(s)`);
 
   const poolOpts = { module: new URL('./mnist10-jobs.ts', import.meta.url), setup, threads };
   log('training the full model');

@@ -28,7 +28,12 @@ import type { DattriSplit } from '../../data/dattri.ts';
 import { arnoldi } from '../../influence/solvers.ts';
 import { trakCombine, trakKernelScores } from '../../influence/trak.ts';
 import type { Objective } from '../../nn/objective.ts';
-import { type Forward, forward, gatherRows, gradientDots, gradientSquaredNorms, mm, type Mnist10Model, parameterCount, perExampleGradients } from './mnist10.ts';
+import type { MlpParams } from '../../nn/mlp.ts';
+import { fromFloat64 } from '../../core/create.ts';
+import { KroneckerInfluence, linearKfacNetwork, mlpKfacNetwork } from '../../influence/kfac.ts';
+import { linearLastLayer, mlpLastLayer, representerPoints } from '../../influence/representer.ts';
+import type { TestSet } from '../../influence/scores.ts';
+import { oneHot, type Forward, forward, gatherRows, gradientDots, gradientSquaredNorms, mm, type Mnist10Model, parameterCount, perExampleGradients } from './mnist10.ts';
 
 /** Every method name `lds` and `attribute` accept on the MNIST-10 models. */
 export const MNIST10_METHODS = ['exact', 'cg', 'lissa', 'arnoldi', 'grad-dot', 'grad-cos', 'tracin', 'kfac', 'ekfac', 'trak-1', 'trak-10', 'trak-50', 'rps'] as const;
@@ -178,6 +183,11 @@ function blockHvp(ctx: ScoringContext, V: Float64Array, T: number, rows?: number
     }
   }
   return out;
+}
+
+/** The scored test points as a library {@link TestSet} (one-hot targets, as the objectives use). */
+function testSet(ctx: ScoringContext): TestSet {
+  return { X: fromFloat64(ctx.test.X.slice(0, ctx.tests * 784), [ctx.tests, 784]), Y: fromFloat64(oneHot(ctx.test.y, ctx.tests), [ctx.tests, 10]) };
 }
 
 /** Test gradients (tests × p). */
@@ -486,6 +496,28 @@ export function scoreMethod(ctx: ScoringContext, method: Mnist10Method): MethodS
         return { values: influenceFrom(ctx, S), config: { damping: delta } };
       });
       return { candidates, cost: { gradients: n + tests, hvpsPerTest: 0, hessian: 'dense (one GEMM per class pair) + one Cholesky per damping', models: 1 } };
+    }
+    case 'kfac':
+    case 'ekfac': {
+      const network = model === 'logreg' ? linearKfacNetwork(ctx.obj, 'softmax-cross-entropy') : mlpKfacNetwork(ctx.obj as unknown as Objective<MlpParams>, 'relu', 'softmax-cross-entropy');
+      const test = testSet(ctx);
+      const candidates = ctx.dampings.map((delta) => {
+        ctx.log(`  ${method}: δ = ${delta}`);
+        const S = new KroneckerInfluence(network as never, ctx.theta, { method, damping: delta, fisher: 'ggn' }).scores(test);
+        return { values: S.values, config: { damping: delta, fisher: 'ggn (true Fisher of the softmax output)' } };
+      });
+      return { candidates, cost: { gradients: `${n + tests} (plus one pass for the factors${method === 'ekfac' ? ' and one for the eigenbasis curvature' : ''})`, hvpsPerTest: 0, models: 1 } };
+    }
+    case 'rps': {
+      const last = model === 'logreg' ? linearLastLayer(ctx.obj, ctx.theta) : mlpLastLayer(ctx.obj as unknown as Objective<MlpParams>, ctx.theta, 'relu');
+      const test = testSet(ctx);
+      // dattri's search: l2_strength ∈ {1, 0.1, 0.01, 0.001, 1e-4}, normalised pre-activations.
+      const candidates = [1, 1e-1, 1e-2, 1e-3, 1e-4].map((l2) => {
+        ctx.log(`  rps: λ = ${l2}`);
+        const r = representerPoints(last, ctx.obj.spec, test, { l2, normalize: true, allowUnconverged: true });
+        return { values: r.scores.values, config: { l2, normalize: 'true', converged: String(r.converged) } };
+      });
+      return { candidates, cost: { gradients: `${n + tests} last-layer features; one L-BFGS fit of the surrogate per λ`, hvpsPerTest: 0, models: 1 } };
     }
     default:
       throw new NotAvailableError(method);
