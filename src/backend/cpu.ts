@@ -373,6 +373,48 @@ function windowMax(op: 'gather' | 'scatter', x: F64, t: F64, planes: number, h: 
   return out;
 }
 
+/**
+ * A permutation that keeps some leading axes and swaps the two blocks of axes after them
+ * (`[0, 2, 3, 1]` on [N, C, H, W]: channels last) is a batch of matrix transposes: returns
+ * `[batch, rows, cols]` with the input read as [batch, rows, cols] and the output as [batch, cols,
+ * rows], or `null` for any other permutation.
+ */
+function blockSwap(shape: readonly number[], perm: readonly number[]): [number, number, number] | null {
+  const r = perm.length;
+  let b = 0;
+  while (b < r && perm[b] === b) b++;
+  if (b >= r - 1) return null;
+  const j = perm[b]!; // the output's first moved axis starts the second input block
+  for (let i = 0; i < r - j; i++) if (perm[b + i] !== j + i) return null;
+  for (let i = 0; i < j - b; i++) if (perm[b + (r - j) + i] !== b + i) return null;
+  const prod = (lo: number, hi: number) => shape.slice(lo, hi).reduce((m, d) => m * d, 1);
+  return [prod(0, b), prod(b, j), prod(j, r)];
+}
+
+/**
+ * out[q, c, r] = x[q, r, c] in 16 × 16 tiles: both the reads and the writes of a tile stay within
+ * 16 cache lines, where a plain strided gather touches a new line on every read of a column
+ * (bench/README.md has the figures).
+ */
+function transposeTiled(x: F64, batch: number, rows: number, cols: number): F64 {
+  const out = new Float64Array(batch * rows * cols);
+  const T = 16;
+  for (let q = 0; q < batch; q++) {
+    const base = q * rows * cols;
+    for (let r0 = 0; r0 < rows; r0 += T) {
+      const r1 = Math.min(rows, r0 + T);
+      for (let c0 = 0; c0 < cols; c0 += T) {
+        const c1 = Math.min(cols, c0 + T);
+        for (let r = r0; r < r1; r++) {
+          const src = base + r * cols;
+          for (let c = c0; c < c1; c++) out[base + c * rows + r] = x[src + c]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** The starting value of each reduction (a `Record`, so a new ReduceOp fails to compile until it has one). */
 const REDUCE_IDENTITY: Record<ReduceOp, number> = { sum: 0, max: -Infinity };
 
@@ -435,6 +477,8 @@ export class CpuBackend implements Backend {
     return gatherStrided(x as F64, 0, to, st);
   }
   transpose(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
+    const swap = blockSwap(shape, perm);
+    if (swap) return transposeTiled(x as F64, ...swap);
     const st = stridesOf(shape);
     return gatherStrided(x as F64, 0, perm.map((p) => shape[p]!), perm.map((p) => st[p]!));
   }
@@ -472,11 +516,20 @@ export class CpuBackend implements Backend {
     const len = shape[axis]!;
     const ni = indices.length;
     const out = new Float64Array(outer * ni * inner);
+    if (inner === 1) {
+      // A plain gather (im2col of a one-channel image): no inner loop to set up per index.
+      for (let o = 0; o < outer; o++) {
+        const src = o * len, dst = o * ni;
+        for (let j = 0; j < ni; j++) out[dst + j] = x[src + indices[j]!]!;
+      }
+      return out;
+    }
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < ni; j++) {
         const src = (o * len + indices[j]!) * inner;
         const dst = (o * ni + j) * inner;
-        for (let q = 0; q < inner; q++) out[dst + q] = x[src + q]!;
+        if (inner >= COPY_MIN) out.set(x.subarray(src, src + inner), dst);
+        else for (let q = 0; q < inner; q++) out[dst + q] = x[src + q]!;
       }
     }
     return out;

@@ -180,6 +180,44 @@ describe('cpu backend matches naive definitions', () => {
     );
   });
 
+  it('every permutation moves each element where the definition says (block swaps take a tiled path)', () => {
+    // Sizes up to 37 cross the 16 × 16 tiles' edges; every permutation of rank ≤ 4 is drawn, so
+    // both the block-swap path ([0, 2, 3, 1], [0, 3, 1, 2], [1, 0], …) and the strided gather run.
+    const shapeArb = fc.array(fc.integer({ min: 1, max: 37 }), { minLength: 1, maxLength: 4 }).filter((s) => sizeOf(s) <= 20000);
+    fc.assert(
+      fc.property(shapeArb, fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 23 }), (shape, seed, pick) => {
+        const perms: number[][] = [];
+        const build = (prefix: number[]) => {
+          if (prefix.length === shape.length) return void perms.push(prefix);
+          for (let i = 0; i < shape.length; i++) if (!prefix.includes(i)) build([...prefix, i]);
+        };
+        build([]);
+        const perm = perms[pick % perms.length]!;
+        const x = data(sizeOf(shape), seed);
+        const tShape = perm.map((p) => shape[p]!);
+        const t = cpu.transpose(x, shape, perm) as Float64Array;
+        for (let k = 0; k < x.length; k++) {
+          const idx = unravel(k, shape);
+          expect(t[ravel(perm.map((p) => idx[p]!), tShape)]).toBe(x[k]);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('take copies whole slices for any slice length (1: a plain gather; ≥ 32: block copies)', () => {
+    for (const inner of [1, 3, 31, 32, 45]) {
+      const x = data(4 * 5 * inner, inner); // [4, 5, inner]
+      const idx = new Float64Array([4, 0, 4, 2]);
+      const t = cpu.take(x, [4, 5, inner], idx, 1) as Float64Array; // [4, 4, inner]
+      for (let o = 0; o < 4; o++) {
+        for (let j = 0; j < 4; j++) {
+          for (let q = 0; q < inner; q++) expect(t[(o * 4 + j) * inner + q]).toBe(x[(o * 5 + idx[j]!) * inner + q]);
+        }
+      }
+    }
+  });
+
   it('concat, take and scatterAdd', () => {
     const a = data(6, 1), b = data(4, 2);
     const c = cpu.concat([a, b], [[3, 2], [2, 2]], 0) as Float64Array;
