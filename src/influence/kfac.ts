@@ -588,27 +588,32 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
       });
       for (const b of blocks) for (let q = 0; q < b.eigenvalues.length; q++) b.eigenvalues[q] /= n;
     }
-    for (const b of blocks) {
-      let mean = 0;
-      for (const v of b.eigenvalues) mean += v;
-      mean /= b.eigenvalues.length;
-      b.damping += relativeDamping * mean;
-      if (!(b.damping > 0)) {
-        let min = Infinity;
-        let max = 0;
-        for (const v of b.eigenvalues) {
-          min = Math.min(min, v);
-          max = Math.max(max, v);
-        }
-        if (!(min > b.eigenvalues.length * Number.EPSILON * max)) {
-          throw new Error(
-            `KroneckerInfluence: the ${b.layer.name} block is singular (smallest eigenvalue ${min}) and ρ = λ + damping + relativeDamping·mean = ${b.damping}; ` +
-              'pass damping > 0 or relativeDamping > 0 (or train with l2 > 0)',
-          );
-        }
-      }
-    }
+    for (const b of blocks) b.damping = blockDamping(b, ridge, relativeDamping);
     this.blocks = blocks;
+  }
+
+  /**
+   * The same factors with another damping: ρ = λ + `damping` + `relativeDamping` · mean(eigenvalues)
+   * per block, without refitting (the eigenbases and eigenvalues are shared, not copied). For a
+   * sweep over damping values, fit once and call this per value.
+   *
+   * @example
+   * ```ts
+   * const K = new KroneckerInfluence(net, theta, { method: 'ekfac' , damping: 1e-3 });
+   * const sweep = [1e-4, 1e-3, 1e-2].map((d) => K.withDamping(d).scores(test));
+   * ```
+   */
+  withDamping(damping: number, relativeDamping = 0): KroneckerInfluence<P> {
+    if (!(damping >= 0)) throw new Error(`KroneckerInfluence.withDamping: damping must be ≥ 0, got ${damping}`);
+    if (!(relativeDamping >= 0)) throw new Error(`KroneckerInfluence.withDamping: relativeDamping must be ≥ 0, got ${relativeDamping}`);
+    const ridge = this.network.obj.spec.l2 + damping;
+    const blocks = this.blocks.map((b) => {
+      const nb = { ...b };
+      nb.damping = blockDamping(nb, ridge, relativeDamping);
+      return nb;
+    });
+    const copy = Object.create(KroneckerInfluence.prototype) as KroneckerInfluence<P>;
+    return Object.assign(copy, this, { blocks });
   }
 
   /** Runs `fn` on the network's capture of consecutive row chunks of (X, Y). */
@@ -757,6 +762,27 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
     }
     return { tests, train: n, values };
   }
+}
+
+/** ρ = ridge + r · mean(eigenvalues) for a block, refusing a singular block with ρ = 0. */
+function blockDamping(b: KroneckerBlock, ridge: number, relativeDamping: number): number {
+  let mean = 0;
+  let min = Infinity;
+  let max = 0;
+  for (const v of b.eigenvalues) {
+    mean += v;
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  mean /= b.eigenvalues.length;
+  const rho = ridge + relativeDamping * mean;
+  if (!(rho > 0) && !(min > b.eigenvalues.length * Number.EPSILON * max)) {
+    throw new Error(
+      `KroneckerInfluence: the ${b.layer.name} block is singular (smallest eigenvalue ${min}) and ρ = λ + damping + relativeDamping·mean = ${rho}; ` +
+        'pass damping > 0 or relativeDamping > 0 (or train with l2 > 0)',
+    );
+  }
+  return rho;
 }
 
 /** Every θ entry belongs to exactly one layer entry. */

@@ -362,6 +362,19 @@ describe('scores', () => {
     expect(ratio).toBeLessThan(2);
   });
 
+  it('withDamping reuses the factors: the same scores as a fresh fit with that damping', () => {
+    const { obj, theta, net } = mlpProblem(20, 4, 5, 3, 'tanh', 81, 0.01);
+    const rng = new Rng(6);
+    const test = { X: fromFloat64(Float64Array.from({ length: 8 }, () => rng.normal()), [2, 4]), Y: fromFloat64(new Float64Array([0, 1, 0, 0, 0, 1]), [2, 3]) };
+    const base = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 0.5 });
+    const fresh = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3, relativeDamping: 0.1 });
+    const reused = base.withDamping(1e-3, 0.1);
+    // Same fit, same arithmetic: identical to the last bit.
+    expect(Array.from(reused.scores(test).values)).toEqual(Array.from(fresh.scores(test).values));
+    expect(base.blocks[0]!.damping).toBeCloseTo(0.01 + 0.5, 14); // the original keeps its own ρ
+    expect(obj.spec.l2).toBe(0.01);
+  });
+
   it('needs λ + damping > 0 when a block is singular, and says so', () => {
     // Softmax: S̄ has the null direction 1 (probabilities sum to one), so with λ = 0 and no damping
     // the block cannot be inverted.
