@@ -32,7 +32,8 @@ Panels:
 
 Options:
   --panel <p>          mnist10 or cnn (required)
-  --ntrain <n>         training images (mnist10: first n of the 55,000, default all; cnn: default 300)
+  --ntrain <n>         training images (mnist10: first n of the 55,000, default all; cnn: a
+                       seeded random subset, default 300)
   --points <k>         retrained points (mnist10 default 500 per test point; cnn default 100)
   --random-points <k>  mnist10: retrained points for the random test image (default --points)
   --batch <b>          mnist10: points retrained together (default 50)
