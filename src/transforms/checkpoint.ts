@@ -28,6 +28,8 @@ import { ReverseTrace, ReverseTracer, vjp } from './reverse.ts';
  * Typical use: checkpoint each block of a deep network, so that the tape keeps one activation per
  * block and a block's internals exist only while its own gradient is computed.
  *
+ * @typeParam F the wrapped function's type, kept by the wrapper.
+ *
  * @example
  * ```ts
  * const block = checkpoint((w: Tensor, h: Tensor) => tanh(matmul(h, w)));
