@@ -12,7 +12,13 @@
  * const S = ekfac(net, theta, { X: Xtest, Y: Ytest }, { damping: 1e-3 }); // ScoreMatrix, tests × n
  * const K = new KroneckerInfluence(net, theta, { method: 'kfac' });        // or keep the factors:
  * K.solve(v); K.scores(test);                                             // inverse-HVP, scores
+ * K.withDamping(1e-2).scores(test);                                       // a damping sweep, one fit
  * ```
+ *
+ * Cost: one forward/backward pass over the training set per factor pass (two for EK-FAC; the GGN
+ * back-propagates C = K output-Hessian columns), one eigendecomposition per factor (`in × in` and
+ * `out × out`), and for the scores tests × n × p multiply-adds in GEMMs — the same final product
+ * exact influence needs, with no Hessian solve.
  *
  * Definitions. Layer l maps its input z to a = W̃ z̃ with z̃ = [z; 1] (the bias is the last column
  * of W̃ = [W b]); a convolution is the same map applied to every patch z̃_t of its input at every
