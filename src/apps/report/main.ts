@@ -9,6 +9,8 @@
  *      §5.1), quick setting: test error, mean ± std over seeds.
  *   4. A second-order sanity panel on the model trained in 1: HVP by forward-over-reverse and by
  *      reverse-over-reverse against a closed form and a finite difference of the gradient.
+ *   5. Koh & Liang's Figure 2 at the paper's scale (10-class MNIST, 55,000 images; a small CNN): the
+ *      committed results under results/, with their provenance (the runs take an hour).
  *
  * Progress goes to stdout as it happens; the results go to `report/index.html` (one self-contained
  * file with inline SVG) and a summary table at the end. A panel that fails is reported as such in
@@ -29,6 +31,7 @@ import { linearObjective } from '../../nn/linear-models.ts';
 import { newton } from '../../optim/newton.ts';
 import { parseFlags, runMain, wantsHelp } from '../cli/flags.ts';
 import { type Section, fmt, p, page, table } from './html.ts';
+import { figure2ResultsPanel } from './figure2-results.ts';
 import { type LogregProblem, SANITY_OBJECTIVE, secondOrderSanity } from './sanity.ts';
 import { barChart, digitImage, escapeXml, lineChart } from '../plots/svg.ts';
 
@@ -316,6 +319,7 @@ async function main(): Promise<void> {
   sections.push(await panel('solvers', '2. Exact, CG and LiSSA inverse-HVP solvers', solverPanel));
   sections.push(await panel('reweight', '3. Learning to Reweight vs baselines (imbalanced 4 vs 9)', reweightPanel));
   sections.push(await panel('sanity', '4. Second-order sanity panel', sanityPanel));
+  sections.push(await panel('figure2-paper', "5. Koh & Liang's Figure 2 at the paper's scale (committed results)", () => figure2ResultsPanel(ROOT)));
 
   const total = (performance.now() - start) / 1000;
   const intro = [
