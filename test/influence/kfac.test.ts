@@ -449,6 +449,33 @@ describe('convolutional networks (KFC)', () => {
     expect(relErr(mine, G)).toBeLessThan(1e-12);
   });
 
+  it('one-output network with sequentialLoss’s default binary cross-entropy: gradients and GGN diagonal as the engine’s', () => {
+    const model = sequential([{ kind: 'conv', out: 2, size: 3, stride: 2, padding: 1 }, { kind: 'avgPool', size: 2 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'dense', out: 1 }], [1, 7, 7]);
+    const rng = new Rng(13);
+    const n = 5;
+    const X = fromFloat64(Float64Array.from({ length: n * 49 }, () => rng.normal()), [n, 49]);
+    const Y = fromFloat64(new Float64Array([1, 0, 0, 1, 1]), [n]);
+    const params = model.init(3, { std: 'he' });
+    const obj = new Objective({ params, loss: sequentialLoss(model), X, Y, l2: 0 });
+    const theta = obj.layout.flatten(params).map((v) => v + 0.1);
+    const net = sequentialKfacNetwork(obj, model, 'binary-cross-entropy');
+    expect(net.layers.map((l) => [l.out, l.in, l.positions])).toEqual([
+      [2, 10, 16],
+      [1, 9, 1],
+    ]);
+    // The constructor checks example 0 against the engine; the EK-FAC diagonal is checked here.
+    const K = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3 });
+    const ggn = ggnOperator((th) => reshape(model.forward(obj.layout.unflatten(th), X), [n]), bceWithLogitsOutputHessian(), theta);
+    const b = K.blocks[0]!;
+    const E = new Float64Array(2 * 10);
+    for (let o = 0; o < 2; o++) for (let c = 0; c < 10; c++) E[o * 10 + c] = b.QS[o * 2 + 1]! * b.QA[c * 10 + 4]!;
+    const e = embed(net, 0, E);
+    const Ge = ggn(e);
+    let q = 0;
+    for (let r = 0; r < obj.dim; r++) q += e[r]! * Ge[r]!;
+    expect(Math.abs(q - b.eigenvalues[1 * 10 + 4]!)).toBeLessThan(1e-12 * Math.max(...b.eigenvalues));
+  });
+
   it('EK-FAC eigenvalues are the exact diagonal of each conv/dense Gauss–Newton block in the Kronecker eigenbasis', () => {
     const { obj, theta, net, ggn } = cnnProblem(5, 2);
     const K = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3, batchSize: 2 });
