@@ -45,6 +45,13 @@ class LinearizeTrace extends JvpTrace {
   }
 }
 
+/**
+ * Programs recorded by `linearize`: linear by construction (every equation is a JVP rule's output,
+ * linear in the tangent), so `linearTranspose` transposes them without checking each primitive
+ * against the table below, and new fused rule primitives need no entry there.
+ */
+const LINEAR_BY_CONSTRUCTION = new WeakSet<Jaxpr>();
+
 /** The linear map returned by {@link linearize}: tangents in, output tangent out. */
 export interface LinearizedFunction<Out extends Pytree = Tensor> {
   /** J_f(x) · tangents, with the structure and shapes of f's output. */
@@ -109,13 +116,14 @@ export function linearize<Out extends Pytree = Tensor>(f: (...args: any[]) => Ou
     return evalJaxpr<Out>(jaxpr, ...tangents);
   }) as LinearizedFunction<Out>;
   Object.defineProperty(fJvp, 'jaxpr', { value: jaxpr, enumerable: true });
+  LINEAR_BY_CONSTRUCTION.add(jaxpr);
   return [primalOut, fJvp];
 }
 
 /**
  * Primitives that can appear in a linear program, and which of their inputs may carry the linear
- * variable (a primitive whose JVP rule emits another primitive linear in the tangent must be listed
- * here; test/transforms/linearize.test.ts linearizes every differentiable primitive to catch one that is not): `'any'` (linear in all inputs jointly), `'one'` (bilinear: linear in each input while
+ * variable, for functions written by hand (programs from `linearize` are linear by construction and
+ * need no entry; a primitive missing here only makes a hand-written linear function be refused): `'any'` (linear in all inputs jointly), `'one'` (bilinear: linear in each input while
  * the other is constant), or a list of the input positions that may be linear.
  */
 const LINEAR: Record<string, 'any' | 'one' | number[]> = {
@@ -150,11 +158,16 @@ const additiveInputs = (name: string, arity: number): number[] =>
  * The transpose of a linear program: a function from output cotangents to input cotangents.
  * Throws, naming the equation, when the program is not linear in its inputs.
  */
-function transposeJaxpr(jaxpr: Jaxpr, op: string): (ct: Pytree) => Pytree[] {
+function transposeJaxpr(jaxpr: Jaxpr, op: string, trusted: boolean): (ct: Pytree) => Pytree[] {
   const linear = new Set<JaxprVar>(jaxpr.invars);
   jaxpr.equations.forEach((e, k) => {
     const lin = e.inputs.map((a) => a instanceof JaxprVar && linear.has(a));
     if (!lin.some(Boolean)) return; // cannot happen for recorded equations; harmless if it does
+    if (trusted) {
+      if (!e.primitive.vjp) throw new Error(`${op}: equation ${k} applies '${e.primitive.name}', which has no VJP rule to transpose it with`);
+      linear.add(e.output);
+      return;
+    }
     const rule = LINEAR[e.primitive.name];
     const ok =
       rule === 'any' ||
@@ -234,7 +247,8 @@ function transposeJaxpr(jaxpr: Jaxpr, op: string): (ct: Pytree) => Pytree[] {
  * returns `ct ↦ [gᵀ ct]`, one cotangent per argument of g, with ⟨ct, g(v)⟩ = ⟨gᵀ ct, v⟩. `primals`
  * give only the arguments' shapes (g is traced once with them; their values are not read). g is
  * checked to be linear as traced: an equation that is not linear in the inputs (`sin` of one, a
- * product of two) is an error naming it. Transposing `linearize(f, x)[1]` gives f's VJP at x.
+ * product of two, a nonzero constant added) is an error naming it. Transposing `linearize(f, x)[1]`
+ * gives f's VJP at x; that program is linear by construction and is transposed as recorded.
  *
  * @example
  * ```ts
@@ -249,5 +263,15 @@ function transposeJaxpr(jaxpr: Jaxpr, op: string): (ct: Pytree) => Pytree[] {
 export function linearTranspose(g: (...args: any[]) => Pytree, ...primals: Pytree[]): (ct: Pytree) => Pytree[] {
   if (typeof g !== 'function') throw new Error('linearTranspose: expected a function as the first argument');
   if (primals.length === 0) throw new Error('linearTranspose: no primals given; pass one value per argument of g (only their shapes are used)');
-  return transposeJaxpr(makeJaxpr(g)(...primals), 'linearTranspose');
+  const recorded = (g as Partial<LinearizedFunction<Pytree>>).jaxpr;
+  if (recorded && LINEAR_BY_CONSTRUCTION.has(recorded)) {
+    // `linearize`'s own program: transpose it as recorded (the primals must match its inputs).
+    const p = treeFlatten(primals as Pytree, 'linearTranspose primals');
+    const same =
+      treeDefsEqual(p.def, recorded.inDef) &&
+      p.leaves.length === recorded.invars.length &&
+      p.leaves.every((leaf, i) => shapesEqual(asTensor(leaf).shape, recorded.invars[i]!.shape));
+    if (same) return transposeJaxpr(recorded, 'linearTranspose', true);
+  }
+  return transposeJaxpr(makeJaxpr(g)(...primals), 'linearTranspose', false);
 }

@@ -61,6 +61,16 @@ describe('linearize', () => {
     expectClose(lhs, rhs, { rtol: 1e-12, atol: 1e-13 });
   });
 
+  it('composes with outer transformations: grad and vmap through linearize', () => {
+    // d/dx ⟨1, J_sin(x) v⟩ = d/dx Σ cos(x)·v = −sin(x)·v; the residual cos x is an outer tracer.
+    const v = tensor([1, 2]);
+    const x = tensor([0.3, 0.7]);
+    const g = grad((xx: Tensor) => sum(linearize(sin, xx)[1](v)))(x) as Tensor;
+    expectClose(g, [-Math.sin(0.3), -2 * Math.sin(0.7)], { rtol: 1e-15, atol: 0 });
+    const b = vmap((xx: Tensor) => linearize(sin, xx)[1](tensor(1)))(x);
+    expectClose(b, [Math.cos(0.3), Math.cos(0.7)], { rtol: 1e-15, atol: 0 });
+  });
+
   it('a tangent of the wrong shape is refused with both shapes named', () => {
     const [, fJvp] = linearize(g, w0);
     expect(() => fJvp(zeros([5, 4]))).toThrow(/tangent 0 has shape \[5, 4\] but its primal has shape \[4, 5\]/);
@@ -132,9 +142,9 @@ describe('linearTranspose', () => {
     expect(cb!.toArray()).toEqual(eb!.toArray());
   });
 
-  it('works through every differentiable primitive (so every JVP rule emits only primitives it knows to be linear)', () => {
-    // Each primitive's JVP rule appears in the linear program; a fused rule primitive missing from
-    // the table of linear primitives would make linearTranspose refuse the program here.
+  it('transposes the program of linearize through every differentiable primitive (each VJP rule at a zero linear input)', () => {
+    // Each primitive's JVP rule appears in the linear program, and its transpose is the VJP rule
+    // of the primitive that rule emitted: this checks all of them against vjp at once.
     const x = tensor([[0.3, 1.2, 2.0], [0.7, 1.5, 0.4]]);
     const img = reshape(tensor(Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i))), [1, 2, 4, 4]);
     const kern = reshape(tensor(Array.from({ length: 3 * 2 * 9 }, (_, i) => Math.cos(i))), [3, 2, 3, 3]);
@@ -162,6 +172,15 @@ describe('linearTranspose', () => {
     const [vx, vk] = pull(ct) as Tensor[];
     expectClose(tx!, vx!, { rtol: 1e-12, atol: 1e-13 });
     expectClose(tk!, vk!, { rtol: 1e-12, atol: 1e-13 });
+  });
+
+  it('a hand-written linear function made of listed primitives is checked and transposed', () => {
+    const A = tensor([[1, 2], [3, 4], [5, 6]]);
+    const g2 = (v: Tensor) => concat([matmul(A, v), neg(slice(v, [0, 0], [1, 1]))], 0);
+    const T = linearTranspose(g2, zeros([2, 1]));
+    const ct = tensor([[1], [0], [2], [3]]);
+    const [, pull] = vjp(g2, zeros([2, 1]));
+    expect((T(ct)[0] as Tensor).toArray()).toEqual((pull(ct)[0] as Tensor).toArray());
   });
 
   it('refuses a function that is not linear, naming the primitive', () => {
