@@ -3,8 +3,10 @@
  * one thread and on every core), jax-js 0.1.25 (wasm, float64, jit) and, when `python3 -c 'import
  * torch'` works, PyTorch float64 on one thread, alternated call by call on the same problems:
  * float64 matmul at 256, 512 and 1024, the logistic regression's gradient and HVP (n = 2000,
- * d = 784), and the 784 → 128 → 10 tanh MLP with softmax cross-entropy (n = 1000): gradient and
- * HVP. Every system's result is checked against the float64 references first.
+ * d = 784), the 784 → 128 → 10 tanh MLP with softmax cross-entropy (n = 1000): gradient and
+ * HVP, and the Learning-to-Reweight LeNet's SGD and L2RW steps at batch 100 (`lenet.ts`; PyTorch's
+ * float64 `conv2d`, no jax-js). Every system's result is checked against the float64 references
+ * (for LeNet, against unequal's gradient and meta-gradient) first.
  *
  * The figures that matter on a shared, loaded machine are the one-thread systems' best process
  * CPU times (what each reaches while it holds a core) and their ratios; medians of wall time are
