@@ -52,11 +52,15 @@ export interface LooOptions extends RetrainOptions {
 
 /** What {@link exactLoo} returns. */
 export interface LooResult {
-  /** f(θ̂). */
+  /** f(θ̂) for a scalar f; for a vector-valued f, the sum of its entries. */
   base: number;
+  /** f(θ̂) entry by entry (length {@link LooResult.outputs}; one entry for a scalar f). */
+  baseValues: Float64Array;
+  /** T, the number of entries of f (1 for a scalar f; the test points for per-test losses). */
+  outputs: number;
   /** The rows retrained without. */
   rows: number[];
-  /** f(θ̂₋ᵢ) − f(θ̂) for each row. */
+  /** f(θ̂₋ᵢ) − f(θ̂), row-major `rows.length × T`: entry [k·T + t] is output t without row rows[k]. */
   changes: Float64Array;
   /** Optimiser iterations per row. */
   iterations: number[];
@@ -66,12 +70,15 @@ export interface LooResult {
 
 /**
  * Exact leave-one-out: for each row i, retrains without zᵢ (warm-started at θ̂) and reports
- * f(θ̂₋ᵢ) − f(θ̂). A retraining that does not reach its tolerance throws {@link ConvergenceError}
- * naming the row.
+ * f(θ̂₋ᵢ) − f(θ̂). f may be scalar or vector-valued (e.g. every test point's loss): one retraining
+ * per row serves all its entries. A retraining that does not reach its tolerance throws
+ * {@link ConvergenceError} naming the row.
  *
  * @example
  * ```ts
  * const { changes } = exactLoo(obj, theta, [0, 7, 14], totalLoss(obj.spec.loss, Xtest, Ytest, [0]));
+ * // every test point at once: changes is 3 × tests, row-major
+ * const all = exactLoo(obj, theta, [0, 7, 14], (params) => obj.spec.loss(params, Xtest, Ytest));
  * ```
  */
 export function exactLoo<P extends Pytree>(
@@ -81,9 +88,13 @@ export function exactLoo<P extends Pytree>(
   f: TestObjective<P>,
   opts: LooOptions = {},
 ): LooResult {
-  const evalF = (th: Float64Array) => f(obj.params(th)).item();
-  const base = evalF(theta);
-  const changes = new Float64Array(rows.length);
+  const evalF = (th: Float64Array) => f(obj.params(th)).toFloat64Array();
+  const baseValues = evalF(theta);
+  const T = baseValues.length;
+  if (T === 0) throw new Error('exactLoo: f returned an empty tensor; it must have at least one entry');
+  let base = 0;
+  for (const v of baseValues) base += v;
+  const changes = new Float64Array(rows.length * T);
   const iterations: number[] = [];
   const gradNorms: number[] = [];
   const w = new Float64Array(obj.n).fill(1);
@@ -100,10 +111,11 @@ export function exactLoo<P extends Pytree>(
       throw e;
     }
     w[i] = 1;
-    changes[k] = evalF(r.theta) - base;
+    const values = evalF(r.theta);
+    for (let t = 0; t < T; t++) changes[k * T + t] = values[t]! - baseValues[t]!;
     iterations.push(r.iterations);
     gradNorms.push(r.gradNorm);
     opts.onProgress?.(k + 1, rows.length);
   });
-  return { base, rows: [...rows], changes, iterations, gradNorms };
+  return { base, baseValues, outputs: T, rows: [...rows], changes, iterations, gradNorms };
 }

@@ -57,8 +57,24 @@ Method options:
 
 ${LINEAR_PROBLEM_REFUSALS}
 
-Example:
-  unequal attribute --train train.csv --test test.csv --model logreg --l2 0.01 --method grad-dot --test-index 3`;
+MNIST-10 mode (no --train): dattri's benchmark, 5,000 training and 500 test images of full MNIST
+  unequal attribute --model logreg|mlp --method <name> [--test-index i] [--damping δ] [--lissa-batch b]
+                    [--rps-l2 λ] [--trak-k k] [--seed s] [--threads n] [--epochs E] [--train-size n] [--out file.json]
+Trains the model as dattri does (see unequal lds --help), then writes
+  { "model", "method", "testIndex", "label", "config", "cost", "scores": [n numbers], "seconds" }
+  --method <name>     exact (logreg only), cg, lissa, arnoldi, grad-dot, grad-cos, tracin, kfac, ekfac,
+                      trak-1, trak-10, trak-50, rps
+  --test-index <i>    test image 0..499 (default 0)
+  --damping <δ>       exact, cg, arnoldi, kfac, ekfac: (H + δI)⁻¹ (default 1e-3)
+  --lissa-batch <b>   LiSSA mini-batch rows (default 100; depth 100, scaling 50 as dattri)
+  --rps-l2 <λ>        RPS-L2 surrogate's λ (default 1e-3)
+  --trak-k <k>        TRAK projection dimension (default 512); trak-10/50 train 10/50 models on halves
+  --threads <n>       threads training TRAK's models (default one per core)
+  --epochs <E>, --train-size <n>   shorten the protocol (tests and quick looks)
+
+Examples:
+  unequal attribute --train train.csv --test test.csv --model logreg --l2 0.01 --method grad-dot --test-index 3
+  unequal attribute --model logreg --method cg --damping 0.01 --test-index 7 --out scores.json`;
 
 /** The test row `problem.testIndex` as a one-point {@link TestSet}. */
 function testPoint(problem: LinearProblem): TestSet {
@@ -76,6 +92,11 @@ export const command: Command = {
   summary: "one attribution method's scores for a test point (influence, Grad-Dot/Cos, TRAK)",
   help,
   async run(argv, io) {
+    // Without --train: dattri's MNIST-10 benchmark (attribute-mnist10.ts).
+    if (!argv.some((a) => a === '--train' || a.startsWith('--train='))) {
+      const { MNIST10_ATTRIBUTE_FLAGS, runMnist10Attribute } = await import('./attribute-mnist10.ts');
+      return runMnist10Attribute(parseFlags('unequal attribute', argv, MNIST10_ATTRIBUTE_FLAGS), argv, io);
+    }
     const flags = parseFlags('unequal attribute', argv, {
       ...LINEAR_PROBLEM_FLAGS,
       method: { type: 'string' },

@@ -12,14 +12,14 @@ import { LINEAR_PROBLEM_FLAGS, LINEAR_PROBLEM_HELP, LINEAR_PROBLEM_REFUSALS, loa
 import { fromFloat64 } from '../../core/create.ts';
 import { Influence } from '../../influence/influence.ts';
 import { retrainOnSubsets } from '../../influence/lds.ts';
-import { retrainWeighted } from '../../influence/loo.ts';
+import { exactLoo } from '../../influence/loo.ts';
 import { lds, looCorrelation } from '../../influence/metrics.ts';
 import { influenceScores, type ScoreMatrix, type TestSet } from '../../influence/scores.ts';
 import { gradCos, gradDot } from '../../influence/similarity.ts';
 import { trak } from '../../influence/trak.ts';
 import { linearModel } from '../../nn/linear-models.ts';
 
-const help = `unequal lds: linear datamodeling score of attribution methods on a CSV linear problem
+const help = `unequal lds: linear datamodeling score of attribution methods (a CSV linear problem, or dattri's MNIST-10)
 
 Usage: unequal lds --train <csv> --test <csv> --model logreg|linreg|softmax --l2 <λ>
                    [--subsets m] [--tests k] [--methods a,b,…] [--loo] [--seed s] [--out file.json]
@@ -46,8 +46,41 @@ LDS options:
 
 ${LINEAR_PROBLEM_REFUSALS}
 
-Example:
-  unequal lds --train train.csv --test test.csv --model logreg --l2 0.01 --subsets 50 --methods exact,grad-dot --out lds.json`;
+MNIST-10 mode (no --train): dattri's benchmark (TRAIS-Lab/dattri), 5,000 training and 500 test images
+of full MNIST (the first ones of each file, normalised as dattri does)
+  unequal lds --model logreg|mlp [--subsets m] [--test k] [--methods a,b,…] [--loo L] [--seed s]
+              [--threads n] [--shard i/k] [--ensemble M] [--trak-k k] [--dampings a,b,…]
+              [--exact-dampings a,b,…] [--epochs E] [--train-size n] [--out f.json]
+Models and training as dattri's benchmark: logreg = multinomial logistic regression (7,850
+parameters), SGD lr 0.01, batch 32, 20 epochs; mlp = 784→128→10 ReLU (101,770 parameters), SGD
+momentum 0.9, lr 0.01, batch 64, 50 epochs; no weight decay. Subset j (50% of the rows) is drawn by
+seed + j and trained with seed + j, once (dattri's one run per subset: no averaging over seeds); the
+output is the retrained model's loss on each test point (LDS correlates the summed scores with −loss).
+Writes { "command", "commit", "wallSeconds", "config",
+         "<model>": { "methods": { "<name>": { "lds", "loo"?, "seconds", "ensemble"?, "config",
+                                                "search"?, "cost" } } } }
+  --subsets <m>           retrained subsets (default 100)
+  --test <k>              score the first k test images (default 500; --tests is the same flag)
+  --methods <list>        exact (logreg only), cg, lissa, arnoldi, grad-dot, grad-cos, tracin, kfac,
+                          ekfac, trak-1, trak-10, trak-50, rps (default all that apply)
+  --loo <L>               also the LOO correlation over L random training rows (default 0)
+  --threads <n>           retraining threads (default one per core); results are bit-identical for any n
+  --shard <i/k>           run only share i of k of the subsets and LOO rows and write a partial result
+                          for \`unequal merge\` (every shard scores every method: scoring is repeated)
+  --ensemble <M>          at most M TRAK models (trained on random halves); trak-N with N > M is
+                          dropped and recorded in config.dropped (default 50)
+  --trak-k <k>            TRAK projection dimension (default 512, as dattri)
+  --dampings <list>       δ grid of cg, arnoldi, kfac, ekfac (default dattri's 1,0.1,0.01,0.005,0.001,1e-4,1e-5)
+  --exact-dampings <list> δ of exact, one Cholesky factorisation each (default 0.001)
+  --epochs <E>, --train-size <n>   shorten the protocol (tests, quick looks)
+Methods with a grid report the configuration with the best LDS (dattri reports its best) and the
+whole search. Progress with the time left goes to stderr; with --out, finished methods are also
+written to <out>.progress as the run goes.
+
+Examples:
+  unequal lds --train train.csv --test test.csv --model logreg --l2 0.01 --subsets 50 --methods exact,grad-dot --out lds.json
+  unequal lds --model logreg --subsets 100 --test 100 --loo 100 --out lds-mnist10.json
+  unequal lds --model mlp --shard 2/8 --out shard-2.json     # then: unequal merge shard-*.json --out lds.json`;
 
 /** The `lds` subcommand. */
 export const command: Command = {
@@ -99,20 +132,15 @@ export const command: Command = {
     let looTruth: ScoreMatrix | undefined;
     if (wantLoo) {
       const values = new Float64Array(tests * n);
-      const base = obj.spec.loss(obj.params(theta), testSet.X, testSet.Y).toFloat64Array();
-      const w = new Float64Array(n).fill(1);
-      for (let i = 0; i < n; i++) {
-        w[i] = 0;
-        let r;
-        try {
-          r = retrainWeighted(obj, theta, w);
-        } catch (e) {
-          throw trainingFailure(e, problem, `retraining without row ${i}`);
-        }
-        w[i] = 1;
-        const l = obj.spec.loss(obj.params(r.theta), testSet.X, testSet.Y).toFloat64Array();
-        for (let t = 0; t < tests; t++) values[t * n + i] = l[t]! - base[t]!;
+      let loo;
+      try {
+        // One retraining per row serves every test point (exactLoo with a vector-valued f).
+        loo = exactLoo(obj, theta, Array.from({ length: n }, (_, i) => i), (params) => obj.spec.loss(params, testSet.X, testSet.Y));
+      } catch (e) {
+        const row = /without row (\d+)/.exec((e as Error).message)?.[1];
+        throw trainingFailure(e, problem, `retraining without row ${row ?? '?'}`);
       }
+      for (let i = 0; i < n; i++) for (let t = 0; t < tests; t++) values[t * n + i] = loo.changes[i * tests + t]!;
       looTruth = { tests, train: n, values };
     }
     const results: Record<string, { lds: number; loo?: number; seconds: number }> = {};

@@ -42,6 +42,8 @@ export type Mnist10Method = (typeof MNIST10_METHODS)[number];
 
 /** dattri's regularisation (damping) grid for exact, CG and Arnoldi. */
 export const DAMPING_GRID = [1, 1e-1, 1e-2, 5e-3, 1e-3, 1e-4, 1e-5];
+/** dattri's RPS-L2 λ search. */
+export const RPS_L2S = [1, 1e-1, 1e-2, 1e-3, 1e-4];
 /** dattri's LiSSA batch sizes. */
 export const LISSA_BATCHES = [100, 50, 10];
 
@@ -66,6 +68,10 @@ export interface ScoringContext {
   exactDampings: number[];
   /** TRAK projection dimension. */
   trakK: number;
+  /** LiSSA mini-batch sizes searched (default {@link LISSA_BATCHES}). */
+  lissaBatches?: number[];
+  /** RPS-L2 λ values searched (default {@link RPS_L2S}). */
+  rpsL2s?: number[];
   log: (line: string) => void;
 }
 
@@ -138,7 +144,7 @@ export function gradientTimes(model: Mnist10Model, f: Forward, n: number, S: Flo
 }
 
 /** H V for T vectors (rows of V) with the full data (rows undefined) or a mini-batch of rows. */
-function blockHvp(ctx: ScoringContext, V: Float64Array, T: number, rows?: number[]): Float64Array {
+export function blockHvp(ctx: ScoringContext, V: Float64Array, T: number, rows?: number[]): Float64Array {
   const p = parameterCount(ctx.model);
   if (ctx.model === 'mlp') {
     const out = new Float64Array(T * p);
@@ -285,7 +291,7 @@ export function blockedCholesky(A: Float64Array, d: number, what: string, block 
  * x_δ = ‖g‖ Q_k (T_k + δI)⁻¹ e₁: the cost of one CG run (`iters` HVPs per test point) for the
  * whole grid, equal to separate CG runs in exact arithmetic. Returns one T × p matrix per δ.
  */
-function multiShiftCg(ctx: ScoringContext, G: Float64Array, T: number, dampings: readonly number[], iters: number): Float64Array[] {
+export function multiShiftCg(ctx: ScoringContext, G: Float64Array, T: number, dampings: readonly number[], iters: number): Float64Array[] {
   const p = parameterCount(ctx.model);
   const beta0 = new Float64Array(T);
   for (let t = 0; t < T; t++) {
@@ -360,7 +366,7 @@ function multiShiftCg(ctx: ScoringContext, G: Float64Array, T: number, dampings:
 }
 
 /** dattri's LiSSA for T vectors: h ← v + (1 − d) h − H_B h / s, depth J, result h / s. */
-function blockLissa(ctx: ScoringContext, G: Float64Array, T: number, batch: number, depth: number, scale: number, seed: number): Float64Array {
+export function blockLissa(ctx: ScoringContext, G: Float64Array, T: number, batch: number, depth: number, scale: number, seed: number): Float64Array {
   const p = parameterCount(ctx.model);
   const n = ctx.train.n;
   const rng = new Rng(seed);
@@ -451,7 +457,7 @@ export function scoreMethod(ctx: ScoringContext, method: Mnist10Method): MethodS
     }
     case 'lissa': {
       const G = testGradientMatrix(ctx);
-      const candidates = LISSA_BATCHES.map((batch) => {
+      const candidates = (ctx.lissaBatches ?? LISSA_BATCHES).map((batch) => {
         ctx.log(`  lissa: batch ${batch}`);
         return { values: influenceFrom(ctx, blockLissa(ctx, G, tests, batch, 100, 50, 0)), config: { batchSize: batch, depth: 100, scaling: 50, damping: 0, repeats: 1 } };
       });
@@ -512,7 +518,7 @@ export function scoreMethod(ctx: ScoringContext, method: Mnist10Method): MethodS
       const last = model === 'logreg' ? linearLastLayer(ctx.obj, ctx.theta) : mlpLastLayer(ctx.obj as unknown as Objective<MlpParams>, ctx.theta, 'relu');
       const test = testSet(ctx);
       // dattri's search: l2_strength ∈ {1, 0.1, 0.01, 0.001, 1e-4}, normalised pre-activations.
-      const candidates = [1, 1e-1, 1e-2, 1e-3, 1e-4].map((l2) => {
+      const candidates = (ctx.rpsL2s ?? RPS_L2S).map((l2) => {
         ctx.log(`  rps: λ = ${l2}`);
         const r = representerPoints(last, ctx.obj.spec, test, { l2, normalize: true, allowUnconverged: true });
         return { values: r.scores.values, config: { l2, normalize: 'true', converged: String(r.converged) } };
