@@ -8,7 +8,54 @@ import { readFileSync } from 'node:fs';
 import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
 import { UsageError } from './errors.ts';
 import { parseFlags } from './flags.ts';
-import { checkShards, finishLds, type LdsPartial } from './lds-mnist10.ts';
+import { checkShards, finishLds, gitCommit, type LdsConfig, type LdsMethodResult, type LdsPartial } from './lds-mnist10.ts';
+
+/** A finished `lds` result (MNIST-10 mode). */
+interface FinishedResult {
+  command: string;
+  commit: string | null;
+  wallSeconds: number;
+  config: LdsConfig;
+  [model: string]: unknown;
+}
+
+/**
+ * Joins finished results of runs that differ only in their methods (or their model): see the help.
+ */
+function combineResults(parts: FinishedResult[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
+  const config: Record<string, LdsConfig> = {};
+  const models: Record<string, { methods: Record<string, LdsMethodResult> }> = {};
+  const runs: Record<string, unknown>[] = [];
+  parts.forEach((r, k) => {
+    const model = r?.config?.model;
+    if (!model || !(r as Record<string, unknown>)[model] || (r as { kind?: string }).kind) throw new UsageError(`merge --combine: ${files[k]} is not a finished lds result (a shard needs a plain merge first)`);
+    const methods = ((r as Record<string, unknown>)[model] as { methods: Record<string, LdsMethodResult> }).methods;
+    const { methods: _m, dropped: _d, ...rest } = r.config;
+    const prev = config[model];
+    if (prev) {
+      const { methods: _pm, dropped: _pd, ...prevRest } = prev;
+      if (JSON.stringify(prevRest) !== JSON.stringify(rest)) throw new UsageError(`merge --combine: ${files[k]} ran ${model} with another configuration than an earlier input (only --methods may differ)`);
+      for (const name of Object.keys(methods)) if (models[model]!.methods[name]) throw new UsageError(`merge --combine: method ${name} of ${model} is in two inputs (the second: ${files[k]})`);
+      prev.methods = [...prev.methods, ...r.config.methods];
+      const dropped = [...(prev.dropped ?? []), ...(r.config.dropped ?? [])].filter((d) => !prev.methods.some((m) => d.startsWith(`${m}:`)));
+      if (dropped.length) prev.dropped = dropped;
+      else delete prev.dropped;
+    } else {
+      config[model] = { ...r.config, methods: [...r.config.methods] };
+      models[model] = { methods: {} };
+    }
+    Object.assign(models[model]!.methods, methods);
+    runs.push({ file: files[k], model, methods: Object.keys(methods), command: r.command, commit: r.commit, wallSeconds: r.wallSeconds });
+  });
+  return {
+    command: ['unequal', 'merge', ...argv].join(' '),
+    commit: gitCommit(),
+    wallSeconds: parts.reduce((s, r) => s + r.wallSeconds, 0),
+    runs,
+    config,
+    ...models,
+  };
+}
 
 const help = `unequal merge: join the shards of an lds run into the full result
 
@@ -23,7 +70,14 @@ exactly as an unsharded run does (k merged shards equal one unsharded run exactl
   - the shards' subset and LOO-row ranges are contiguous and cover them all.
 A mismatch is an error (exit 2) naming the inputs and what differs.
 
+With --combine the inputs are finished results instead (unequal lds … --out, or merged shards) of
+the same protocol run with different --methods or --model, e.g. one run per model or a method added
+later: runs of one model must agree on everything but the methods (which must not repeat); the output
+holds each model's methods under "<model>", each model's configuration under config.<model>, and
+every run's command, commit and wallSeconds under "runs".
+
 Options:
+  --combine      join finished results of different methods/models (see above)
   --out <file>   write the JSON there (default: print it to stdout)
   --quiet        no progress on stderr
 
@@ -37,7 +91,7 @@ export const command: Command = {
   summary: 'join the shards of `unequal lds --shard i/k` into the full result',
   help,
   async run(argv, io) {
-    const flags = parseFlags('unequal merge', argv, { out: { type: 'string' }, quiet: { type: 'boolean' } }, { positionals: true });
+    const flags = parseFlags('unequal merge', argv, { out: { type: 'string' }, quiet: { type: 'boolean' }, combine: { type: 'boolean' } }, { positionals: true });
     const log = lineLogger(io, flags.boolean('quiet'));
     const outputs = new Outputs(log);
     const out = flags.string('out');
@@ -57,8 +111,7 @@ export const command: Command = {
         throw new UsageError(`'${f}' is not JSON: ${(e as Error).message}`);
       }
     });
-    checkShards(parts, files);
-    const result = finishLds(checkShards(parts, files));
+    const result = flags.boolean('combine') ? combineResults(parts as unknown as FinishedResult[], files, argv) : finishLds(checkShards(parts, files));
     log(`merged ${files.length} shard${files.length > 1 ? 's' : ''}`);
     const text = finiteJson(result, () => '');
     if (outputs.has('out')) {
