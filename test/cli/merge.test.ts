@@ -20,8 +20,8 @@ function result(name: string, model: string, methods: Record<string, number>, ex
 
 describe('unequal merge --combine', () => {
   it('joins methods of one model and a second model, keeping every run', async () => {
-    const a = result('a.json', 'logreg', { cg: 0.77, 'grad-dot': 0.26 }, { dropped: ['trak-50: needs 50 trained models'] });
-    const b = result('b.json', 'logreg', { kfac: 0.5 });
+    const a = result('a.json', 'logreg', { cg: 0.77, 'grad-dot': 0.26 }, { dropped: ['trak-50: needs 50 trained models'], ensemble: 10 });
+    const b = result('b.json', 'logreg', { kfac: 0.5 }, { ensemble: 0 });
     const c = result('c.json', 'mlp', { tracin: 0.1 });
     const r = await runInProcess(['merge', '--combine', a, b, c, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
@@ -31,6 +31,7 @@ describe('unequal merge --combine', () => {
     expect(out.mlp.methods.tracin.lds).toBe(0.1);
     expect(out.config.logreg.methods).toEqual(['cg', 'grad-dot', 'kfac']);
     expect(out.config.logreg.dropped).toEqual(['trak-50: needs 50 trained models']);
+    expect(out.config.logreg.ensemble).toBe(10);
     expect(out.runs).toHaveLength(3);
     expect(out.wallSeconds).toBe(30);
   });

@@ -30,13 +30,15 @@ function combineResults(parts: FinishedResult[], files: readonly string[], argv:
     const model = r?.config?.model;
     if (!model || !(r as Record<string, unknown>)[model] || (r as { kind?: string }).kind) throw new UsageError(`merge --combine: ${files[k]} is not a finished lds result (a shard needs a plain merge first)`);
     const methods = ((r as Record<string, unknown>)[model] as { methods: Record<string, LdsMethodResult> }).methods;
-    const { methods: _m, dropped: _d, ...rest } = r.config;
+    // The TRAK ensemble size belongs to the trak-N methods (each records its models in its cost).
+    const { methods: _m, dropped: _d, ensemble: _e, ...rest } = r.config;
     const prev = config[model];
     if (prev) {
-      const { methods: _pm, dropped: _pd, ...prevRest } = prev;
+      const { methods: _pm, dropped: _pd, ensemble: _pe, ...prevRest } = prev;
       if (JSON.stringify(prevRest) !== JSON.stringify(rest)) throw new UsageError(`merge --combine: ${files[k]} ran ${model} with another configuration than an earlier input (only --methods may differ)`);
       for (const name of Object.keys(methods)) if (models[model]!.methods[name]) throw new UsageError(`merge --combine: method ${name} of ${model} is in two inputs (the second: ${files[k]})`);
       prev.methods = [...prev.methods, ...r.config.methods];
+      prev.ensemble = Math.max(prev.ensemble, r.config.ensemble);
       const dropped = [...(prev.dropped ?? []), ...(r.config.dropped ?? [])].filter((d) => !prev.methods.some((m) => d.startsWith(`${m}:`)));
       if (dropped.length) prev.dropped = dropped;
       else delete prev.dropped;
@@ -72,7 +74,8 @@ A mismatch is an error (exit 2) naming the inputs and what differs.
 
 With --combine the inputs are finished results instead (unequal lds … --out, or merged shards) of
 the same protocol run with different --methods or --model, e.g. one run per model or a method added
-later: runs of one model must agree on everything but the methods (which must not repeat); the output
+later: runs of one model must agree on everything but the methods (which must not repeat) and the TRAK
+ensemble size; the output
 holds each model's methods under "<model>", each model's configuration under config.<model>, and
 every run's command, commit and wallSeconds under "runs".
 
