@@ -152,41 +152,59 @@ export function choleskySolve(L: Float64Array, d: number, b: Float64Array): Floa
   return x;
 }
 
+/** The Householder reflectors I − β v vᵀ of a tridiagonalisation, in the order they were applied. */
+interface Reflectors {
+  vs: Float64Array[];
+  betas: number[];
+}
+
 /**
- * Householder reduction of a symmetric matrix to tridiagonal form T = Qᵀ A Q (eigenvalues only; Q
- * is not accumulated). Returns the diagonal and the sub-diagonal (`offDiag[i]` couples i and i+1).
+ * Householder reduction of a symmetric matrix (only its lower triangle is read) to tridiagonal form
+ * T = Qᵀ A Q. Returns the diagonal and the sub-diagonal (`off[i]` couples rows i and i+1) and, when
+ * `keepReflectors` is set, the reflectors whose product is Q (for {@link tridiagonalizeWithBasis});
+ * eigenvalue-only callers skip storing them. 4d³/3 flops.
  */
-function tridiagonalize(A: Float64Array, d: number): { diag: Float64Array; offDiag: Float64Array } {
-  const a = Float64Array.from(A);
-  // Symmetrise from the lower triangle so that callers may pass only that half.
-  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) a[j * d + i] = a[i * d + j]!;
+function tridiagonalize(A: Float64Array, d: number, keepReflectors: boolean): { diag: Float64Array; off: Float64Array; reflectors: Reflectors } {
+  const a = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) a[i * d + j] = a[j * d + i] = A[i * d + j]!;
   const diag = new Float64Array(d);
-  const offDiag = new Float64Array(Math.max(0, d - 1));
-  const v = new Float64Array(d);
+  const off = new Float64Array(Math.max(0, d - 1));
+  const reflectors: Reflectors = { vs: [], betas: [] };
   const p = new Float64Array(d);
+  let v = new Float64Array(d);
   for (let k = 0; k < d - 2; k++) {
-    // Householder vector annihilating a[k+2.., k].
-    let alpha = 0;
-    for (let i = k + 1; i < d; i++) alpha += a[i * d + k]! * a[i * d + k]!;
-    alpha = Math.sqrt(alpha);
-    const x0 = a[(k + 1) * d + k]!;
-    if (alpha === 0) {
-      offDiag[k] = 0;
+    if (keepReflectors) v = new Float64Array(d);
+    else v.fill(0);
+    let scale = 0;
+    for (let i = k + 1; i < d; i++) scale = Math.max(scale, Math.abs(a[i * d + k]!));
+    if (scale === 0) {
+      off[k] = 0;
+      if (keepReflectors) {
+        reflectors.vs.push(v);
+        reflectors.betas.push(0);
+      }
       continue;
     }
-    if (x0 > 0) alpha = -alpha; // choose the sign that avoids cancellation
-    offDiag[k] = alpha;
-    v.fill(0, 0, k + 1);
+    // The norm of the column below the diagonal, scaled against overflow.
+    let s2 = 0;
+    for (let i = k + 1; i < d; i++) s2 += (a[i * d + k]! / scale) ** 2;
+    const x0 = a[(k + 1) * d + k]!;
+    const alpha = (x0 > 0 ? -1 : 1) * scale * Math.sqrt(s2); // the sign that avoids cancellation in v[k+1]
     for (let i = k + 1; i < d; i++) v[i] = a[i * d + k]!;
     v[k + 1] = x0 - alpha;
-    let vnorm2 = 0;
-    for (let i = k + 1; i < d; i++) vnorm2 += v[i]! * v[i]!;
-    if (vnorm2 === 0) continue;
-    const beta = 2 / vnorm2;
-    // A ← (I − β v vᵀ) A (I − β v vᵀ) on the trailing block, via p = β A v, w = p − (β/2)(vᵀp) v.
+    let vn = 0;
+    for (let i = k + 1; i < d; i++) vn += v[i]! * v[i]!;
+    const beta = vn > 0 ? 2 / vn : 0;
+    off[k] = alpha;
+    if (keepReflectors) {
+      reflectors.vs.push(v);
+      reflectors.betas.push(beta);
+    }
+    if (beta === 0) continue;
+    // Trailing block B ← H B H with H = I − β v vᵀ: B − v wᵀ − w vᵀ, p = β B v, w = p − (β/2)(vᵀp) v.
     for (let i = k + 1; i < d; i++) {
-      let s = 0;
       const ri = i * d;
+      let s = 0;
       for (let j = k + 1; j < d; j++) s += a[ri + j]! * v[j]!;
       p[i] = beta * s;
     }
@@ -202,8 +220,8 @@ function tridiagonalize(A: Float64Array, d: number): { diag: Float64Array; offDi
     }
   }
   for (let i = 0; i < d; i++) diag[i] = a[i * d + i]!;
-  if (d >= 2) offDiag[d - 2] = a[(d - 1) * d + (d - 2)]!;
-  return { diag, offDiag };
+  if (d >= 2) off[d - 2] = a[(d - 1) * d + (d - 2)]!;
+  return { diag, off, reflectors };
 }
 
 /** The number of eigenvalues of the tridiagonal matrix below x (Sturm sequence count). */
@@ -240,7 +258,7 @@ export function smallestEigenvalue(A: Float64Array, d: number, k = 0): number {
   if (d === 0) throw new Error('smallestEigenvalue: empty matrix');
   if (!(k >= 0 && k < d)) throw new Error(`smallestEigenvalue: k = ${k} is outside 0..${d - 1}`);
   if (d === 1) return A[0]!;
-  const { diag, offDiag } = tridiagonalize(A, d);
+  const { diag, off: offDiag } = tridiagonalize(A, d, false);
   // Gershgorin bounds enclose every eigenvalue.
   let lo = Infinity;
   let hi = -Infinity;
@@ -372,57 +390,8 @@ export function symmetricEigen(A: Float64Array, d: number): SymmetricEigen {
  * `off[i]` couples rows i and i+1 of T.
  */
 function tridiagonalizeWithBasis(A: Float64Array, d: number): { diag: Float64Array; off: Float64Array; Qt: Float64Array } {
-  const a = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) a[i * d + j] = a[j * d + i] = A[i * d + j]!;
-  const diag = new Float64Array(d);
-  const off = new Float64Array(Math.max(0, d - 1));
-  const vs: Float64Array[] = []; // Householder vectors (full length, zero above k+1), with their β
-  const betas: number[] = [];
-  const p = new Float64Array(d);
-  for (let k = 0; k < d - 2; k++) {
-    let scale = 0;
-    for (let i = k + 1; i < d; i++) scale = Math.max(scale, Math.abs(a[i * d + k]!));
-    const v = new Float64Array(d);
-    if (scale === 0) {
-      off[k] = 0;
-      vs.push(v);
-      betas.push(0);
-      continue;
-    }
-    // The norm of the column below the diagonal, scaled against overflow.
-    let s2 = 0;
-    for (let i = k + 1; i < d; i++) s2 += (a[i * d + k]! / scale) ** 2;
-    const x0 = a[(k + 1) * d + k]!;
-    const alpha = (x0 > 0 ? -1 : 1) * scale * Math.sqrt(s2); // the sign that avoids cancellation in v[k+1]
-    for (let i = k + 1; i < d; i++) v[i] = a[i * d + k]!;
-    v[k + 1] = x0 - alpha;
-    let vn = 0;
-    for (let i = k + 1; i < d; i++) vn += v[i]! * v[i]!;
-    const beta = vn > 0 ? 2 / vn : 0;
-    off[k] = alpha;
-    vs.push(v);
-    betas.push(beta);
-    if (beta === 0) continue;
-    // Trailing block B ← H B H with H = I − β v vᵀ: B − v wᵀ − w vᵀ, p = β B v, w = p − (β/2)(vᵀp) v.
-    for (let i = k + 1; i < d; i++) {
-      const ri = i * d;
-      let s = 0;
-      for (let j = k + 1; j < d; j++) s += a[ri + j]! * v[j]!;
-      p[i] = beta * s;
-    }
-    let vp = 0;
-    for (let i = k + 1; i < d; i++) vp += v[i]! * p[i]!;
-    const c = (beta / 2) * vp;
-    for (let i = k + 1; i < d; i++) p[i] -= c * v[i]!;
-    for (let i = k + 1; i < d; i++) {
-      const ri = i * d;
-      const vi = v[i]!;
-      const pi = p[i]!;
-      for (let j = k + 1; j < d; j++) a[ri + j] -= vi * p[j]! + pi * v[j]!;
-    }
-  }
-  for (let i = 0; i < d; i++) diag[i] = a[i * d + i]!;
-  if (d >= 2) off[d - 2] = a[(d - 1) * d + (d - 2)]!;
+  const { diag, off, reflectors } = tridiagonalize(A, d, true);
+  const { vs, betas } = reflectors;
   // Q = H₀ H₁ ⋯ H_{d−3}, built right to left as H₀(H₁(⋯(H_{d−3} I))): each left product only
   // touches rows k+1.. (where v is nonzero); transposed at the end.
   const Q = new Float64Array(d * d);
