@@ -1,7 +1,7 @@
 /**
  * Shared set-up of the lab's browser tests: builds the lab once, serves it on a free port, and
  * drives Debian's Chromium through playwright-core with the SwiftShader flags of
- * test/gpu/browser/run.ts (WebGL2 through ANGLE on the CPU), collecting console errors and page
+ * test/chromium.ts (WebGL2 through ANGLE on the CPU), collecting console errors and page
  * errors so that every test can assert there were none.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,20 +10,7 @@ import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { buildLab } from '../../lab/build.ts';
 import { type LabServer, serveLab } from '../../lab/serve.ts';
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const FLAGS = [
-  '--no-sandbox',
-  '--enable-unsafe-swiftshader',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS } from '../chromium.ts';
 
 /** A built and served lab with a browser. */
 export interface Lab {

@@ -14,24 +14,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS } from '../../chromium.ts';
 import type { CheckOutcome } from './entry.ts';
 
 const MODES = ['webgl2', 'webgpu'] as const;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Whole-run budget: the brief is "under ~3 minutes"; a hung GPU process must not stall CI. */
 const DEADLINE_MS = 170_000;
-const FLAGS = [
-  '--no-sandbox',
-  '--enable-unsafe-swiftshader',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
