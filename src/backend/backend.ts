@@ -117,12 +117,20 @@ export interface Backend {
  * the output size `ho × wo`. Window (i, j) covers rows `i·sh − top + a` and columns `j·sw − left + b`.
  */
 export interface WindowPlan {
+  /** Window height. */
   kh: number;
+  /** Window width. */
   kw: number;
+  /** Vertical stride. */
   sh: number;
+  /** Horizontal stride. */
   sw: number;
+  /** Padding rows before the first input row. */
   top: number;
+  /** Padding columns before the first input column. */
   left: number;
+  /** Output height. */
   ho: number;
+  /** Output width. */
   wo: number;
 }
