@@ -94,7 +94,7 @@ export function figure2ResultsPanel(root: string): { body: string; result: strin
       ] as const) {
         figs.push(
           scatterPlot(pred, q.actual, {
-            title: `${name}: Pearson ${stats.pearson.toFixed(3)}, Spearman ${stats.spearman.toFixed(3)}`,
+            title: `${name}: Pearson ${stats.pearson.toFixed(5)}, Spearman ${stats.spearman.toFixed(4)}`,
             subtitle: `test image ${q.testIndex} (a ${q.label}, predicted ${q.predictedClass}), ${q.actual.length} points`,
             xLabel: 'predicted change in test loss',
             yLabel: 'actual change (exact retraining)',
@@ -108,7 +108,7 @@ export function figure2ResultsPanel(root: string): { body: string; result: strin
     parts.push(table(['test image', 'chosen by', 'influence', 'points', 'Pearson', 'Spearman'], rows, 'Predicted against actual leave-one-out change'));
     parts.push(p(provenance(m)));
     const first = m.panels[0]!;
-    summary.push(`10-class LR, n = ${m.nTrain}: Pearson ${first.exact.pearson.toFixed(3)} exact, ${first.lissa.pearson.toFixed(3)} LiSSA (test ${first.testIndex}, ${first.actual.length} points)`);
+    summary.push(`10-class LR, n = ${m.nTrain}: Pearson ${first.exact.pearson.toFixed(5)} exact, ${first.lissa.pearson.toFixed(4)} LiSSA (test ${first.testIndex}, ${first.actual.length} points)`);
   } else {
     parts.push(p(`No committed ${FIGURE2_RESULTS.mnist10} yet: run \`npx unequal figure2 --panel mnist10 --out ${FIGURE2_RESULTS.mnist10}\`.`));
     summary.push('10-class LR: no committed result');
