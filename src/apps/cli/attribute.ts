@@ -89,7 +89,7 @@ function testPoint(problem: LinearProblem): TestSet {
 /** The `attribute` subcommand. */
 export const command: Command = {
   name: 'attribute',
-  summary: "one attribution method's scores for a test point (influence, Grad-Dot/Cos, TRAK)",
+  summary: "one attribution method's scores for a test point (MNIST-10 or a CSV problem)",
   help,
   async run(argv, io) {
     // Without --train: dattri's MNIST-10 benchmark (attribute-mnist10.ts).

@@ -17,9 +17,9 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'loo', summary: 'exact leave-one-out retraining for chosen training points', load: async () => (await import('./loo.ts')).command },
   { name: 'reweight', summary: 'compare sample-weighting methods on imbalanced or noisy MNIST', load: async () => (await import('./reweight.ts')).command },
   { name: 'metagrad', summary: 'Learning-to-Reweight meta-gradient and weights for one batch', load: async () => (await import('./metagrad.ts')).command },
-  { name: 'attribute', summary: "one attribution method's scores for a test point (influence, Grad-Dot/Cos, TRAK)", load: async () => (await import('./attribute.ts')).command },
+  { name: 'attribute', summary: "one attribution method's scores for a test point (MNIST-10 or a CSV problem)", load: async () => (await import('./attribute.ts')).command },
   { name: 'figure2', summary: "Koh & Liang's Figure 2 at the paper's scale (10-class MNIST, exact LOO; CNN panel)", load: async () => (await import('./figure2.ts')).command },
-  { name: 'lds', summary: 'linear datamodeling score of attribution methods on a CSV problem', load: async () => (await import('./lds.ts')).command },
+  { name: 'lds', summary: "linear datamodeling score (and LOO) of attribution methods: dattri's MNIST-10 or a CSV problem", load: async () => (await import('./lds.ts')).command },
   { name: 'merge', summary: 'join the shards of `unequal lds --shard i/k` into the full result', load: async () => (await import('./merge.ts')).command },
 ];
 

@@ -85,7 +85,7 @@ Examples:
 /** The `lds` subcommand. */
 export const command: Command = {
   name: 'lds',
-  summary: 'linear datamodeling score of attribution methods on a CSV problem',
+  summary: "linear datamodeling score (and LOO) of attribution methods: dattri's MNIST-10 or a CSV problem",
   help,
   async run(argv, io) {
     // Without --train: dattri's MNIST-10 benchmark (lds-mnist10.ts).
