@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
 import { dattriMnist10 } from '../../src/data/dattri.ts';
-import { cholesky } from '../../src/linalg/dense.ts';
 import { linearHessian } from '../../src/nn/linear-models.ts';
 import { conjugateGradient } from '../../src/optim/cg.ts';
 import { batchGradient, forward, gradientDots, initTheta, mm, objectiveOf, perExampleGradients } from '../../src/apps/cli/mnist10.ts';
-import { blockedCholesky, blockHvp, gradientTimes, logregHessian, multiShiftCg, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
+import { blockHvp, gradientTimes, logregHessian, multiShiftCg, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
 import { runInProcess } from './cli-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-lds-mnist10-'));
@@ -120,14 +119,6 @@ describe('the logreg curvature', () => {
     });
   });
 
-  it('the blocked Cholesky factor equals the scalar one', () => {
-    const d = 300;
-    const rng = new Rng(4);
-    const B = Float64Array.from({ length: d * d }, () => rng.normal());
-    const A = mm(B, d, d, B, d, true);
-    for (let i = 0; i < d; i++) A[i * d + i] += d;
-    expect(relErr(blockedCholesky(A, d, 'A', 64), cholesky(A, d))).toBeLessThan(1e-12);
-  });
 });
 
 const tiny = ['--model', 'logreg', '--train-size', '60', '--test', '4', '--subsets', '6', '--epochs', '1', '--ensemble', '1', '--trak-k', '8', '--loo', '3', '--dampings', '0.1,0.01', '--methods', 'cg,grad-dot,tracin,trak-1', '--quiet'];
