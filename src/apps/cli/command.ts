@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './flags.ts';
@@ -265,4 +266,18 @@ export function writeFlagFile(flag: string, path: string, text: string, log: (li
   outputs.add(flag, path);
   outputs.set(flag, text);
   outputs.commit(processIo);
+}
+
+/**
+ * The git commit of the working tree (40 hex digits), or null outside a checkout or without git:
+ * the provenance every committed result records next to its command and wall time.
+ */
+export function gitCommit(): string | null {
+  try {
+    const r = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
+    const sha = r.status === 0 ? r.stdout.trim() : '';
+    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+  } catch {
+    return null;
+  }
 }

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process';
-import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
+import { type Command, finiteJson, gitCommit, lineLogger, Outputs } from './command.ts';
 import { parseFlags } from './flags.ts';
 
 const help = `unequal figure2: Koh & Liang (2017) Figure 2 at the paper's scale (10-class MNIST)
@@ -51,16 +50,6 @@ an estimated time left go to stderr.
 
 Example:
   unequal figure2 --panel mnist10 --ntrain 2000 --points 20 --out fig2-small.json`;
-
-function gitCommit(): string | null {
-  try {
-    const r = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
-    const sha = r.status === 0 ? r.stdout.trim() : '';
-    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
-  } catch {
-    return null;
-  }
-}
 
 /** The `figure2` subcommand. */
 export const command: Command = {

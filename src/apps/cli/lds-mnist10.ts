@@ -11,9 +11,8 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { type CliIo, finiteJson, lineLogger, Outputs } from './command.ts';
+import { type CliIo, finiteJson, gitCommit, lineLogger, Outputs } from './command.ts';
 import { CliFailure, UsageError } from './errors.ts';
 import type { Flags } from './flags.ts';
 import { dattriMnist10 } from '../../data/dattri.ts';
@@ -129,17 +128,6 @@ export function parseShard(raw: string | undefined): { index: number; count: num
 /** The share `[start, end)` of `total` items of shard i of k: contiguous, sizes differing by at most 1. */
 export function shareOf(total: number, index: number, count: number): [number, number] {
   return [Math.floor((total * index) / count), Math.floor((total * (index + 1)) / count)];
-}
-
-/** The commit of the working tree, or null. */
-export function gitCommit(): string | null {
-  try {
-    const r = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
-    const sha = r.status === 0 ? r.stdout.trim() : '';
-    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Runs MNIST-10 mode; writes the result (or the shard's partial) to --out or stdout. */
@@ -295,7 +283,6 @@ class NotAvailable extends UsageError {
     super(`--methods ${method}: not yet available (its library module is not committed yet); leave it out of --methods`);
   }
 }
-
 
 /** Σ_{i∈S_j} τ_t,i per subset j and test t, summing each subset's rows in increasing order. */
 function summedScores(values: Float64Array, n: number, tests: number, subsets: number[][]): number[][] {

@@ -5,10 +5,10 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
+import { type Command, finiteJson, gitCommit, lineLogger, Outputs } from './command.ts';
 import { UsageError } from './errors.ts';
 import { parseFlags } from './flags.ts';
-import { checkShards, finishLds, gitCommit, type LdsConfig, type LdsMethodResult, type LdsPartial } from './lds-mnist10.ts';
+import { checkShards, finishLds, type LdsConfig, type LdsMethodResult, type LdsPartial } from './lds-mnist10.ts';
 
 /** A finished `lds` result (MNIST-10 mode). */
 interface FinishedResult {

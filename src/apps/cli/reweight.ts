@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process';
-import { type Command, finiteJson, lineLogger, Outputs } from './command.ts';
+import { type Command, finiteJson, gitCommit, lineLogger, Outputs } from './command.ts';
 import { parseDecimal } from '../../data/csv.ts';
 import { type Flags, parseFlags, UsageError } from './flags.ts';
 import type { CliIo } from './command.ts';
@@ -123,17 +122,6 @@ export const command: Command = {
     return 0;
   },
 };
-
-/** The git commit of the working tree, or null outside a checkout (or without git). */
-function gitCommit(): string | null {
-  try {
-    const r = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
-    const sha = r.status === 0 ? r.stdout.trim() : '';
-    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
-  } catch {
-    return null;
-  }
-}
 
 /** `--protocol paper`: the L2RW paper's Figure 3 protocol (src/apps/experiments/reweight-paper.ts). */
 async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promise<number> {
