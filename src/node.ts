@@ -39,4 +39,4 @@ export {
 export { IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS, parseIdx, readIdx, encodeIdx, type IdxArray, type ParseIdxOptions } from './data/idx.ts';
 export { imbalancedPair, noisyPair, flipLabels, type ImbalancedPairOptions, type ImbalancedSizes, type NoisyPairOptions } from './data/builders.ts';
 export { readCsv, writeCsv, parseCsv, formatCsv, type CsvData, type ParseCsvOptions } from './data/csv.ts';
-export { dattriMnist10, DATTRI_MNIST_NORMALIZE, type DattriMnist10, type DattriMnistOptions, type DattriSplit } from './data/dattri.ts';
+export { dattriMnist10, DATTRI_MNIST_NORMALIZE, type DattriMnist10, type DattriSelection, type PixelNormalization, type DattriMnistOptions, type DattriSplit } from './data/dattri.ts';

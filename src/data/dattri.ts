@@ -15,7 +15,25 @@
 import { loadMnistBytes } from './mnist.ts';
 
 /** MNIST's pixel mean and standard deviation as dattri's transform normalises with them. */
-export const DATTRI_MNIST_NORMALIZE = Object.freeze({ mean: 0.1307, std: 0.3081 });
+export const DATTRI_MNIST_NORMALIZE: Readonly<PixelNormalization> = Object.freeze({ mean: 0.1307, std: 0.3081 });
+
+/** A per-pixel affine normalisation x ↦ (x/255 − mean)/std. */
+export interface PixelNormalization {
+  /** Subtracted from the pixel scaled to [0, 1]. */
+  mean: number;
+  /** Divides the centred pixel. */
+  std: number;
+}
+
+/** How the MNIST-10 images were chosen and normalised, as a result's config records it. */
+export interface DattriSelection {
+  /** The rule that chose the training images. */
+  train: string;
+  /** The rule that chose the test images. */
+  test: string;
+  /** The normalisation applied to every pixel. */
+  normalize: PixelNormalization;
+}
 
 /** One split of the benchmark: row-major `n × 784` normalised pixels and the digits. */
 export interface DattriSplit {
@@ -46,7 +64,7 @@ export interface DattriMnist10 {
   /** The test split. */
   test: DattriSplit;
   /** The selection rule and the normalisation, for a result's config. */
-  selection: { train: string; test: string; normalize: { mean: number; std: number } };
+  selection: DattriSelection;
 }
 
 function take(split: 'train' | 'test', n: number, dir: string | undefined): DattriSplit {
