@@ -8,19 +8,12 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { scatterPlot } from '../plots/svg.ts';
+import { type Provenance, provenance, readCommittedJson } from './committed.ts';
 import { fmt, p, table } from './html.ts';
 
 /** The committed result files, relative to the repository root. */
 export const FIGURE2_RESULTS = { mnist10: 'results/koh-figure2-mnist10.json', cnn: 'results/koh-figure2-cnn.json' } as const;
-
-interface Provenance {
-  command: string;
-  commit: string | null;
-  wallSeconds: number;
-}
 
 interface Mnist10Json extends Provenance {
   classes: number;
@@ -59,18 +52,10 @@ interface CnnJson extends Provenance {
   spearman: number;
 }
 
-const provenance = (r: Provenance) =>
-  `Produced by \`${r.command}\` at commit ${r.commit ? r.commit.slice(0, 10) : 'unknown'} in ${(r.wallSeconds / 60).toFixed(1)} minutes (committed result, not rerun by npm start).`;
-
-function readJson<T>(root: string, rel: string): T | undefined {
-  const path = join(root, rel);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
-}
-
 /** The body and the summary line of the panel, from the result files under `root`. */
 export function figure2ResultsPanel(root: string): { body: string; result: string } {
-  const m = readJson<Mnist10Json>(root, FIGURE2_RESULTS.mnist10);
-  const c = readJson<CnnJson>(root, FIGURE2_RESULTS.cnn);
+  const m = readCommittedJson<Mnist10Json>(root, FIGURE2_RESULTS.mnist10);
+  const c = readCommittedJson<CnnJson>(root, FIGURE2_RESULTS.cnn);
   const parts: string[] = [];
   const summary: string[] = [];
   if (m) {

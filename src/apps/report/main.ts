@@ -11,6 +11,8 @@
  *      reverse-over-reverse against a closed form and a finite difference of the gradient.
  *   5. Koh & Liang's Figure 2 at the paper's scale (10-class MNIST, 55,000 images; a small CNN): the
  *      committed results under results/, with their provenance (the runs take an hour).
+ *   6. Attribution estimators (influence, TracIn, TRAK, K-FAC, …) against LDS on dattri's MNIST-10,
+ *      beside dattri's published figures: the committed result, with its provenance.
  *
  * Progress goes to stdout as it happens; the results go to `report/index.html` (one self-contained
  * file with inline SVG) and a summary table at the end. A panel that fails is reported as such in
@@ -32,6 +34,7 @@ import { newton } from '../../optim/newton.ts';
 import { parseFlags, runMain, wantsHelp } from '../cli/flags.ts';
 import { type Section, fmt, p, page, table } from './html.ts';
 import { figure2ResultsPanel } from './figure2-results.ts';
+import { ldsResultsPanel } from './lds-results.ts';
 import { type LogregProblem, SANITY_OBJECTIVE, secondOrderSanity } from './sanity.ts';
 import { barChart, digitImage, escapeXml, lineChart } from '../plots/svg.ts';
 
@@ -320,6 +323,7 @@ async function main(): Promise<void> {
   sections.push(await panel('reweight', '3. Learning to Reweight vs baselines (imbalanced 4 vs 9)', reweightPanel));
   sections.push(await panel('sanity', '4. Second-order sanity panel', sanityPanel));
   sections.push(await panel('figure2-paper', "5. Koh & Liang's Figure 2 at the paper's scale (committed results)", () => figure2ResultsPanel(ROOT)));
+  sections.push(await panel('lds-mnist10', "6. Attribution estimators against LDS on dattri's MNIST-10 (committed results)", () => ldsResultsPanel(ROOT)));
 
   const total = (performance.now() - start) / 1000;
   const intro = [

@@ -1,0 +1,58 @@
+/**
+ * The report's LDS panel (src/apps/report/lds-results.ts) shows the committed MNIST-10 attribution
+ * result beside dattri's figures, sorted by LDS, with its provenance, and says plainly when the
+ * result is missing; and it reads the real committed file.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { DATTRI_LDS, LDS_RESULT, ldsResultsPanel } from '../../src/apps/report/lds-results.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('report: LDS on MNIST-10', () => {
+  it('draws one bar chart and one table per model, best method first, with dattri beside', () => {
+    const root = mkdtempSync(join(tmpdir(), 'lds-'));
+    mkdirSync(join(root, 'results'));
+    writeFileSync(
+      join(root, LDS_RESULT),
+      JSON.stringify({
+        command: 'unequal merge --combine a.json b.json',
+        commit: 'abcdef0123456789',
+        wallSeconds: 1800,
+        config: { logreg: { subsets: 100, tests: 100, parameters: 7850 } },
+        logreg: {
+          methods: {
+            'grad-dot': { lds: 0.26, loo: 0.02, seconds: 0.1 },
+            cg: { lds: 0.77, loo: 0.06, seconds: 17.5 },
+            kfac: { lds: 0.69, seconds: 23 },
+            'trak-10': { lds: 0.67, seconds: 56, ensemble: true },
+          },
+        },
+      }),
+    );
+    const r = ldsResultsPanel(root);
+    expect(r.body.match(/<svg /g)).toHaveLength(1); // no MLP in this file
+    expect(r.body.indexOf('<td>cg</td>')).toBeLessThan(r.body.indexOf('<td>kfac</td>'));
+    expect(r.body.indexOf('<td>kfac</td>')).toBeLessThan(r.body.indexOf('<td>grad-dot</td>'));
+    expect(r.body).toContain('<td>0.80</td>'); // dattri's CG figure beside ours
+    expect(r.body).toContain('abcdef0123');
+    expect(r.body).toContain('30.0 minutes');
+    expect(r.result).toBe('logreg: best cg 0.770 (100 subsets)');
+  });
+
+  it('says so when nothing is committed', () => {
+    const r = ldsResultsPanel(mkdtempSync(join(tmpdir(), 'lds-none-')));
+    expect(r.result).toBe('no committed result');
+    expect(r.body).not.toContain('<svg');
+  });
+
+  it('reads the committed result: both models, every logistic method dattri reports', () => {
+    const r = ldsResultsPanel(ROOT);
+    expect(r.body.match(/<svg /g)).toHaveLength(2);
+    for (const m of Object.keys(DATTRI_LDS.logreg)) expect(r.body).toContain(`<td>${m}</td>`);
+    expect(r.result).toMatch(/^logreg: best .* mlp: best /);
+  });
+});
