@@ -84,9 +84,6 @@ export async function runMnist10Attribute(flags: Flags, argv: readonly string[],
     seconds,
   };
   const text = finiteJson(result, () => '');
-  if (outputs.has('out')) {
-    outputs.set('out', text);
-    outputs.commit(io);
-  } else outputs.commit(io, text);
+  outputs.commitResult(io, text);
   return 0;
 }

@@ -148,6 +148,18 @@ export class Outputs {
   }
 
   /**
+   * The usual ending of a command: `text` (its JSON result) goes to `--flag`'s file when that flag
+   * was given, else to standard output after the other files; then everything is written as
+   * {@link Outputs.commit} does.
+   */
+  commitResult(io: CliIo, text: string, flag = 'out'): void {
+    if (this.has(flag)) {
+      this.set(flag, text);
+      this.commit(io);
+    } else this.commit(io, text);
+  }
+
+  /**
    * Writes every file that has text, all or none: temporaries first (a failure removes them and
    * leaves every existing file untouched), then renames. `stdout`, if given, goes to `io.stdout`
    * after the files.

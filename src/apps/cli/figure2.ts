@@ -104,10 +104,7 @@ export const command: Command = {
     const wallSeconds = (performance.now() - t0) / 1000;
     const json = { command: ['unequal', 'figure2', ...argv].join(' '), commit, panel, wallSeconds, ...body };
     const text = finiteJson(json, () => 'a number in the result is not finite');
-    if (out !== undefined) {
-      outputs.set('out', text);
-      outputs.commit(io);
-    } else outputs.commit(io, text);
+    outputs.commitResult(io, text);
     return 0;
   },
 };

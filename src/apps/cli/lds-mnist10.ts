@@ -251,10 +251,7 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     const r = finishLds([partial]);
     for (const [name, m] of Object.entries(r[model].methods)) log(`${name}: LDS ${m.lds.toFixed(3)}${m.loo !== undefined ? `, LOO ${m.loo.toFixed(3)}` : ''}`);
   }
-  if (outputs.has('out')) {
-    outputs.set('out', text);
-    outputs.commit(io);
-  } else outputs.commit(io, text);
+  outputs.commitResult(io, text);
   return 0;
 }
 

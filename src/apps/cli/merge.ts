@@ -117,10 +117,7 @@ export const command: Command = {
     const result = flags.boolean('combine') ? combineResults(parts as unknown as FinishedResult[], files, argv) : finishLds(checkShards(parts, files));
     log(flags.boolean('combine') ? `combined ${files.length} results` : `merged ${files.length} shard${files.length > 1 ? 's' : ''}`);
     const text = finiteJson(result, () => '');
-    if (outputs.has('out')) {
-      outputs.set('out', text);
-      outputs.commit(io);
-    } else outputs.commit(io, text);
+    outputs.commitResult(io, text);
     return 0;
   },
 };

@@ -147,10 +147,7 @@ export const command: Command = {
       const inputs = cells.flatMap(([flag, path, c]) => (c ? [cellText(flag, path, c)] : []));
       return `the network overflows (its largest weight is ${biggest.where} = ${biggest.value}; the largest inputs are ${inputs.join(' and ')}): rescale the weights or the inputs, or lower --lr`;
     });
-    if (out !== undefined) {
-      outputs.set('out', text);
-      outputs.commit(io);
-    } else outputs.commit(io, text);
+    outputs.commitResult(io, text);
     return 0;
   },
 };

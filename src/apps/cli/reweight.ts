@@ -115,10 +115,7 @@ export const command: Command = {
     }
     const text = finiteJson(json, () => 'a training run diverged: lower the learning rate or --steps');
     if (svg !== undefined && figure !== undefined) outputs.set('svg', figure);
-    if (out !== undefined) {
-      outputs.set('out', text);
-      outputs.commit(io);
-    } else outputs.commit(io, text);
+    outputs.commitResult(io, text);
     return 0;
   },
 };
@@ -167,9 +164,6 @@ async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promi
   const { experiment: exp, protocol, wallSeconds, config, byPosRatio } = result;
   const json = { command: ['unequal', 'reweight', ...argv].join(' '), commit, experiment: exp, protocol, wallSeconds, config, byPosRatio };
   const text = finiteJson(json, () => 'a training run diverged: lower the learning rate or --steps');
-  if (out !== undefined) {
-    outputs.set('out', text);
-    outputs.commit(io);
-  } else outputs.commit(io, text);
+  outputs.commitResult(io, text);
   return 0;
 }
