@@ -119,6 +119,23 @@ export interface Forward {
 }
 
 /**
+ * Softmax cross-entropy on 10-class logits Z (m × 10) with digits y: the probabilities P, each
+ * row's loss −log P[y], and the residual R = P − onehot(y) = ∂ℓᵢ/∂Zᵢ.
+ */
+function crossEntropyAt(Z: Float64Array, y: ArrayLike<number>, m: number): { P: Float64Array; losses: Float64Array; R: Float64Array } {
+  const K = 10;
+  const P = softmaxRows(Z, m, K);
+  const losses = new Float64Array(m);
+  const R = Float64Array.from(P);
+  for (let i = 0; i < m; i++) {
+    const yi = y[i]!;
+    losses[i] = -Math.log(P[i * K + yi]!);
+    R[i * K + yi] -= 1;
+  }
+  return { P, losses, R };
+}
+
+/**
  * The forward pass (and per-example back-propagated signals) of `model` at θ on rows X (m × 784)
  * with digits y: for each layer its inputs and ∂ℓᵢ/∂(pre-activation), so that
  * ∇ℓᵢ = ⊕_l vec(D_l,i ⊗ [A_l,i, 1]).
@@ -129,14 +146,7 @@ export function forward(model: Mnist10Model, theta: Float64Array, X: Float64Arra
   if (model === 'logreg') {
     const Z = mm(X, m, d, theta.subarray(0, K * d), K, true);
     for (let i = 0; i < m; i++) for (let c = 0; c < K; c++) Z[i * K + c] += theta[K * d + c]!;
-    const P = softmaxRows(Z, m, K);
-    const losses = new Float64Array(m);
-    const R = Float64Array.from(P);
-    for (let i = 0; i < m; i++) {
-      const yi = y[i]!;
-      losses[i] = -Math.log(P[i * K + yi]!);
-      R[i * K + yi] -= 1;
-    }
+    const { P, losses, R } = crossEntropyAt(Z, y, m);
     return { losses, probs: P, layers: [{ A: X, a: d, D: R, b: K }] };
   }
   const H = 128;
@@ -148,14 +158,7 @@ export function forward(model: Mnist10Model, theta: Float64Array, X: Float64Arra
   const h = pre.map((v) => (v > 0 ? v : 0));
   const Z = mm(h, m, H, theta.subarray(o2, o3), K, true);
   for (let i = 0; i < m; i++) for (let c = 0; c < K; c++) Z[i * K + c] += theta[o3 + c]!;
-  const P = softmaxRows(Z, m, K);
-  const losses = new Float64Array(m);
-  const R = Float64Array.from(P);
-  for (let i = 0; i < m; i++) {
-    const yi = y[i]!;
-    losses[i] = -Math.log(P[i * K + yi]!);
-    R[i * K + yi] -= 1;
-  }
+  const { P, losses, R } = crossEntropyAt(Z, y, m);
   const back = mm(R, m, K, theta.subarray(o2, o3), H); // (m × 10)(10 × 128)
   for (let k = 0; k < back.length; k++) if (!(pre[k]! > 0)) back[k] = 0;
   return { losses, probs: P, layers: [{ A: X, a: d, D: back, b: H }, { A: h, a: H, D: R, b: K }] };
