@@ -94,6 +94,32 @@ function embed<P extends Pytree>(net: KfacNetwork<P>, l: number, E: Float64Array
   return v;
 }
 
+/**
+ * For each layer block of an EK-FAC fit, the largest |eᵀGe − Λ_jk| relative to the largest |eᵀGe|
+ * over the Kronecker eigenbasis directions e = vec(q_S,j q_A,kᵀ) of that block (G the exact
+ * Gauss–Newton operator): zero when Λ is the exact diagonal of the block in that basis.
+ */
+function eigenbasisDiagonalErrors<P extends Pytree>(K: KroneckerInfluence<P>, net: KfacNetwork<P>, dim: number, ggn: (v: Float64Array) => Float64Array): number[] {
+  return K.blocks.map((b, l) => {
+    const { out, in: inn } = b.layer;
+    let worst = 0;
+    let scale = 0;
+    for (let j = 0; j < out; j++) {
+      for (let k = 0; k < inn; k++) {
+        const E = new Float64Array(out * inn);
+        for (let o = 0; o < out; o++) for (let c = 0; c < inn; c++) E[o * inn + c] = b.QS[o * out + j]! * b.QA[c * inn + k]!;
+        const e = embed(net, l, E);
+        const Ge = ggn(e);
+        let q = 0;
+        for (let r = 0; r < dim; r++) q += e[r]! * Ge[r]!;
+        worst = Math.max(worst, Math.abs(q - b.eigenvalues[j * inn + k]!));
+        scale = Math.max(scale, Math.abs(q));
+      }
+    }
+    return worst / scale;
+  });
+}
+
 describe('the layer view of a network', () => {
   // Σ_t g_t z̃_tᵀ mapped into θ must be the engine's vmap(grad) row for every example; both are
   // float64 sums of the same products in another order, so they agree to ~1e-13 relative.
@@ -220,24 +246,7 @@ describe('EK-FAC', () => {
   it('its eigenvalues are the exact diagonal of the Gauss–Newton block in the Kronecker eigenbasis', () => {
     const { obj, theta, net, ggn } = mlpProblem(15, 3, 4, 3, 'relu', 31);
     const K = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3 });
-    K.blocks.forEach((b, l) => {
-      const { out, in: inn } = b.layer;
-      let worst = 0;
-      let scale = 0;
-      for (let j = 0; j < out; j++) {
-        for (let k = 0; k < inn; k++) {
-          const E = new Float64Array(out * inn);
-          for (let o = 0; o < out; o++) for (let c = 0; c < inn; c++) E[o * inn + c] = b.QS[o * out + j]! * b.QA[c * inn + k]!;
-          const e = embed(net, l, E);
-          const Ge = ggn(e);
-          let q = 0;
-          for (let r = 0; r < obj.dim; r++) q += e[r]! * Ge[r]!;
-          worst = Math.max(worst, Math.abs(q - b.eigenvalues[j * inn + k]!));
-          scale = Math.max(scale, Math.abs(q));
-        }
-      }
-      expect(worst / scale).toBeLessThan(1e-11);
-    });
+    for (const err of eigenbasisDiagonalErrors(K, net, obj.dim, ggn)) expect(err).toBeLessThan(1e-11);
   });
 
   // Binary logistic regression whose inputs x̃ = [x, 1] take three mutually orthogonal values
@@ -479,24 +488,7 @@ describe('convolutional networks (KFC)', () => {
   it('EK-FAC eigenvalues are the exact diagonal of each conv/dense Gauss–Newton block in the Kronecker eigenbasis', () => {
     const { obj, theta, net, ggn } = cnnProblem(5, 2);
     const K = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3, batchSize: 2 });
-    K.blocks.forEach((b, l) => {
-      const { out, in: inn } = b.layer;
-      let worst = 0;
-      let scale = 0;
-      for (let j = 0; j < out; j++) {
-        for (let k = 0; k < inn; k++) {
-          const E = new Float64Array(out * inn);
-          for (let o = 0; o < out; o++) for (let c = 0; c < inn; c++) E[o * inn + c] = b.QS[o * out + j]! * b.QA[c * inn + k]!;
-          const e = embed(net, l, E);
-          const Ge = ggn(e);
-          let q = 0;
-          for (let r = 0; r < obj.dim; r++) q += e[r]! * Ge[r]!;
-          worst = Math.max(worst, Math.abs(q - b.eigenvalues[j * inn + k]!));
-          scale = Math.max(scale, Math.abs(q));
-        }
-      }
-      expect(worst / scale).toBeLessThan(1e-10);
-    });
+    for (const err of eigenbasisDiagonalErrors(K, net, obj.dim, ggn)) expect(err).toBeLessThan(1e-10);
   });
 
   // KFC with one example and a layer with T positions: F = Σ_{t,t'} z̃_t z̃_t'ᵀ ⊗ g_t g_t'ᵀ, while
