@@ -73,6 +73,15 @@ export function maxAbs(x: Tensor | ArrayLike<number>): number {
   return m;
 }
 
+/** max |a − b| / max |b| over flat values: the error relative to the reference b's largest entry. */
+export function maxRelErr(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>): number {
+  const x = values(a as Tensor);
+  const y = values(b as Tensor);
+  let m = 0;
+  for (let i = 0; i < y.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+  return m / maxAbs(y);
+}
+
 /** ⟨a, b⟩ of flat values. */
 export function inner(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>): number {
   const x = values(a as Tensor);

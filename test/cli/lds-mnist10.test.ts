@@ -17,21 +17,12 @@ import { conjugateGradient } from '../../src/optim/cg.ts';
 import { batchGradient, forward, gradientDots, initTheta, mm, objectiveOf, perExampleGradients } from '../../src/apps/cli/mnist10.ts';
 import { blockHvp, gradientTimes, logregHessian, multiShiftCg, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
 import { runInProcess } from './cli-helpers.ts';
+import { maxRelErr } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-lds-mnist10-'));
 const n = 40;
 const data = dattriMnist10({ nTrain: n, nTest: 500 });
 const rows = Array.from({ length: n }, (_, i) => i);
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < a.length; k++) {
-    num = Math.max(num, Math.abs(a[k]! - b[k]!));
-    den = Math.max(den, Math.abs(b[k]!));
-  }
-  return num / den;
-}
 
 /** θ₀ moved off the initialisation so that every probability and ReLU pattern is generic. */
 function theta(model: 'logreg' | 'mlp'): Float64Array {
@@ -57,28 +48,28 @@ describe.each(['logreg', 'mlp'] as const)('the %s closed forms', (model) => {
 
   it('per-example gradients from the layer factors equal the engine’s', () => {
     const f = forward(model, th, data.train.X, data.train.y, n);
-    expect(relErr(perExampleGradients(model, f, n), obj.perExampleGradients(th))).toBeLessThan(1e-10);
+    expect(maxRelErr(perExampleGradients(model, f, n), obj.perExampleGradients(th))).toBeLessThan(1e-10);
   });
 
   it('the mini-batch gradient is the mean of the per-example gradients, and the losses match', () => {
     const f = forward(model, th, data.train.X, data.train.y, n);
-    expect(relErr(f.losses, obj.perExampleLosses(th))).toBeLessThan(1e-12);
+    expect(maxRelErr(f.losses, obj.perExampleLosses(th))).toBeLessThan(1e-12);
     const idx = [3, 17, 5, 30];
     const G = obj.perExampleGradients(th, idx);
     const p = obj.dim;
     const mean = new Float64Array(p);
     for (let k = 0; k < idx.length; k++) for (let j = 0; j < p; j++) mean[j] += G[k * p + j]! / idx.length;
-    expect(relErr(batchGradient(model, th, data.train, idx), mean)).toBeLessThan(1e-10);
+    expect(maxRelErr(batchGradient(model, th, data.train, idx), mean)).toBeLessThan(1e-10);
   });
 
   it('gradient dot products and gᵢ·s from the factors equal the explicit products', () => {
     const f = forward(model, th, data.train.X, data.train.y, n);
     const G = perExampleGradients(model, f, n);
     const p = obj.dim;
-    expect(relErr(gradientDots(f, n, f, n), mm(G, n, p, G, n, true))).toBeLessThan(1e-10);
+    expect(maxRelErr(gradientDots(f, n, f, n), mm(G, n, p, G, n, true))).toBeLessThan(1e-10);
     const rng = new Rng(1);
     const S = Float64Array.from({ length: 3 * p }, () => rng.normal());
-    expect(relErr(gradientTimes(model, f, n, S, 3), mm(S, 3, p, G, n, true))).toBeLessThan(1e-10);
+    expect(maxRelErr(gradientTimes(model, f, n, S, 3), mm(S, 3, p, G, n, true))).toBeLessThan(1e-10);
   });
 });
 
@@ -90,7 +81,7 @@ describe('the logreg curvature', () => {
 
   it('the Hessian by class-pair GEMMs equals the library’s linearHessian', () => {
     const P = forward('logreg', th, data.train.X, data.train.y, n).probs;
-    expect(relErr(logregHessian(th, data.train, P), linearHessian('softmax', th, data.train, 0, 10))).toBeLessThan(1e-10);
+    expect(maxRelErr(logregHessian(th, data.train, P), linearHessian('softmax', th, data.train, 0, 10))).toBeLessThan(1e-10);
   });
 
   it('block HVPs (full and mini-batch) equal the objective’s HVP', () => {
@@ -101,8 +92,8 @@ describe('the logreg curvature', () => {
     const HVb = blockHvp(ctx, V, 2, batch);
     for (let t = 0; t < 2; t++) {
       const v = V.slice(t * p, (t + 1) * p);
-      expect(relErr(HV.subarray(t * p, (t + 1) * p), obj.hvp(th, v))).toBeLessThan(1e-10);
-      expect(relErr(HVb.subarray(t * p, (t + 1) * p), obj.hvp(th, v, batch))).toBeLessThan(1e-10);
+      expect(maxRelErr(HV.subarray(t * p, (t + 1) * p), obj.hvp(th, v))).toBeLessThan(1e-10);
+      expect(maxRelErr(HVb.subarray(t * p, (t + 1) * p), obj.hvp(th, v, batch))).toBeLessThan(1e-10);
     }
   });
 
@@ -114,7 +105,7 @@ describe('the logreg curvature', () => {
       for (let t = 0; t < 2; t++) {
         const g = G.slice(t * p, (t + 1) * p);
         const cg = conjugateGradient((v) => obj.hvp(th, v).map((x, j) => x + delta * v[j]!), g, { maxIter: 10, tol: 0, allowUnconverged: true });
-        expect(relErr(X[k]!.subarray(t * p, (t + 1) * p), cg.x)).toBeLessThan(1e-8);
+        expect(maxRelErr(X[k]!.subarray(t * p, (t + 1) * p), cg.x)).toBeLessThan(1e-8);
       }
     });
   });
@@ -188,7 +179,7 @@ describe('unequal lds on MNIST-10 (tiny configuration)', { timeout: 300_000 }, (
     const G = perExampleGradients('logreg', forward('logreg', th, small.train.X, small.train.y, 60), 60);
     const g = perExampleGradients('logreg', forward('logreg', th, small.test.X.slice(2 * 784, 3 * 784), small.test.y.slice(2, 3), 1), 1);
     const want = mm(g, 1, 7850, G, 60, true);
-    expect(relErr(scores, want)).toBeLessThan(1e-10);
+    expect(maxRelErr(scores, want)).toBeLessThan(1e-10);
   });
 
   it('help documents the new flags and commands; usage errors are one line with exit 2', async () => {

@@ -27,17 +27,7 @@ import { ggnOperator, softmaxCrossEntropyOutputHessian, bceWithLogitsOutputHessi
 import { KroneckerInfluence, ekfac, kfac, linearKfacNetwork, mlpKfacNetwork, sequentialKfacNetwork, type KfacNetwork } from '../../src/influence/kfac.ts';
 import { sequential, sequentialLoss, type LayerSpec } from '../../src/nn/cnn.ts';
 import { randomData } from './problems.ts';
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
+import { maxRelErr } from '../helpers.ts';
 
 /** (M + ρI)⁻¹ v for a dense symmetric positive-definite M (row-major p × p). */
 function dampedSolve(M: Float64Array, p: number, rho: number, v: Float64Array): Float64Array {
@@ -139,7 +129,7 @@ describe('the layer view of a network', () => {
     for (let i = 0; i < obj.n; i++) {
       for (let o = 0; o < ly.out; o++) for (let k = 0; k < ly.in; k++) mine[i * obj.dim + ly.index[o * ly.in + k]!] = cap.layers[0]!.grads[i * ly.out + o]! * cap.layers[0]!.acts[i * ly.in + k]!;
     }
-    expect(relErr(mine, G)).toBeLessThan(1e-12);
+    expect(maxRelErr(mine, G)).toBeLessThan(1e-12);
   });
 
   it.each([
@@ -156,7 +146,7 @@ describe('the layer view of a network', () => {
         for (let o = 0; o < ly.out; o++) for (let k = 0; k < ly.in; k++) mine[i * obj.dim + ly.index[o * ly.in + k]!] = cap.layers[l]!.grads[i * ly.out + o]! * cap.layers[l]!.acts[i * ly.in + k]!;
       }
     });
-    expect(relErr(mine, G)).toBeLessThan(1e-12);
+    expect(maxRelErr(mine, G)).toBeLessThan(1e-12);
     // (1/n) Σᵢ Σ_c vec(G_ic) vec(G_ic)ᵀ = Jᵀ ∇²ℓ J restricted to a layer (B Bᵀ = ∇²_z ℓ), against
     // the engine's GGN operator (jvp → output Hessian → vjp): entry by entry, to rounding.
     const ggnCap = net.capture(theta, obj.spec.X, obj.spec.Y, 'ggn');
@@ -173,7 +163,7 @@ describe('the layer view of a network', () => {
       }
       const ref = new Float64Array(w * w);
       for (let a = 0; a < w; a++) for (let b = 0; b < w; b++) ref[a * w + b] = Gfull[ly.index[a]! * obj.dim + ly.index[b]!]!;
-      expect(relErr(block, ref)).toBeLessThan(1e-12);
+      expect(maxRelErr(block, ref)).toBeLessThan(1e-12);
     });
   });
 
@@ -193,13 +183,13 @@ describe('K-FAC where the Kronecker factorisation is exact', () => {
     const theta = Float64Array.from({ length: obj.dim }, (_, i) => 0.1 * i);
     const K = new KroneckerInfluence(linearKfacNetwork(obj, 'squared-error'), theta, { method: 'kfac', damping: 0.05 });
     const v = Float64Array.from({ length: obj.dim }, (_, i) => Math.sin(i + 1));
-    expect(relErr(K.solve(v), dampedSolve(obj.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
+    expect(maxRelErr(K.solve(v), dampedSolve(obj.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
     // With example weights (zeros included, as an LDS subset has) both factors carry wᵢ; the n/Σw
     // rescaling keeps the product exact: F̂ = (n/W)·Ā ⊗ (W/n)·2 = H.
     const weights = Float64Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? 0 : 0.5 + (i % 4)));
     const objW = obj.withWeights(weights);
     const KW = new KroneckerInfluence(linearKfacNetwork(objW, 'squared-error'), theta, { method: 'kfac', damping: 0.05 });
-    expect(relErr(KW.solve(v), dampedSolve(objW.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
+    expect(maxRelErr(KW.solve(v), dampedSolve(objW.hessian(theta), obj.dim, 0.05, v))).toBeLessThan(1e-10);
   });
 
   // Softmax regression at θ = 0: every pᵢ is uniform, so Dᵢ = diag p − ppᵀ is the same matrix for
@@ -209,11 +199,11 @@ describe('K-FAC where the Kronecker factorisation is exact', () => {
     const theta = new Float64Array(obj.dim);
     const K = new KroneckerInfluence(linearKfacNetwork(obj, 'softmax-cross-entropy'), theta, { method: 'kfac', damping: 0.02 });
     const v = Float64Array.from({ length: obj.dim }, (_, i) => Math.cos(3 * i));
-    expect(relErr(K.solve(v), dampedSolve(obj.hessian(theta), obj.dim, 0.02, v))).toBeLessThan(1e-10);
+    expect(maxRelErr(K.solve(v), dampedSolve(obj.hessian(theta), obj.dim, 0.02, v))).toBeLessThan(1e-10);
     // At a generic θ the factorisation is an approximation: the same check fails clearly.
     const theta2 = Float64Array.from({ length: obj.dim }, (_, i) => Math.sin(5 * i));
     const K2 = new KroneckerInfluence(linearKfacNetwork(obj, 'softmax-cross-entropy'), theta2, { method: 'kfac', damping: 0.02 });
-    expect(relErr(K2.solve(v), dampedSolve(obj.hessian(theta2), obj.dim, 0.02, v))).toBeGreaterThan(1e-3);
+    expect(maxRelErr(K2.solve(v), dampedSolve(obj.hessian(theta2), obj.dim, 0.02, v))).toBeGreaterThan(1e-3);
   });
 
   // One training example: its GGN block is Σ_c (z̃z̃ᵀ) ⊗ (g_c g_cᵀ) = Ā ⊗ S̄, for every layer of any MLP;
@@ -235,7 +225,7 @@ describe('K-FAC where the Kronecker factorisation is exact', () => {
       const Gv = curvature(v);
       const rhs = new Float64Array(obj.dim);
       for (const q of ly.index) rhs[q] = Gv[q]! + rho * v[q]!; // the block's share only
-      expect(relErr(K.solve(rhs), v)).toBeLessThan(1e-10);
+      expect(maxRelErr(K.solve(rhs), v)).toBeLessThan(1e-10);
     });
   });
 });
@@ -274,15 +264,15 @@ describe('EK-FAC', () => {
     const net = linearKfacNetwork(obj, 'binary-cross-entropy');
     const ek = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: rho });
     const kf = new KroneckerInfluence(net, theta, { method: 'kfac', damping: rho });
-    expect(relErr(ek.solve(v), exact)).toBeLessThan(1e-10);
-    expect(relErr(kf.solve(v), exact)).toBeGreaterThan(1e-2);
+    expect(maxRelErr(ek.solve(v), exact)).toBeLessThan(1e-10);
+    expect(maxRelErr(kf.solve(v), exact)).toBeGreaterThan(1e-2);
     // The empirical Fisher (1/n) Σ (σ − y)² x̃x̃ᵀ is diagonal in the same basis: EK-FAC fitted to the
     // observed gradients is its exact damped inverse too.
     const G = obj.perExampleGradients(theta);
     const F = new Float64Array(9);
     for (let i = 0; i < n; i++) for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) F[a * 3 + b] += (G[i * 3 + a]! * G[i * 3 + b]!) / n;
     const emp = new KroneckerInfluence(net, theta, { method: 'ekfac', fisher: 'empirical', damping: rho });
-    expect(relErr(emp.solve(v), dampedSolve(F, 3, rho, v))).toBeLessThan(1e-10);
+    expect(maxRelErr(emp.solve(v), dampedSolve(F, 3, rho, v))).toBeLessThan(1e-10);
   });
 });
 
@@ -316,7 +306,7 @@ describe('scores', () => {
         want[t * 25 + i] = dot / 25;
       }
     }
-    expect(relErr(S.values, want)).toBeLessThan(1e-10);
+    expect(maxRelErr(S.values, want)).toBeLessThan(1e-10);
     expect(S.tests).toBe(4);
     expect(S.train).toBe(25);
     // Unweighted, feature 3's null direction of Ā is skipped: still the definition.
@@ -333,7 +323,7 @@ describe('scores', () => {
         want2[t * 25 + i] = dot / 25;
       }
     }
-    expect(relErr(S2.values, want2)).toBeLessThan(1e-10);
+    expect(maxRelErr(S2.values, want2)).toBeLessThan(1e-10);
   });
 
   // Multinomial logistic regression at its optimum (Newton, ‖∇R‖ < 1e-10), 3 classes, 8 features,
@@ -455,7 +445,7 @@ describe('convolutional networks (KFC)', () => {
         }
       }
     });
-    expect(relErr(mine, G)).toBeLessThan(1e-12);
+    expect(maxRelErr(mine, G)).toBeLessThan(1e-12);
   });
 
   it('one-output network with sequentialLoss’s default binary cross-entropy: gradients and GGN diagonal as the engine’s', () => {
@@ -512,6 +502,6 @@ describe('convolutional networks (KFC)', () => {
         want[t * 7 + i] = dot / 7;
       }
     }
-    expect(relErr(S.values, want)).toBeLessThan(1e-10);
+    expect(maxRelErr(S.values, want)).toBeLessThan(1e-10);
   });
 });

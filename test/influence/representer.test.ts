@@ -14,17 +14,7 @@ import { Objective } from '../../src/nn/objective.ts';
 import { softmaxCrossEntropy } from '../../src/ops/losses.ts';
 import { type LastLayer, linearLastLayer, mlpLastLayer, representerPoints } from '../../src/influence/representer.ts';
 import { randomData } from './problems.ts';
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
+import { maxRelErr } from '../helpers.ts';
 
 /** Σᵢ αᵢ (fᵢᵀ f) and Θ f for every row f of `feats` (`m × d`), both `m × K`. */
 function decomposition(alpha: Float64Array, Ftrain: Float64Array, n: number, theta: Float64Array, feats: Float64Array, m: number, d: number, K: number) {
@@ -68,7 +58,7 @@ describe('representer points (RPS-L2)', () => {
     for (const feats of [Ftrain, test.X.toFloat64Array()]) {
       const m = feats.length / d;
       const { rep, direct } = decomposition(r.alpha, Ftrain, n, r.theta, feats, m, d, 3);
-      expect(relErr(rep, direct)).toBeLessThan(1e-9);
+      expect(maxRelErr(rep, direct)).toBeLessThan(1e-9);
     }
     // Each test point's scores sum to its own-class pre-activation: Σᵢ αᵢ[c] fᵢᵀ f_t = (Θ f_t)[c].
     const Ft = test.X.toFloat64Array();
@@ -89,7 +79,7 @@ describe('representer points (RPS-L2)', () => {
     expect(r.converged).toBe(false);
     const Ftrain = obj.spec.X.toFloat64Array();
     const { rep, direct } = decomposition(r.alpha, Ftrain, n, r.theta, Ftrain, n, d, 3);
-    expect(relErr(rep, direct)).toBeGreaterThan(1e-3);
+    expect(maxRelErr(rep, direct)).toBeGreaterThan(1e-3);
   });
 
   it('binary model: one output, scores oriented towards each test point’s own label', () => {
@@ -104,7 +94,7 @@ describe('representer points (RPS-L2)', () => {
     const r = representerPoints(linearLastLayer(obj, theta), obj.spec, test, { l2: 0.1, tol: 1e-12 });
     for (let i = 0; i < n; i++) expect(r.scores.values[i]).toBeCloseTo(-r.scores.values[n + i]!, 14);
     const { rep, direct } = decomposition(r.alpha, obj.spec.X.toFloat64Array(), n, r.theta, x, 1, d, 1);
-    expect(relErr(rep, direct)).toBeLessThan(1e-9);
+    expect(maxRelErr(rep, direct)).toBeLessThan(1e-9);
     // Label 1: a training point's score is positive iff it pushes the logit up (αᵢ fᵢᵀf > 0).
     const Ft = obj.spec.X.toFloat64Array();
     for (let i = 0; i < n; i++) {
@@ -129,11 +119,11 @@ describe('representer points (RPS-L2)', () => {
     const out = last(X);
     expect(out.d).toBe(7);
     expect(out.outputs).toBe(3);
-    expect(relErr(out.logits, mlpForward(params, X, 'relu').toFloat64Array())).toBeLessThan(1e-14);
-    expect(relErr(out.features, mlpLayerwise(params, X, 'relu').outputs[0]!.toFloat64Array())).toBeLessThan(1e-14);
+    expect(maxRelErr(out.logits, mlpForward(params, X, 'relu').toFloat64Array())).toBeLessThan(1e-14);
+    expect(maxRelErr(out.features, mlpLayerwise(params, X, 'relu').outputs[0]!.toFloat64Array())).toBeLessThan(1e-14);
     const r = representerPoints(last, obj.spec, { X, Y }, { l2: 0.02, tol: 1e-12 });
     const { rep, direct } = decomposition(r.alpha, out.features, n, r.theta, out.features, n, 7, 3);
-    expect(relErr(rep, direct)).toBeLessThan(1e-9);
+    expect(maxRelErr(rep, direct)).toBeLessThan(1e-9);
   });
 
   it('rejects λ ≤ 0 and targets of the wrong shape, naming them', () => {

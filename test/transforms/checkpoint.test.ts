@@ -13,6 +13,7 @@ import {
 } from '../../src/index.ts';
 import { withTrace } from '../../src/core/trace.ts';
 import { ReverseTrace, ReverseTracer } from '../../src/transforms/reverse.ts';
+import { maxRelErr } from '../helpers.ts';
 
 const X = randomNormal([8, 5], 1);
 const Ws = Array.from({ length: 6 }, (_, i) => randomNormal([5, 5], 10 + i));
@@ -21,31 +22,22 @@ const block = (w: Tensor, h: Tensor) => add(h, mul(tensor(0.5), tanh(matmul(h, w
 const blockCk = checkpoint(block);
 const net = (b: typeof block) => (ws: Tensor[]) => mean(mul(ws.reduce((h, w) => b(w, h), X), X));
 
-const maxAbs = (t: Tensor) => t.toFloat64Array().reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const relErr = (a: Tensor, b: Tensor) => {
-  const x = a.toFloat64Array();
-  const y = b.toFloat64Array();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m / maxAbs(b);
-};
-
 describe('checkpoint', () => {
   it('grad equals the un-checkpointed gradient to 1e-15 relative', () => {
     const g0 = grad(net(block))(Ws) as Tensor[];
     const g1 = grad(net(blockCk))(Ws) as Tensor[];
-    g0.forEach((g, l) => expect(relErr(g1[l]!, g)).toBeLessThanOrEqual(1e-15));
+    g0.forEach((g, l) => expect(maxRelErr(g1[l]!, g)).toBeLessThanOrEqual(1e-15));
   });
 
   it('second order: hessian (forward over reverse) and reverse-over-reverse HVPs agree', () => {
     const single = (b: typeof block) => (w: Tensor) => net(b)([w, ...Ws.slice(1)]);
     const H0 = hessian(single(block))(Ws[0]!);
     const H1 = hessian(single(blockCk))(Ws[0]!);
-    expect(relErr(H1, H0)).toBeLessThanOrEqual(1e-14); // 25 columns, each a sum over 6 blocks: a few more roundings
+    expect(maxRelErr(H1, H0)).toBeLessThanOrEqual(1e-14); // 25 columns, each a sum over 6 blocks: a few more roundings
     const v = randomNormal([5, 5], 99);
     const r0 = hvp(single(block), Ws[0]!, v, { mode: 'rev-rev' });
     const r1 = hvp(single(blockCk), Ws[0]!, v, { mode: 'rev-rev' });
-    expect(relErr(r1, r0)).toBeLessThanOrEqual(1e-14);
+    expect(maxRelErr(r1, r0)).toBeLessThanOrEqual(1e-14);
   });
 
   it('is the function itself under jvp, vmap and no transformation', () => {
