@@ -82,6 +82,18 @@ export function maxRelErr(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<n
   return m / maxAbs(y);
 }
 
+/** The dense p × p matrix (row-major) of a linear operator on ℝᵖ, column by column: M e_j = op(e_j). */
+export function operatorMatrix(op: (v: Float64Array) => Float64Array, p: number): Float64Array {
+  const M = new Float64Array(p * p);
+  for (let j = 0; j < p; j++) {
+    const e = new Float64Array(p);
+    e[j] = 1;
+    const col = op(e);
+    for (let i = 0; i < p; i++) M[i * p + j] = col[i]!;
+  }
+  return M;
+}
+
 /** ⟨a, b⟩ of flat values. */
 export function inner(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>): number {
   const x = values(a as Tensor);

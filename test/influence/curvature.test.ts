@@ -26,7 +26,7 @@ import {
   squaredErrorOutputHessian, bceWithLogitsOutputHessian, tensor, jacrev, type MlpParams, type Tensor,
 } from '../../src/index.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { expectClose, maxAbs } from '../helpers.ts';
+import { expectClose, maxAbs, operatorMatrix } from '../helpers.ts';
 
 /** A random symmetric matrix (entries ~ N(0, 1), some rows scaled to vary the spectrum). */
 function randomSymmetric(dim: number, seed: number): Float64Array {
@@ -47,18 +47,6 @@ const trace = (A: Float64Array, dim: number) => Array.from({ length: dim }, (_, 
 const frob2 = (A: Float64Array) => A.reduce((a, x) => a + x * x, 0);
 const diagSq = (A: Float64Array, dim: number) => Array.from({ length: dim }, (_, i) => A[i * dim + i]! ** 2).reduce((a, b) => a + b, 0);
 const dotf = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-
-/** The dense matrix of an operator, column by column. */
-function dense(op: (v: Float64Array) => Float64Array, p: number): Float64Array {
-  const M = new Float64Array(p * p);
-  for (let j = 0; j < p; j++) {
-    const e = new Float64Array(p);
-    e[j] = 1;
-    const col = op(e);
-    for (let i = 0; i < p; i++) M[i * p + j] = col[i]!;
-  }
-  return M;
-}
 
 describe('Hutchinson estimators', () => {
   const samples = 2000;
@@ -160,7 +148,7 @@ describe('generalised Gauss–Newton', () => {
     const logits = (th: Tensor) => add(matmul(X, reshape(slice(th, [0], [d * C]), [d, C])), slice(th, [d * C], [C]));
     const obj = new Objective({ params: tensor(new Float64Array(p)), loss: (th: Tensor, Xb: Tensor, Yb: Tensor) => softmaxCrossEntropy(add(matmul(Xb, reshape(slice(th, [0], [d * C]), [d, C])), slice(th, [d * C], [C])), Yb), X, Y, l2: 0 });
     const theta = Float64Array.from({ length: p }, () => rng.normal());
-    const G = dense(ggnOperator(logits, softmaxCrossEntropyOutputHessian(), theta), p);
+    const G = operatorMatrix(ggnOperator(logits, softmaxCrossEntropyOutputHessian(), theta), p);
     const H = obj.hessian(theta);
     expectClose(G, H, { rtol: 0, atol: 1e-13 * maxAbs(H), what: 'softmax GGN vs Hessian' });
     // least squares: z = X w, ℓ = mse(z, y); G = H = (2/n) XᵀX, independent of θ
@@ -193,7 +181,7 @@ describe('generalised Gauss–Newton', () => {
         const h = (s * (1 - s)) / n;
         for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) ref[a * p + b] += J[i * p + a]! * h * J[i * p + b]!;
       }
-      expectClose(dense(G, p), ref, { rtol: 0, atol: 1e-14 * Math.max(1, maxAbs(ref)), what: 'GGN vs JᵀHJ' });
+      expectClose(operatorMatrix(G, p), ref, { rtol: 0, atol: 1e-14 * Math.max(1, maxAbs(ref)), what: 'GGN vs JᵀHJ' });
     });
 
     it('the Hessian is indefinite there (vᵀHv < 0 along its bottom eigenvector) while vᵀGv ≥ 0 for every v', () => {
@@ -206,7 +194,7 @@ describe('generalised Gauss–Newton', () => {
       const u = lz.vectors[lz.vectors.length - 1]!;
       expect(dotf(u, hv(u))).toBeLessThan(0);
       expect(dotf(u, G(u))).toBeGreaterThanOrEqual(0);
-      expect(smallestEigenvalue(dense(G, p), p)).toBeGreaterThan(-1e-12);
+      expect(smallestEigenvalue(operatorMatrix(G, p), p)).toBeGreaterThan(-1e-12);
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 1e6 }), (seed) => {
           const r = new Rng(seed);
@@ -234,7 +222,7 @@ describe('generalised Gauss–Newton', () => {
     const p = obj.dim;
     const theta = Float64Array.from(obj.layout.flatten(init), (x) => 2 * x + 0.3 * rng.normal());
     const logits = (th: Tensor) => mlpForward(obj.layout.unflatten(th), X, 'tanh');
-    const G = dense(ggnOperator(logits, softmaxCrossEntropyOutputHessian(), theta), p);
+    const G = operatorMatrix(ggnOperator(logits, softmaxCrossEntropyOutputHessian(), theta), p);
     // F = (1/n) Σᵢ Σ_c p_c(xᵢ) gᵢc gᵢcᵀ, gᵢc = ∇θ CE(zᵢ(θ), e_c)
     const probs = softmax(logits(tensor(theta)), -1).toFloat64Array();
     const F = new Float64Array(p * p);

@@ -27,7 +27,7 @@ import { ggnOperator, softmaxCrossEntropyOutputHessian, bceWithLogitsOutputHessi
 import { KroneckerInfluence, ekfac, kfac, linearKfacNetwork, mlpKfacNetwork, sequentialKfacNetwork, type KfacNetwork } from '../../src/influence/kfac.ts';
 import { sequential, sequentialLoss, type LayerSpec } from '../../src/nn/cnn.ts';
 import { randomData } from './problems.ts';
-import { maxRelErr } from '../helpers.ts';
+import { maxRelErr, operatorMatrix } from '../helpers.ts';
 
 /** (M + ρI)⁻¹ v for a dense symmetric positive-definite M (row-major p × p). */
 function dampedSolve(M: Float64Array, p: number, rho: number, v: Float64Array): Float64Array {
@@ -38,13 +38,7 @@ function dampedSolve(M: Float64Array, p: number, rho: number, v: Float64Array): 
 
 /** A dense matrix from an operator, column by column (symmetrised). */
 function denseOf(op: (v: Float64Array) => Float64Array, p: number): Float64Array {
-  const M = new Float64Array(p * p);
-  for (let j = 0; j < p; j++) {
-    const e = new Float64Array(p);
-    e[j] = 1;
-    const col = op(e);
-    for (let i = 0; i < p; i++) M[i * p + j] = col[i]!;
-  }
+  const M = operatorMatrix(op, p);
   for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) M[i * p + j] = M[j * p + i] = 0.5 * (M[i * p + j]! + M[j * p + i]!);
   return M;
 }
