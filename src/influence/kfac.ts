@@ -54,6 +54,7 @@
  *
  * @module
  */
+import { softmaxRowsInPlace } from '../linalg/vector.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
@@ -154,19 +155,9 @@ function outputSignals(loss: KfacOutputLoss, Z: Float64Array, Y: Float64Array, m
     return { D, columns: K };
   }
   if (loss !== 'softmax-cross-entropy') throw new Error(`kfac: unknown loss '${loss as string}' (softmax-cross-entropy, binary-cross-entropy or squared-error)`);
-  const P = new Float64Array(m * K);
+  const P = softmaxRowsInPlace(Float64Array.from(Z), m, K);
   const s = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    const o = i * K;
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, Z[o + k]!);
-    let tot = 0;
-    for (let k = 0; k < K; k++) tot += P[o + k] = Math.exp(Z[o + k]! - max);
-    for (let k = 0; k < K; k++) {
-      P[o + k] /= tot;
-      s[i] += Y[o + k]!;
-    }
-  }
+  for (let i = 0; i < m; i++) for (let k = 0; k < K; k++) s[i] += Y[i * K + k]!;
   if (mode === 'gradient') return { D: Float64Array.from(P, (p, j) => s[Math.floor(j / K)]! * p - Y[j]!), columns: 1 };
   const D = new Float64Array(K * m * K);
   for (let c = 0; c < K; c++) {

@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { normalizeRowsInPlace, softmaxRowsInPlace } from '../linalg/vector.ts';
 import { fromFloat64 } from '../core/create.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
@@ -201,29 +202,9 @@ function lossAndSignal(Z: Float64Array, P: Float64Array, n: number, K: number): 
 /** Softmax (or sigmoid for K = 1) of each row of logits. */
 function probabilities(Z: Float64Array, n: number, K: number): Float64Array {
   if (K === 1) return Z.map((z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
-  const P = new Float64Array(n * K);
-  for (let i = 0; i < n; i++) {
-    const o = i * K;
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, Z[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += P[o + k] = Math.exp(Z[o + k]! - max);
-    for (let k = 0; k < K; k++) P[o + k] /= sum;
-  }
-  return P;
+  return softmaxRowsInPlace(Float64Array.from(Z), n, K);
 }
 
-/** Rows scaled to unit length (zero rows stay zero): dattri's `normalize`. */
-function unitRows(F: Float64Array, m: number, d: number): Float64Array {
-  const out = Float64Array.from(F);
-  for (let i = 0; i < m; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += out[i * d + j]! ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let j = 0; j < d; j++) out[i * d + j] *= inv;
-  }
-  return out;
-}
 
 /**
  * RPS-L2 scores of every training point for every test point (module notes): fits the L2
@@ -281,8 +262,8 @@ export function representerPoints(last: LastLayer, train: { X: Tensor; Y: Tensor
   const { G } = lossAndSignal(Z, T, n, K);
   const alpha = G.map((g) => -g / (l2 * n));
   // Kernel k(t, i) = f_tᵀ fᵢ (unit features with `normalize`), then αᵢ[c_t].
-  const Ft = normalize ? unitRows(te.features, te.rows, d) : te.features;
-  const Fi = normalize ? unitRows(tr.features, n, d) : tr.features;
+  const Ft = normalize ? normalizeRowsInPlace(Float64Array.from(te.features), te.rows, d) : te.features;
+  const Fi = normalize ? normalizeRowsInPlace(Float64Array.from(tr.features), n, d) : tr.features;
   const kernel = gemm(fromFloat64(Ft, [te.rows, d]), fromFloat64(Fi, [n, d]), false, true).toFloat64Array();
   const values = new Float64Array(te.rows * n);
   for (let t = 0; t < te.rows; t++) {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { normalizeRowsInPlace } from '../linalg/vector.ts';
 import type { Pytree } from '../core/pytree.ts';
 import type { Objective } from '../nn/objective.ts';
 import { gradientProducts, type ScoreMatrix, type TestSet, testGradients } from './scores.ts';
@@ -42,18 +43,8 @@ export function gradDot<P extends Pytree>(obj: Objective<P>, theta: Float64Array
 export function gradCos<P extends Pytree>(obj: Objective<P>, theta: Float64Array, test: TestSet): ScoreMatrix {
   const p = obj.dim;
   const tests = test.X.shape[0] ?? 0;
-  const Gt = normalizeRows(testGradients(obj, theta, test), tests, p);
-  const G = normalizeRows(obj.perExampleGradients(theta), obj.n, p);
+  const Gt = normalizeRowsInPlace(testGradients(obj, theta, test), tests, p);
+  const G = normalizeRowsInPlace(obj.perExampleGradients(theta), obj.n, p);
   return gradientProducts(Gt, tests, G, obj.n, p);
 }
 
-/** Each row divided by its norm (a zero row stays zero), in place. */
-function normalizeRows(G: Float64Array, m: number, p: number): Float64Array {
-  for (let i = 0; i < m; i++) {
-    let s = 0;
-    for (let j = 0; j < p; j++) s += G[i * p + j]! ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let j = 0; j < p; j++) G[i * p + j] *= inv;
-  }
-  return G;
-}

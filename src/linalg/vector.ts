@@ -1,6 +1,6 @@
 /**
  * Float64 vector kernels on plain `Float64Array`s: inner products, axpy, norms, a dense
- * matrix-vector product and Pearson correlation. The optimisers, the inverse-HVP solvers, the CPU
+ * matrix-vector product, row-wise softmax and normalisation, and Pearson correlation. The optimisers, the inverse-HVP solvers, the CPU
  * backend and the linear models' closed-form HVP all loop through these.
  *
  * @module
@@ -117,4 +117,45 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
     sbb += y * y;
   }
   return sab / Math.sqrt(saa * sbb);
+}
+
+/**
+ * Row-wise softmax of the m × K matrix Z, in place (each row shifted by its maximum first, so no
+ * exponential overflows); returns Z. The attribution code's closed forms (softmax regression, K-FAC's
+ * output signals, representer points) share it.
+ *
+ * @example
+ * ```ts
+ * softmaxRowsInPlace(new Float64Array([0, 0, 1000, 1000]), 2, 2); // [0.5, 0.5, 0.5, 0.5]
+ * ```
+ */
+export function softmaxRowsInPlace(Z: Float64Array, m: number, K: number): Float64Array {
+  for (let i = 0; i < m; i++) {
+    const o = i * K;
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) max = Math.max(max, Z[o + k]!);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Z[o + k] = Math.exp(Z[o + k]! - max);
+    for (let k = 0; k < K; k++) Z[o + k] /= sum;
+  }
+  return Z;
+}
+
+/**
+ * Each row of the m × p matrix G divided by its Euclidean norm, in place (a zero row stays zero);
+ * returns G. Grad-Cos and normalised representer features use it.
+ *
+ * @example
+ * ```ts
+ * normalizeRowsInPlace(new Float64Array([3, 4, 0, 0]), 2, 2); // ≈ [0.6, 0.8, 0, 0]
+ * ```
+ */
+export function normalizeRowsInPlace(G: Float64Array, m: number, p: number): Float64Array {
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let j = 0; j < p; j++) s += G[i * p + j]! ** 2;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < p; j++) G[i * p + j] *= inv;
+  }
+  return G;
 }

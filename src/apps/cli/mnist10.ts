@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { softmaxRowsInPlace } from '../../linalg/vector.ts';
 import { Rng } from '../../core/rng.ts';
 import { fromFloat64 } from '../../core/create.ts';
 import type { Tensor } from '../../core/tensor.ts';
@@ -79,17 +80,6 @@ export function mm(A: Float64Array, m: number, k: number, B: Float64Array, n: nu
 // Forward passes and per-example pieces.
 // ---------------------------------------------------------------------------------------------
 
-/** Row-wise softmax of `Z` (m × K) in place; returns it. */
-function softmaxRows(Z: Float64Array, m: number, K: number): Float64Array {
-  for (let i = 0; i < m; i++) {
-    let mx = -Infinity;
-    for (let c = 0; c < K; c++) mx = Math.max(mx, Z[i * K + c]!);
-    let s = 0;
-    for (let c = 0; c < K; c++) s += Z[i * K + c] = Math.exp(Z[i * K + c]! - mx);
-    for (let c = 0; c < K; c++) Z[i * K + c] = Z[i * K + c]! / s;
-  }
-  return Z;
-}
 
 /** The rows `rows` of X (d columns), copied. */
 export function gatherRows(X: Float64Array, d: number, rows: ArrayLike<number>): Float64Array {
@@ -124,7 +114,7 @@ export interface Forward {
  */
 function crossEntropyAt(Z: Float64Array, y: ArrayLike<number>, m: number): { P: Float64Array; losses: Float64Array; R: Float64Array } {
   const K = 10;
-  const P = softmaxRows(Z, m, K);
+  const P = softmaxRowsInPlace(Z, m, K);
   const losses = new Float64Array(m);
   const R = Float64Array.from(P);
   for (let i = 0; i < m; i++) {
