@@ -15,6 +15,7 @@
  * @module
  */
 import { wasmMatmul } from '../../backend/wasm/gemm.ts';
+import { softmaxRowsInPlace } from '../../linalg/vector.ts';
 
 /** Rows of a sparse matrix in compressed-row form. */
 export interface SparseRows {
@@ -70,33 +71,26 @@ export interface SoftmaxData {
   y: Int32Array;
 }
 
-/** Softmax probabilities of row i into out[0..K) (stable: the largest logit is subtracted). */
-export function rowProbs(theta: Float64Array, X: SparseRows, i: number, K: number, out: Float64Array): void {
+/** The logits θᵀxᵢ of row i into out[0..K) (a sparse row times the d × K weights). */
+function rowLogits(theta: Float64Array, X: SparseRows, i: number, K: number, out: Float64Array): void {
   out.fill(0, 0, K);
   for (let e = X.rowPtr[i]!; e < X.rowPtr[i + 1]!; e++) {
     const v = X.val[e]!;
     const o = X.col[e]! * K;
     for (let k = 0; k < K; k++) out[k] += v * theta[o + k]!;
   }
-  let m = -Infinity;
-  for (let k = 0; k < K; k++) m = Math.max(m, out[k]!);
-  let s = 0;
-  for (let k = 0; k < K; k++) {
-    const z = Math.exp(out[k]! - m);
-    out[k] = z;
-    s += z;
-  }
-  for (let k = 0; k < K; k++) out[k] /= s;
+}
+
+/** Softmax probabilities of row i into out[0..K) (stable: the largest logit is subtracted). */
+export function rowProbs(theta: Float64Array, X: SparseRows, i: number, K: number, out: Float64Array): void {
+  rowLogits(theta, X, i, K, out);
+  softmaxRowsInPlace(out, 1, K);
 }
 
 /** ℓ(z, θ) = −log p_y of row i (log-sum-exp form). */
 export function rowLoss(theta: Float64Array, X: SparseRows, y: Int32Array, i: number, K: number): number {
   const z = new Float64Array(K);
-  for (let e = X.rowPtr[i]!; e < X.rowPtr[i + 1]!; e++) {
-    const v = X.val[e]!;
-    const o = X.col[e]! * K;
-    for (let k = 0; k < K; k++) z[k] += v * theta[o + k]!;
-  }
+  rowLogits(theta, X, i, K, z);
   let m = -Infinity;
   for (let k = 0; k < K; k++) m = Math.max(m, z[k]!);
   let s = 0;
