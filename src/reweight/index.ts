@@ -10,6 +10,7 @@ export {
   metaGradientAutodiff,
   metaGradientMlp,
   metaGradientPerExample,
+  metaGradientForward,
   mlpLoss,
   mlpMetaGradient,
   type Batch,

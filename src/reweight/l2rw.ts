@@ -9,14 +9,17 @@
  * - At ε = 0 this equals −α · ∇ℓᵛ · ∇ℓᵢ (∇ℓᵛ the gradient of the mean validation loss), and for an
  *   MLP −(α/m) Σⱼ Σ_l (z̃ᵛⱼ,l−1 · z̃ᵢ,l−1)(gᵛⱼ,l · gᵢ,l), m the validation-set size.
  *
- * Three routes compute the same number, and test/reweight/l2rw.test.ts checks that they agree to
+ * Four routes compute the same number, and test/reweight/l2rw.test.ts checks that they agree to
  * 1e-10 in float64 and match central finite differences in ε:
  *
  * - {@link metaGradientAutodiff}: reverse-over-reverse through the look-ahead. The general route:
  *   any model, any loss, and it does not rely on the ε = 0 simplification.
  * - {@link metaGradientPerExample}: dot products of per-example gradients from `vmap(grad(ℓ))`.
  * - {@link metaGradientMlp}: the MLP closed form from layer inputs and back-propagated signals;
- *   it never materialises a per-example gradient, which is why it is the fast one.
+ *   it never materialises a per-example gradient, which is why it is the fast one for MLPs.
+ * - {@link metaGradientForward}: −α times one forward-mode derivative of the batch's per-example
+ *   losses in the direction ∇ℓᵛ. Any model; about one forward pass with tangents plus a small
+ *   validation gradient, which makes it the cheap route for CNNs (the paper protocol's LeNet).
  *
  * @module
  */
@@ -24,6 +27,7 @@ import { zeros } from '../core/create.ts';
 import { type Pytree, treeFlatten } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { grad } from '../transforms/api.ts';
+import { jvp } from '../transforms/jvp.ts';
 import { vmap } from '../transforms/vmap.ts';
 import { add, mul, neg } from '../ops/arith.ts';
 import { matmul } from '../ops/products.ts';
@@ -109,6 +113,35 @@ export function metaGradientAutodiff<P extends Pytree>(
     return mean(loss(ahead, val.X, val.y));
   };
   return (grad(valAfterLookAhead)(zeros([m])) as Tensor).toFloat64Array();
+}
+
+/**
+ * Route (d): the meta-gradient at ε = 0 in forward mode. By part 1 of proofs/l2rw.md,
+ * gᵢ = −α ∇ℓᵛ(θ)·∇ℓᵢ(θ), and ∇ℓᵢ(θ)·v is the directional derivative of ℓᵢ at θ along v, so the
+ * whole vector g is −α times one Jacobian-vector product of θ ↦ [ℓ₁(θ), …, ℓₙ(θ)] with the tangent
+ * v = ∇ℓᵛ(θ). Cost: the validation gradient (m examples) plus one forward pass with tangents over
+ * the batch: no second-order reverse pass and no per-example gradient, which is why the paper
+ * protocol's LeNet uses it. It relies on ε = 0 (the look-ahead starts at θ), as the paper's does.
+ *
+ * @example
+ * ```ts
+ * const loss = mlpLoss('tanh');
+ * const params = mlpInit([2, 3, 1], 0);
+ * const train = { X: tensor([[1, 0], [0, 1]]), y: tensor([1, 0]) };
+ * const val = { X: tensor([[1, 1]]), y: tensor([1]) };
+ * metaGradientForward(loss, params, train, val, 0.1); // equals metaGradientAutodiff(…)
+ * ```
+ */
+export function metaGradientForward<P extends Pytree>(
+  loss: PerExampleLoss<P>,
+  params: P,
+  train: Batch,
+  val: Batch,
+  lr: number,
+): Float64Array {
+  const valGrad = grad((p: P) => mean(loss(p, val.X, val.y)))(params) as P;
+  const [, directional] = jvp((p: P) => loss(p, train.X, train.y), [params], [valGrad]);
+  return mul(directional, -lr).toFloat64Array();
 }
 
 /** Flattens a pytree of per-example gradients (leading axis n) to `[n, P]` blocks, one per leaf. */
@@ -225,7 +258,7 @@ export function l2rwWeights(metaGradient: ArrayLike<number>): Float64Array {
 }
 
 /** Which route computes the meta-gradient. */
-export type MetaRoute = 'autodiff' | 'closed-form' | 'per-example';
+export type MetaRoute = 'autodiff' | 'closed-form' | 'per-example' | 'forward';
 
 /**
  * The meta-gradient by a chosen route, for an MLP with a per-example loss from logits.
@@ -254,7 +287,9 @@ export function mlpMetaGradient(
       return metaGradientAutodiff(mlpLoss(activation, lossFromLogits), params, train, val, lr);
     case 'per-example':
       return metaGradientPerExample(mlpLoss(activation, lossFromLogits), params, train, val, lr);
+    case 'forward':
+      return metaGradientForward(mlpLoss(activation, lossFromLogits), params, train, val, lr);
     default:
-      throw new Error(`meta-gradient route must be 'autodiff', 'closed-form' or 'per-example', got '${route as string}'`);
+      throw new Error(`meta-gradient route must be 'autodiff', 'closed-form', 'per-example' or 'forward', got '${route as string}'`);
   }
 }

@@ -32,7 +32,8 @@ describe('unequal reweight --protocol paper', () => {
     expect(c.methods).toEqual(['uniform', 'l2rw']);
     expect(c.stepsByMethod).toEqual({ uniform: 2, l2rw: 2 });
     expect(c.stepsOverridden).toBe(true);
-    expect([c.lr, c.lrDecayFactor, c.lrDecayAfter, c.momentum, c.batchSize, c.pixelScale]).toEqual([1e-3, 0.5, 0.5, 0.9, 100, 255]);
+    expect([c.lr, c.lrDecayFactor, c.lrDecayAfter, c.momentum, c.batchSize, c.pixelScale]).toEqual([1e-3, 0.5, 0.5, 0.9, 100, 1]);
+    expect(c.l2rwMetaGradient).toBe('forward');
     expect(c.sizes['0.9']).toMatchObject({ nTrain: 200, nTrainMajority: 180, nTrainMinority: 20, nVal: 10, nTest: 20 });
     expect(c.missingBaselines).toEqual([]);
     expect(c.hardMiningCandidates).toBe(500);
@@ -60,6 +61,8 @@ describe('unequal reweight --protocol paper', () => {
       [['--protocol', 'paper', '--quick'], /--quick does not apply to --protocol paper/],
       [['--protocol', 'mine'], /--protocol: 'mine' is not one of default, paper/],
       [['--ratios', '0.9'], /--ratios needs --protocol paper/],
+      [['--shard', '0/2'], /--shard needs --protocol paper/],
+      [['--protocol', 'paper', '--shard', '2/2'], /--shard: '2\/2' must be i\/k with 0 ≤ i < k/],
     ] as [string[], RegExp][]) {
       const r = await runInProcess(['reweight', '--experiment', 'imbalance', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
@@ -69,4 +72,51 @@ describe('unequal reweight --protocol paper', () => {
     expect(noise.code).toBe(2);
     expect(noise.stderr).toMatch(/--protocol paper is for --experiment imbalance only/);
   });
+
+  it('--shard i/k: k shards merged (in any order) equal one unsharded run exactly; merge refuses gaps, repeats and mixed configurations', async () => {
+    // 2 ratios × 2 seeds = 4 jobs; 3 shards take [0, 1), [1, 2), [2, 4) of them (contiguous shares).
+    const base = ['reweight', '--experiment', 'imbalance', '--protocol', 'paper', '--steps', '1', '--seeds', '2', '--ratios', '0.9,0.95',
+      '--methods', 'uniform', '--ntrain', '100', '--ntest', '10', '--quiet'];
+    const whole = join(dir, 'whole.json');
+    expect((await runInProcess([...base, '--out', whole])).code).toBe(0);
+    const shards = [0, 1, 2].map((i) => join(dir, `shard-${i}.json`));
+    for (const [i, f] of shards.entries()) {
+      const r = await runInProcess([...base, '--shard', `${i}/3`, '--out', f]);
+      expect(r.code, r.stderr).toBe(0);
+      const part = JSON.parse(readFileSync(f, 'utf8'));
+      expect(part.kind).toBe('reweight-paper-shard');
+      expect(part.shard).toEqual({ index: i, count: 3, start: [0, 1, 2][i], end: [1, 2, 4][i] });
+      expect(part.byPosRatio).toBeUndefined();
+      expect(part.runs).toHaveLength(part.shard.end - part.shard.start);
+    }
+    const merged = join(dir, 'merged.json');
+    const m = await runInProcess(['merge', shards[2]!, shards[0]!, shards[1]!, '--out', merged, '--quiet']);
+    expect(m.code, m.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(whole, 'utf8'));
+    const b = JSON.parse(readFileSync(merged, 'utf8'));
+    // Every run is deterministic given its (ratio, seed, method), so the errors agree exactly; the
+    // per-run seconds differ between processes and are compared by count only.
+    const errors = (j: { runs: { posRatio: number; seed: number; method: string; testError: number }[] }) => j.runs.map((r) => [r.posRatio, r.seed, r.method, r.testError]);
+    expect(errors(b)).toEqual(errors(a));
+    const strip = (byPosRatio: Record<string, Record<string, { testError: unknown; seconds: number[] }>>) =>
+      Object.fromEntries(Object.entries(byPosRatio).map(([r, row]) => [r, Object.fromEntries(Object.entries(row).map(([k, v]) => [k, [v.testError, v.seconds.length]]))]));
+    expect(strip(b.byPosRatio)).toEqual(strip(a.byPosRatio));
+    expect({ ...b.config, sizes: null }).toEqual({ ...a.config, sizes: null });
+    expect(b.config.sizes).toEqual(a.config.sizes);
+    expect(b.shards.map((x: { shard: string }) => x.shard)).toEqual(['0/3', '1/3', '2/3']);
+    for (const [files, pattern] of [
+      [[shards[0]!, shards[1]!], /shards 2\/3 are missing/],
+      [[shards[0]!, shards[0]!, shards[1]!, shards[2]!], /shard 0\/3 is given twice/],
+      [[shards[0]!, whole], /is not a shard of unequal reweight --protocol paper/],
+    ] as [string[], RegExp][]) {
+      const r = await runInProcess(['merge', ...files]);
+      expect(r.code, files.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(pattern);
+    }
+    const other = join(dir, 'other-1.json');
+    expect((await runInProcess([...base.map((x) => (x === '0.9,0.95' ? '0.9,0.98' : x)), '--shard', '0/3', '--out', other])).code).toBe(0);
+    const mixed = await runInProcess(['merge', other, shards[1]!, shards[2]!]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/was run with another configuration/);
+  }, 120_000);
 });

@@ -11,7 +11,7 @@ import { Objective } from '../../src/nn/objective.ts';
 import { LENET_LAYERS, type SequentialParams, lenet, sequential, sequentialLoss } from '../../src/nn/cnn.ts';
 import { addChannelBias, avgPool2d, conv2d } from '../../src/ops/conv.ts';
 import { gemm } from '../../src/prims/index.ts';
-import { metaGradientAutodiff, metaGradientPerExample } from '../../src/reweight/l2rw.ts';
+import { metaGradientAutodiff, metaGradientForward, metaGradientPerExample } from '../../src/reweight/l2rw.ts';
 import { l2rw } from '../../src/reweight/methods.ts';
 import { trainWeighted } from '../../src/reweight/train.ts';
 import { momentum } from '../../src/optim/sgd.ts';
@@ -93,7 +93,7 @@ describe('lenet: the L2RW paper’s network', () => {
     expect(after).toBeLessThan(before.item() - 1e-3);
   });
 
-  it('works with L2RW’s model-agnostic meta-gradients: autodiff look-ahead = −α ∇ℓᵛ·∇ℓᵢ by vmap', () => {
+  it('works with L2RW’s model-agnostic meta-gradients: autodiff look-ahead = −α ∇ℓᵛ·∇ℓᵢ by vmap = forward mode', () => {
     const small = sequential([
       { kind: 'conv', out: 2, size: 3, padding: 'same' }, { kind: 'maxPool', size: 3, stride: 2, padding: 'same' }, { kind: 'relu' },
       { kind: 'flatten' }, { kind: 'dense', out: 1 },
@@ -105,6 +105,9 @@ describe('lenet: the L2RW paper’s network', () => {
     const a = metaGradientAutodiff(loss, p, train, val, 0.1);
     const c = metaGradientPerExample(loss, p, train, val, 0.1);
     expectClose(a, c, { rtol: 1e-9, atol: 1e-13, what: 'L2RW meta-gradient, two routes' });
+    // Forward mode through conv, max-pool (ties split equally in both modes) and relu: the same
+    // products as the other routes summed in another order, so float64 rounding only.
+    expectClose(metaGradientForward(loss, p, train, val, 0.1), a, { rtol: 1e-9, atol: 1e-13, what: 'L2RW meta-gradient, forward route' });
   });
 });
 

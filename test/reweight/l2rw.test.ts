@@ -14,6 +14,7 @@ import {
   metaGradientAutodiff,
   metaGradientMlp,
   metaGradientPerExample,
+  metaGradientForward,
   mlpLoss,
 } from '../../src/reweight/l2rw.ts';
 import { l2rw } from '../../src/reweight/methods.ts';
@@ -48,19 +49,21 @@ function build(p: Drawn) {
 const maxAbsOf = (xs: Float64Array) => xs.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
 
 describe('L2RW meta-gradient', () => {
-  it('three routes agree to 1e-10 (float64) on random MLPs, tanh and relu, depths 1–3', () => {
+  it('four routes agree to 1e-10 (float64) on random MLPs, tanh and relu, depths 1–3', () => {
     fc.assert(
       fc.property(arbProblem, (p) => {
         const { params, activation, trainB, val, lr } = build(p);
         const a = metaGradientAutodiff(mlpLoss(activation), params, trainB, val, lr);
         const b = metaGradientMlp(params, activation, trainB, val, lr);
         const c = metaGradientPerExample(mlpLoss(activation), params, trainB, val, lr);
+        const d = metaGradientForward(mlpLoss(activation), params, trainB, val, lr);
         // 1e-10 relative to the largest entry (and absolute for entries of order 1 or less): the
         // routes differ only by float64 rounding in sums of a few dozen products.
         const tol = 1e-10 * Math.max(1, maxAbsOf(a));
         for (let i = 0; i < a.length; i++) {
           expect(Math.abs(a[i]! - b[i]!), `autodiff vs closed form, entry ${i}`).toBeLessThanOrEqual(tol);
           expect(Math.abs(a[i]! - c[i]!), `autodiff vs per-example, entry ${i}`).toBeLessThanOrEqual(tol);
+          expect(Math.abs(a[i]! - d[i]!), `autodiff vs forward, entry ${i}`).toBeLessThanOrEqual(tol);
         }
       }),
       { numRuns: 40 },

