@@ -35,6 +35,7 @@ import { parseFlags, runMain, wantsHelp } from '../cli/flags.ts';
 import { type Section, fmt, p, page, table } from './html.ts';
 import { figure2ResultsPanel } from './figure2-results.ts';
 import { ldsResultsPanel } from './lds-results.ts';
+import { l2rwPaperResultsPanel } from './l2rw-paper-results.ts';
 import { type LogregProblem, SANITY_OBJECTIVE, secondOrderSanity } from './sanity.ts';
 import { barChart, digitImage, escapeXml, lineChart } from '../plots/svg.ts';
 
@@ -324,6 +325,7 @@ async function main(): Promise<void> {
   sections.push(await panel('sanity', '4. Second-order sanity panel', sanityPanel));
   sections.push(await panel('figure2-paper', "5. Koh & Liang's Figure 2 at the paper's scale (committed results)", () => figure2ResultsPanel(ROOT)));
   sections.push(await panel('lds-mnist10', "6. Attribution estimators against LDS on dattri's MNIST-10 (committed results)", () => ldsResultsPanel(ROOT)));
+  sections.push(await panel('l2rw-paper', "7. Learning to Reweight at the paper's protocol, LeNet (committed results)", () => l2rwPaperResultsPanel(ROOT)));
 
   const total = (performance.now() - start) / 1000;
   const intro = [
