@@ -22,13 +22,17 @@ import { defaultThreads, progressLine, runPool } from '../parallel/pool.ts';
 import { DATTRI_TRAINING, type Mnist10Model, objectiveOf, parameterCount, testLosses } from './mnist10.ts';
 import { defaultSetup, type Job, type JobResult, type JobSetup, looRows, runJob, subsetRows } from './mnist10-jobs.ts';
 import { DAMPING_GRID, MNIST10_METHODS, type Mnist10Method, NotAvailableError, scoreMethod, type ScoringContext } from './mnist10-methods.ts';
+import { type OptimumRetraining, type OptimumTraining, retrainAtOptimum } from './mnist10-optimum.ts';
+import { ensembleRows } from './mnist10-jobs.ts';
+import { setBackend } from '../../backend/index.ts';
 
 /** The configuration a result (and every shard of it) records; shards must agree on all of it. */
 export interface LdsConfig {
   model: Mnist10Model;
   data: { train: number; test: number; selection: { train: string; test: string; normalize: { mean: number; std: number } } };
   parameters: number;
-  training: JobSetup['training'];
+  /** dattri's SGD settings, or (`--fit optimum`) the exact-optimum fit. */
+  training: JobSetup['training'] | OptimumTraining;
   tracinCheckpointEpochs: number[];
   subsets: number;
   fraction: number;
@@ -80,6 +84,8 @@ export interface LdsPartial {
   /** Per method: per candidate, per LOO row in the range, per test: τ_t,row. */
   looScores: Record<string, number[][][]>;
   methods: Record<string, MethodInfo>;
+  /** `--fit optimum`: how far each fit got (the full model's and the worst retraining's ‖∇R‖). */
+  fit?: OptimumRetraining['stats'];
 }
 
 /** Per-method entry of the final result. */
@@ -109,6 +115,10 @@ export const MNIST10_FLAGS = {
   dampings: { type: 'string' },
   'exact-dampings': { type: 'string' },
   epochs: { type: 'string' },
+  fit: { type: 'string' },
+  l2: { type: 'string' },
+  'grad-tol': { type: 'string' },
+  'fit-batch': { type: 'string' },
   'train-size': { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -135,6 +145,15 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
   const start = performance.now();
   const log = lineLogger(io, flags.boolean('quiet'));
   const model = flags.choice('model', ['logreg', 'mlp'] as const);
+  const fit = flags.choice('fit', ['sgd', 'optimum'] as const, 'sgd');
+  if (fit === 'optimum' && model !== 'logreg') throw new UsageError('--fit optimum: only --model logreg has an optimum to train to (the MLP is not convex)');
+  for (const name of ['l2', 'grad-tol', 'fit-batch']) if (fit !== 'optimum' && flags.has(name)) throw new UsageError(`--${name}: only with --fit optimum (the SGD protocol has no regulariser and no optimum)`);
+  for (const name of ['epochs']) if (fit === 'optimum' && flags.has(name)) throw new UsageError(`--${name}: the SGD protocol's flag; --fit optimum trains to the optimum (see --grad-tol)`);
+  // λ = 0.01: a value of dattri's regularisation grid and Koh & Liang's weight decay for this model;
+  // at 1e-3 each half-subset fit needs ~3.5× the CG iterations (docs/guides/choosing-an-estimator.md).
+  const l2 = flags.number('l2', { default: 1e-2, min: 1e-6 });
+  const gradTol = flags.number('grad-tol', { default: 1e-11, min: 1e-14 });
+  const fitBatch = flags.integer('fit-batch', { default: 50, min: 1 });
   if (flags.has('test') && flags.has('tests')) throw new UsageError('--test and --tests are the same flag (the number of test points); give one');
   const nTrain = flags.integer('train-size', { default: 5000, min: 4, max: 60000 });
   const nTest = 500;
@@ -145,13 +164,19 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
   const looCount = flags.integer('loo', { default: 0, min: 0, max: nTrain });
   const ensemble = flags.integer('ensemble', { default: 50, min: 1 });
   const trakK = flags.integer('trak-k', { default: 512, min: 1 });
-  const dampings = flags.has('dampings') ? dampingList(flags, 'dampings') : DAMPING_GRID;
-  const exactDampings = flags.has('exact-dampings') ? dampingList(flags, 'exact-dampings') : [1e-3];
+  // At the optimum H = ∇²(mean cross-entropy) + λI exactly: exact inverts it at δ = λ, and λ joins the grid.
+  const dampings = flags.has('dampings') ? dampingList(flags, 'dampings') : fit === 'optimum' && !DAMPING_GRID.includes(l2) ? [...DAMPING_GRID, l2].sort((a, b) => b - a) : DAMPING_GRID;
+  const exactDampings = flags.has('exact-dampings') ? dampingList(flags, 'exact-dampings') : [fit === 'optimum' ? l2 : 1e-3];
   const shard = parseShard(flags.string('shard'));
   const defaults = model === 'logreg' ? [...MNIST10_METHODS] : MNIST10_METHODS.filter((m) => m !== 'exact');
   let methods = (flags.choiceList<Mnist10Method>('methods', MNIST10_METHODS) ?? defaults).filter((m) => MNIST10_METHODS.includes(m));
   if (model === 'mlp' && methods.includes('exact')) throw new UsageError("--methods exact: the MLP's dense Hessian would be 101,770² float64 (83 GB); use cg (dattri damps it the same way)");
   const dropped: string[] = [];
+  if (fit === 'optimum' && methods.includes('tracin')) {
+    dropped.push('tracin: Newton has no SGD trajectory to take checkpoints from');
+    log('--fit optimum: dropping tracin (no SGD checkpoints)');
+    methods = methods.filter((m) => m !== 'tracin');
+  }
   const trakNeeds = Math.max(0, ...methods.filter((m) => m.startsWith('trak-')).map((m) => Number(m.slice(5))));
   if (trakNeeds > ensemble) {
     dropped.push(...methods.filter((m) => m.startsWith('trak-') && Number(m.slice(5)) > ensemble).map((m) => `${m}: needs ${m.slice(5)} trained models, --ensemble ${ensemble} allowed`));
@@ -159,12 +184,15 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     methods = methods.filter((m) => !m.startsWith('trak-') || Number(m.slice(5)) <= ensemble);
   }
   const epochs = flags.optionalInteger('epochs', { min: 1 });
-  const training = { ...DATTRI_TRAINING[model], ...(epochs ? { epochs } : {}) };
+  const training: LdsConfig['training'] =
+    fit === 'optimum'
+      ? { optimizer: 'newton', l2, gradTol, batch: fitBatch, method: 'L-BFGS to ‖∇R‖ ≤ 1e-5, then Newton with backtracking, each system by CG preconditioned with the full model’s dense H⁻¹; retrainings warm-started at θ̂, stopped at ‖∇R‖ ≤ gradTol' }
+      : { ...DATTRI_TRAINING[model], ...(epochs ? { epochs } : {}) };
   const outputs = new Outputs(log);
   const out = flags.string('out');
   if (out !== undefined) outputs.add('out', out);
 
-  const setup = defaultSetup(model, { nTrain, nTest, tests, seed, training, gemmThreads: 1 });
+  const setup = defaultSetup(model, { nTrain, nTest, tests, seed, training: fit === 'optimum' ? DATTRI_TRAINING[model] : (training as JobSetup['training']), gemmThreads: 1, ...(fit === 'optimum' ? { checkpointEpochs: [] } : {}) });
   const data = dattriMnist10({ nTrain, nTest });
   const config: LdsConfig = {
     model,
@@ -184,31 +212,73 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     dampings,
     exactDampings,
     protocol: {
+      ...(fit === 'optimum'
+        ? {
+            fit: `every model at the minimiser of Σᵢ cᵢℓᵢ + (${l2}/2)‖θ‖² over all 7,850 parameters (biases too: the softmax's bias shift is otherwise unidentified); cᵢ = 1/n (full), 1/|S| on a subset or TRAK half, 1/n on all rows but the removed one (LOO); ‖∇R‖ ≤ ${gradTol} for every fit`,
+            seeds: 'no training seeds: each fit is the unique optimum; seeds only draw the subsets, LOO rows and TRAK halves',
+          }
+        : {}),
       output: "the retrained model's cross-entropy loss on the test point (dattri's target function), correlated with −loss",
-      subsets: `subset j: the first ⌊${setup.fraction}·n⌋ rows of new Rng(seed + j).permutation(n); trained with seed + j; one training run per subset (dattri's num_runs_per_subset = 1), so no averaging over seeds`,
-      fullModel: `trained on all rows with seed + 1000000`,
-      loo: `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each retrained without the row with the full model's seed; Pearson per test point, averaged`,
-      ensemble: 'TRAK member m: its own random half (new Rng(seed + 2000000 + m)), trained with seed + 2000000 + m',
+      ...(fit === 'optimum'
+        ? {
+            subsets: `subset j: the first ⌊${setup.fraction}·n⌋ rows of new Rng(seed + j).permutation(n), fitted to its optimum from θ̂`,
+            loo: `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each fitted to the optimum of R − ℓᵣ/n from θ̂; Pearson per test point, averaged`,
+            ensemble: 'TRAK member m: its own random half (new Rng(seed + 2000000 + m)), fitted to its optimum from θ̂',
+          }
+        : {
+            subsets: `subset j: the first ⌊${setup.fraction}·n⌋ rows of new Rng(seed + j).permutation(n); trained with seed + j; one training run per subset (dattri's num_runs_per_subset = 1), so no averaging over seeds`,
+            fullModel: `trained on all rows with seed + 1000000`,
+            loo: `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each retrained without the row with the full model's seed; Pearson per test point, averaged`,
+            ensemble: 'TRAK member m: its own random half (new Rng(seed + 2000000 + m)), trained with seed + 2000000 + m',
+          }),
       search: 'methods with a configuration grid (cg, arnoldi: damping; lissa: batch size) report the configuration with the best LDS, as dattri reports its best',
     },
   };
   const range: ShardRange = { index: shard.index, count: shard.count, subsets: shareOf(subsets, shard.index, shard.count), looRows: shareOf(looCount, shard.index, shard.count) };
   log(`MNIST-10 ${model}: n = ${nTrain}, ${tests} test points, ${parameterCount(model)} parameters; shard ${shard.index}/${shard.count}: subsets ${rangeText(range.subsets)}, LOO rows ${rangeText(range.looRows)}; ${threads} thread(s)`);
 
-  const poolOpts = { module: new URL('./mnist10-jobs.ts', import.meta.url), setup, threads };
-  log('training the full model');
-  const full = runJob(setup, data, { type: 'full' }) as { theta: Float64Array; checkpoints: { theta: Float64Array; lr: number; epoch: number }[] };
-  const jobs: Job[] = [];
-  for (let m = 0; m < config.ensemble; m++) jobs.push({ type: 'ensemble', m });
-  for (let j = range.subsets[0]; j < range.subsets[1]; j++) jobs.push({ type: 'subset', j });
   const rowsLoo = looRows(nTrain, looCount, seed);
-  for (let r = range.looRows[0]; r < range.looRows[1]; r++) jobs.push({ type: 'loo', row: rowsLoo[r]! });
-  log(`retraining: ${config.ensemble} TRAK models, ${range.subsets[1] - range.subsets[0]} subsets, ${range.looRows[1] - range.looRows[0]} LOO rows on ${threads} thread(s)`);
-  const results = (await runPool<JobSetup, Job, JobResult>(jobs, { ...poolOpts, onProgress: progressLine('  retrained', log, Math.max(1, Math.floor(jobs.length / 50))) })) as JobResult[];
-  const ensembleThetas = results.slice(0, config.ensemble).map((r) => (r as { theta: Float64Array }).theta);
-  const subsetOutputs = results.slice(config.ensemble, config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses));
-  const baseLosses = Array.from(testLosses(model, full.theta, data.test, tests));
-  const looChanges = results.slice(config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses, (l, t) => l - baseLosses[t]!));
+  let full: { theta: Float64Array; checkpoints: { theta: Float64Array; lr: number; epoch: number }[] };
+  let ensembleThetas: Float64Array[];
+  let subsetOutputs: number[][];
+  let baseLosses: number[];
+  let looChanges: number[][];
+  let fitStats: OptimumRetraining['stats'] | undefined;
+  if (fit === 'optimum') {
+    // In-process, in lockstep batches: matrix products on --threads threads (no worker pool).
+    setBackend('cpu', { threads });
+    const r = retrainAtOptimum(data, {
+      l2,
+      gradTol,
+      batch: fitBatch,
+      tests,
+      subsets: Array.from({ length: range.subsets[1] - range.subsets[0] }, (_, k) => subsetRows(nTrain, setup.fraction, seed, range.subsets[0] + k)),
+      looRows: rowsLoo.slice(range.looRows[0], range.looRows[1]),
+      ensembleRows: Array.from({ length: config.ensemble }, (_, m) => ensembleRows(nTrain, seed, m)),
+      log,
+    });
+    full = { theta: r.theta, checkpoints: [] };
+    ensembleThetas = r.ensemble;
+    baseLosses = Array.from(r.baseLosses);
+    subsetOutputs = r.subsetLosses.map((l) => Array.from(l));
+    looChanges = r.looLosses.map((l) => Array.from(l, (v, t) => v - baseLosses[t]!));
+    fitStats = r.stats;
+    log(`  fits: ${r.stats.fits} retrainings, worst ‖∇R‖ = ${r.stats.maxGradNorm.toExponential(2)}, ${r.stats.meanNewtonSteps.toFixed(1)} Newton steps and ${r.stats.meanCgIterations.toFixed(1)} CG iterations each on average`);
+  } else {
+    const poolOpts = { module: new URL('./mnist10-jobs.ts', import.meta.url), setup, threads };
+    log('training the full model');
+    full = runJob(setup, data, { type: 'full' }) as typeof full;
+    const jobs: Job[] = [];
+    for (let m = 0; m < config.ensemble; m++) jobs.push({ type: 'ensemble', m });
+    for (let j = range.subsets[0]; j < range.subsets[1]; j++) jobs.push({ type: 'subset', j });
+      for (let r = range.looRows[0]; r < range.looRows[1]; r++) jobs.push({ type: 'loo', row: rowsLoo[r]! });
+    log(`retraining: ${config.ensemble} TRAK models, ${range.subsets[1] - range.subsets[0]} subsets, ${range.looRows[1] - range.looRows[0]} LOO rows on ${threads} thread(s)`);
+    const results = (await runPool<JobSetup, Job, JobResult>(jobs, { ...poolOpts, onProgress: progressLine('  retrained', log, Math.max(1, Math.floor(jobs.length / 50))) })) as JobResult[];
+    ensembleThetas = results.slice(0, config.ensemble).map((r) => (r as { theta: Float64Array }).theta);
+    subsetOutputs = results.slice(config.ensemble, config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses));
+    baseLosses = Array.from(testLosses(model, full.theta, data.test, tests));
+    looChanges = results.slice(config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses, (l, t) => l - baseLosses[t]!));
+  }
 
   const ctx: ScoringContext = {
     model,
@@ -224,7 +294,7 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     trakK,
     log,
   };
-  const partial: LdsPartial = { kind: 'unequal-lds-partial', command: '', commit: gitCommit(), wallSeconds: 0, config, shard: range, baseLosses, outputs: subsetOutputs, looChanges, summed: {}, looScores: {}, methods: {} };
+  const partial: LdsPartial = { kind: 'unequal-lds-partial', command: '', commit: gitCommit(), wallSeconds: 0, config, shard: range, baseLosses, outputs: subsetOutputs, looChanges, summed: {}, looScores: {}, methods: {}, ...(fitStats ? { fit: fitStats } : {}) };
   const subsetList = Array.from({ length: range.subsets[1] - range.subsets[0] }, (_, k) => subsetRows(nTrain, setup.fraction, seed, range.subsets[0] + k));
   const looList = rowsLoo.slice(range.looRows[0], range.looRows[1]);
   for (const method of methods) {
@@ -395,6 +465,7 @@ export function finishLds(parts: readonly LdsPartial[]): { command: string; comm
     wallSeconds: ordered.reduce((s, p) => s + p.wallSeconds, 0),
     config,
     ...(ordered.length > 1 ? { shards: ordered.length } : {}),
+    ...(first.fit ? { fit: first.fit } : {}),
     [config.model]: { methods },
   } as ReturnType<typeof finishLds>;
 }
