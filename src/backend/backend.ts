@@ -109,6 +109,54 @@ export interface Backend {
    * a backend lacks it.
    */
   windowMax?(op: 'gather' | 'scatter', x: Storage, t: Storage, planes: number, h: number, w: number, win: WindowPlan): Storage;
+  /**
+   * 2-D cross-correlation and its two transposes, channels first, over `groups` independent
+   * problems stacked in front (each with its own images and kernels; 1 outside `vmap`), with the
+   * geometry of `plan` (positions outside the `h × w` plane read as zero):
+   * - `'forward'`: a = x `[groups, n, c, h, w]`, b = kernels `[groups, o, c, kh, kw]` → y `[groups, n, o, ho, wo]`,
+   *   y[n, o, i, j] = Σ_{c,a,b} x[n, c, i·sh − top + a, j·sw − left + b] · k[o, c, a, b];
+   * - `'inputGrad'`: a = g `[groups, n, o, ho, wo]`, b = kernels → `[groups, n, c, h, w]`, the transpose in x;
+   * - `'kernelGrad'`: a = x, b = g → `[groups, o, c, kh, kw]`, the transpose in the kernels.
+   * Optional: `src/prims/conv.ts` composes it from `pad`, `take`, `transpose`, `matmul`,
+   * `scatterAdd` and `slice` where a backend lacks it.
+   */
+  conv?(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan): Storage;
+}
+
+/** The three products of a convolution (see `Backend.conv`). */
+export type ConvOp = 'forward' | 'inputGrad' | 'kernelGrad';
+
+/**
+ * The geometry of a 2-D convolution: `c` input and `o` output channels, an `h × w` input plane,
+ * `kh × kw` kernels at strides `sh`, `sw`, the zero padding before each axis (`top`, `left`; the
+ * padding after is implied by the output size `ho × wo`). Output (i, j) reads rows
+ * `i·sh − top + a` and columns `j·sw − left + b` of the input, a < kh, b < kw.
+ */
+export interface ConvPlan {
+  /** Input channels. */
+  c: number;
+  /** Output channels (kernels). */
+  o: number;
+  /** Input height. */
+  h: number;
+  /** Input width. */
+  w: number;
+  /** Kernel height. */
+  kh: number;
+  /** Kernel width. */
+  kw: number;
+  /** Vertical stride. */
+  sh: number;
+  /** Horizontal stride. */
+  sw: number;
+  /** Zero rows before the first input row. */
+  top: number;
+  /** Zero columns before the first input column. */
+  left: number;
+  /** Output height. */
+  ho: number;
+  /** Output width. */
+  wo: number;
 }
 
 /**
@@ -133,4 +181,21 @@ export interface WindowPlan {
   ho: number;
   /** Output width. */
   wo: number;
+}
+
+/**
+ * The zero-padded plane a {@link ConvPlan} reads: `[hp, wp, bottom, right]`, with every window
+ * inside it (hp = max(top + h, (ho − 1)·sh + kh), likewise wp) and the zero rows and columns it
+ * adds after the input (bottom = hp − top − h, right = wp − left − w).
+ *
+ * @example
+ * ```ts
+ * // 28 × 28, 5 × 5 kernels, SAME at stride 1: two zeros on every side
+ * convPaddedPlane({ c: 1, o: 16, h: 28, w: 28, kh: 5, kw: 5, sh: 1, sw: 1, top: 2, left: 2, ho: 28, wo: 28 }); // [32, 32, 2, 2]
+ * ```
+ */
+export function convPaddedPlane(plan: ConvPlan): [number, number, number, number] {
+  const hp = Math.max(plan.top + plan.h, (plan.ho - 1) * plan.sh + plan.kh);
+  const wp = Math.max(plan.left + plan.w, (plan.wo - 1) * plan.sw + plan.kw);
+  return [hp, wp, hp - plan.top - plan.h, wp - plan.left - plan.w];
 }

@@ -71,6 +71,7 @@ function gatherStrided(src: F64, base: number, shape: readonly number[], strides
     // A long contiguous row is a block copy (memcpy, several times the element loop's speed).
     if (step === 1 && inner >= COPY_MIN) out.set(src.subarray(off, off + inner), k);
     else if (step === 1) for (let j = 0; j < inner; j++) out[k + j] = src[off + j]!;
+    else if (step === 0) out.fill(src[off]!, k, k + inner); // a broadcast row: one value repeated
     else for (let j = 0; j < inner; j++) out[k + j] = src[off + j * step]!;
   });
   return out;
@@ -313,12 +314,14 @@ function matmulSlice(
  * Max pooling's selection (`Backend.windowMax`): for each window, the positions S where x attains
  * its maximum, then either the mean of t over S (`gather`) or g/|S| added at S (`scatter`). The
  * mean is taken as t_f + Σ (t_p − t_f)/|S| from the first tied position f, so that gathering x
- * itself returns the maximum exactly, whatever the number of ties.
+ * itself returns the maximum exactly, whatever the number of ties. One pass finds the maximum, its
+ * first position and its count; only windows with a tie or a NaN (rare) are walked again.
  */
 function windowMax(op: 'gather' | 'scatter', x: F64, t: F64, planes: number, h: number, w: number, win: WindowPlan): F64 {
   const { kh, kw, sh, sw, top, left, ho, wo } = win;
   const plane = h * w;
-  const out = new Float64Array(op === 'gather' ? planes * ho * wo : planes * plane);
+  const gather = op === 'gather';
+  const out = new Float64Array(gather ? planes * ho * wo : planes * plane);
   let q = 0;
   for (let pl = 0; pl < planes; pl++) {
     const base = pl * plane;
@@ -326,37 +329,41 @@ function windowMax(op: 'gather' | 'scatter', x: F64, t: F64, planes: number, h: 
       const r0 = Math.max(0, i * sh - top), r1 = Math.min(h, i * sh - top + kh);
       for (let j = 0; j < wo; j++, q++) {
         const c0 = Math.max(0, j * sw - left), c1 = Math.min(w, j * sw - left + kw);
-        let m = -Infinity;
-        let nan = false;
+        // Every window holds a real entry (the primitive checks the plan), so start from it.
+        let first = base + r0 * w + c0;
+        let m = x[first]!;
+        let count = 1;
+        let nan = m !== m;
         for (let r = r0; r < r1; r++) {
-          for (let c = c0; c < c1; c++) {
-            const v = x[base + r * w + c]!;
-            if (v > m) m = v;
+          const row = base + r * w;
+          for (let c = r === r0 ? c0 + 1 : c0; c < c1; c++) {
+            const v = x[row + c]!;
+            if (v > m) {
+              m = v;
+              first = row + c;
+              count = 1;
+            } else if (v === m) count++;
             else if (v !== v) nan = true;
           }
         }
-        // A window holding NaN selects every position (its value and derivative are NaN).
-        let count = 0;
-        let first = -1;
-        for (let r = r0; r < r1; r++) {
-          for (let c = c0; c < c1; c++) {
-            const p = base + r * w + c;
-            if (nan || x[p] === m) {
-              if (first < 0) first = p;
-              count++;
-            }
-          }
+        if (count === 1 && !nan) {
+          if (gather) out[q] = t[first]!;
+          else out[first] += t[q]!;
+          continue;
         }
-        if (op === 'gather') {
+        // A tie, or a window holding NaN: a NaN window selects every position (its value and
+        // derivative are NaN); a tie spreads over the tied positions.
+        if (nan) count = (r1 - r0) * (c1 - c0);
+        if (gather) {
           const tf = t[first]!;
           let s = 0;
           for (let r = r0; r < r1; r++) {
             for (let c = c0; c < c1; c++) {
               const p = base + r * w + c;
-              if (p !== first && (nan || x[p] === m)) s += t[p]! - tf;
+              if (p !== first && x[p] === m) s += t[p]! - tf;
             }
           }
-          out[q] = nan ? NaN : count === 1 ? tf : tf + s / count;
+          out[q] = nan ? NaN : tf + s / count;
         } else {
           const share = t[q]! / count;
           for (let r = r0; r < r1; r++) {

@@ -3,24 +3,19 @@
  * defaults: images `[N, C, H, W]`, kernels `[O, C, kh, kw]`. Cross-correlation, as every deep
  * learning library computes it: y[n, o, i, j] = Σ_{c,a,b} x[n, c, i·sh + a − pt, j·sw + b − pl] · w[o, c, a, b].
  *
- * Design: these are composites, not primitives. A convolution is
- *
- *   pad → channels-last transpose → `take` (im2col: every output pixel's kh·kw·C window as a row)
- *       → `gemm` against the kernel as an [O, kh·kw·C] matrix → transpose back,
- *
- * so every rule is one that already exists and is already property-tested: `take` is linear with
- * transpose `scatterAdd` (col2im), `gemm` is bilinear with flags for its transposes, `pad`,
- * `transpose` and `reshape` are linear. JVP, VJP, vmap and every higher order (HVPs of a CNN) then
- * come for free and stay exact: the JVP is conv(ẋ, w) + conv(x, ẇ) because gemm's is, the VJP for x
- * is the transposed convolution (gemm then scatterAdd) and for w the correlation colsᵀ·G (one gemm).
- * Channels-last makes each gathered slice C contiguous values and puts the image rows (N·Ho·Wo)
- * in the gemm's A operand, which is the operand matmul's batching rule folds a vmapped batch into
- * (per-example gradients stay one large product). The cost is take's copy (the im2col matrix holds
- * kh·kw copies of the input: 63 MB for LeNet's second layer at batch 100, gathered in bands of
- * output rows of at most 16 MB, see BAND_ENTRIES) plus the matmul on the backend's fast kernel, and
- * the gpu.js backend runs it through its existing kernels with no kernel of its own. A conv
- * primitive with its own backend kernels would have to earn its place by speed or memory (tinygrad's
- * rule); it would not change any derivative.
+ * Design: the convolution is one primitive family, `conv` with its two transposes
+ * `convInputGrad` and `convKernelGrad` (src/prims/conv.ts), channels first, padding read as zeros.
+ * The three are bilinear and each one's VJPs are the other two, so JVP, VJP, vmap and every higher
+ * order (HVPs of a CNN, the L2RW meta-gradient) stay exact: the JVP is conv(ẋ, w) + conv(x, ẇ), the
+ * VJP for x is the transposed convolution and for w the correlation of x with the cotangent. The
+ * family earns its place by speed (tinygrad's rule): it replaced a composite (pad → channels-last
+ * transpose → `take` (im2col) → `gemm` → transpose back) that materialised kh·kw copies of the
+ * input (63 MB for LeNet's second layer at batch 100) and packed them again for the GEMM; the
+ * fast CPU backend now packs each window straight into the GEMM kernel's panels. Backends without
+ * a direct path (the reference oracle, gpu.js) run that same composite on backend ops
+ * (`src/backend/conv-composed.ts`), which is the family's definition and what the tests compare
+ * the direct path against. A vmapped image batch with shared kernels folds into the image axis
+ * (per-example gradients stay large products).
  *
  * Padding follows TensorFlow for `'same'` (out = ⌈in/stride⌉, pad_total = max((out−1)·stride + k − in, 0),
  * pad_before = ⌊pad_total/2⌋, pad_after = the rest, so odd totals put the extra zero after) and
@@ -156,6 +151,7 @@ function windowIndices(ph: AxisPlan, pw: AxisPlan): Float64Array {
  * every call, which costs more than the gather itself; smaller blocks are reused from the heap. So
  * the output rows are split into bands that each gather at most this much (LeNet's second layer at
  * batch 100: four bands instead of one 63 MB matrix). Bands change no value and no derivative.
+ * (Average pooling uses them; convolution chunks its images inside the backend instead.)
  */
 const BAND_ENTRIES = 1 << 21;
 
@@ -172,18 +168,11 @@ function bandOf(idx: Float64Array, perRow: number, i0: number, r: number): Float
   return i0 === 0 && r * perRow === idx.length ? idx : idx.subarray(i0 * perRow, (i0 + r) * perRow);
 }
 
-/** Zero-pads the last two axes (no-op without padding). */
-function padLast2(x: Tensor, ph: AxisPlan, pw: AxisPlan): Tensor {
-  if (ph.before + ph.after + pw.before + pw.after === 0) return x;
-  const lead = x.shape.slice(0, -2).map(() => 0);
-  return p.pad(x, [...lead, ph.before, pw.before], [...lead, ph.after, pw.after]);
-}
-
 /**
  * 2-D cross-correlation (what torch's `conv2d` and `lax.conv` compute): x `[N, C, H, W]` (or one
  * image `[C, H, W]`) with kernels w `[O, C, kh, kw]` gives `[N, O, Ho, Wo]` (or `[O, Ho, Wo]`),
  * Ho = ⌊(H + pad_h − kh)/sh⌋ + 1. No bias: add one with {@link addChannelBias}. Differentiable in
- * both arguments at any order, and batches under `vmap` (module notes: a composite of take and gemm).
+ * both arguments at any order, and batches under `vmap` (module notes: the `conv` primitive family).
  *
  * @param x images `[N, C, H, W]` or `[C, H, W]`.
  * @param w kernels `[O, C, kh, kw]`.
@@ -209,23 +198,9 @@ export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'va
   if (c !== c2) throw new Error(`conv2d: x has ${c} channels (shape ${fmt(xt0.shape)}) but w expects ${c2} (shape ${fmt(wt.shape)})`);
   const s = pair('conv2d', 'strides', stride, 1);
   const [ph, pw] = plans('conv2d', h, wd, [kh, kw], s, padding);
-  const hp = h + ph.before + ph.after;
-  const wp = wd + pw.before + pw.after;
-  const xp = padLast2(xt, ph, pw);
-  // Channels last, the plane flattened: [N, Hp·Wp, C], so each gathered pixel is C contiguous values.
-  const xl = c === 1 ? p.reshape(xp, [n, hp * wp, 1]) : p.reshape(p.transpose(xp, [0, 2, 3, 1]), [n, hp * wp, c]);
-  const kernel = c === 1 ? p.reshape(wt, [o, kh * kw]) : p.reshape(p.transpose(wt, [0, 2, 3, 1]), [o, kh * kw * c]);
-  const idx = windowIndices(ph, pw);
-  const perRow = pw.out * kh * kw; // indices per output row
-  const parts = bands(ph.out, n * perRow * c).map(([i0, r]) => {
-    // One flat index axis (gpu.js's scatterAdd, take's transpose, takes a single index axis).
-    const band = bandOf(idx, perRow, i0, r);
-    const cols = p.take(xl, band, [band.length], 1); // [N, r·Wo·kh·kw, C]
-    const rows = p.reshape(cols, [n * r * pw.out, kh * kw * c]);
-    return p.reshape(p.gemm(rows, kernel, false, true), [n, r, pw.out, o]); // rows · kernelᵀ
-  });
-  const y = parts.length === 1 ? parts[0]! : p.concat(parts, 1); // [N, Ho, Wo, O]
-  const out = o === 1 ? p.reshape(y, [n, 1, ph.out, pw.out]) : p.transpose(y, [0, 3, 1, 2]);
+  // The convolution primitive (src/prims/conv.ts): channels first in and out, padding read as zeros.
+  const plan = { c, o, h, w: wd, kh, kw, sh: s[0], sw: s[1], top: ph.before, left: pw.before, ho: ph.out, wo: pw.out };
+  const out = p.conv(xt, wt, plan);
   return single ? p.reshape(out, out.shape.slice(1)) : out;
 }
 

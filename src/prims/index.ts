@@ -28,6 +28,7 @@ export * from './compare.ts';
 export { select, selectP } from './select.ts';
 export { reduceSum, reduceSumP, keptShape, reducedShape } from './reduce-sum.ts';
 export { reduceMax, reduceMaxP } from './reduce-max.ts';
+export { conv, convP, convInputGrad, convInputGradP, convKernelGrad, convKernelGradP, type ConvPlan } from './conv.ts';
 export { windowMaxGather, windowMaxGatherP, windowMaxScatter, windowMaxScatterP, type WindowPlan } from './max-pool.ts';
 export { logSumExp, logSumExpP } from './log-sum-exp.ts';
 export { broadcastTo, broadcastToP } from './broadcast-to.ts';

@@ -131,7 +131,8 @@ export const ELEMENTWISE_PRIMITIVES: ReadonlySet<string> = new Set<string>([...U
 
 /**
  * The FLOP estimate of one equation. Conventions: elementwise primitives (and any primitive this
- * table does not know) count their output size; `matmul` counts 2·batch·m·k·n; reductions
+ * table does not know) count their output size; `matmul` counts 2·batch·m·k·n, the convolution
+ * primitives 2·n·o·c·kh·kw·ho·wo (per group); reductions
  * (`sum`, `max`, `logSumExp`) and `scatterAdd` count their input size; data movement (`reshape`,
  * `transpose`, `broadcastTo`, `slice`, `pad`, `concat`, `take`, `stopGradient`) counts 0.
  */
@@ -148,6 +149,13 @@ function equationFlops(eqn: JaxprEquation): number {
     const [m, k] = transA ? [sa[rank - 1]!, sa[rank - 2]!] : [sa[rank - 2]!, sa[rank - 1]!];
     const n = eqn.output.shape[rank - 1]!;
     return 2 * batch * m * k * n;
+  }
+  if (name === 'conv' || name === 'convInputGrad' || name === 'convKernelGrad') {
+    // One multiply-add per (group, image, output channel, input channel, window entry, output pixel).
+    const { plan, grouped } = eqn.params as { plan: { c: number; o: number; kh: number; kw: number; ho: number; wo: number }; grouped: boolean };
+    const sa = shapeOf(eqn.inputs[0]!);
+    const groups = grouped ? sa[0]! : 1, n = sa[grouped ? 1 : 0]!;
+    return 2 * groups * n * plan.o * plan.c * plan.kh * plan.kw * plan.ho * plan.wo;
   }
   return sizeOf(eqn.output.shape); // ELEMENTWISE_PRIMITIVES, and any primitive not listed above
 }

@@ -141,6 +141,9 @@ const LINEAR: Record<string, 'any' | 'one' | number[]> = {
   scatterAdd: 'any',
   mul: 'one',
   matmul: 'one',
+  conv: 'one',
+  convInputGrad: 'one',
+  convKernelGrad: 'one',
   div: [0], // a / c is linear in a; c / a is not
   select: [1, 2], // the condition is a constant mask
   tanhGrad: [1], // g·(1 − y²): linear in g

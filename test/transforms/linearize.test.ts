@@ -159,12 +159,13 @@ describe('linearTranspose', () => {
       const q = add(sum(abs(sub(x, tensor(1)))), sum(where(greater(x, 1), softplus(x), sigmoid(x))));
       const l = add(sum(logSumExp(x, 1)), sum(max(pad(x, [[1, 0], [0, 2]]), 0)));
       const conv = sum(maxPool2d(conv2d(img, k, { padding: 'same' }), { size: 2 }));
-      const s = concat([reshape(add(add(m, r), add(q, l)), [1]), reshape(conv, [1])], 0);
+      const mm = sum(matmul(x, transpose(exp(x))));
+      const s = concat([reshape(add(add(add(m, mm), r), add(q, l)), [1]), reshape(conv, [1])], 0);
       return mul(s, slice(reshape(x, [6]), [1], [2]));
     };
     const [, hJvp] = linearize(h, x, kern);
     const used = new Set(hJvp.jaxpr.equations.map((e) => e.primitive.name));
-    for (const p of ['tanhGrad', 'reluGrad', 'matmul', 'take', 'pad', 'select', 'div']) expect(used, p).toContain(p);
+    for (const p of ['tanhGrad', 'reluGrad', 'matmul', 'conv', 'take', 'pad', 'select', 'div']) expect(used, p).toContain(p);
     const hT = linearTranspose(hJvp, x, kern);
     const [, pull] = vjp(h, x, kern);
     const ct = tensor([0.8, -1.1]);

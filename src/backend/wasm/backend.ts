@@ -10,9 +10,11 @@
  *
  * @module
  */
-import type { Storage } from '../backend.ts';
+import type { ConvOp, ConvPlan, Storage } from '../backend.ts';
 import { CpuBackend } from '../cpu.ts';
 import { defaultThreads, wasmGemmAvailable, wasmMatmul } from './gemm.ts';
+import { wasmConv } from './conv.ts';
+import { convComposed } from '../conv-composed.ts';
 
 /** Options for `setBackend('cpu', …)`. */
 export interface CpuOptions {
@@ -96,6 +98,15 @@ export class FastCpuBackend extends CpuBackend {
       if (c) return c;
     }
     return super.matmul(a, b, batch, m, k, n, transA, transB);
+  }
+
+  /**
+   * Convolutions with the windows packed straight into the kernel's panels (`conv.ts`); where the
+   * kernel is unavailable or a product does not fit its memory, the composition of the oracle's ops.
+   */
+  conv(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan): Storage {
+    const fast = wasmGemmAvailable() ? wasmConv(op, a as Float64Array, b as Float64Array, groups, n, plan, { threads: this.threads }) : undefined;
+    return fast ?? convComposed(this, op, a, b, groups, n, plan);
   }
 }
 

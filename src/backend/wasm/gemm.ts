@@ -265,6 +265,46 @@ class GemmEngine {
     return out;
   }
 
+  /**
+   * A product whose operands the caller packs (see {@link PackedLayout}): reserves the memory,
+   * calls `fill` to write the packed A and B slices, runs the kernel, and returns the layout so
+   * the caller can read C from it (valid until the next product). With `sharedA` every slice
+   * reads the one packed A. `undefined` when the product does not fit in the memory's maximum.
+   */
+  packed(
+    batch: number, m: number, k: number, n: number, sharedA: boolean,
+    threads: number, minMacsPerThread: number, fill: (l: PackedLayout) => void,
+  ): PackedLayout | undefined {
+    const { mr, nr } = this.kernel;
+    const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
+    const aSlice = mp * mr * k, bSlice = np * nr * k, cSlice = mp * mr * ldc;
+    const aBase = DATA_ADDR / 8, bBase = aBase + (sharedA ? 1 : batch) * aSlice, cBase = bBase + batch * bSlice;
+    const end = cBase + batch * cSlice;
+    if (end * 8 >= 2 ** 31 || !this.ensureBytes(end * 8)) return undefined;
+    const layout: PackedLayout = { H: this.heap, mr, nr, mp, np, ldc, aBase, aSlice: sharedA ? 0 : aSlice, bBase, bSlice, cBase, cSlice };
+    fill(layout);
+    if (batch === 0 || m === 0 || n === 0 || k === 0) {
+      layout.H.fill(0, cBase, end);
+      return layout;
+    }
+    const job = this.ctl, j = JOB_ADDR / 4;
+    job[j + JOB.aPack / 4] = aBase * 8;
+    job[j + JOB.aStride / 4] = layout.aSlice * 8;
+    job[j + JOB.bPack / 4] = bBase * 8;
+    job[j + JOB.bStride / 4] = bSlice * 8;
+    job[j + JOB.c / 4] = cBase * 8;
+    job[j + JOB.cStride / 4] = cSlice * 8;
+    job[j + JOB.ldc / 4] = ldc;
+    job[j + JOB.k / 4] = k;
+    job[j + JOB.kc / 4] = KC;
+    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
+    job[j + JOB.mPanels / 4] = mp;
+    job[j + JOB.nPanels / 4] = np;
+    this.run(batch * mp, threads, m * n * k * batch, minMacsPerThread);
+    this.calls++;
+    return layout;
+  }
+
   /** Runs units [0, units) of the job, split across up to `threads` threads. */
   private run(units: number, threads: number, macs: number, minMacsPerThread: number): void {
     let use = Math.min(threads, units, minMacsPerThread > 0 ? Math.max(1, Math.floor(macs / minMacsPerThread)) : threads);
@@ -301,10 +341,46 @@ class GemmEngine {
 }
 
 /**
+ * Where a caller-packed product ({@link wasmPackedProduct}) lives in the kernel's memory, in
+ * float64 elements of `H`: slice q of A at `aBase + q·aSlice` (`aSlice` 0 when A is shared), in
+ * `mp` panels of `mr` rows, p-major within a panel (`H[aBase + i0·k + p·mr + r] = A[i0 + r, p]`);
+ * slice q of B at `bBase + q·bSlice` in `np` panels of `nr` columns (`H[bBase + j0·k + p·nr + c]
+ * = B[p, j0 + c]`); slice q of C at `cBase + q·cSlice`, row-major with leading dimension `ldc`
+ * (rows and columns past m and n are padding). Rows and columns of the last panels past m and n
+ * may hold anything: they only reach C's padding.
+ */
+export interface PackedLayout {
+  /** The kernel's memory as float64s. */
+  H: Float64Array;
+  /** Rows of an A panel. */
+  mr: number;
+  /** Columns of a B panel. */
+  nr: number;
+  /** A panels per slice. */
+  mp: number;
+  /** B panels per slice. */
+  np: number;
+  /** C's leading dimension (np·nr). */
+  ldc: number;
+  /** First packed A. */
+  aBase: number;
+  /** Elements between A slices (0: shared). */
+  aSlice: number;
+  /** First packed B. */
+  bBase: number;
+  /** Elements between B slices. */
+  bSlice: number;
+  /** First C. */
+  cBase: number;
+  /** Elements between C slices. */
+  cSlice: number;
+}
+
+/**
  * Packs op(A) (m × k; stored [m, k], or [k, m] when `transA`) into panels of `mr` rows, p-major
  * within a panel (`H[dst + i0·k + p·mr + r] = op(A)[i0 + r, p]`), zero-padding the last panel.
  */
-function packA(
+export function packA(
   src: Float64Array, off: number, m: number, k: number, transA: boolean, mr: number, H: Float64Array, dst: number,
 ): void {
   if (transA) packSplit(src, off, m, k, mr, H, dst);
@@ -315,7 +391,7 @@ function packA(
  * Packs op(B) (k × n; stored [k, n], or [n, k] when `transB`) into panels of `nr` columns,
  * p-major within a panel (`H[dst + j0·k + p·nr + c] = op(B)[p, j0 + c]`), zero-padding the last.
  */
-function packB(
+export function packB(
   src: Float64Array, off: number, k: number, n: number, transB: boolean, nr: number, H: Float64Array, dst: number,
 ): void {
   if (transB) packGather(src, off, n, k, nr, H, dst);
@@ -420,6 +496,30 @@ export function wasmMatmul(
 ): Float64Array | undefined {
   const threads = Math.max(1, Math.floor(threading.threads ?? defaultThreads()));
   return getEngine()?.matmul(a, b, batch, m, k, n, transA, transB, threads, threading.minMacsPerThread ?? THREAD_MIN_MACS);
+}
+
+/**
+ * A batched product C[q] = A[q]·B[q] (m × k times k × n) whose operands the caller packs straight
+ * into the kernel's memory, so an operand that is a gather (a convolution's windows) needs no
+ * intermediate array: `fill` writes the packed slices at the places {@link PackedLayout} gives,
+ * the kernel runs, and the returned layout locates C until the next product. `sharedA`: one A
+ * for every slice. `undefined` where the kernel is unavailable or the product does not fit.
+ *
+ * @example
+ * ```ts
+ * const l = wasmPackedProduct(1, 1, 1, 1, false, (l) => {
+ *   l.H.fill(0, l.aBase, l.bBase + l.bSlice); // zero the padded panels
+ *   l.H[l.aBase] = 3; l.H[l.bBase] = 4;      // A = [3], B = [4]
+ * });
+ * l!.H[l!.cBase]; // 12
+ * ```
+ */
+export function wasmPackedProduct(
+  batch: number, m: number, k: number, n: number, sharedA: boolean,
+  fill: (l: PackedLayout) => void, threading: GemmThreading = {},
+): PackedLayout | undefined {
+  const threads = Math.max(1, Math.floor(threading.threads ?? defaultThreads()));
+  return getEngine()?.packed(batch, m, k, n, sharedA, threads, threading.minMacsPerThread ?? THREAD_MIN_MACS, fill);
 }
 
 /**
