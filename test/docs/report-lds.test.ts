@@ -3,12 +3,12 @@
  * result beside dattri's figures, sorted by LDS, with its provenance, and says plainly when the
  * result is missing; and it reads the real committed file.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DATTRI_LDS, LDS_RESULT, ldsResultsPanel } from '../../src/apps/report/lds-results.ts';
+import { DATTRI_LDS, LDS_EXACT_RESULT, LDS_RESULT, ldsResultsPanel } from '../../src/apps/report/lds-results.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -43,6 +43,29 @@ describe('report: LDS on MNIST-10', () => {
     expect(r.result).toBe('logreg: best cg 0.770 (100 subsets)');
   });
 
+  it('adds the exact-optimum variant (LDS and LOO bars, its table and provenance) when its file is committed', () => {
+    const root = mkdtempSync(join(tmpdir(), 'lds-exact-'));
+    mkdirSync(join(root, 'results'));
+    const provenanceOf = (commit: string) => ({ command: 'unequal lds --model logreg', commit, wallSeconds: 60 });
+    writeFileSync(join(root, LDS_RESULT), JSON.stringify({ ...provenanceOf('1111111111'), config: { logreg: { subsets: 100, tests: 100, parameters: 7850 } }, logreg: { methods: { cg: { lds: 0.77, seconds: 1 } } } }));
+    writeFileSync(
+      join(root, LDS_EXACT_RESULT),
+      JSON.stringify({
+        ...provenanceOf('2222222222'),
+        config: { subsets: 100, tests: 500, looRows: 1000, training: { l2: 0.01, gradTol: 1e-11 } },
+        fit: { maxGradNorm: 9e-12 },
+        logreg: { methods: { 'grad-dot': { lds: 0.3, loo: 0.2, seconds: 0.1 }, exact: { lds: 0.9, loo: 0.95, seconds: 60 } } },
+      }),
+    );
+    const r = ldsResultsPanel(root);
+    expect(r.body.match(/<svg /g)).toHaveLength(2);
+    expect(r.body).toContain('λ = 0.01');
+    expect(r.body).toContain('1000 LOO removals');
+    expect(r.body.indexOf('<td>exact</td>')).toBeLessThan(r.body.lastIndexOf('<td>grad-dot</td>'));
+    expect(r.body).toContain('2222222222');
+    expect(r.result).toBe('logreg: best cg 0.770 (100 subsets); logreg at the optimum: best exact 0.900, exact LOO 0.950');
+  });
+
   it('says so when nothing is committed', () => {
     const r = ldsResultsPanel(mkdtempSync(join(tmpdir(), 'lds-none-')));
     expect(r.result).toBe('no committed result');
@@ -51,7 +74,7 @@ describe('report: LDS on MNIST-10', () => {
 
   it('reads the committed result: both models, every logistic method dattri reports', () => {
     const r = ldsResultsPanel(ROOT);
-    expect(r.body.match(/<svg /g)).toHaveLength(2);
+    expect(r.body.match(/<svg /g)).toHaveLength(existsSync(join(ROOT, LDS_EXACT_RESULT)) ? 3 : 2);
     for (const m of Object.keys(DATTRI_LDS.logreg)) expect(r.body).toContain(`<td>${m}</td>`);
     expect(r.result).toMatch(/^logreg: best .* mlp: best /);
   });

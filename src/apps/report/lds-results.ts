@@ -13,6 +13,9 @@ import { p, table } from './html.ts';
 /** The committed result file, relative to the repository root. */
 export const LDS_RESULT = 'results/lds-mnist10.json';
 
+/** The committed exact-optimum variant (`unequal lds --model logreg --fit optimum`), relative to the root. */
+export const LDS_EXACT_RESULT = 'results/lds-mnist10-exact.json';
+
 /**
  * dattri's MNIST-10 LDS figures (TRAIS-Lab/dattri README chart, read off to ±0.01, as issue 14
  * quotes them): an independent reference, not something this code computed.
@@ -31,6 +34,12 @@ interface MethodResult {
 
 interface ModelResult {
   methods: Record<string, MethodResult>;
+}
+
+interface LdsExactJson extends Provenance {
+  config: { subsets: number; tests: number; looRows: number; training: { l2: number; gradTol: number } };
+  fit?: { maxGradNorm: number };
+  logreg: ModelResult;
 }
 
 interface LdsJson extends Provenance {
@@ -85,6 +94,41 @@ export function ldsResultsPanel(root: string): { body: string; result: string } 
     summary.push(`${key}: best ${best} ${top.lds.toFixed(3)} (${config.subsets} subsets)`);
   }
   parts.push(p(provenance(r)));
+  const exact = exactOptimumPart(root);
+  if (exact) {
+    parts.push(exact.body);
+    summary.push(exact.summary);
+  }
   parts.push(p('Why some figures fall short of dattri’s, and what each method costs: docs/guides/choosing-an-estimator.md.'));
   return { body: parts.join('\n'), result: summary.join('; ') };
+}
+
+/** The exact-optimum variant's chart and table (LDS and LOO per method), when its result is committed. */
+function exactOptimumPart(root: string): { body: string; summary: string } | null {
+  const r = readCommittedJson<LdsExactJson>(root, LDS_EXACT_RESULT);
+  if (!r) return null;
+  const { config } = r;
+  const methods = Object.entries(r.logreg.methods).sort(([, a], [, b]) => b.lds - a.lds);
+  const name = `logistic regression at the exact optimum (λ = ${config.training.l2})`;
+  const body = [
+    p(
+      `The same protocol with the model and every retraining trained to the optimum of the L2-regularised objective (‖∇R‖ ≤ ${config.training.gradTol}` +
+        `${r.fit ? `; worst fit ${r.fit.maxGradNorm.toExponential(1)}` : ''}), where influence functions are exact to first order: ` +
+        `LOO is the Pearson correlation, per test image, between the scores and the exact leave-one-out change over ${config.looRows} removals. Bars: LDS and LOO.`,
+    ),
+    `<div class="figs">${barChart(
+      methods.map(([m]) => m),
+      methods.map(([, v]) => [v.lds, v.loo ?? 0]),
+      { title: `${name}: LDS and LOO by method`, yLabel: 'correlation', seriesNames: ['LDS', 'LOO (Pearson)'] },
+    )}</div>`,
+    table(
+      ['method', 'LDS', 'LOO (Pearson)', 'seconds', 'ensemble'],
+      methods.map(([m, v]) => [m, v.lds.toFixed(3), v.loo === undefined ? '–' : v.loo.toFixed(3), v.seconds.toFixed(1), v.ensemble ? 'yes' : '']),
+      `${name}: ${config.subsets} subsets, ${config.tests} test images, ${config.looRows} LOO removals`,
+    ),
+    p(provenance(r)),
+  ].join('\n');
+  const [best, top] = methods[0]!;
+  const ex = r.logreg.methods.exact;
+  return { body, summary: `logreg at the optimum: best ${best} ${top.lds.toFixed(3)}${ex?.loo !== undefined ? `, exact LOO ${ex.loo.toFixed(3)}` : ''}` };
 }
