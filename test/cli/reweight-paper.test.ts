@@ -121,4 +121,32 @@ describe('unequal reweight --protocol paper', () => {
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toMatch(/was run with another configuration/);
   }, 120_000);
+
+  it('merge --combine joins finished runs of different methods into the run of all of them; refuses repeats and other configurations', async () => {
+    const base = ['reweight', '--experiment', 'imbalance', '--protocol', 'paper', '--steps', '1', '--seeds', '1', '--ratios', '0.9',
+      '--ntrain', '100', '--threads', '1', '--quiet'];
+    const files = { both: join(dir, 'c-both.json'), u: join(dir, 'c-u.json'), cb: join(dir, 'c-cb.json'), other: join(dir, 'c-other.json') };
+    for (const [f, methods, extra] of [
+      [files.both, 'uniform,class-balanced', '10'], [files.u, 'uniform', '10'], [files.cb, 'class-balanced', '10'], [files.other, 'class-balanced', '12'],
+    ] as [string, string, string][]) {
+      expect((await runInProcess([...base, '--methods', methods, '--ntest', extra, '--out', f])).code).toBe(0);
+    }
+    const out = join(dir, 'c-merged.json');
+    const r = await runInProcess(['merge', '--combine', files.u, files.cb, '--out', out, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(files.both, 'utf8'));
+    const b = JSON.parse(readFileSync(out, 'utf8'));
+    expect(b.config.methods).toEqual(a.config.methods);
+    expect(b.config.stepsByMethod).toEqual(a.config.stepsByMethod);
+    const errors = (j: { byPosRatio: Record<string, Record<string, { testError: unknown }>> }) =>
+      Object.fromEntries(Object.entries(j.byPosRatio['0.9']!).map(([m, v]) => [m, v.testError]));
+    expect(errors(b)).toEqual(errors(a));
+    expect(b.inputs.map((x: { methods: string[] }) => x.methods)).toEqual([['uniform'], ['class-balanced']]);
+    const twice = await runInProcess(['merge', '--combine', files.u, files.both]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/method uniform is in two inputs/);
+    const mixed = await runInProcess(['merge', '--combine', files.u, files.other]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/another configuration/);
+  }, 120_000);
 });

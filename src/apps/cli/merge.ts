@@ -10,7 +10,7 @@ import { type Command, finiteJson, gitCommit, lineLogger, Outputs } from './comm
 import { UsageError } from './errors.ts';
 import { parseFlags } from './flags.ts';
 import { checkShards, finishLds, type LdsConfig, type LdsMethodResult, type LdsPartial } from './lds-mnist10.ts';
-import { mergePaperShards, type PaperShard } from '../experiments/reweight-paper.ts';
+import { combinePaperResults, mergePaperShards, type PaperImbalanceResult, type PaperShard } from '../experiments/reweight-paper.ts';
 
 /** A finished `lds` result (MNIST-10 mode). */
 interface FinishedResult {
@@ -74,6 +74,19 @@ function mergeReweightShards(parts: PaperShard[], files: readonly string[], argv
   return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, shards };
 }
 
+/** Joins finished paper-protocol reweight results of different methods (checks in `combinePaperResults`). */
+function combineReweightResults(parts: PaperImbalanceResult[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
+  let combined;
+  try {
+    combined = combinePaperResults(parts, files);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { experiment, protocol, wallSeconds, config, byPosRatio, runs } = combined;
+  const inputs = parts.map((p, k) => ({ file: files[k], methods: p.config.methods, command: (p as unknown as FinishedResult).command, commit: (p as unknown as FinishedResult).commit, wallSeconds: p.wallSeconds }));
+  return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, inputs };
+}
+
 const help = `unequal merge: join the shards of an lds or reweight --protocol paper run into the full result
 
 Usage: unequal merge <shard.json> <shard.json> … [--out full.json] [--quiet]
@@ -81,7 +94,8 @@ Usage: unequal merge <shard.json> <shard.json> … [--out full.json] [--quiet]
 Shards of \`unequal reweight --experiment imbalance --protocol paper … --shard i/k\` hold the test
 errors of their (pos_ratio, seed) jobs; merge checks that all were run with the same configuration
 and that every shard 0..k−1 is given once, and writes the result one unsharded run writes (the
-wall time is the shards' sum).
+wall time is the shards' sum). With --combine, finished reweight --protocol paper results that
+differ only in --methods are joined into one (methods must not repeat).
 
 Each input is a partial result written by \`unequal lds … --shard i/k --out shard-i.json\`: it holds
 the retrained outputs of its share of the subsets (and of the --loo rows) and every method's summed
@@ -134,11 +148,15 @@ export const command: Command = {
         throw new UsageError(`'${f}' is not JSON: ${(e as Error).message}`);
       }
     });
-    const paper = (parts as unknown as { kind?: string }[]).some((p) => p?.kind === 'reweight-paper-shard');
-    if (paper && flags.boolean('combine')) throw new UsageError('--combine is for finished lds results; reweight shards need a plain merge');
-    const result = paper
+    const kinds = parts as unknown as { kind?: string; protocol?: string }[];
+    const paperShards = kinds.some((p) => p?.kind === 'reweight-paper-shard');
+    const paperResults = kinds.some((p) => p?.protocol === 'paper' && !p.kind);
+    if (paperShards && flags.boolean('combine')) throw new UsageError('reweight shards need a plain merge first; --combine joins finished results');
+    const result = paperShards
       ? mergeReweightShards(parts as unknown as PaperShard[], files, argv)
-      : flags.boolean('combine')
+      : paperResults && flags.boolean('combine')
+        ? combineReweightResults(parts as unknown as PaperImbalanceResult[], files, argv)
+        : flags.boolean('combine')
         ? combineResults(parts as unknown as FinishedResult[], files, argv)
         : finishLds(checkShards(parts, files));
     log(flags.boolean('combine') ? `combined ${files.length} results` : `merged ${files.length} shard${files.length > 1 ? 's' : ''}`);

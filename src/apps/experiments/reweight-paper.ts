@@ -299,6 +299,48 @@ export function mergePaperShards(parts: readonly PaperShard[], files: readonly s
   };
 }
 
+/**
+ * Joins finished paper-protocol results that differ only in their methods (e.g. L2RW and uniform
+ * run in one session, the other baselines in another): the same configuration otherwise, no method
+ * in two inputs. The output is the result one run of all the methods would give, up to the order
+ * of `runs` (input order, then each input's) and the wall time (the inputs' sum).
+ *
+ * @example
+ * ```ts
+ * combinePaperResults([l2rwAndUniform, baselines], ['a.json', 'b.json']).config.methods; // ['uniform', 'l2rw', 'random', …]
+ * ```
+ */
+export function combinePaperResults(parts: readonly PaperImbalanceResult[], files: readonly string[]): PaperImbalanceResult {
+  const name = (k: number) => files[k] ?? `input ${k}`;
+  parts.forEach((p, k) => {
+    if (p?.protocol !== 'paper' || !p.byPosRatio || (p as { kind?: string }).kind) throw new Error(`${name(k)} is not a finished result of unequal reweight --protocol paper (merge shards first)`);
+  });
+  const rest = (p: PaperImbalanceResult) => {
+    const { methods: _m, stepsByMethod: _s, sizes: _z, ...others } = p.config;
+    return JSON.stringify(others);
+  };
+  const first = parts[0]!;
+  const methods: PaperMethod[] = [];
+  const stepsByMethod: Partial<Record<PaperMethod, number>> = {};
+  parts.forEach((p, k) => {
+    if (rest(p) !== rest(first)) throw new Error(`${name(k)} was run with another configuration than ${name(0)} (only --methods may differ)`);
+    for (const m of p.config.methods) {
+      if (methods.includes(m)) throw new Error(`method ${m} is in two inputs (the second: ${name(k)})`);
+      methods.push(m);
+      stepsByMethod[m] = p.config.stepsByMethod[m]!;
+    }
+  });
+  const runs = parts.flatMap((p) => p.runs);
+  return {
+    experiment: 'imbalance',
+    protocol: 'paper',
+    wallSeconds: parts.reduce((t, p) => t + p.wallSeconds, 0),
+    config: { ...first.config, methods, stepsByMethod },
+    byPosRatio: summarizeRuns(runs, first.config.posRatios, methods),
+    runs,
+  };
+}
+
 /** Test error of a one-logit network: the share of rows whose sign of the logit disagrees with y. */
 function sequentialTestError(forward: Sequential['forward'], params: SequentialParams, set: BinarySet): number {
   let wrong = 0;
