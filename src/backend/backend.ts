@@ -117,10 +117,11 @@ export interface Backend {
    *   y[n, o, i, j] = Σ_{c,a,b} x[n, c, i·sh − top + a, j·sw − left + b] · k[o, c, a, b];
    * - `'inputGrad'`: a = g `[groups, n, o, ho, wo]`, b = kernels → `[groups, n, c, h, w]`, the transpose in x;
    * - `'kernelGrad'`: a = x, b = g → `[groups, o, c, kh, kw]`, the transpose in the kernels.
+   * `bias` (`'forward'` only, `[groups, o]`) is added to every output of its channel.
    * Optional: `src/prims/conv.ts` composes it from `pad`, `take`, `transpose`, `matmul`,
    * `scatterAdd` and `slice` where a backend lacks it.
    */
-  conv?(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan): Storage;
+  conv?(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan, bias?: Storage): Storage;
 }
 
 /** The three products of a convolution (see `Backend.conv`). */

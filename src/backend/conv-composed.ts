@@ -41,7 +41,8 @@ function windowIndices(plan: ConvPlan, wp: number): Float64Array {
  * `Backend.conv` composed from backend ops, for backends without it (and the definition the
  * direct CPU path is tested against): pad, gather the windows with `take` into the transposed
  * im2col matrix R [c·kh·kw, n·ho·wo], then y = K·R (forward), R̄ = Kᵀ·G scattered back with
- * `scatterAdd` and cropped (inputGrad), or K̄ = G·Rᵀ (kernelGrad), G being g as [o, n·ho·wo].
+ * `scatterAdd` and cropped (inputGrad), or K̄ = G·Rᵀ (kernelGrad), G being g as [o, n·ho·wo];
+ * a forward bias is broadcast and added.
  *
  * @example
  * ```ts
@@ -49,14 +50,14 @@ function windowIndices(plan: ConvPlan, wp: number): Float64Array {
  * convComposed(cpuBackend, 'forward', Float64Array.of(1, 2, 3, 4), Float64Array.of(1, 1, 1, 1), 1, 1, plan); // Float64Array [10]
  * ```
  */
-export function convComposed(be: Backend, op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan): Storage {
+export function convComposed(be: Backend, op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan, bias?: Storage): Storage {
   const { c, o, h, w, kh, kw, top, left, ho, wo } = plan;
   const sizes = convOperandShapes(plan, n);
   const [ra, rb, rout] = CONV_ROLES[op];
   if (groups > 1) {
     // One problem at a time, joined along the group axis.
     const one = (s: Storage, shape: Shape, q: number) => be.slice(s, [groups, ...shape], [q, ...shape.map(() => 0)], [1, ...shape]);
-    const outs = Array.from({ length: groups }, (_, q) => convComposed(be, op, one(a, sizes[ra], q), one(b, sizes[rb], q), 1, n, plan));
+    const outs = Array.from({ length: groups }, (_, q) => convComposed(be, op, one(a, sizes[ra], q), one(b, sizes[rb], q), 1, n, plan, bias && one(bias, [o], q)));
     return be.concat(outs, outs.map(() => [1, ...sizes[rout]]), 0);
   }
   const [hp, wp, bottom, right] = convPaddedPlane(plan);
@@ -69,8 +70,10 @@ export function convComposed(be: Backend, op: ConvOp, a: Storage, b: Storage, gr
   };
   const gAsMatrix = (g: Storage) => be.transpose(g, [n, o, px], [1, 0, 2]); // [o, n·ho·wo]
   switch (op) {
-    case 'forward':
-      return be.transpose(be.matmul(b, cols(a), 1, o, ck, n * px, false, false), [o, n, px], [1, 0, 2]);
+    case 'forward': {
+      const y = be.transpose(be.matmul(b, cols(a), 1, o, ck, n * px, false, false), [o, n, px], [1, 0, 2]);
+      return bias ? be.binary('add', y, be.broadcast(bias, [1, o, 1], [n, o, px]), n * o * px) : y;
+    }
     case 'kernelGrad':
       return be.matmul(gAsMatrix(b), cols(a), 1, o, n * px, ck, false, true);
     case 'inputGrad': {

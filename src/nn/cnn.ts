@@ -22,7 +22,7 @@ import { add, tanh } from '../ops/arith.ts';
 import { relu } from '../ops/nn.ts';
 import { bceWithLogits } from '../ops/losses.ts';
 import { reshape } from '../ops/shape-ops.ts';
-import { type Padding2d, type Size2d, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
+import { type Padding2d, type Size2d, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
 import { gemm } from '../prims/index.ts';
 import { fmt } from '../base/shape.ts';
 
@@ -246,8 +246,8 @@ export function sequential(layers: readonly LayerSpec[], inputShape: readonly nu
         switch (l.kind) {
           case 'conv': {
             const p = next(i);
-            h = conv2d(h, p.w, { stride: l.stride ?? 1, padding: l.padding ?? 'valid' });
-            if (p.b) h = addChannelBias(h, p.b);
+            // The bias rides in the convolution's own pass (no broadcast array, no extra add).
+            h = conv2d(h, p.w, { stride: l.stride ?? 1, padding: l.padding ?? 'valid', bias: p.b });
             break;
           }
           case 'maxPool':

@@ -57,6 +57,11 @@ export interface Conv2dOptions {
   stride?: Size2d;
   /** Default `'valid'` (no padding), as in torch and `lax.conv`. */
   padding?: Padding2d;
+  /**
+   * One bias per output channel, `[O]`, added in the same pass as the product (the same as
+   * {@link addChannelBias} on the result, without its broadcast and extra pass). Default: none.
+   */
+  bias?: TensorLike;
 }
 
 /** Options of {@link maxPool2d} and {@link avgPool2d}. */
@@ -171,12 +176,12 @@ function bandOf(idx: Float64Array, perRow: number, i0: number, r: number): Float
 /**
  * 2-D cross-correlation (what torch's `conv2d` and `lax.conv` compute): x `[N, C, H, W]` (or one
  * image `[C, H, W]`) with kernels w `[O, C, kh, kw]` gives `[N, O, Ho, Wo]` (or `[O, Ho, Wo]`),
- * Ho = ⌊(H + pad_h − kh)/sh⌋ + 1. No bias: add one with {@link addChannelBias}. Differentiable in
+ * Ho = ⌊(H + pad_h − kh)/sh⌋ + 1, plus an optional bias per output channel (`bias`). Differentiable in
  * both arguments at any order, and batches under `vmap` (module notes: the `conv` primitive family).
  *
  * @param x images `[N, C, H, W]` or `[C, H, W]`.
  * @param w kernels `[O, C, kh, kw]`.
- * @param options stride (default 1) and padding (default `'valid'`; `'same'` is TensorFlow's rule).
+ * @param options stride (default 1), padding (default `'valid'`; `'same'` is TensorFlow's rule) and bias `[O]`.
  *
  * @example
  * ```ts
@@ -184,9 +189,10 @@ function bandOf(idx: Float64Array, perRow: number, i0: number, r: number): Float
  * conv2d(x, ones([1, 1, 2, 2])).toArray();                 // [[[[10, 14, 18], [26, 30, 34], [42, 46, 50]]]]
  * conv2d(x, ones([2, 1, 3, 3]), { padding: 'same' }).shape; // [1, 2, 4, 4]
  * conv2d(x, ones([1, 1, 3, 3]), { stride: 2, padding: 1 }).shape; // [1, 1, 2, 2]
+ * conv2d(x, ones([1, 1, 2, 2]), { bias: [1] }).toArray();  // [[[[11, 15, 19], [27, 31, 35], [43, 47, 51]]]]
  * ```
  */
-export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'valid' }: Conv2dOptions = {}): Tensor {
+export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'valid', bias }: Conv2dOptions = {}): Tensor {
   const xt0 = asTensor(x);
   const wt = asTensor(w);
   const single = xt0.ndim === 3;
@@ -200,7 +206,9 @@ export function conv2d(x: TensorLike, w: TensorLike, { stride = 1, padding = 'va
   const [ph, pw] = plans('conv2d', h, wd, [kh, kw], s, padding);
   // The convolution primitive (src/prims/conv.ts): channels first in and out, padding read as zeros.
   const plan = { c, o, h, w: wd, kh, kw, sh: s[0], sw: s[1], top: ph.before, left: pw.before, ho: ph.out, wo: pw.out };
-  const out = p.conv(xt, wt, plan);
+  const bt = bias === undefined ? undefined : asTensor(bias);
+  if (bt && (bt.ndim !== 1 || bt.shape[0] !== o)) throw new Error(`conv2d: bias must be [O] = [${o}] for w ${fmt(wt.shape)}, got ${fmt(bt.shape)}`);
+  const out = p.conv(xt, wt, plan, bt);
   return single ? p.reshape(out, out.shape.slice(1)) : out;
 }
 

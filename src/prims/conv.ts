@@ -25,11 +25,13 @@
  */
 import { ConcreteTensor, type Tensor } from '../core/tensor.ts';
 import { type Primitive, bind } from '../core/trace.ts';
-import type { ConvOp, ConvPlan, Storage } from '../backend/backend.ts';
+import type { ConvOp, ConvPlan } from '../backend/backend.ts';
 import { CONV_ROLES, convComposed, convOperandShapes } from '../backend/conv-composed.ts';
 import { type Shape, fmt, shapesEqual } from '../base/shape.ts';
 import { add } from './add.ts';
 import { reshape } from './reshape.ts';
+import { broadcastTo } from './broadcast-to.ts';
+import { reduceSum } from './reduce-sum.ts';
 import { withBatchAxis } from './elementwise.ts';
 
 export type { ConvOp, ConvPlan };
@@ -52,62 +54,79 @@ function checkPlan(name: string, plan: ConvPlan): void {
   }
 }
 
-/** Validates both input shapes; returns [groups, n, output shape]. */
-function shapeOf(op: ConvOp, sa: Shape, sb: Shape, { plan, grouped }: ConvParams): [number, number, Shape] {
+/** Validates the input shapes (and conv's optional bias); returns [groups, n, output shape]. */
+function shapeOf(op: ConvOp, [sa, sb, sc]: Shape[], { plan, grouped }: ConvParams): [number, number, Shape] {
   const name = NAMES[op];
   checkPlan(name, plan);
   const lead = grouped ? 1 : 0;
-  const groups = grouped ? sa[0]! : 1;
-  const n = sa[lead]!; // x and g both lead with the image axis
+  const groups = grouped ? sa![0]! : 1;
+  const n = sa![lead]!; // x and g both lead with the image axis
   const want = convOperandShapes(plan, n);
   const [ra, rb, rout] = CONV_ROLES[op];
   const full = (s: Shape) => (grouped ? [groups, ...s] : [...s]);
-  if (sa.length !== 4 + lead || !shapesEqual(sa, full(want[ra])) || !shapesEqual(sb, full(want[rb]))) {
-    throw new Error(`${name}: operands ${fmt(sa)} and ${fmt(sb)} do not fit the plan ${JSON.stringify(plan)}${grouped ? ' (grouped)' : ''}: want ${fmt(full(want[ra]))} and ${fmt(full(want[rb]))}`);
+  if (sa!.length !== 4 + lead || !shapesEqual(sa!, full(want[ra])) || !shapesEqual(sb!, full(want[rb]))) {
+    throw new Error(`${name}: operands ${fmt(sa!)} and ${fmt(sb!)} do not fit the plan ${JSON.stringify(plan)}${grouped ? ' (grouped)' : ''}: want ${fmt(full(want[ra]))} and ${fmt(full(want[rb]))}`);
+  }
+  if (sc && (op !== 'forward' || !shapesEqual(sc, full([plan.o])))) {
+    throw new Error(`${name}: a bias must have shape ${fmt(full([plan.o]))} (one per output channel) and only conv takes one, got ${fmt(sc)}`);
   }
   return [groups, n, full(want[rout])];
 }
 
-function bindConv(op: ConvOp, a: Tensor, b: Tensor, params: ConvParams): Tensor {
-  return bind(PRIMS[op], [a, b], { plan: { ...params.plan }, grouped: params.grouped });
+function bindConv(op: ConvOp, a: Tensor, b: Tensor, params: ConvParams, bias?: Tensor | null): Tensor {
+  return bind(PRIMS[op], bias ? [a, b, bias] : [a, b], { plan: { ...params.plan }, grouped: params.grouped });
 }
 
-/** The vmap rule shared by the three (module notes). */
-function batchRule(op: ConvOp, [a, b]: Tensor[], [da, db]: (0 | null)[], params: ConvParams, size: number): Tensor {
-  if (!params.grouped && op !== 'kernelGrad' && db === null) {
-    // Shared kernels: the vmapped axis joins the image axis n.
+/** A bias [o] (grouped: [G, o]) spread over conv's output shape. */
+function spreadBias(bias: Tensor, shape: Shape, grouped: boolean): Tensor {
+  const o = bias.shape[bias.ndim - 1]!;
+  return broadcastTo(reshape(bias, grouped ? [bias.shape[0]!, 1, o, 1, 1] : [1, o, 1, 1]), shape);
+}
+
+/** The vmap rule shared by the three (module notes); conv's bias travels with the kernels. */
+function batchRule(op: ConvOp, [a, b, c]: Tensor[], [da, db, dc]: (0 | null)[], params: ConvParams, size: number): Tensor {
+  if (!params.grouped && op !== 'kernelGrad' && db === null && (dc ?? null) === null) {
+    // Shared kernels (and bias): the vmapped axis joins the image axis n.
     const s = a!.shape;
-    const out = bindConv(op, reshape(a!, [s[0]! * s[1]!, ...s.slice(2)]), b!, params);
+    const out = bindConv(op, reshape(a!, [s[0]! * s[1]!, ...s.slice(2)]), b!, params, c);
     return reshape(out, [size, s[1]!, ...out.shape.slice(1)]);
   }
   const ab = withBatchAxis(a!, da!, size), bb = withBatchAxis(b!, db!, size);
-  if (!params.grouped) return bindConv(op, ab, bb, { ...params, grouped: true });
+  const cb = c ? withBatchAxis(c, dc!, size) : null;
+  if (!params.grouped) return bindConv(op, ab, bb, { ...params, grouped: true }, cb);
   const g = ab.shape[1]!;
   const merge = (t: Tensor) => reshape(t, [size * g, ...t.shape.slice(2)]);
-  const out = bindConv(op, merge(ab), merge(bb), params);
+  const out = bindConv(op, merge(ab), merge(bb), params, cb && merge(cb));
   return reshape(out, [size, g, ...out.shape.slice(1)]);
 }
 
 function makePrim(op: ConvOp): Primitive<ConvParams> {
   return {
     name: NAMES[op],
-    shape: ([sa, sb], p) => shapeOf(op, sa!, sb!, p)[2],
-    impl([a, b], p, be) {
-      const [groups, n, shape] = shapeOf(op, a!.shape, b!.shape, p);
-      const run = be.conv ? be.conv.bind(be) : (o: ConvOp, x: Storage, y: Storage, gr: number, nn: number, pl: ConvPlan) => convComposed(be, o, x, y, gr, nn, pl);
-      return new ConcreteTensor(run(op, a!.storage, b!.storage, groups, n, p.plan), shape, be);
+    shape: (shapes, p) => shapeOf(op, shapes, p)[2],
+    impl([a, b, c], p, be) {
+      const [groups, n, shape] = shapeOf(op, [a!.shape, b!.shape, ...(c ? [c.shape] : [])], p);
+      const bias = c?.storage;
+      const out = be.conv ? be.conv(op, a!.storage, b!.storage, groups, n, p.plan, bias) : convComposed(be, op, a!.storage, b!.storage, groups, n, p.plan, bias);
+      return new ConcreteTensor(out, shape, be);
     },
-    // Bilinear: the product rule.
-    jvp([a, b], [ta, tb], p) {
-      const l = ta ? bindConv(op, ta, b!, p) : null;
+    // Bilinear in (x, k), plus the bias: the product rule, the bias tangent riding with ẋ's term.
+    jvp([a, b], [ta, tb, tc], p, out) {
+      const l = ta ? bindConv(op, ta, b!, p, tc) : null;
       const r = tb ? bindConv(op, a!, tb, p) : null;
-      return l && r ? add(l, r) : (l ?? r);
+      const sum = l && r ? add(l, r) : (l ?? r);
+      if (!tc || ta) return sum;
+      const spread = spreadBias(tc, out.shape, p.grouped);
+      return sum ? add(sum, spread) : spread;
     },
-    vjp(ct, [a, b], p, _out, active = [true, true]) {
+    vjp(ct, [a, b, c], p, _out, active = [true, true, true]) {
       // ⟨conv(x, k), g⟩ = ⟨x, convInputGrad(g, k)⟩ = ⟨k, convKernelGrad(x, g)⟩ (module notes).
       switch (op) {
-        case 'forward':
-          return [active[0] ? bindConv('inputGrad', ct, b!, p) : null, active[1] ? bindConv('kernelGrad', a!, ct, p) : null];
+        case 'forward': {
+          const db = c && active[2] ? reduceSum(ct, p.grouped ? [1, 3, 4] : [0, 2, 3]) : null; // the bias: a sum over images and pixels
+          const dx = active[0] ? bindConv('inputGrad', ct, b!, p) : null, dk = active[1] ? bindConv('kernelGrad', a!, ct, p) : null;
+          return c ? [dx, dk, db] : [dx, dk];
+        }
         case 'inputGrad':
           return [active[0] ? bindConv('forward', ct, b!, p) : null, active[1] ? bindConv('kernelGrad', ct, a!, p) : null];
         case 'kernelGrad':
@@ -126,8 +145,11 @@ export const convInputGradP: Primitive<ConvParams> = makePrim('inputGrad');
 export const convKernelGradP: Primitive<ConvParams> = makePrim('kernelGrad');
 const PRIMS: Record<ConvOp, Primitive<ConvParams>> = { forward: convP, inputGrad: convInputGradP, kernelGrad: convKernelGradP };
 
-/** Cross-correlation of x `[n, c, h, w]` with k `[o, c, kh, kw]` → `[n, o, ho, wo]` (primitive binder). */
-export const conv = (x: Tensor, k: Tensor, plan: ConvPlan): Tensor => bindConv('forward', x, k, { plan, grouped: false });
+/**
+ * Cross-correlation of x `[n, c, h, w]` with k `[o, c, kh, kw]` → `[n, o, ho, wo]`, plus an optional
+ * bias `[o]` per output channel added in the same pass (primitive binder).
+ */
+export const conv = (x: Tensor, k: Tensor, plan: ConvPlan, bias?: Tensor): Tensor => bindConv('forward', x, k, { plan, grouped: false }, bias);
 /** The transpose of {@link conv} in x: g `[n, o, ho, wo]`, k → `[n, c, h, w]` (primitive binder). */
 export const convInputGrad = (g: Tensor, k: Tensor, plan: ConvPlan): Tensor => bindConv('inputGrad', g, k, { plan, grouped: false });
 /** The transpose of {@link conv} in k: x, g → `[o, c, kh, kw]` (primitive binder). */

@@ -125,6 +125,22 @@ describe.runIf(wasmGemmAvailable())('conv on the WebAssembly kernel against its 
     );
   });
 
+  it('a forward bias: within the bound of one more term per sum', () => {
+    fc.assert(
+      fc.property(geometry, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 1e6 }), (plan, n, groups, seed) => {
+        const [x, k] = operands('forward', plan, groups, n, seed);
+        const bias = seeded(groups * plan.o, seed + 3);
+        const got = fast.conv('forward', x, k, groups, n, plan, bias) as Float64Array;
+        const ref = convComposed(cpuBackend, 'forward', x, k, groups, n, plan, bias) as Float64Array;
+        const absRef = convComposed(cpuBackend, 'forward', x.map(Math.abs), k.map(Math.abs), groups, n, plan, bias.map(Math.abs)) as Float64Array;
+        const K = terms('forward', plan, n) + 1;
+        const gamma = (K * EPS) / (1 - K * EPS);
+        for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThanOrEqual(2 * gamma * absRef[i]!);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('a window entirely in the padding reads zeros: a 1 × 1 kernel at padding 1 gives a zero border', () => {
     const plan: ConvPlan = { c: 1, o: 1, h: 2, w: 2, kh: 1, kw: 1, sh: 1, sw: 1, top: 1, left: 1, ho: 4, wo: 4 };
     const y = fast.conv('forward', Float64Array.of(1, 2, 3, 4), Float64Array.of(2), 1, 1, plan) as Float64Array;

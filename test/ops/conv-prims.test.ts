@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Tensor, grad, makeJaxpr, mul, stack, sum, tensor, vmap } from '../../src/index.ts';
 import { conv, convInputGrad, convKernelGrad, type ConvPlan } from '../../src/prims/index.ts';
+import { addChannelBias, conv2d } from '../../src/ops/conv.ts';
 import { expectClose, seededTensor } from '../helpers.ts';
 import { describeRuleProperties } from '../rule-properties.ts';
 
@@ -27,10 +28,12 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'conv(x, k)', shapes: [X, K], f: (x, k) => conv(x!, k!, PLAN) },
+  { name: 'conv(x, k, bias)', shapes: [X, K, [PLAN.o]], f: (x, k, b) => conv(x!, k!, PLAN, b!) },
   { name: 'convInputGrad(g, k)', shapes: [G, K], f: (g, k) => convInputGrad(g!, k!, PLAN) },
   { name: 'convKernelGrad(x, g)', shapes: [X, G], f: (x, g) => convKernelGrad(x!, g!, PLAN) },
   // A product of two members: curvature in every operand (each is bilinear, so alone its HVP is 0).
   { name: 'conv(x, k) ⊙ conv(x, k)', shapes: [X, K], f: (x, k) => mul(conv(x!, k!, PLAN), conv(x!, k!, PLAN)) },
+  { name: 'conv(x, k, bias)²', shapes: [X, K, [PLAN.o]], f: (x, k, b) => mul(conv(x!, k!, PLAN, b!), conv(x!, k!, PLAN, b!)) },
 ];
 
 describeRuleProperties(cases, {
@@ -60,6 +63,17 @@ describe('vmap of the convolution primitives beyond the shared suite', () => {
     });
   });
 
+  it('a per-example bias with shared images and kernels, and a bias under vmap of vmap', () => {
+    const f = (x: Tensor, k: Tensor, b: Tensor) => conv(x, k, PLAN, b);
+    const x = seededTensor(X, 41), k = seededTensor(K, 42), b = seededTensor([3, PLAN.o], 43);
+    const expected = stack([0, 1, 2].map((i) => f(x, k, row(b, i))), 0);
+    expectClose(vmap(f, [null, null, 0])(x, k, b), expected, { rtol: 1e-12, atol: 1e-14, what: 'vmap over the bias' });
+    const xs = seededTensor([2, 3, ...X], 44), ks = seededTensor([2, 3, ...K], 45), bs = seededTensor([2, 3, PLAN.o], 46);
+    const nested = vmap(vmap(f))(xs, ks, bs);
+    const loop = stack([0, 1].map((i) => stack([0, 1, 2].map((j) => f(row(row(xs, i), j), row(row(ks, i), j), row(row(bs, i), j))), 0)), 0);
+    expectClose(nested, loop, { rtol: 1e-12, atol: 1e-14, what: 'vmap(vmap(conv with bias))' });
+  });
+
   it('vmap of vmap: the grouped form merges a second batch axis', () => {
     const f = (x: Tensor, k: Tensor) => conv(x, k, PLAN);
     const x = seededTensor([2, 3, ...X], 31), k = seededTensor([2, 3, ...K], 32);
@@ -70,6 +84,19 @@ describe('vmap of the convolution primitives beyond the shared suite', () => {
     const mixed = vmap(vmap(f), [null, 0])(row(x, 0), k);
     const expectedMixed = stack([0, 1].map((i) => stack([0, 1, 2].map((j) => f(row(row(x, 0), j), row(row(k, i), j))), 0)), 0);
     expectClose(mixed, expectedMixed, { rtol: 1e-12, atol: 1e-14, what: 'vmap(vmap(conv), [null, 0])' });
+  });
+});
+
+describe("conv2d's bias option", () => {
+  it('equals addChannelBias on the result, values and gradients (one more term per sum: a few ulps)', () => {
+    const x = seededTensor([2, 3, 6, 5], 51), w = seededTensor([4, 3, 3, 3], 52), b = seededTensor([4], 53), u = seededTensor([2, 4, 3, 3], 54);
+    const fused = (x: Tensor, w: Tensor, b: Tensor) => sum(mul(conv2d(x, w, { stride: 2, padding: 'same', bias: b }), u));
+    const apart = (x: Tensor, w: Tensor, b: Tensor) => sum(mul(addChannelBias(conv2d(x, w, { stride: 2, padding: 'same' }), b), u));
+    expectClose(conv2d(x, w, { padding: 1, bias: b }), addChannelBias(conv2d(x, w, { padding: 1 }), b), { rtol: 1e-14, atol: 1e-14, what: 'y' });
+    const gf = grad(fused, { argnums: [0, 1, 2] })(x, w, b) as Tensor[];
+    const ga = grad(apart, { argnums: [0, 1, 2] })(x, w, b) as Tensor[];
+    gf.forEach((g, i) => expectClose(g, ga[i]!, { rtol: 1e-13, atol: 1e-14, what: `gradient ${i}` }));
+    expect(() => conv2d(x, w, { bias: seededTensor([3], 1) })).toThrow(/bias must be \[O\] = \[4\]/);
   });
 });
 

@@ -104,9 +104,9 @@ export class FastCpuBackend extends CpuBackend {
    * Convolutions with the windows packed straight into the kernel's panels (`conv.ts`); where the
    * kernel is unavailable or a product does not fit its memory, the composition of the oracle's ops.
    */
-  conv(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan): Storage {
-    const fast = wasmGemmAvailable() ? wasmConv(op, a as Float64Array, b as Float64Array, groups, n, plan, { threads: this.threads }) : undefined;
-    return fast ?? convComposed(this, op, a, b, groups, n, plan);
+  conv(op: ConvOp, a: Storage, b: Storage, groups: number, n: number, plan: ConvPlan, bias?: Storage): Storage {
+    const fast = wasmGemmAvailable() ? wasmConv(op, a as Float64Array, b as Float64Array, groups, n, plan, { threads: this.threads }, bias as Float64Array | undefined) : undefined;
+    return fast ?? convComposed(this, op, a, b, groups, n, plan, bias);
   }
 }
 

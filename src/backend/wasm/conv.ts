@@ -46,51 +46,72 @@ function padImages(x: Float64Array, xOff: number, n0: number, nb: number, plan: 
 
 /**
  * Packs R of the padded image at `xb` in `xp` as the B operand at `dst`: panels of nr output
- * pixels, R[(c, a, b), (i, j)] = xp[xb + c·hp·wp + (i·sh + a)·wp + j·sw + b], read along output rows.
+ * pixels, R[(c, a, b), (i, j)] = xp[xb + c·hp·wp + (i·sh + a)·wp + j·sw + b]. Per panel, the nr
+ * pixels' offsets are fixed and each window entry (c, a, b) only shifts them, so the writes are
+ * sequential and the inner step is nr loads at constant offsets from one base.
  */
-function packWindows(xp: Float64Array, xb: number, plan: ConvPlan, hpwp: number, wp: number, l: PackedLayout, dst: number): void {
+function packWindows(xp: Float64Array, xb: number, plan: ConvPlan, hpwp: number, wp: number, l: PackedLayout, dst: number, off: Int32Array): void {
   const { H, nr } = l;
   const { c, kh, kw, sh, sw, ho, wo } = plan;
-  const step = c * kh * kw * nr; // elements between consecutive panels
-  let p = 0;
-  for (let ch = 0; ch < c; ch++) {
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++, p++) {
-        const d0 = dst + p * nr, s0 = xb + ch * hpwp + a * wp + b;
-        let panel = 0, lane = 0;
-        for (let i = 0; i < ho; i++) {
-          const s = s0 + i * sh * wp;
-          for (let j = 0; j < wo; j++) {
-            H[d0 + panel + lane] = xp[s + j * sw]!;
-            if (++lane === nr) (lane = 0), (panel += step);
+  const px = ho * wo;
+  let d = dst;
+  for (let j0 = 0; j0 < px; j0 += nr) {
+    const cols = Math.min(nr, px - j0);
+    for (let q = 0; q < cols; q++) {
+      const i = Math.floor((j0 + q) / wo);
+      off[q] = i * sh * wp + (j0 + q - i * wo) * sw;
+    }
+    // Past the last pixel, any in-plane offset will do: those columns only reach C's padding.
+    for (let q = cols; q < nr; q++) off[q] = 0;
+    if (nr === 6) {
+      // The relaxed-SIMD kernel's width, unrolled: six offsets held in registers.
+      const o0 = off[0]!, o1 = off[1]!, o2 = off[2]!, o3 = off[3]!, o4 = off[4]!, o5 = off[5]!;
+      for (let ch = 0; ch < c; ch++) {
+        for (let a = 0; a < kh; a++) {
+          for (let b = 0, base = xb + ch * hpwp + a * wp; b < kw; b++, base++, d += 6) {
+            H[d] = xp[base + o0]!; H[d + 1] = xp[base + o1]!; H[d + 2] = xp[base + o2]!;
+            H[d + 3] = xp[base + o3]!; H[d + 4] = xp[base + o4]!; H[d + 5] = xp[base + o5]!;
           }
         }
-        for (; lane > 0 && lane < nr; lane++) H[d0 + panel + lane] = 0; // the last panel's padding
+      }
+      continue;
+    }
+    for (let ch = 0; ch < c; ch++) {
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++, d += nr) {
+          const base = xb + ch * hpwp + a * wp + b;
+          for (let q = 0; q < nr; q++) H[d + q] = xp[base + off[q]!]!;
+        }
       }
     }
   }
 }
 
-function forward(x: Float64Array, k: Float64Array, y: Float64Array, gq: number, n: number, plan: ConvPlan, th: GemmThreading): boolean {
+function forward(x: Float64Array, k: Float64Array, y: Float64Array, gq: number, n: number, plan: ConvPlan, th: GemmThreading, bias?: Float64Array): boolean {
   const { c, o, h, w, kh, kw, ho, wo } = plan;
   const [hp, wp] = convPaddedPlane(plan);
   const kk = kh * kw, ck = c * kk, px = ho * wo, hpwp = hp * wp;
   const perImage = ck * (Math.ceil(px / 6) * 6 + 2);
   const step = Math.max(1, Math.floor(CHUNK_ENTRIES / perImage));
   const xOff = gq * n * c * h * w, kOff = gq * o * ck, yOff = gq * n * o * px;
+  const off = new Int32Array(16);
   for (let n0 = 0; n0 < n; n0 += step) {
     const nb = Math.min(step, n - n0);
     const xp = padImages(x, xOff, n0, nb, plan, hp, wp);
     const l = wasmPackedProduct(nb, o, ck, px, true, (l) => {
       packA(k, kOff, o, ck, false, l.mr, l.H, l.aBase);
-      for (let q = 0; q < nb; q++) packWindows(xp, q * c * hpwp, plan, hpwp, wp, l, l.bBase + q * l.bSlice);
+      for (let q = 0; q < nb; q++) packWindows(xp, q * c * hpwp, plan, hpwp, wp, l, l.bBase + q * l.bSlice, off);
     }, th);
     if (!l) return false;
     const { H, cBase, cSlice, ldc } = l;
     for (let q = 0; q < nb; q++) {
       for (let r = 0; r < o; r++) {
-        const s = cBase + q * cSlice + r * ldc;
-        y.set(H.subarray(s, s + px), yOff + ((n0 + q) * o + r) * px);
+        const s = cBase + q * cSlice + r * ldc, d = yOff + ((n0 + q) * o + r) * px;
+        if (!bias) y.set(H.subarray(s, s + px), d);
+        else {
+          const bv = bias[gq * o + r]!;
+          for (let j = 0; j < px; j++) y[d + j] = H[s + j]! + bv;
+        }
       }
     }
   }
@@ -147,6 +168,7 @@ function kernelGrad(x: Float64Array, g: Float64Array, dk: Float64Array, gq: numb
   const perImage = px * (Math.ceil(ck / 6) * 6 + Math.ceil(o / 3) * 3 + 4);
   const step = Math.max(1, Math.floor(CHUNK_ENTRIES / perImage));
   const xOff = gq * n * c * h * w, gOff = gq * n * o * px, kOff = gq * o * ck;
+  const off = new Int32Array(16);
   for (let n0 = 0; n0 < n; n0 += step) {
     const nb = Math.min(step, n - n0);
     const kd = nb * px; // the product's inner axis: (image, output pixel)
@@ -165,23 +187,30 @@ function kernelGrad(x: Float64Array, g: Float64Array, dk: Float64Array, gq: numb
           }
         }
       }
-      // B[(q, i, j), (c, a, b)] = R[q][(c, a, b), (i, j)]: panels of nr window entries, filled one
-      // column at a time along output rows.
+      // B[(q, i, j), (c, a, b)] = R[q][(c, a, b), (i, j)]: panels of nr window entries. Within a
+      // panel each entry is a fixed offset from the pixel's position, so the writes are sequential.
       for (let p0 = 0; p0 < ck; p0 += nr) {
-        const d0 = l.bBase + p0 * kd;
         for (let t = 0; t < nr; t++) {
-          const p = p0 + t;
-          if (p >= ck) {
-            for (let d = d0 + t, e = d0 + kd * nr; d < e; d += nr) H[d] = 0;
-            continue;
-          }
+          const p = Math.min(p0 + t, ck - 1); // past ck: any in-plane value (C's padding columns)
           const ch = Math.floor(p / kk), a = Math.floor((p - ch * kk) / kw), b = p - ch * kk - a * kw;
-          let d = d0 + t;
-          for (let q = 0; q < nb; q++) {
-            const s0 = (q * c + ch) * hpwp + a * wp + b;
-            for (let i = 0; i < ho; i++) {
-              const src = s0 + i * sh * wp;
-              for (let j = 0; j < wo; j++, d += nr) H[d] = xp[src + j * sw]!;
+          off[t] = ch * hpwp + a * wp + b;
+        }
+        let d = l.bBase + p0 * kd;
+        const o0 = off[0]!, o1 = off[1]!, o2 = off[2]!, o3 = off[3]!, o4 = off[4]!, o5 = off[5]!;
+        for (let q = 0; q < nb; q++) {
+          for (let i = 0; i < ho; i++) {
+            const row = q * c * hpwp + i * sh * wp;
+            if (nr === 6) {
+              // The relaxed-SIMD kernel's width, unrolled: six offsets held in registers.
+              for (let j = 0, pix = row; j < wo; j++, pix += sw, d += 6) {
+                H[d] = xp[pix + o0]!; H[d + 1] = xp[pix + o1]!; H[d + 2] = xp[pix + o2]!;
+                H[d + 3] = xp[pix + o3]!; H[d + 4] = xp[pix + o4]!; H[d + 5] = xp[pix + o5]!;
+              }
+              continue;
+            }
+            for (let j = 0; j < wo; j++, d += nr) {
+              const pix = row + j * sw;
+              for (let t = 0; t < nr; t++) H[d + t] = xp[pix + off[t]!]!;
             }
           }
         }
@@ -199,7 +228,8 @@ function kernelGrad(x: Float64Array, g: Float64Array, dk: Float64Array, gq: numb
 }
 
 /**
- * `Backend.conv` (see its contract in `../backend.ts`) on the WebAssembly kernel, or `undefined`
+ * `Backend.conv` (see its contract in `../backend.ts`; a forward bias is added as C is copied
+ * out, at no extra pass) on the WebAssembly kernel, or `undefined`
  * where the kernel is unavailable or a product does not fit its memory (the caller then composes).
  *
  * @example
@@ -208,13 +238,15 @@ function kernelGrad(x: Float64Array, g: Float64Array, dk: Float64Array, gq: numb
  * wasmConv('forward', Float64Array.of(1, 2, 3, 4), Float64Array.of(1, 1, 1, 1), 1, 1, plan); // Float64Array [10]
  * ```
  */
-export function wasmConv(op: ConvOp, a: Float64Array, b: Float64Array, groups: number, n: number, plan: ConvPlan, threading: GemmThreading = {}): Float64Array | undefined {
+export function wasmConv(
+  op: ConvOp, a: Float64Array, b: Float64Array, groups: number, n: number, plan: ConvPlan, threading: GemmThreading = {}, bias?: Float64Array,
+): Float64Array | undefined {
   const { c, o, h, w, kh, kw, ho, wo } = plan;
   const size = op === 'forward' ? n * o * ho * wo : op === 'inputGrad' ? n * c * h * w : o * c * kh * kw;
   const out = new Float64Array(groups * size);
   if (n === 0) return out;
   for (let gq = 0; gq < groups; gq++) {
-    const ok = op === 'forward' ? forward(a, b, out, gq, n, plan, threading)
+    const ok = op === 'forward' ? forward(a, b, out, gq, n, plan, threading, bias)
       : op === 'inputGrad' ? inputGrad(a, b, out, gq, n, plan, threading)
       : kernelGrad(a, b, out, gq, n, plan, threading);
     if (!ok) return undefined;
