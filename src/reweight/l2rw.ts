@@ -139,9 +139,13 @@ export function metaGradientForward<P extends Pytree>(
   val: Batch,
   lr: number,
 ): Float64Array {
-  const valGrad = grad((p: P) => mean(loss(p, val.X, val.y)))(params) as P;
-  const [, directional] = jvp((p: P) => loss(p, train.X, train.y), [params], [valGrad]);
+  const [, directional] = jvp((p: P) => loss(p, train.X, train.y), [params], [validationGradient(loss, params, val)]);
   return mul(directional, -lr).toFloat64Array();
+}
+
+/** ∇ℓᵛ: the gradient of the mean validation loss at θ, the direction routes (c) and (d) project on. */
+function validationGradient<P extends Pytree>(loss: PerExampleLoss<P>, params: P, val: Batch): P {
+  return grad((p: P) => mean(loss(p, val.X, val.y)))(params) as P;
 }
 
 /** Flattens a pytree of per-example gradients (leading axis n) to `[n, P]` blocks, one per leaf. */
@@ -173,7 +177,7 @@ export function metaGradientPerExample<P extends Pytree>(
   const m = train.X.shape[0]!;
   const one = (p: P, x: Tensor, y: Tensor): Tensor => sum(loss(p, expandDims(x, 0), expandDims(y, 0)));
   const perExample = vmap(grad(one), [null, 0, 0])(params, train.X, train.y) as Pytree;
-  const valGrad = grad((p: P) => mean(loss(p, val.X, val.y)))(params) as Pytree;
+  const valGrad = validationGradient(loss, params, val);
   const blocks = perExampleBlocks(perExample, m);
   const v = treeFlatten(valGrad).leaves.map((leaf) => reshape(leaf as Tensor, [-1, 1]));
   let dots: Tensor = zeros([m, 1]);
