@@ -87,13 +87,16 @@ function packWindows(xp: Float64Array, xb: number, plan: ConvPlan, hpwp: number,
   }
 }
 
-function forward(x: Float64Array, k: Float64Array, y: Float64Array, gq: number, n: number, plan: ConvPlan, th: GemmThreading, bias?: Float64Array): boolean {
-  const { c, o, h, w, kh, kw, ho, wo } = plan;
+/** y (at yOff) = conv(x at xOff, k at kOff) (+ bias at bOff) for n images: one problem of a group. */
+function forward(
+  x: Float64Array, xOff: number, k: Float64Array, kOff: number, y: Float64Array, yOff: number,
+  n: number, plan: ConvPlan, th: GemmThreading, bias?: Float64Array, bOff = 0,
+): boolean {
+  const { c, o, kh, kw, ho, wo } = plan;
   const [hp, wp] = convPaddedPlane(plan);
   const kk = kh * kw, ck = c * kk, px = ho * wo, hpwp = hp * wp;
   const perImage = ck * (Math.ceil(px / 6) * 6 + 2);
   const step = Math.max(1, Math.floor(CHUNK_ENTRIES / perImage));
-  const xOff = gq * n * c * h * w, kOff = gq * o * ck, yOff = gq * n * o * px;
   const off = new Int32Array(16);
   for (let n0 = 0; n0 < n; n0 += step) {
     const nb = Math.min(step, n - n0);
@@ -109,7 +112,7 @@ function forward(x: Float64Array, k: Float64Array, y: Float64Array, gq: number, 
         const s = cBase + q * cSlice + r * ldc, d = yOff + ((n0 + q) * o + r) * px;
         if (!bias) y.set(H.subarray(s, s + px), d);
         else {
-          const bv = bias[gq * o + r]!;
+          const bv = bias[bOff + r]!;
           for (let j = 0; j < px; j++) y[d + j] = H[s + j]! + bv;
         }
       }
@@ -246,7 +249,7 @@ export function wasmConv(
   const out = new Float64Array(groups * size);
   if (n === 0) return out;
   for (let gq = 0; gq < groups; gq++) {
-    const ok = op === 'forward' ? forward(a, b, out, gq, n, plan, threading, bias)
+    const ok = op === 'forward' ? forward(a, gq * n * c * h * w, b, gq * o * c * kh * kw, out, gq * size, n, plan, threading, bias, gq * o)
       : op === 'inputGrad' ? inputGrad(a, b, out, gq, n, plan, threading)
       : kernelGrad(a, b, out, gq, n, plan, threading);
     if (!ok) return undefined;
