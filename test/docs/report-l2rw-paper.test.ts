@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { L2RW_PAPER_RESULT, l2rwPaperResultsPanel } from '../../src/apps/report/l2rw-paper-results.ts';
+import { L2RW_PAPER_RESULT, L2RW_PAPER_SHARDS, l2rwPaperResultsPanel } from '../../src/apps/report/l2rw-paper-results.ts';
 
 const summary = (runs: number[]) => {
   const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
@@ -51,5 +51,28 @@ describe('report: L2RW at the paper protocol', () => {
     const r = l2rwPaperResultsPanel(mkdtempSync(join(tmpdir(), 'l2rw-none-')));
     expect(r.result).toBe('no committed result');
     expect(r.body).not.toContain('<svg');
+  });
+
+  it('without the merged file, summarises the committed shards as far as they go and says which are still to run', () => {
+    const root = mkdtempSync(join(tmpdir(), 'l2rw-shards-'));
+    mkdirSync(join(root, L2RW_PAPER_SHARDS), { recursive: true });
+    const config = {
+      posRatios: [0.9, 0.995], seeds: [0, 1], methods: ['uniform', 'l2rw'], stepsByMethod: { uniform: 300, l2rw: 300 },
+      stepsOverridden: true, ntrain: 5000, nval: 10, ntest: 500, batchSize: 100, lr: 1e-3, momentum: 0.9, sizes: {},
+    };
+    // Jobs (ratio-major): 0 = (0.9, 0), 1 = (0.9, 1), 2 = (0.995, 0), 3 = (0.995, 1); shards of 4 hold one job each.
+    const shard = (index: number, posRatio: number, seed: number, u: number, l: number) => ({
+      kind: 'reweight-paper-shard', command: `unequal reweight --shard ${index}/4`, commit: 'fedcba9876543210', experiment: 'imbalance', protocol: 'paper',
+      wallSeconds: 600, config, shard: { index, count: 4, start: index, end: index + 1 },
+      runs: [{ posRatio, seed, method: 'uniform', testError: u, seconds: 1 }, { posRatio, seed, method: 'l2rw', testError: l, seconds: 2 }],
+    });
+    writeFileSync(join(root, L2RW_PAPER_SHARDS, 'shard-2.json'), JSON.stringify(shard(2, 0.995, 0, 0.5, 0.046)));
+    writeFileSync(join(root, L2RW_PAPER_SHARDS, 'shard-0.json'), JSON.stringify(shard(0, 0.9, 0, 0.02, 0.03)));
+    const r = l2rwPaperResultsPanel(root);
+    expect(r.body.match(/<svg /g)).toHaveLength(1);
+    expect(r.body).toContain('<td>4.6% ± 0.0% (1)</td>');
+    expect(r.body).toContain('Partial: 2 of the run');
+    expect(r.body).toContain('2 of its 4 shards');
+    expect(r.result).toBe('L2RW 3.0%–4.6% over pos_ratio 0.9–0.995; uniform 50.0% at 0.995 (shortened: uniform 300, l2rw 300 steps); partial: 2 of 4 jobs');
   });
 });

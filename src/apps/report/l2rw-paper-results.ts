@@ -6,12 +6,21 @@
  *
  * @module
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { lineChart } from '../plots/svg.ts';
+import { type PaperShard, summarizeRuns } from '../experiments/reweight-paper.ts';
 import { type Provenance, provenance, readCommittedJson } from './committed.ts';
 import { p, table } from './html.ts';
 
 /** The committed result file, relative to the repository root. */
 export const L2RW_PAPER_RESULT = 'results/l2rw-imbalance-paper.json';
+
+/**
+ * Where the shards of a sharded paper run are committed while some are still to run (each as
+ * `unequal reweight … --shard i/k` wrote it); `unequal merge` of all k gives {@link L2RW_PAPER_RESULT}.
+ */
+export const L2RW_PAPER_SHARDS = 'results/l2rw-imbalance-paper';
 
 /**
  * L2RW test error (percent) in an independent PyTorch rerun of the paper's protocol, as issue 13
@@ -40,6 +49,31 @@ interface PaperJson extends Provenance {
     momentum: number;
   };
   byPosRatio: Record<string, Record<string, { testError: Summary; seconds: number[] }>>;
+  /** Set when the panel was built from some of a sharded run's shards. */
+  partial?: { done: number; jobs: number; shards: number[]; count: number };
+}
+
+/** The committed shards of a sharded run, summarised as far as they go (undefined when there are none). */
+function fromShards(root: string): PaperJson | undefined {
+  const dir = join(root, L2RW_PAPER_SHARDS);
+  if (!existsSync(dir)) return undefined;
+  const shards = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readCommittedJson<PaperShard>(root, `${L2RW_PAPER_SHARDS}/${f}`)!)
+    .filter((x) => x.kind === 'reweight-paper-shard')
+    .sort((a, b) => a.shard.index - b.shard.index);
+  if (!shards.length) return undefined;
+  const first = shards[0]!;
+  const runs = shards.flatMap((x) => x.runs);
+  const c = first.config;
+  return {
+    command: first.command,
+    commit: first.commit,
+    wallSeconds: shards.reduce((t, x) => t + x.wallSeconds, 0),
+    config: c,
+    byPosRatio: summarizeRuns(runs, c.posRatios, c.methods) as PaperJson['byPosRatio'],
+    partial: { done: shards.reduce((t, x) => t + x.shard.end - x.shard.start, 0), jobs: c.posRatios.length * c.seeds.length, shards: shards.map((x) => x.shard.index), count: first.shard.count },
+  };
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -54,7 +88,7 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
  * ```
  */
 export function l2rwPaperResultsPanel(root: string): { body: string; result: string } {
-  const r = readCommittedJson<PaperJson>(root, L2RW_PAPER_RESULT);
+  const r = readCommittedJson<PaperJson>(root, L2RW_PAPER_RESULT) ?? fromShards(root);
   if (!r) {
     return {
       body: p(`No committed ${L2RW_PAPER_RESULT} yet: run \`npx unequal reweight --experiment imbalance --protocol paper --out ${L2RW_PAPER_RESULT}\`.`),
@@ -97,14 +131,21 @@ export function l2rwPaperResultsPanel(root: string): { body: string; result: str
     ),
     `<div class="figs">${chart}</div>`,
     table(['method', ...keys.map((k) => `pos_ratio ${k}`)], rows, 'Test error, mean ± std (runs)'),
-    p(provenance(r)),
+    r.partial
+      ? p(
+          `Partial: ${r.partial.done} of the run's ${r.partial.jobs} (pos_ratio, seed) jobs, from ${r.partial.shards.length} of its ${r.partial.count} shards ` +
+            `committed in ${L2RW_PAPER_SHARDS}/ (e.g. \`${r.command}\`, commit ${r.commit ? r.commit.slice(0, 10) : 'unknown'}); ` +
+            `the others are still to run with the same command and --shard i/${r.partial.count}, then \`unequal merge\` writes ${L2RW_PAPER_RESULT}.`,
+        )
+      : p(provenance(r)),
   ].join('\n');
   const l2rw = keys.map((k) => r.byPosRatio[k]?.l2rw?.testError.mean).filter((v): v is number => v !== undefined);
   const uniform = r.byPosRatio[keys[keys.length - 1]!]?.uniform?.testError.mean;
   const result = l2rw.length
     ? `L2RW ${pct(Math.min(...l2rw))}–${pct(Math.max(...l2rw))} over pos_ratio ${ratios[0]}–${ratios[ratios.length - 1]}` +
       (uniform === undefined ? '' : `; uniform ${pct(uniform)} at ${ratios[ratios.length - 1]}`) +
-      (c.stepsOverridden ? ` (shortened: ${schedule} steps)` : '')
+      (c.stepsOverridden ? ` (shortened: ${schedule} steps)` : '') +
+      (r.partial ? `; partial: ${r.partial.done} of ${r.partial.jobs} jobs` : '')
     : `methods ${methods.join(', ')}`;
   return { body, result };
 }
