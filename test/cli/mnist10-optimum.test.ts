@@ -12,6 +12,7 @@
  *   a whole removal (ε = 1) by that plus a second-order term that is not small at n = 300.
  * - LiSSA's recursion at depth J and scale s sums J + 1 terms of the Neumann series, checked on an
  *   eigenvector against the closed form; a scale below half the curvature is detected as divergence.
+ * - The CLI documents --fit and refuses its misuse (MLP, SGD-only and optimum-only flags) with exit 2.
  * The solver here is preconditioned by the identity (the production path's dense 7,850² inverse takes
  * minutes to factor); both share every other line of the Newton–CG code.
  */
@@ -24,6 +25,7 @@ import { fitFullModel, OptimumSolver, rowWeights, weightedHvps, weightedValuesAn
 import { blockHvp, blockLissa, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
 import { arnoldi } from '../../src/influence/solvers.ts';
 import { maxRelErr } from '../helpers.ts';
+import { runInProcess } from './cli-helpers.ts';
 
 const n = 60;
 const l2 = 0.05;
@@ -164,5 +166,24 @@ describe('LiSSA’s truncation and divergence (mnist10-methods.ts blockLissa)', 
     const ok = blockLissa(ctx, u, 1, n, 100, top.value, 0);
     expect(ok).not.toBeNull();
     expect(ok!.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('unequal lds --fit optimum: flags', () => {
+  it('help documents --fit and its flags; misuse is one line with exit 2', async () => {
+    const help = await runInProcess(['lds', '--help']);
+    for (const flag of ['--fit <sgd|optimum>', '--l2 <λ>', '--grad-tol', '--fit-batch']) expect(help.stdout).toContain(flag);
+    const mlp = await runInProcess(['lds', '--model', 'mlp', '--fit', 'optimum']);
+    expect(mlp.code).toBe(2);
+    expect(mlp.stderr).toMatch(/--fit optimum: only --model logreg/);
+    const l2 = await runInProcess(['lds', '--model', 'logreg', '--l2', '0.01']);
+    expect(l2.code).toBe(2);
+    expect(l2.stderr).toMatch(/--l2: only with --fit optimum/);
+    const epochs = await runInProcess(['lds', '--model', 'logreg', '--fit', 'optimum', '--epochs', '3']);
+    expect(epochs.code).toBe(2);
+    expect(epochs.stderr).toMatch(/--epochs: the SGD protocol's flag/);
+    const fit = await runInProcess(['lds', '--model', 'logreg', '--fit', 'newton']);
+    expect(fit.code).toBe(2);
+    expect(fit.stderr).toMatch(/--fit/);
   });
 });
