@@ -8,9 +8,9 @@
  * `src/apps/experiments/reweight-paper.ts` runs them.
  *
  * `bench/lenet-versus.ts` times these steps old against new (another checkout in its own
- * process, alternated): on the convolution primitives the SGD step took 2.2× less CPU than at
- * 83eb24c and the L2RW step 2.7× less (bench/README.md, "The LeNet step on the convolution
- * primitives").
+ * process, alternated): on the convolution primitives the SGD step took 1.9–2.2× less CPU than at
+ * 83eb24c and the L2RW step 2.2–2.7× less, one thread, two runs (bench/README.md, "The LeNet step
+ * on the convolution primitives").
  *
  * The problem's arrays are plain `Float64Array`s so that the PyTorch peer (`peers/torch_peer.py`)
  * computes on exactly the same numbers; its gradient and meta-gradient are checked against
