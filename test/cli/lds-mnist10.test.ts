@@ -14,7 +14,8 @@ import { Rng } from '../../src/core/rng.ts';
 import { dattriMnist10 } from '../../src/data/dattri.ts';
 import { linearHessian } from '../../src/nn/linear-models.ts';
 import { conjugateGradient } from '../../src/optim/cg.ts';
-import { batchGradient, forward, gradientDots, initTheta, mm, objectiveOf, perExampleGradients } from '../../src/apps/cli/mnist10.ts';
+import { batchGradient, DATTRI_TRAINING, forward, gradientDots, initTheta, mm, objectiveOf, perExampleGradients, testLosses, trainModel } from '../../src/apps/cli/mnist10.ts';
+import { defaultSetup, runJob } from '../../src/apps/cli/mnist10-jobs.ts';
 import { blockHvp, gradientTimes, logregHessian, multiShiftCg, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
 import { runInProcess } from './cli-helpers.ts';
 import { maxRelErr } from '../helpers.ts';
@@ -195,5 +196,49 @@ describe('unequal lds on MNIST-10 (tiny configuration)', { timeout: 300_000 }, (
     const shard = await runInProcess(['lds', '--model', 'logreg', '--shard', '3/2']);
     expect(shard.code).toBe(2);
     expect(shard.stderr).toMatch(/--shard: '3\/2' must be i\/k/);
+    expect(lds.stdout).toContain('--loo-order');
+    const order = await runInProcess(['lds', '--model', 'logreg', '--fit', 'optimum', '--loo-order', 'file']);
+    expect(order.code).toBe(2);
+    expect(order.stderr).toMatch(/--loo-order: the SGD protocol's flag/);
+  });
+});
+
+describe('LOO in file order (dattri’s retrain_loo)', () => {
+  it('visits the rows in the given order every epoch: the same SGD steps written out by hand', () => {
+    // 10 rows, batch 4 (batches of 4, 4, 2), 2 epochs, plain SGD at dattri's logreg learning rate.
+    const config = { ...DATTRI_TRAINING.logreg, batchSize: 4, epochs: 2 };
+    const rowsGiven = [9, 2, 7, 0, 4, 1, 8, 3, 6, 5];
+    const got = trainModel('logreg', data.train, rowsGiven, 5, [], config, 'file').theta;
+    const want = initTheta('logreg', 5);
+    for (let epoch = 0; epoch < 2; epoch++) {
+      for (let start = 0; start < 10; start += 4) {
+        const g = batchGradient('logreg', want, data.train, rowsGiven.slice(start, start + 4));
+        for (let j = 0; j < want.length; j++) want[j] -= config.lr * g[j]!;
+      }
+    }
+    // Same operations in the same order: bit-identical.
+    expect(Array.from(got)).toEqual(Array.from(want));
+    // Shuffled training of the same rows takes other batches, so it ends elsewhere.
+    expect(maxRelErr(trainModel('logreg', data.train, rowsGiven, 5, [], config).theta, want)).toBeGreaterThan(1e-6);
+  });
+
+  it('the loo job with looOrder file trains on every row but r in file order; looBase on all rows', () => {
+    const training = { ...DATTRI_TRAINING.logreg, epochs: 1 };
+    const setup = defaultSetup('logreg', { nTrain: n, nTest: 500, tests: 3, training, looOrder: 'file', checkpointEpochs: [] });
+    const all = Array.from({ length: n }, (_, i) => i);
+    const job = runJob(setup, data, { type: 'loo', row: 7 }) as { losses: Float64Array };
+    const byHand = trainModel('logreg', data.train, all.filter((i) => i !== 7), setup.seed + 1_000_000, [], training, 'file').theta;
+    expect(Array.from(job.losses)).toEqual(Array.from(testLosses('logreg', byHand, data.test, 3)));
+    const base = runJob(setup, data, { type: 'looBase' }) as { losses: Float64Array };
+    const full = trainModel('logreg', data.train, all, setup.seed + 1_000_000, [], training, 'file').theta;
+    expect(Array.from(base.losses)).toEqual(Array.from(testLosses('logreg', full, data.test, 3)));
+  });
+
+  it('unequal lds --loo-order file records the order and reports finite LOO correlations', async () => {
+    const r = await run(['lds', ...tiny, '--threads', '1', '--loo-order', 'file']);
+    const config = r.config as { looOrder?: string; protocol: { loo: string } };
+    expect(config.looOrder).toBe('file');
+    expect(config.protocol.loo).toMatch(/file order every epoch/);
+    for (const m of Object.values((r.logreg as { methods: Record<string, { loo: number }> }).methods)) expect(Number.isFinite(m.loo)).toBe(true);
   });
 });

@@ -42,6 +42,8 @@ export interface LdsConfig {
   /** Methods asked for but not run, with why. */
   dropped?: string[];
   looRows: number;
+  /** Set when LOO retrainings visit the rows in file order (`--loo-order file`, dattri's `retrain_loo`). */
+  looOrder?: 'file';
   ensemble: number;
   trakK: number;
   dampings: number[];
@@ -107,6 +109,7 @@ export const MNIST10_FLAGS = {
   tests: { type: 'string' },
   methods: { type: 'string' },
   loo: { type: 'string' },
+  'loo-order': { type: 'string' },
   seed: { type: 'string' },
   threads: { type: 'string' },
   shard: { type: 'string' },
@@ -162,6 +165,8 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
   const seed = flags.integer('seed', { default: 0, min: 0 });
   const threads = flags.integer('threads', { default: defaultThreads(), min: 1 });
   const looCount = flags.integer('loo', { default: 0, min: 0, max: nTrain });
+  const looOrder = flags.choice('loo-order', ['shuffled', 'file'] as const, 'shuffled');
+  if (flags.has('loo-order') && fit === 'optimum') throw new UsageError('--loo-order: the SGD protocol\'s flag; --fit optimum fits every removal to its optimum (no order)');
   const ensemble = flags.integer('ensemble', { default: 50, min: 1 });
   const trakK = flags.integer('trak-k', { default: 512, min: 1 });
   // At the optimum H = ∇²(mean cross-entropy) + λI exactly: exact inverts it at δ = λ, and λ joins the grid.
@@ -192,7 +197,7 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
   const out = flags.string('out');
   if (out !== undefined) outputs.add('out', out);
 
-  const setup = defaultSetup(model, { nTrain, nTest, tests, seed, training: fit === 'optimum' ? DATTRI_TRAINING[model] : (training as JobSetup['training']), gemmThreads: 1, ...(fit === 'optimum' ? { checkpointEpochs: [] } : {}) });
+  const setup = defaultSetup(model, { nTrain, nTest, tests, seed, training: fit === 'optimum' ? DATTRI_TRAINING[model] : (training as JobSetup['training']), gemmThreads: 1, looOrder, ...(fit === 'optimum' ? { checkpointEpochs: [] } : {}) });
   const data = dattriMnist10({ nTrain, nTest });
   const config: LdsConfig = {
     model,
@@ -207,6 +212,7 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     methods,
     ...(dropped.length ? { dropped } : {}),
     looRows: looCount,
+    ...(looOrder === 'file' ? { looOrder } : {}),
     ensemble: Math.min(ensemble, Math.max(trakNeeds, 0)) || 0,
     trakK,
     dampings,
@@ -228,7 +234,10 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
         : {
             subsets: `subset j: the first ⌊${setup.fraction}·n⌋ rows of new Rng(seed + j).permutation(n); trained with seed + j; one training run per subset (dattri's num_runs_per_subset = 1), so no averaging over seeds`,
             fullModel: `trained on all rows with seed + 1000000`,
-            loo: `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each retrained without the row with the full model's seed; Pearson per test point, averaged`,
+            loo:
+              looOrder === 'file'
+                ? `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each retrained without the row with the full model's seed, visiting the remaining rows in file order every epoch (no shuffling: dattri's retrain_loo), against the same training on all rows; Pearson per test point, averaged`
+                : `${looCount} rows: the first of new Rng(seed + 3000000).permutation(n), sorted; each retrained without the row with the full model's seed; Pearson per test point, averaged`,
             ensemble: 'TRAK member m: its own random half (new Rng(seed + 2000000 + m)), trained with seed + 2000000 + m',
           }),
       search: 'methods with a configuration grid (cg, arnoldi: damping; lissa: batch size) report the configuration with the best LDS, as dattri reports its best',
@@ -271,13 +280,18 @@ export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: C
     const jobs: Job[] = [];
     for (let m = 0; m < config.ensemble; m++) jobs.push({ type: 'ensemble', m });
     for (let j = range.subsets[0]; j < range.subsets[1]; j++) jobs.push({ type: 'subset', j });
-      for (let r = range.looRows[0]; r < range.looRows[1]; r++) jobs.push({ type: 'loo', row: rowsLoo[r]! });
+    for (let r = range.looRows[0]; r < range.looRows[1]; r++) jobs.push({ type: 'loo', row: rowsLoo[r]! });
+    // File-order removals are compared with the file-order model on all rows (the same path but one row).
+    const fileBase = looOrder === 'file' && range.looRows[1] > range.looRows[0];
+    if (fileBase) jobs.push({ type: 'looBase' });
     log(`retraining: ${config.ensemble} TRAK models, ${range.subsets[1] - range.subsets[0]} subsets, ${range.looRows[1] - range.looRows[0]} LOO rows on ${threads} thread(s)`);
     const results = (await runPool<JobSetup, Job, JobResult>(jobs, { ...poolOpts, onProgress: progressLine('  retrained', log, Math.max(1, Math.floor(jobs.length / 50))) })) as JobResult[];
     ensembleThetas = results.slice(0, config.ensemble).map((r) => (r as { theta: Float64Array }).theta);
     subsetOutputs = results.slice(config.ensemble, config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses));
     baseLosses = Array.from(testLosses(model, full.theta, data.test, tests));
-    looChanges = results.slice(config.ensemble + range.subsets[1] - range.subsets[0]).map((r) => Array.from((r as { losses: Float64Array }).losses, (l, t) => l - baseLosses[t]!));
+    const looResults = results.slice(config.ensemble + range.subsets[1] - range.subsets[0]) as { losses: Float64Array }[];
+    const looBase = fileBase ? Array.from(looResults.pop()!.losses) : baseLosses;
+    looChanges = looResults.map((r) => Array.from(r.losses, (l, t) => l - looBase[t]!));
   }
 
   const ctx: ScoringContext = {

@@ -51,7 +51,7 @@ of full MNIST (the first ones of each file, normalised as dattri does)
   unequal lds --model logreg|mlp [--subsets m] [--test k] [--methods a,b,…] [--loo L] [--seed s]
               [--threads n] [--shard i/k] [--ensemble M] [--trak-k k] [--dampings a,b,…]
               [--exact-dampings a,b,…] [--epochs E] [--train-size n] [--out f.json]
-              [--fit sgd|optimum] [--l2 λ] [--grad-tol t] [--fit-batch B]
+              [--fit sgd|optimum] [--l2 λ] [--grad-tol t] [--fit-batch B] [--loo-order shuffled|file]
 Models and training as dattri's benchmark: logreg = multinomial logistic regression (7,850
 parameters), SGD lr 0.01, batch 32, 20 epochs; mlp = 784→128→10 ReLU (101,770 parameters), SGD
 momentum 0.9, lr 0.01, batch 64, 50 epochs; no weight decay. Subset j (50% of the rows) is drawn by
@@ -65,6 +65,9 @@ Writes { "command", "commit", "wallSeconds", "config",
   --methods <list>        exact (logreg only), cg, lissa, arnoldi, grad-dot, grad-cos, tracin, kfac,
                           ekfac, trak-1, trak-10, trak-50, rps (default all that apply)
   --loo <L>               also the LOO correlation over L random training rows (default 0)
+  --loo-order <o>         shuffled (default: each removal reshuffles every epoch, as a fresh run would)
+                          or file (dattri's retrain_loo: the remaining rows in file order every epoch,
+                          the same seed, so removals differ only by the row; SGD protocol only)
   --threads <n>           retraining threads (default one per core); results are bit-identical for any n
   --shard <i/k>           run only share i of k of the subsets and LOO rows and write a partial result
                           for \`unequal merge\` (every shard scores every method: scoring is repeated)

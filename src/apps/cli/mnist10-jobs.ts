@@ -9,7 +9,10 @@
  *   (dattri: `np.random.default_rng(seed + i).choice(n, ⌊n/2⌋, replace=False)`), training seed
  *   `seed + j` (dattri: `seed + i · runs + r` with one run per subset); returns the test losses;
  * - `loo` row r: all rows but r, the full model's training seed (dattri's `retrain_loo` keeps the
- *   seed); returns the test losses;
+ *   seed); with `looOrder: 'file'` in file order every epoch, no shuffling (what `retrain_loo`
+ *   does); returns the test losses;
+ * - `looBase` (only with `looOrder: 'file'`): all rows in file order with that seed, the model the
+ *   file-order removals are compared with; returns the test losses;
  * - `ensemble` m: a TRAK ensemble member on its own random half (`new Rng(seed + 2_000_000 + m)`),
  *   training seed `seed + 2_000_000 + m`; returns θ.
  *
@@ -35,10 +38,12 @@ export interface JobSetup {
   checkpointEpochs: number[];
   /** Matrix-product threads inside each worker (1: the pool already uses every core). */
   gemmThreads?: number;
+  /** How LOO retrainings visit the rows: reshuffled each epoch (default) or in file order (dattri's `retrain_loo`). */
+  looOrder?: 'shuffled' | 'file';
 }
 
 /** One job. */
-export type Job = { type: 'full' } | { type: 'subset'; j: number } | { type: 'loo'; row: number } | { type: 'ensemble'; m: number };
+export type Job = { type: 'full' } | { type: 'subset'; j: number } | { type: 'loo'; row: number } | { type: 'looBase' } | { type: 'ensemble'; m: number };
 
 /** The seed offsets of the module notes. */
 export const FULL_SEED = 1_000_000;
@@ -94,7 +99,11 @@ export function runJob(setup: JobSetup, data: DattriMnist10, job: Job): JobResul
     }
     case 'loo': {
       const rows = all().filter((i) => i !== job.row);
-      const r = trainModel(model, data.train, rows, seed + FULL_SEED, [], training);
+      const r = trainModel(model, data.train, rows, seed + FULL_SEED, [], training, setup.looOrder);
+      return { losses: testLosses(model, r.theta, data.test, setup.tests) };
+    }
+    case 'looBase': {
+      const r = trainModel(model, data.train, all(), seed + FULL_SEED, [], training, 'file');
       return { losses: testLosses(model, r.theta, data.test, setup.tests) };
     }
     case 'ensemble': {

@@ -254,10 +254,19 @@ export interface Trained {
 
 /**
  * Trains `model` on the training rows `rows` of `train` as dattri does (module notes), from
- * `initTheta(model, seed)`, shuffling with `new Rng(seed)`; keeps θ after each epoch listed in
- * `checkpointEpochs` (1-based).
+ * `initTheta(model, seed)`, shuffling with `new Rng(seed)` each epoch, or, with `order: 'file'`,
+ * visiting `rows` in the given order every epoch (dattri's `retrain_loo`: a `DataLoader` without
+ * shuffle); keeps θ after each epoch listed in `checkpointEpochs` (1-based).
  */
-export function trainModel(model: Mnist10Model, train: DattriSplit, rows: readonly number[], seed: number, checkpointEpochs: readonly number[] = [], config: TrainingConfig = DATTRI_TRAINING[model]): Trained {
+export function trainModel(
+  model: Mnist10Model,
+  train: DattriSplit,
+  rows: readonly number[],
+  seed: number,
+  checkpointEpochs: readonly number[] = [],
+  config: TrainingConfig = DATTRI_TRAINING[model],
+  order: 'shuffled' | 'file' = 'shuffled',
+): Trained {
   const theta = initTheta(model, seed);
   const p = theta.length;
   const rng = new Rng(seed ^ 0x5eed);
@@ -266,9 +275,9 @@ export function trainModel(model: Mnist10Model, train: DattriSplit, rows: readon
   const checkpoints: Trained['checkpoints'] = [];
   const n = rows.length;
   for (let epoch = 1; epoch <= epochs; epoch++) {
-    const order = rng.permutation(n);
+    const visit = order === 'file' ? null : rng.permutation(n);
     for (let start = 0; start < n; start += batchSize) {
-      const idx = order.slice(start, start + batchSize).map((k) => rows[k]!);
+      const idx = visit ? visit.slice(start, start + batchSize).map((k) => rows[k]!) : rows.slice(start, start + batchSize);
       const g = batchGradient(model, theta, train, idx);
       if (velocity) {
         for (let j = 0; j < p; j++) {
