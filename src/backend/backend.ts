@@ -133,7 +133,7 @@ export type ConvOp = 'forward' | 'inputGrad' | 'kernelGrad';
  * padding after is implied by the output size `ho × wo`). Output (i, j) reads rows
  * `i·sh − top + a` and columns `j·sw − left + b` of the input, a < kh, b < kw.
  */
-export interface ConvPlan {
+export interface ConvPlan extends WindowPlan {
   /** Input channels. */
   c: number;
   /** Output channels (kernels). */
@@ -142,22 +142,6 @@ export interface ConvPlan {
   h: number;
   /** Input width. */
   w: number;
-  /** Kernel height. */
-  kh: number;
-  /** Kernel width. */
-  kw: number;
-  /** Vertical stride. */
-  sh: number;
-  /** Horizontal stride. */
-  sw: number;
-  /** Zero rows before the first input row. */
-  top: number;
-  /** Zero columns before the first input column. */
-  left: number;
-  /** Output height. */
-  ho: number;
-  /** Output width. */
-  wo: number;
 }
 
 /**

@@ -241,21 +241,7 @@ class GemmEngine {
       packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice);
       packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice);
     }
-    const job = this.ctl, j = JOB_ADDR / 4;
-    job[j + JOB.aPack / 4] = aBase * 8;
-    job[j + JOB.aStride / 4] = aSlice * 8;
-    job[j + JOB.bPack / 4] = bBase * 8;
-    job[j + JOB.bStride / 4] = bSlice * 8;
-    job[j + JOB.c / 4] = cBase * 8;
-    job[j + JOB.cStride / 4] = cSlice * 8;
-    job[j + JOB.ldc / 4] = ldc;
-    job[j + JOB.k / 4] = k;
-    job[j + JOB.kc / 4] = KC;
-    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
-    job[j + JOB.mPanels / 4] = mp;
-    job[j + JOB.nPanels / 4] = np;
-    this.run(batch * mp, threads, m * n * k * batch, minMacsPerThread);
-    this.calls++;
+    this.launch({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread);
     // Copy the valid m × n part of each padded C slice out.
     for (let q = 0; q < batch; q++) {
       const src = cBase + q * cSlice, dst = q * m * n;
@@ -287,22 +273,33 @@ class GemmEngine {
       layout.H.fill(0, cBase, end);
       return layout;
     }
-    const job = this.ctl, j = JOB_ADDR / 4;
-    job[j + JOB.aPack / 4] = aBase * 8;
-    job[j + JOB.aStride / 4] = layout.aSlice * 8;
-    job[j + JOB.bPack / 4] = bBase * 8;
-    job[j + JOB.bStride / 4] = bSlice * 8;
-    job[j + JOB.c / 4] = cBase * 8;
-    job[j + JOB.cStride / 4] = cSlice * 8;
-    job[j + JOB.ldc / 4] = ldc;
-    job[j + JOB.k / 4] = k;
-    job[j + JOB.kc / 4] = KC;
-    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
-    job[j + JOB.mPanels / 4] = mp;
-    job[j + JOB.nPanels / 4] = np;
-    this.run(batch * mp, threads, m * n * k * batch, minMacsPerThread);
-    this.calls++;
+    this.launch({ aBase, aStride: layout.aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread);
     return layout;
+  }
+
+  /**
+   * Writes one product's job (packed A and B slices at `aBase`/`bBase` with strides, C slices at
+   * `cBase`, all in float64 words) to the control block and runs it over `batch` slices.
+   */
+  private launch(
+    p: { aBase: number; aStride: number; bBase: number; bStride: number; cBase: number; cSlice: number; ldc: number; k: number; mp: number; np: number },
+    batch: number, threads: number, macs: number, minMacsPerThread: number,
+  ): void {
+    const job = this.ctl, j = JOB_ADDR / 4;
+    job[j + JOB.aPack / 4] = p.aBase * 8;
+    job[j + JOB.aStride / 4] = p.aStride * 8;
+    job[j + JOB.bPack / 4] = p.bBase * 8;
+    job[j + JOB.bStride / 4] = p.bStride * 8;
+    job[j + JOB.c / 4] = p.cBase * 8;
+    job[j + JOB.cStride / 4] = p.cSlice * 8;
+    job[j + JOB.ldc / 4] = p.ldc;
+    job[j + JOB.k / 4] = p.k;
+    job[j + JOB.kc / 4] = KC;
+    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / this.kernel.mr);
+    job[j + JOB.mPanels / 4] = p.mp;
+    job[j + JOB.nPanels / 4] = p.np;
+    this.run(batch * p.mp, threads, macs, minMacsPerThread);
+    this.calls++;
   }
 
   /** Runs units [0, units) of the job, split across up to `threads` threads. */
