@@ -66,7 +66,7 @@ import type { ConvLayer, ConvParams, DenseLayer, DenseParams, Sequential, Sequen
 import { add, tanh } from '../ops/arith.ts';
 import { relu } from '../ops/nn.ts';
 import { reshape, take } from '../ops/shape-ops.ts';
-import { type Padding2d, type Size2d, addChannelBias, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
+import { type Padding2d, type Size2d, avgPool2d, conv2d, maxPool2d, samePadding } from '../ops/conv.ts';
 import { vjp } from '../transforms/reverse.ts';
 import type { ScoreMatrix, TestSet } from './scores.ts';
 
@@ -393,8 +393,7 @@ export function sequentialKfacNetwork(obj: Objective<SequentialParams>, model: S
         const p = params[k] as ConvParams & DenseParams;
         inputs?.push(h);
         if (spec.kind === 'conv') {
-          h = conv2d(h, p.w, { stride: spec.stride ?? 1, padding: spec.padding ?? 'valid' });
-          if (p.b) h = addChannelBias(h, p.b);
+          h = conv2d(h, p.w, { stride: spec.stride ?? 1, padding: spec.padding ?? 'valid', bias: p.b });
         } else {
           h = gemm(h, p.W, false, true);
           if (p.b) h = add(h, p.b);

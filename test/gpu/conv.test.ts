@@ -1,8 +1,10 @@
 /**
- * Convolutions and pooling on the gpu backend. They are composites (src/ops/conv.ts: pad,
- * transpose, take, gemm, reduceMax, …), so the gpu.js backend runs them through its existing
- * kernels with no kernel of their own; these checks show the results, their gradients, an HVP and
- * per-example gradients agree with the float64 CPU oracle to float32 accuracy.
+ * Convolutions and pooling on the gpu backend. Convolution is a family of primitives
+ * (src/prims/conv.ts) whose fast CPU kernel packs windows straight into the GEMM; a backend
+ * without that kernel, like gpu.js, runs the composite of src/backend/conv-composed.ts (pad, take,
+ * transpose, matmul, scatterAdd, slice) on its existing kernels, and pooling is a composite of
+ * src/ops/conv.ts. These checks show the results, their gradients, an HVP and per-example
+ * gradients agree with the float64 CPU oracle to float32 accuracy.
  *
  * Tolerance (as test/gpu/engine.test.ts): float32 ε ≈ 6e-8; the longest dot product here has
  * 5·5·4 = 100 terms inside a chain of a few dozen primitives, so errors stay near 1e-5 relative;
