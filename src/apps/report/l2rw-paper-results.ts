@@ -123,11 +123,14 @@ export function l2rwPaperResultsPanel(root: string): { body: string; result: str
   rows.push(['L2RW, PyTorch rerun (reference)', ...keys.map((k) => (L2RW_RERUN_PERCENT[k] === undefined ? '–' : `${L2RW_RERUN_PERCENT[k]!.toFixed(1)}%`))]);
   const body = [
     p(
-      `The L2RW paper's Figure 3 protocol: ${c.ntrain} training images of 4s and 9s from full MNIST at each pos_ratio, ` +
+      `The L2RW paper's Figure 3 protocol: ${c.ntrain.toLocaleString('en-US')} training images of 4s and 9s from full MNIST at each pos_ratio, ` +
         `${c.nval} clean balanced validation images, ${c.ntest} balanced test images; the paper's LeNet, sigmoid cross-entropy, ` +
         `SGD with momentum ${c.momentum}, learning rate ${c.lr} halved after half the steps, batch ${c.batchSize}; seeds ${c.seeds.join(', ')}. ` +
         `Steps per method: ${schedule}` +
-        (c.stepsOverridden ? ' — shortened with --steps from the paper\'s 8,000 (baselines) / 4,000 (L2RW), so these errors are not yet the paper\'s.' : ' (the paper\'s schedule).'),
+        (c.stepsOverridden
+          ? ' — shortened with --steps from the paper\'s 8,000 (baselines) / 4,000 (L2RW), so these errors are not yet the paper\'s; ' +
+            'the baselines lose most by it (the paper trains them twice as long as L2RW), and a baseline at 50% is one that has not yet left the answer "always 9".'
+          : ' (the paper\'s schedule).'),
     ),
     `<div class="figs">${chart}</div>`,
     table(['method', ...keys.map((k) => `pos_ratio ${k}`)], rows, 'Test error, mean ± std (runs)'),
