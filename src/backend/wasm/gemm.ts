@@ -11,12 +11,13 @@
  * workers. Workers wait in `Atomics.wait` on their slot of a control block at the bottom of the
  * shared memory; the caller writes the job, bumps each slot, and every thread then claims chunks
  * of row panels from a shared counter until none are left; the caller waits for the done
- * counter. The call stays synchronous. Workers start lazily at the first product
+ * counter (in `Atomics.wait`, or spinning on `Atomics.load` where it may not block: a page's main
+ * thread). The call stays synchronous. Workers start lazily at the first product
  * large enough to split and do not keep the process alive; until they report ready the caller
  * computes alone.
  *
  * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag, next
- * unit, unit count, chunk size; from i32 16, four per worker: sequence number, ready flag), `[1024, 1072)` the job
+ * unit, unit count, chunk size; from i32 16, four per worker: sequence number, ready flag, units computed), `[1024, 1072)` the job
  * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call.
  *
  * @module
@@ -49,32 +50,38 @@ const MC_ROWS = 256;
  */
 export const THREAD_MIN_MACS = 64 * 64 * 64;
 
-/** The worker's whole program: instantiate the shared kernel, then serve jobs until told to stop. */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, slot } = workerData;
-const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const ctl = new Int32Array(memory.buffer, 0, 256);
-let seen = Atomics.load(ctl, slot);
-Atomics.store(ctl, slot + 1, 1);
-Atomics.notify(ctl, slot + 1);
-for (;;) {
-  Atomics.wait(ctl, slot, seen);
-  const s = Atomics.load(ctl, slot);
-  if (s === seen) continue;
-  seen = s;
-  if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
-  try {
-    const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK});
-    for (let u = Atomics.add(ctl, ${NEXT}, chunk); u < units; u = Atomics.add(ctl, ${NEXT}, chunk)) {
-      gemm(${JOB_ADDR}, u, Math.min(units, u + chunk));
+/**
+ * The worker's whole program, a function of `{ module, memory, slot }` that every host runs
+ * unchanged (each adds only how the data arrives, see `Host.spawn`): instantiate the shared
+ * kernel, then serve jobs until told to stop. A worker always blocks in `Atomics.wait`, which
+ * every host's workers may. Slot word 2 counts the units this worker computed, so a test can see
+ * that a product really was shared.
+ */
+const WORKER_MAIN = `function ({ module, memory, slot }) {
+  const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctl = new Int32Array(memory.buffer, 0, 256);
+  let seen = Atomics.load(ctl, slot);
+  Atomics.store(ctl, slot + 1, 1);
+  Atomics.notify(ctl, slot + 1);
+  for (;;) {
+    Atomics.wait(ctl, slot, seen);
+    const s = Atomics.load(ctl, slot);
+    if (s === seen) continue;
+    seen = s;
+    if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
+    try {
+      const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK});
+      for (let u = Atomics.add(ctl, ${NEXT}, chunk); u < units; u = Atomics.add(ctl, ${NEXT}, chunk)) {
+        const end = Math.min(units, u + chunk);
+        gemm(${JOB_ADDR}, u, end);
+        Atomics.add(ctl, slot + 2, end - u);
+      }
     }
+    catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
+    Atomics.add(ctl, ${DONE}, 1);
+    Atomics.notify(ctl, ${DONE});
   }
-  catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
-  Atomics.add(ctl, ${DONE}, 1);
-  Atomics.notify(ctl, ${DONE});
-}
-`;
+}`;
 
 /** What the engine runs with, for tests and benchmarks. */
 export interface GemmInfo {
@@ -86,6 +93,11 @@ export interface GemmInfo {
   threads: number;
   /** Workers started and ready. */
   workersReady: number;
+  /**
+   * Row-panel units computed by worker threads (not the calling thread) since the engine was
+   * made: it grows only when a product really was shared.
+   */
+  workerUnits: number;
   /** The WebAssembly memory's size in bytes. */
   memoryBytes: number;
   /** How many times the memory has grown. */
@@ -174,7 +186,7 @@ class GemmEngine {
       Atomics.store(this.ctl, slot, 0);
       Atomics.store(this.ctl, slot + 1, 0);
       const w: Worker = { slot, alive: true, handle: undefined as unknown as ThreadHandle };
-      w.handle = this.host.spawn(WORKER_SOURCE, { module: this.module, memory: this.memory, slot }, () => {
+      w.handle = this.host.spawn(WORKER_MAIN, { module: this.module, memory: this.memory, slot }, () => {
         w.alive = false;
       });
       this.workers.push(w);
@@ -194,6 +206,13 @@ class GemmEngine {
     return this.readyWorkers().length;
   }
 
+  /** Units computed by worker threads, summed over every slot ever used. */
+  workerUnits(): number {
+    let total = 0;
+    for (let slot = SLOT0; slot < SLOT0 + MAX_WORKERS * SLOT_INTS; slot += SLOT_INTS) total += Atomics.load(this.ctl, slot + 2);
+    return total;
+  }
+
   readyWorkers(): Worker[] {
     return this.workers.filter((w) => w.alive && Atomics.load(this.ctl, w.slot + 1) === 1);
   }
@@ -201,20 +220,28 @@ class GemmEngine {
   /**
    * Stops every worker. Each acknowledges by setting its ready flag to 2 before it exits; a slot
    * whose worker does not acknowledge within a second is never reused, so a late worker cannot
-   * serve a newer worker's jobs.
+   * serve a newer worker's jobs, and the worker is terminated. A thread that may not block waits
+   * (spinning) only for workers that are running: one that has not started yet may need this
+   * thread's event loop to start at all, so it is terminated at once.
    */
   stopWorkers(): void {
     for (const w of this.workers) {
       Atomics.store(this.ctl, w.slot, -1);
       Atomics.notify(this.ctl, w.slot);
     }
+    const block = this.host?.canBlock ?? false;
     for (const w of this.workers) {
       const end = Date.now() + 1000;
       let flag: number;
-      while (w.alive && (flag = Atomics.load(this.ctl, w.slot + 1)) !== 2 && Date.now() < end && this.host?.canBlock) {
-        Atomics.wait(this.ctl, w.slot + 1, flag, 50);
+      if (block || Atomics.load(this.ctl, w.slot + 1) === 1) {
+        while (w.alive && (flag = Atomics.load(this.ctl, w.slot + 1)) !== 2 && Date.now() < end) {
+          if (block) Atomics.wait(this.ctl, w.slot + 1, flag, 50);
+        }
       }
-      if (Atomics.load(this.ctl, w.slot + 1) !== 2) this.burned.add(w.slot);
+      if (Atomics.load(this.ctl, w.slot + 1) !== 2) {
+        this.burned.add(w.slot);
+        w.handle.terminate();
+      }
       w.alive = false;
     }
     this.workers = [];
@@ -327,8 +354,14 @@ class GemmEngine {
         for (let u = Atomics.add(ctl, NEXT, chunk); u < units; u = Atomics.add(ctl, NEXT, chunk)) {
           this.gemm(JOB_ADDR, u, Math.min(units, u + chunk));
         }
-        // Every woken worker acknowledges before the next job may reuse the control block.
-        for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+        // Every woken worker acknowledges before the next job may reuse the control block. A
+        // thread that may not block (a page's main thread) spins: the wait is only for the
+        // chunks the workers are still finishing, since this thread claimed until none were left.
+        if (this.host!.canBlock) {
+          for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+        } else {
+          while (Atomics.load(ctl, DONE) < use - 1);
+        }
         if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
         return;
       }
@@ -567,6 +600,7 @@ export function wasmGemmInfo(): GemmInfo | undefined {
     shared: e.shared,
     threads: 1 + e.readyWorkers().length,
     workersReady: e.readyWorkers().length,
+    workerUnits: e.workerUnits(),
     memoryBytes: e.memoryBytes,
     grows: e.grows,
     calls: e.calls,
