@@ -21,7 +21,7 @@ export interface ThreadsReport {
   workersReady: number;
   /** Row-panel units the worker threads computed during the two-thread product. */
   workerUnits: number;
-  /** Kernel calls during the two products (2 when both ran on the WebAssembly kernel). */
+  /** Kernel calls during the products (3 when all ran on the WebAssembly kernel). */
   kernelCalls: number;
   /** Entries of the two-thread product whose bits differ from the one-thread product's. */
   bitDifferences: number;
@@ -64,6 +64,9 @@ export async function check(n: number, where: 'page' | 'worker'): Promise<Thread
   setBackend('cpu', { threads: 1 });
   const calls0 = wasmGemmInfo()?.calls ?? 0;
   const one = matmul(A, B).toFloat64Array();
+  // Another product of the same shape overwrites the kernel's C region, so a panel the threaded
+  // product failed to compute cannot pass by holding the one-thread product's values.
+  matmul(B, A);
   setBackend('cpu', { threads: 2 });
   if (host) await workersUp(2, 20_000);
   const units0 = wasmGemmInfo()?.workerUnits ?? 0;
