@@ -5,7 +5,7 @@
  * the `reference` backend, and reports summaries (not the 2 MB products) to the test in Node.
  */
 import { currentHost } from '../../src/backend/wasm/host.ts';
-import { warmGemmThreads, wasmGemmInfo } from '../../src/backend/wasm/gemm.ts';
+import { stopGemmThreads, warmGemmThreads, wasmGemmInfo } from '../../src/backend/wasm/gemm.ts';
 import { abs, matmul, randomNormal, setBackend } from '../../src/index.ts';
 
 /** What one check found, in the page or in a worker. */
@@ -21,12 +21,18 @@ export interface ThreadsReport {
   workersReady: number;
   /** Row-panel units the worker threads computed during the two-thread product. */
   workerUnits: number;
-  /** Kernel calls during the products (3 when all ran on the WebAssembly kernel). */
+  /** Kernel calls during the first three products (3 when all ran on the WebAssembly kernel). */
   kernelCalls: number;
   /** Entries of the two-thread product whose bits differ from the one-thread product's. */
   bitDifferences: number;
   /** max over entries of |C_cpu − C_ref| / bound (≤ 1 passes; see the test for the bound). */
   worstBoundRatio: number;
+  /**
+   * After `stopGemmThreads()` (which on a page's main thread spins for the workers' goodbye):
+   * workers ready right after it, then ready again once restarted, the units they computed in
+   * another two-thread product, and that product's entries differing from the one-thread one.
+   */
+  restart: { readyAfterStop: number; ready: number; workerUnits: number; bitDifferences: number };
   /** A hash of the one-thread product's bits, to compare across pages. */
   hash: string;
   errors: string[];
@@ -72,6 +78,18 @@ export async function check(n: number, where: 'page' | 'worker'): Promise<Thread
   const units0 = wasmGemmInfo()?.workerUnits ?? 0;
   const two = matmul(A, B).toFloat64Array();
   const info = wasmGemmInfo();
+  stopGemmThreads();
+  const readyAfterStop = wasmGemmInfo()?.workersReady ?? 0;
+  matmul(B, A);
+  if (host) await workersUp(2, 20_000);
+  const units1 = wasmGemmInfo()?.workerUnits ?? 0;
+  const again = matmul(A, B).toFloat64Array();
+  const restart = {
+    readyAfterStop,
+    ready: wasmGemmInfo()?.workersReady ?? 0,
+    workerUnits: (wasmGemmInfo()?.workerUnits ?? 0) - units1,
+    bitDifferences: again.reduce((d, x, i) => d + (Object.is(x, one[i]) ? 0 : 1), 0),
+  };
   setBackend('reference');
   const ref = matmul(A, B).toFloat64Array();
   const absProd = matmul(abs(A), abs(B)).toFloat64Array();
@@ -98,6 +116,7 @@ export async function check(n: number, where: 'page' | 'worker'): Promise<Thread
     kernelCalls: (info?.calls ?? 0) - calls0,
     bitDifferences,
     worstBoundRatio: worst,
+    restart,
     hash: hashBits(one),
     errors,
   };

@@ -4,7 +4,8 @@
  * split by row panels, runs with 1 and 2 threads in a cross-origin-isolated page (the calling
  * thread spins, as a window's main thread may not block), in a dedicated worker of that page (the
  * calling thread blocks in `Atomics.wait`), and in a page without isolation (no shared memory:
- * one thread).
+ * one thread); then the workers are stopped (the page's main thread spins for their goodbye) and
+ * started again, and the product is computed once more.
  *
  * Bit for bit: the threads split C by row panels, and each entry of C is computed by one thread
  * running the one compiled module over the same packed panels in the same order, so the
@@ -53,6 +54,14 @@ function expectSound(r: ThreadsReport): void {
   expect(r.kernelCalls, `${r.where}: the three cpu products ran on the WebAssembly kernel`).toBe(3);
   expect(r.bitDifferences, `${r.where}: entries where 2 threads differ from 1`).toBe(0);
   expect(r.worstBoundRatio, `${r.where}: worst |C_cpu − C_ref| / bound`).toBeLessThanOrEqual(1);
+  expect(r.restart.readyAfterStop, `${r.where}: workers left after stopGemmThreads`).toBe(0);
+  expect(r.restart.bitDifferences, `${r.where}: entries where the restarted threads differ`).toBe(0);
+}
+
+/** A stopped pool starts again (a fresh Worker from the same Blob URL) and shares the work. */
+function expectRestarted(r: ThreadsReport): void {
+  expect(r.restart.ready, `${r.where}: workers ready after the restart`).toBe(1);
+  expect(r.restart.workerUnits, `${r.where}: units the restarted worker computed`).toBeGreaterThan(0);
 }
 
 describe('the threaded WebAssembly GEMM in Chromium', () => {
@@ -74,6 +83,7 @@ describe('the threaded WebAssembly GEMM in Chromium', () => {
     // 512 rows are 171 (mr = 3) or 256 (mr = 2) row panels; the worker computed some of them.
     expect(page!.workerUnits).toBeGreaterThan(0);
     expectSound(page!);
+    expectRestarted(page!);
   });
 
   it('a dedicated worker of that page splits it too, blocking in Atomics.wait', () => {
@@ -85,6 +95,7 @@ describe('the threaded WebAssembly GEMM in Chromium', () => {
     expect(worker!.workersReady).toBe(1);
     expect(worker!.workerUnits).toBeGreaterThan(0);
     expectSound(worker!);
+    expectRestarted(worker!);
     expect(worker!.hash).toBe(page!.hash);
   });
 
@@ -96,6 +107,7 @@ describe('the threaded WebAssembly GEMM in Chromium', () => {
     expect(page!.workersReady).toBe(0);
     expect(page!.workerUnits).toBe(0);
     expectSound(page!);
+    expect(page!.restart.workerUnits).toBe(0);
     // The same kernel on unshared memory: the very bits of the isolated page's product.
     expect(page!.hash).toBe(isolated.reports[0]!.hash);
   });

@@ -139,7 +139,14 @@ function browserHost(): Host | null {
         url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
         urls.set(main, url);
       }
-      const w = new Worker(url, { name: 'unequal-gemm' });
+      let w: BrowserWorker;
+      try {
+        w = new Worker(url, { name: 'unequal-gemm' });
+      } catch {
+        // A page whose policy forbids workers: the caller computes alone, as without a host.
+        onExit();
+        return { terminate: () => {} };
+      }
       w.addEventListener('error', onExit);
       w.addEventListener('messageerror', onExit);
       w.postMessage(data);
