@@ -51,7 +51,8 @@ async function run(isolated: boolean, worker: boolean): Promise<{ reports: Threa
 /** What every report must show: bit-identical thread counts, within the bound, no errors. */
 function expectSound(r: ThreadsReport): void {
   expect(r.errors, `${r.where}: errors`).toEqual([]);
-  expect(r.kernelCalls, `${r.where}: the three cpu products ran on the WebAssembly kernel`).toBe(3);
+  // At least the one-thread, threaded and restarted products (retries add more: see entry.ts).
+  expect(r.kernelCalls, `${r.where}: the cpu products ran on the WebAssembly kernel`).toBeGreaterThanOrEqual(3);
   expect(r.bitDifferences, `${r.where}: entries where 2 threads differ from 1`).toBe(0);
   expect(r.worstBoundRatio, `${r.where}: worst |C_cpu − C_ref| / bound`).toBeLessThanOrEqual(1);
   expect(r.restart.readyAfterStop, `${r.where}: workers left after stopGemmThreads`).toBe(0);
