@@ -10,9 +10,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_FLAGS } from '../chromium.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, bundleForBrowser } from '../chromium.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -24,19 +23,7 @@ export interface ThreadsPages {
   close(): Promise<void>;
 }
 
-async function bundle(): Promise<string> {
-  const out = await build({
-    entryPoints: [path.join(here, 'entry.ts')],
-    bundle: true,
-    write: false,
-    // A classic script: the same file is the page's script and a classic worker's.
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'warning',
-  });
-  return out.outputFiles[0]!.text;
-}
+const bundle = (): Promise<string> => bundleForBrowser(path.join(here, 'entry.ts'));
 
 function serve(js: string): Promise<{ url: string; close: () => Promise<void> }> {
   const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };

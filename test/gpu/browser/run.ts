@@ -12,9 +12,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_FLAGS as FLAGS } from '../../chromium.ts';
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, bundleForBrowser } from '../../chromium.ts';
 import type { CheckOutcome } from './entry.ts';
 
 const MODES = ['webgl2', 'webgpu'] as const;
@@ -23,20 +22,7 @@ const DEADLINE_MS = 170_000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function bundle(): Promise<string> {
-  const out = await build({
-    entryPoints: [path.join(here, 'entry.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    // gpu.js' package.json maps its browser build in through the "browser" field. No minifying:
-    // gpu.js translates kernel bodies from their source text.
-    logLevel: 'warning',
-  });
-  return out.outputFiles[0]!.text;
-}
+const bundle = (): Promise<string> => bundleForBrowser(path.join(here, 'entry.ts'));
 
 function serve(js: string): Promise<{ url: string; close: () => void }> {
   const server = http.createServer((req, res) => {
