@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { L2RW_PAPER_RESULT, L2RW_PAPER_SHARDS, l2rwPaperResultsPanel } from '../../src/apps/report/l2rw-paper-results.ts';
 
@@ -74,5 +75,15 @@ describe('report: L2RW at the paper protocol', () => {
     expect(r.body).toContain('Partial: 2 of the run');
     expect(r.body).toContain('2 of its 4 shards');
     expect(r.result).toBe('L2RW 3.0%–4.6% over pos_ratio 0.9–0.995; uniform 50.0% at 0.995 (shortened: uniform 300, l2rw 300 steps); partial: 2 of 4 jobs');
+  });
+
+  it('reads the committed run: every ratio and both methods, L2RW within the issue’s 5% at every ratio', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const r = l2rwPaperResultsPanel(root);
+    expect(r.body.match(/<svg /g)).toHaveLength(1);
+    for (const ratio of ['0.9', '0.95', '0.98', '0.99', '0.995']) expect(r.body).toContain(`pos_ratio ${ratio}`);
+    // The summary line gives L2RW's range over the ratios: its upper end is the worst ratio's mean.
+    const worst = Number(/^L2RW [\d.]+%–([\d.]+)%/.exec(r.result)?.[1]);
+    expect(worst).toBeLessThanOrEqual(5);
   });
 });
