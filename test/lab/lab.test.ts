@@ -78,8 +78,9 @@ describe('lab page 1: derivatives of your function', () => {
       expectRel(shown, closed[k - 1]!, 1e-12, `d${k} vs closed form`);
     }
     // The default CPU backend bundled for the browser: float64, the WebAssembly SIMD kernel, and
-    // (no worker_threads in a page) one thread on unshared memory.
-    expect(await page.getByTestId('backend').textContent()).toMatch(/^cpu \(float64; WebAssembly SIMD \d×\d matrix kernel.*, 1 thread, unshared memory\)$/);
+    // its threads: shared memory where the lab server makes the page cross-origin isolated (the
+    // browser host of src/backend/wasm/host.ts), unshared otherwise.
+    expect(await page.getByTestId('backend').textContent()).toMatch(/^cpu \(float64; WebAssembly SIMD \d×\d matrix kernel.*, \d+ threads?, (un)?shared memory\)$/);
     const program = await page.getByTestId('program').textContent();
     expect(program).toMatch(/^\{ lambda ; a:f64\[\]\. let/);
     expect(program).toContain('= sin a');
