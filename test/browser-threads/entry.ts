@@ -6,7 +6,7 @@
  */
 import { currentHost } from '../../src/backend/wasm/host.ts';
 import { stopGemmThreads, warmGemmThreads, wasmGemmInfo } from '../../src/backend/wasm/gemm.ts';
-import { abs, matmul, randomNormal, setBackend } from '../../src/index.ts';
+import { type Tensor, abs, matmul, randomNormal, setBackend } from '../../src/index.ts';
 
 /** What one check found, in the page or in a worker. */
 export interface ThreadsReport {
@@ -62,6 +62,22 @@ async function workersUp(threads: number, timeoutMs: number): Promise<number> {
   return got;
 }
 
+/**
+ * A·B on the threads set, retried until the workers took part (when `threaded`). Which thread
+ * claims which row panels is dynamic: on a loaded machine the caller can take them all before a
+ * worker is scheduled. Up to 5 tries, each after a product of another value (B·A) so that panels a
+ * worker skipped could never hold the right numbers.
+ */
+function sharedProduct(A: Tensor, B: Tensor, threaded: boolean): Float64Array {
+  const units = wasmGemmInfo()?.workerUnits ?? 0;
+  let c = matmul(A, B).toFloat64Array();
+  for (let tries = 1; threaded && (wasmGemmInfo()?.workerUnits ?? 0) === units && tries < 5; tries++) {
+    matmul(B, A);
+    c = matmul(A, B).toFloat64Array();
+  }
+  return c;
+}
+
 /** The check: C = A·B (n × n) with 1 and 2 threads against the reference backend. */
 export async function check(n: number, where: 'page' | 'worker'): Promise<ThreadsReport> {
   const errors: string[] = [];
@@ -76,25 +92,14 @@ export async function check(n: number, where: 'page' | 'worker'): Promise<Thread
   setBackend('cpu', { threads: 2 });
   if (host) await workersUp(2, 20_000);
   const units0 = wasmGemmInfo()?.workerUnits ?? 0;
-  // Which thread claims which row panels is dynamic: on a loaded machine the caller can take them
-  // all before a worker is scheduled. Up to 5 tries for a product the workers share in, each after
-  // a product of another value so that skipped panels could never hold the right numbers.
-  let two = matmul(A, B).toFloat64Array();
-  for (let tries = 1; host && (wasmGemmInfo()?.workerUnits ?? 0) === units0 && tries < 5; tries++) {
-    matmul(B, A);
-    two = matmul(A, B).toFloat64Array();
-  }
+  const two = sharedProduct(A, B, host !== null);
   const info = wasmGemmInfo();
   stopGemmThreads();
   const readyAfterStop = wasmGemmInfo()?.workersReady ?? 0;
   matmul(B, A);
   if (host) await workersUp(2, 20_000);
   const units1 = wasmGemmInfo()?.workerUnits ?? 0;
-  let again = matmul(A, B).toFloat64Array();
-  for (let tries = 1; host && (wasmGemmInfo()?.workerUnits ?? 0) === units1 && tries < 5; tries++) {
-    matmul(B, A);
-    again = matmul(A, B).toFloat64Array();
-  }
+  const again = sharedProduct(A, B, host !== null);
   const restart = {
     readyAfterStop,
     ready: wasmGemmInfo()?.workersReady ?? 0,

@@ -19,6 +19,7 @@ import { dattriMnist10 } from '../../data/dattri.ts';
 import { pearson } from '../../linalg/vector.ts';
 import { spearman } from '../../influence/metrics.ts';
 import { defaultThreads, progressLine, runPool } from '../parallel/pool.ts';
+import { shareOf } from '../parallel/shard.ts';
 import { DATTRI_TRAINING, type Mnist10Model, objectiveOf, parameterCount, testLosses } from './mnist10.ts';
 import { defaultSetup, type Job, type JobResult, type JobSetup, looRows, runJob, subsetRows } from './mnist10-jobs.ts';
 import { DAMPING_GRID, MNIST10_METHODS, type Mnist10Method, NotAvailableError, scoreMethod, type ScoringContext } from './mnist10-methods.ts';
@@ -138,10 +139,6 @@ export function parseShard(raw: string | undefined): { index: number; count: num
   return { index, count };
 }
 
-/** The share `[start, end)` of `total` items of shard i of k: contiguous, sizes differing by at most 1. */
-export function shareOf(total: number, index: number, count: number): [number, number] {
-  return [Math.floor((total * index) / count), Math.floor((total * (index + 1)) / count)];
-}
 
 /** Runs MNIST-10 mode; writes the result (or the shard's partial) to --out or stdout. */
 export async function runMnist10Lds(flags: Flags, argv: readonly string[], io: CliIo): Promise<number> {

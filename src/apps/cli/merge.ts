@@ -61,30 +61,33 @@ function combineResults(parts: FinishedResult[], files: readonly string[], argv:
   };
 }
 
-/** Joins the shards of a paper-protocol reweight run (checks in `mergePaperShards`), as the CLI writes a whole run. */
-function mergeReweightShards(parts: PaperShard[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
-  let merged;
+/**
+ * The CLI's output for a joined paper-protocol reweight result: the result as one run writes it,
+ * the merge's own command and commit, and the inputs' provenance under `key` (`shards` for a merge
+ * of shards, `inputs` for --combine), read once the join has checked the inputs. The join's
+ * refusals are usage errors (exit 2).
+ */
+function paperOutput(join: () => PaperImbalanceResult, argv: readonly string[], key: 'shards' | 'inputs', provenance: () => Record<string, unknown>[]): Record<string, unknown> {
+  let joined;
   try {
-    merged = mergePaperShards(parts, files);
+    joined = join();
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { experiment, protocol, wallSeconds, config, byPosRatio, runs } = merged;
-  const shards = [...parts].sort((a, b) => a.shard.index - b.shard.index).map((p) => ({ shard: `${p.shard.index}/${p.shard.count}`, command: p.command, commit: p.commit, wallSeconds: p.wallSeconds }));
-  return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, shards };
+  const { experiment, protocol, wallSeconds, config, byPosRatio, runs } = joined;
+  return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, [key]: provenance() };
+}
+
+/** Joins the shards of a paper-protocol reweight run (checks in `mergePaperShards`). */
+function mergeReweightShards(parts: PaperShard[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
+  const shards = () => [...parts].sort((a, b) => a.shard.index - b.shard.index).map((p) => ({ shard: `${p.shard.index}/${p.shard.count}`, command: p.command, commit: p.commit, wallSeconds: p.wallSeconds }));
+  return paperOutput(() => mergePaperShards(parts, files), argv, 'shards', shards);
 }
 
 /** Joins finished paper-protocol reweight results of different methods (checks in `combinePaperResults`). */
 function combineReweightResults(parts: PaperImbalanceResult[], files: readonly string[], argv: readonly string[]): Record<string, unknown> {
-  let combined;
-  try {
-    combined = combinePaperResults(parts, files);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { experiment, protocol, wallSeconds, config, byPosRatio, runs } = combined;
-  const inputs = parts.map((p, k) => ({ file: files[k], methods: p.config.methods, command: (p as unknown as FinishedResult).command, commit: (p as unknown as FinishedResult).commit, wallSeconds: p.wallSeconds }));
-  return { command: ['unequal', 'merge', ...argv].join(' '), commit: gitCommit(), experiment, protocol, wallSeconds, config, byPosRatio, runs, inputs };
+  const inputs = () => parts.map((p, k) => ({ file: files[k], methods: p.config.methods, command: (p as unknown as FinishedResult).command, commit: (p as unknown as FinishedResult).commit, wallSeconds: p.wallSeconds }));
+  return paperOutput(() => combinePaperResults(parts, files), argv, 'inputs', inputs);
 }
 
 const help = `unequal merge: join the shards of an lds or reweight --protocol paper run into the full result

@@ -46,7 +46,7 @@ import { classAwareHardMining, classBalanced, curriculum, focal, l2rw, lossesOf,
 import { trainWeighted, type Weighting } from '../../reweight/train.ts';
 import { DEFAULT_CONFIG, METHOD_NAMES, type MethodName, type Summary, summarize } from './reweight-common.ts';
 import { POS_RATIOS } from './reweight-imbalance.ts';
-import { shareOf } from '../cli/lds-mnist10.ts';
+import { shareOf } from '../parallel/shard.ts';
 
 /** The paper's baselines that only the paper protocol runs (random weights, class-aware hard mining) and resampling. */
 export const PAPER_ONLY_METHODS = ['random', 'hard-mining', 'resample'] as const;
