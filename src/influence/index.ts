@@ -70,6 +70,7 @@ export {
   type RepresenterResult,
 } from './representer.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
+export { influenceSelfScores, kroneckerSelfScores, gradDotSelfScores, tracinSelfScores, trakSelfScores, trakKernelSelfScores, representerSelfScores, lossSelfScores } from './self-influence.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
 export interface InfluenceProblem<P extends Pytree = Pytree> {

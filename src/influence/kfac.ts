@@ -758,6 +758,46 @@ export class KroneckerInfluence<P extends Pytree = Pytree> {
     }
     return { tests, train: n, values };
   }
+
+  /**
+   * Self-scores (1/n) ∇ℓ(zᵢ)ᵀ (F̂ + ρ)⁻¹ ∇ℓ(zᵢ) of every training point: the diagonal of
+   * {@link KroneckerInfluence.scores} with the training set as the test set, without the n × n
+   * matrix. Per layer, each example's gradient is rotated into the Kronecker eigenbasis
+   * (Q_Sᵀ Gᵢ Q_A, a few examples at a time) and its squares are divided by Λ + ρ and summed.
+   *
+   * @example
+   * ```ts
+   * const s = new KroneckerInfluence(net, theta, { method: 'ekfac', damping: 1e-3 }).selfScores(); // n numbers ≥ 0
+   * ```
+   */
+  selfScores(): Float64Array {
+    const obj = this.network.obj;
+    const n = obj.n;
+    const out = new Float64Array(n);
+    // The same truncation as scores (exact when every weight is positive: no training gradient has a component there).
+    const weights = obj.spec.weights;
+    const truncate = !weights || weights.every((w) => w > 0);
+    for (const b of this.blocks) {
+      const l = this.network.layers.indexOf(b.layer);
+      const keep = Int32Array.from(Array.from(b.a).flatMap((v, k) => (!truncate || v > 0 ? [k] : [])));
+      const QAk = columnsOf(b.QA, b.layer.in, b.layer.in, keep);
+      const divisor = columnsOf(b.eigenvalues, b.layer.out, b.layer.in, keep).map((v) => v + b.damping);
+      const width = divisor.length;
+      const step = Math.max(1, Math.floor((1 << 21) / width));
+      this.forEachChunk(this.theta, obj.spec.X, obj.spec.Y, 'gradient', (cap, rows) => {
+        for (let i0 = 0; i0 < cap.rows; i0 += step) {
+          const m = Math.min(step, cap.rows - i0);
+          const R = rotatedGradients(cap, l, 0, b.layer, b.QS, QAk, keep.length, i0, m); // m × width
+          for (let i = 0; i < m; i++) {
+            let s = 0;
+            for (let q = 0; q < width; q++) s += R[i * width + q]! ** 2 / divisor[q]!;
+            out[rows[i0 + i]!] += s / n;
+          }
+        }
+      });
+    }
+    return out;
+  }
 }
 
 /** ρ = ridge + r · mean(eigenvalues) for a block, refusing a singular block with ρ = 0. */
