@@ -16,6 +16,9 @@
  * The solver here is preconditioned by the identity (the production path's dense 7,850² inverse takes
  * minutes to factor); both share every other line of the Newton–CG code.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dattriMnist10 } from '../../src/data/dattri.ts';
 import { pearson } from '../../src/linalg/vector.ts';
@@ -185,5 +188,67 @@ describe('unequal lds --fit optimum: flags', () => {
     const fit = await runInProcess(['lds', '--model', 'logreg', '--fit', 'newton']);
     expect(fit.code).toBe(2);
     expect(fit.stderr).toMatch(/--fit/);
+  });
+});
+
+/**
+ * `lds --fit optimum` and `attribute --fit optimum` end to end on the first 100 training images
+ * (9n = 900 < 2,000, so the solver runs without the minute-long dense preconditioner; every other
+ * line is the production path). The retrainings are exact fits, so the recorded worst ‖∇R‖ must be
+ * within --grad-tol; `attribute`'s grad-dot scores must be the gradient products at the optimum
+ * the library fits independently here: R is λ-strongly convex, so two fits to ‖∇R‖ ≤ 1e-11 are
+ * within 2e-11/λ = 2e-9 of each other, and the scores (products of gradients Lipschitz in θ) agree
+ * to about that relative to their size (1e-7 leaves room for the reassociated sums).
+ */
+describe('--fit optimum end to end (100 training images)', () => {
+  const small = dattriMnist10({ nTrain: 100, nTest: 500 });
+
+  it('lds fits every retraining to --grad-tol and scores the methods', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'unequal-opt-')), 'lds.json');
+    const r = await runInProcess(['lds', '--model', 'logreg', '--fit', 'optimum', '--train-size', '100', '--subsets', '4', '--tests', '2', '--loo', '3', '--methods', 'cg,grad-dot', '--ensemble', '1', '--threads', '1', '--quiet', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    expect(res.config.training).toMatchObject({ optimizer: 'newton', l2: 0.01, gradTol: 1e-11 });
+    expect(res.fit.fits).toBe(4 + 3); // four subsets and three removals, each to its own optimum
+    expect(res.fit.maxGradNorm).toBeLessThanOrEqual(1e-11);
+    for (const m of ['cg', 'grad-dot']) {
+      expect(Math.abs(res.logreg.methods[m].lds)).toBeLessThanOrEqual(1);
+      expect(Math.abs(res.logreg.methods[m].loo)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('attribute scores at the optimum the library fits', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'unequal-opt-')), 'scores.json');
+    const r = await runInProcess(['attribute', '--model', 'logreg', '--fit', 'optimum', '--method', 'grad-dot', '--train-size', '100', '--test-index', '4', '--threads', '1', '--quiet', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    expect(res.fit).toEqual({ optimizer: 'newton', l2: 0.01, gradTol: 1e-11 });
+    const fit = fitFullModel(small.train, 0.01, 1e-11);
+    const G = perExampleGradients('logreg', forward('logreg', fit.theta, small.train.X, small.train.y, 100), 100);
+    const x = small.test.X.slice(4 * 784, 5 * 784);
+    const g = perExampleGradients('logreg', forward('logreg', fit.theta, x, small.test.y.slice(4, 5), 1), 1);
+    const expected = Float64Array.from({ length: 100 }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < P; j++) s += g[j]! * G[i * P + j]!;
+      return s;
+    });
+    expect(res.scores).toHaveLength(100);
+    expect(maxRelErr(Float64Array.from(res.scores), expected)).toBeLessThan(1e-7);
+  });
+
+  it('attribute refuses --fit optimum misuse with exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--model', 'mlp', '--fit', 'optimum', '--method', 'cg'], /--fit optimum: only --model logreg/],
+      [['--model', 'logreg', '--fit', 'optimum', '--method', 'tracin'], /--method tracin: --fit optimum has no SGD trajectory/],
+      [['--model', 'logreg', '--method', 'cg', '--l2', '0.1'], /--l2: only with --fit optimum/],
+      [['--model', 'logreg', '--fit', 'optimum', '--method', 'cg', '--epochs', '2'], /--epochs: the SGD protocol's flag/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runInProcess(['attribute', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
   });
 });

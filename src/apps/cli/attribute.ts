@@ -59,22 +59,29 @@ ${LINEAR_PROBLEM_REFUSALS}
 
 MNIST-10 mode (no --train): dattri's benchmark, 5,000 training and 500 test images of full MNIST
   unequal attribute --model logreg|mlp --method <name> [--test-index i] [--damping δ] [--lissa-batch b]
-                    [--rps-l2 λ] [--trak-k k] [--seed s] [--threads n] [--epochs E] [--train-size n] [--out file.json]
+                    [--rps-l2 λ] [--trak-k k] [--seed s] [--threads n] [--epochs E] [--train-size n]
+                    [--fit sgd|optimum] [--l2 λ] [--grad-tol g] [--out file.json]
 Trains the model as dattri does (see unequal lds --help), then writes
-  { "model", "method", "testIndex", "label", "config", "cost", "scores": [n numbers], "seconds" }
+  { "model", "method", "fit", "testIndex", "label", "config", "cost", "scores": [n numbers], "seconds" }
   --method <name>     exact (logreg only), cg, lissa, arnoldi, grad-dot, grad-cos, tracin, kfac, ekfac,
                       trak-1, trak-10, trak-50, rps
   --test-index <i>    test image 0..499 (default 0)
-  --damping <δ>       exact, cg, arnoldi, kfac, ekfac: (H + δI)⁻¹ (default 1e-3)
+  --damping <δ>       exact, cg, arnoldi, kfac, ekfac: (H + δI)⁻¹ (default 1e-3; λ with --fit optimum)
   --lissa-batch <b>   LiSSA mini-batch rows (default 100; depth 100, scaling 50 as dattri)
   --rps-l2 <λ>        RPS-L2 surrogate's λ (default 1e-3)
   --trak-k <k>        TRAK projection dimension (default 512); trak-10/50 train 10/50 models on halves
   --threads <n>       threads training TRAK's models (default one per core)
   --epochs <E>, --train-size <n>   shorten the protocol (tests and quick looks)
+  --fit <sgd|optimum> sgd (default): dattri's SGD training; optimum (logreg only): the minimiser of
+                      the mean cross-entropy + (λ/2)‖θ‖² to ‖∇R‖ ≤ --grad-tol, as lds --fit optimum
+                      (no tracin: Newton has no checkpoints; TRAK's halves are fitted to their optima)
+  --l2 <λ>            the optimum's regulariser (default 0.01)
+  --grad-tol <g>      the optimum's gradient-norm tolerance (default 1e-11)
 
 Examples:
   unequal attribute --train train.csv --test test.csv --model logreg --l2 0.01 --method grad-dot --test-index 3
-  unequal attribute --model logreg --method cg --damping 0.01 --test-index 7 --out scores.json`;
+  unequal attribute --model logreg --method cg --damping 0.01 --test-index 7 --out scores.json
+  unequal attribute --model logreg --fit optimum --method exact --test-index 7`;
 
 /** The test row `problem.testIndex` as a one-point {@link TestSet}. */
 function testPoint(problem: LinearProblem): TestSet {
