@@ -20,6 +20,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'attribute', summary: "one attribution method's scores for a test point (MNIST-10 or a CSV problem)", load: async () => (await import('./attribute.ts')).command },
   { name: 'figure2', summary: "Koh & Liang's Figure 2 at the paper's scale (10-class MNIST, exact LOO; CNN panel)", load: async () => (await import('./figure2.ts')).command },
   { name: 'lds', summary: "linear datamodeling score (and LOO) of attribution methods: dattri's MNIST-10 or a CSV problem", load: async () => (await import('./lds.ts')).command },
+  { name: 'noisy', summary: "noisy-label detection: AUC of each attribution method's self-scores for flipped MNIST-10 labels", load: async () => (await import('./noisy-mnist10.ts')).command },
   { name: 'merge', summary: 'join the shards of `unequal lds --shard i/k` into the full result', load: async () => (await import('./merge.ts')).command },
 ];
 

@@ -378,7 +378,7 @@ export function blockLissa(ctx: ScoringContext, G: Float64Array, T: number, batc
 }
 
 /** TRAK features of one model at θ: Φ (n × k) and Ψ (tests × k) of the log-odds gradients, and Q = 1 − p. */
-function trakFeatures(ctx: ScoringContext, theta: Float64Array, member: number): { Phi: Float64Array; Psi: Float64Array; q: Float64Array } {
+export function trakFeatures(ctx: ScoringContext, theta: Float64Array, member: number): { Phi: Float64Array; Psi: Float64Array; q: Float64Array } {
   const { model, train, test, tests, trakK: k } = ctx;
   const n = train.n;
   const p = parameterCount(model);
