@@ -29,10 +29,18 @@ import type { Tensor } from '../core/tensor.ts';
 import { exp, mul, pow, sub } from '../ops/arith.ts';
 import { mean } from '../ops/reduce.ts';
 import { type Batch, l2rwWeights } from './l2rw.ts';
-import { type BatchDecision, type StepInfo, type Weighting, weightedObjective } from './train.ts';
+import { type BatchDecision, gatherRows, type StepInfo, type Weighting, weightedObjective } from './train.ts';
 
 function fixed<P extends Pytree>(info: StepInfo<P>, weights: Float64Array): BatchDecision<P> {
-  return { objective: weightedObjective(info.loss, info.X, info.y, weights), weights };
+  const kept: number[] = [];
+  for (let i = 0; i < weights.length; i++) if (weights[i] !== 0) kept.push(i);
+  if (kept.length === weights.length || kept.length === 0) return { objective: weightedObjective(info.loss, info.X, info.y, weights), weights };
+  // A row of weight 0 adds exactly 0 to Σ wᵢℓᵢ and to its gradient, so the objective runs on the
+  // others only: hard mining keeps 100 of its 500 candidates and pays the backward pass for 100.
+  const m = weights.length;
+  const rows = gatherRows({ X: info.X.toFloat64Array(), y: info.y.toFloat64Array(), n: m, d: info.X.size / m }, kept);
+  const X = tensor(rows.X.toFloat64Array(), [kept.length, ...info.X.shape.slice(1)]);
+  return { objective: weightedObjective(info.loss, X, rows.y, Float64Array.from(kept, (i) => weights[i]!)), weights };
 }
 
 /** The per-example losses of a batch at the current parameters, as numbers. */

@@ -19,8 +19,13 @@ import {
   resample,
   resamplingPool,
 } from '../../src/reweight/methods.ts';
-import { type StepInfo, trainWeighted } from '../../src/reweight/train.ts';
-import { seededTensor } from '../helpers.ts';
+import { type StepInfo, trainWeighted, weightedObjective } from '../../src/reweight/train.ts';
+import { valueAndGrad } from '../../src/index.ts';
+import type { Tensor } from '../../src/core/tensor.ts';
+import { treeFlatten } from '../../src/core/pytree.ts';
+import { maxRelErr, seededTensor } from '../helpers.ts';
+
+const flatten = (p: MlpParams) => Float64Array.from(treeFlatten(p).leaves.flatMap((l) => (typeof l === 'number' ? [l] : Array.from(l.toFloat64Array()))));
 
 const loss = mlpLoss('tanh');
 function info(seed: number, m: number, step = 0): StepInfo<MlpParams> {
@@ -118,6 +123,26 @@ describe('class-aware hard-example mining', () => {
     expect(Array.from(d.weights)).toEqual(Array.from(classAwareHardWeights(ls, s.y.toFloat64Array(), 4)));
     expect(Math.abs(sumOf(d.weights) - 1)).toBeLessThan(1e-12);
     expect(() => classAwareHardMining({ keep: 0 })).toThrow();
+  });
+
+  it('its objective, run on the kept rows only, is Σ wᵢℓᵢ over all candidates (value and gradient)', () => {
+    // The dropped rows have wᵢ = 0 and contribute exactly 0; the two sums differ only in the order
+    // of the kept terms' additions: a few ulps of the largest term (1e-12 relative is generous).
+    fc.assert(
+      fc.property(arbSeed, (seed) => {
+        const s = info(seed, 15);
+        const d = classAwareHardMining<MlpParams>({ keep: 5 }).decide(s);
+        expect(Array.from(d.weights).filter((w) => w === 0).length).toBeGreaterThan(0);
+        const full = weightedObjective(loss, s.X, s.y, d.weights);
+        const [v1, g1] = valueAndGrad(d.objective)(s.params);
+        const [v2, g2] = valueAndGrad(full)(s.params);
+        expect(Math.abs((v1 as Tensor).item() - (v2 as Tensor).item())).toBeLessThan(1e-12 * Math.abs((v2 as Tensor).item()) + 1e-300);
+        const a = flatten(g1 as MlpParams);
+        const b = flatten(g2 as MlpParams);
+        expect(maxRelErr(a, b)).toBeLessThan(1e-12);
+      }),
+      { numRuns: 20 },
+    );
   });
 });
 
