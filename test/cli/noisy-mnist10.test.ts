@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dattriMnist10 } from '../../src/data/dattri.ts';
-import { flipLabels } from '../../src/apps/cli/noisy-mnist10.ts';
+import { flipLabels, forwardSquaredNorms, selfScores } from '../../src/apps/cli/noisy-mnist10.ts';
+import { Rng } from '../../src/core/rng.ts';
+import { cholesky, choleskySolve } from '../../src/linalg/dense.ts';
+import { DATTRI_TRAINING, objectiveOf, trainModel } from '../../src/apps/cli/mnist10.ts';
+import { scoreMethod, type ScoringContext } from '../../src/apps/cli/mnist10-methods.ts';
+import { maxRelErr } from '../helpers.ts';
 import { expectOneLineFailure, runInProcess } from './cli-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unequal-noisy-'));
@@ -41,6 +46,60 @@ describe('the flip rule', () => {
     for (const i of rows) shifts[(flipped[i]! - y[i]! + 10) % 10]++;
     expect(shifts[0]).toBe(0);
     for (let s = 1; s < 10; s++) expect(shifts[s]).toBeGreaterThanOrEqual(5), expect(shifts[s]).toBeLessThanOrEqual(45);
+  });
+});
+
+describe('the CLI self-scores are the diagonals of the lds scores (test split = training split)', () => {
+  // Tolerance: the same solves and products summed in other orders (chunked GEMMs against one
+  // GEMM, a row loop against gradientTimes): float64 reassociation over p = 7,850 terms, ≤ 1e-10
+  // relative at the conditioning of δ ≥ 0.01 (the lds test's bound for the same paths).
+  const n = 40;
+  const data = dattriMnist10({ nTrain: n, nTest: 500 });
+  const train = { ...data.train, y: flipLabels(data.train.y, 0.1, 0).y };
+  const rows = Array.from({ length: n }, (_, i) => i);
+  const full = trainModel('logreg', train, rows, 1, [1, 2], { ...DATTRI_TRAINING.logreg, epochs: 2 });
+  const members = Array.from({ length: 10 }, (_, m) => trainModel('logreg', train, rows.slice(0, 30 + m), 5 + m, [], { ...DATTRI_TRAINING.logreg, epochs: 1 }).theta);
+  const ctx = (tests: number): ScoringContext => ({
+    model: 'logreg', train, test: train, tests, theta: full.theta, checkpoints: full.checkpoints, ensemble: members, obj: objectiveOf('logreg', train),
+    dampings: [0.1, 0.01], exactDampings: [], trakK: 8, lissaBatches: [10, 25], rpsL2s: [1, 0.01], log: () => {},
+  });
+  const diag = (v: Float64Array) => Float64Array.from({ length: n }, (_, i) => v[i * n + i]!);
+  it.each(['grad-dot', 'tracin', 'cg', 'lissa', 'arnoldi', 'kfac', 'ekfac', 'trak-1', 'trak-10', 'rps'] as const)('%s', (method) => {
+    const self = selfScores(ctx(1), method, []);
+    const lds = scoreMethod(ctx(n), method);
+    expect(self.candidates.map((c) => c.config)).toEqual(lds.candidates.map((c) => c.config));
+    self.candidates.forEach((c, k) => expect(maxRelErr(c.values, diag(lds.candidates[k]!.values)), JSON.stringify(c.config)).toBeLessThan(1e-10));
+  });
+
+  it('TRAK-10 after TRAK-1 reuses the cached member and gives the same scores as from scratch', () => {
+    const cache: { kernel: Float64Array; q: Float64Array }[] = [];
+    selfScores(ctx(1), 'trak-1', cache);
+    expect(cache).toHaveLength(1);
+    const cached = selfScores(ctx(1), 'trak-10', cache);
+    expect(cache).toHaveLength(10);
+    expect(Array.from(cached.candidates[0]!.values)).toEqual(Array.from(selfScores(ctx(1), 'trak-10', []).candidates[0]!.values));
+  });
+
+  it('exact: the blocked forward substitution gives ‖L⁻¹g‖² = gᵀ(LLᵀ)⁻¹g', () => {
+    const p = 300;
+    const rng = new Rng(3);
+    const B = Float64Array.from({ length: p * p }, () => rng.normal());
+    const A = new Float64Array(p * p);
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) {
+      let s = i === j ? p : 0;
+      for (let k = 0; k < p; k++) s += B[i * p + k]! * B[j * p + k]!;
+      A[i * p + j] = s;
+    }
+    const L = cholesky(A, p);
+    const T = 7;
+    const G = Float64Array.from({ length: T * p }, () => rng.normal());
+    const want = Float64Array.from({ length: T }, (_, t) => {
+      const g = G.slice(t * p, (t + 1) * p);
+      const x = choleskySolve(L, p, g);
+      return g.reduce((s, v, j) => s + v * x[j]!, 0);
+    });
+    // nb = 64 leaves a last block of 44: uneven blocks are covered.
+    expect(maxRelErr(forwardSquaredNorms(L, p, G, T, 64), want)).toBeLessThan(1e-10);
   });
 });
 

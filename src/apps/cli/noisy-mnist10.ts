@@ -32,7 +32,7 @@ import { blockedCholeskyInPlace } from '../experiments/softmax-regression.ts';
 import { progressLine } from '../parallel/pool.ts';
 import { DATTRI_TRAINING, forward, gatherRows, gradientSquaredNorms, mm, type Mnist10Model, objectiveOf, parameterCount, perExampleGradients } from './mnist10.ts';
 import { defaultSetup, runJob, type JobSetup, ensembleRows } from './mnist10-jobs.ts';
-import { blockHvp, blockLissa, DAMPING_GRID, gradientTimes, LISSA_CONFIGS, logregHessian, multiShiftCg, RPS_L2S, type ScoringContext, trakFeatures } from './mnist10-methods.ts';
+import { blockHvp, blockLissa, DAMPING_GRID, gradientTimes, LISSA_CONFIGS, type LissaConfig, logregHessian, multiShiftCg, RPS_L2S, type ScoringContext, trakFeatures } from './mnist10-methods.ts';
 import { type OptimumTraining, retrainAtOptimum } from './mnist10-optimum.ts';
 
 /** Every method `noisy` accepts; `loss` is the naive baseline, `grad-cos` is refused with its reason. */
@@ -150,7 +150,7 @@ export const command: Command = {
 };
 
 /** A method's candidate self-scores and what they cost. */
-interface SelfScored {
+export interface SelfScored {
   candidates: { values: Float64Array; config: Record<string, number | string> }[];
   cost: Record<string, number | string>;
 }
@@ -341,7 +341,7 @@ function rowDots(G: Float64Array, S: Float64Array, T: number, p: number, n: numb
  * ‖L⁻¹gₜ‖² per row of G (T × p) for a lower-triangular L (p × p, row-major): the forward
  * substitution Z Lᵀ = G by column blocks, the off-diagonal part of each block by one GEMM.
  */
-function forwardSquaredNorms(L: Float64Array, p: number, G: Float64Array, T: number, nb = 256): Float64Array {
+export function forwardSquaredNorms(L: Float64Array, p: number, G: Float64Array, T: number, nb = 256): Float64Array {
   const Z = new Float64Array(T * p);
   for (let k0 = 0; k0 < p; k0 += nb) {
     const b = Math.min(nb, p - k0);
@@ -387,8 +387,13 @@ function overChunks(ctx: ScoringContext, label: string, solve: (a: number, b: nu
   }
 }
 
-/** One method's self-scores (every configuration of its search). */
-function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: { kernel: Float64Array; q: Float64Array }[]): SelfScored {
+/**
+ * One method's self-scores (every configuration of its search) on `ctx.train`, by the protocol's
+ * closed-form paths; each equals the diagonal of `scoreMethod` (mnist10-methods.ts) with the
+ * training split as the test split (test/cli/noisy-mnist10.test.ts). `trakCache` keeps the TRAK
+ * members' kernel self-scores between trak-1, trak-10 and trak-50.
+ */
+export function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: { kernel: Float64Array; q: Float64Array }[]): SelfScored {
   const { model } = ctx;
   const n = ctx.train.n;
   const p = parameterCount(model);
@@ -432,11 +437,16 @@ function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: { kerne
       return { candidates: ctx.dampings.map((delta, k) => ({ values: values[k]!, config: { damping: delta, iterations: 10 } })), cost: { gradients: n, hvps: 10 * n, note: 'one 10-step Krylov space per training point serves every damping (multi-shift CG)', models: 1 } };
     }
     case 'lissa': {
-      const top = powerIteration((v) => blockHvp(ctx, v, 1), p, { iterations: 100, tol: 1e-4, seed: 0 }).value;
-      ctx.log(`  lissa: λ_max(H) ≈ ${top.toPrecision(4)} (power iteration)`);
+      // As scoreMethod: ctx.lissaBatches (tests) narrows the search to dattri's depth and scale.
+      const configs: readonly LissaConfig[] = ctx.lissaBatches ? ctx.lissaBatches.map((batch) => ({ batch, depth: 100, scale: 50 })) : LISSA_CONFIGS;
+      let top = NaN;
+      if (configs.some((c) => c.scale === 'spectrum')) {
+        top = powerIteration((v) => blockHvp(ctx, v, 1), p, { iterations: 100, tol: 1e-4, seed: 0 }).value;
+        ctx.log(`  lissa: λ_max(H) ≈ ${top.toPrecision(4)} (power iteration)`);
+      }
       const diverged: string[] = [];
       const candidates: SelfScored['candidates'] = [];
-      for (const c of LISSA_CONFIGS) {
+      for (const c of configs) {
         const scale = c.scale === 'spectrum' ? Number((1.2 * top).toPrecision(3)) : c.scale;
         const values = new Float64Array(n);
         let ok = true;
@@ -453,7 +463,7 @@ function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: { kerne
         else diverged.push(`batch ${c.batch}, depth ${c.depth}, scale ${scale}`);
       }
       if (!candidates.length) throw new Error(`every LiSSA configuration diverged (${diverged.join('; ')})`);
-      return { candidates, cost: { gradients: n, hvpsPerPoint: 'depth mini-batch HVPs per configuration (batch rows / n of a full HVP each)', lambdaMax: top, powerIterationHvps: 100, ...(diverged.length ? { diverged: diverged.join('; ') } : {}), models: 1 } };
+      return { candidates, cost: { gradients: n, hvpsPerPoint: 'depth mini-batch HVPs per configuration (batch rows / n of a full HVP each)', ...(Number.isFinite(top) ? { lambdaMax: top, powerIterationHvps: 100 } : {}), ...(diverged.length ? { diverged: diverged.join('; ') } : {}), models: 1 } };
     }
     case 'arnoldi': {
       const iterations = 50;
@@ -505,7 +515,7 @@ function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: { kerne
     }
     case 'rps': {
       const last = model === 'logreg' ? linearLastLayer(ctx.obj, ctx.theta) : mlpLastLayer(ctx.obj as unknown as Objective<MlpParams>, ctx.theta, 'relu');
-      const candidates = RPS_L2S.map((l2) => {
+      const candidates = (ctx.rpsL2s ?? RPS_L2S).map((l2) => {
         ctx.log(`  rps: λ = ${l2}`);
         const r = representerSelfScores(last, ctx.obj.spec, { l2, normalize: true, allowUnconverged: true });
         return { values: r.scores, config: { l2, normalize: 'true', converged: String(r.converged) } };
