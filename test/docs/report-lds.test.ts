@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DATTRI_LDS, LDS_EXACT_RESULT, LDS_RESULT, ldsResultsPanel } from '../../src/apps/report/lds-results.ts';
+import { DATTRI_LDS, LDS_EXACT_RESULT, LDS_RESULT, ldsResultsPanel, NOISY_RESULT } from '../../src/apps/report/lds-results.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -66,6 +66,27 @@ describe('report: LDS on MNIST-10', () => {
     expect(r.result).toBe('logreg: best cg 0.770 (100 subsets); logreg at the optimum: best exact 0.900, exact LOO 0.950');
   });
 
+  it('adds the noisy-label detection chart (AUC per method, best first, the loss baseline named) when its file is committed', () => {
+    const root = mkdtempSync(join(tmpdir(), 'lds-noisy-'));
+    mkdirSync(join(root, 'results'));
+    writeFileSync(join(root, LDS_RESULT), JSON.stringify({ command: 'unequal lds', commit: '1111111111', wallSeconds: 60, config: { logreg: { subsets: 100, tests: 100, parameters: 7850 } }, logreg: { methods: { cg: { lds: 0.77, seconds: 1 } } } }));
+    writeFileSync(
+      join(root, NOISY_RESULT),
+      JSON.stringify({
+        command: 'unequal merge --combine a.json b.json',
+        commit: '3333333333',
+        wallSeconds: 900,
+        config: { mlp: { data: { train: 1000 }, flip: { fraction: 0.1, rows: 100 } } },
+        mlp: { methods: { loss: { auc: 0.95, seconds: 0.1 }, tracin: { auc: 0.98, seconds: 0.3 }, 'trak-1': { auc: 0.86, seconds: 19 } } },
+      }),
+    );
+    const r = ldsResultsPanel(root);
+    expect(r.body.match(/<svg /g)).toHaveLength(2);
+    expect(r.body).toContain('finding 100 flipped labels of 1000');
+    expect(r.body).toContain('3333333333');
+    expect(r.result).toBe('logreg: best cg 0.770 (100 subsets); mlp flipped labels: best tracin AUC 0.980 (loss 0.950)');
+  });
+
   it('says so when nothing is committed', () => {
     const r = ldsResultsPanel(mkdtempSync(join(tmpdir(), 'lds-none-')));
     expect(r.result).toBe('no committed result');
@@ -74,7 +95,8 @@ describe('report: LDS on MNIST-10', () => {
 
   it('reads the committed result: both models, every logistic method dattri reports', () => {
     const r = ldsResultsPanel(ROOT);
-    expect(r.body.match(/<svg /g)).toHaveLength(existsSync(join(ROOT, LDS_EXACT_RESULT)) ? 3 : 2);
+    const extra = [LDS_EXACT_RESULT].filter((f) => existsSync(join(ROOT, f))).length + (existsSync(join(ROOT, NOISY_RESULT)) ? 2 : 0);
+    expect(r.body.match(/<svg /g)).toHaveLength(2 + extra);
     for (const m of Object.keys(DATTRI_LDS.logreg)) expect(r.body).toContain(`<td>${m}</td>`);
     expect(r.result).toMatch(/^logreg: best .* mlp: best /);
   });

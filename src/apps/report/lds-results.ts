@@ -13,6 +13,9 @@ import { p, table } from './html.ts';
 /** The committed result file, relative to the repository root. */
 export const LDS_RESULT = 'results/lds-mnist10.json';
 
+/** The committed noisy-label detection run (`unequal noisy`), relative to the root. */
+export const NOISY_RESULT = 'results/noisy-mnist10.json';
+
 /** The committed exact-optimum variant (`unequal lds --model logreg --fit optimum`), relative to the root. */
 export const LDS_EXACT_RESULT = 'results/lds-mnist10-exact.json';
 
@@ -99,6 +102,11 @@ export function ldsResultsPanel(root: string): { body: string; result: string } 
     parts.push(exact.body);
     summary.push(exact.summary);
   }
+  const noisy = noisyPart(root);
+  if (noisy) {
+    parts.push(noisy.body);
+    summary.push(noisy.summary);
+  }
   parts.push(p('Why some figures fall short of dattri’s, and what each method costs: docs/guides/choosing-an-estimator.md.'));
   return { body: parts.join('\n'), result: summary.join('; ') };
 }
@@ -131,4 +139,47 @@ function exactOptimumPart(root: string): { body: string; summary: string } | nul
   const [best, top] = methods[0]!;
   const ex = r.logreg.methods.exact;
   return { body, summary: `logreg at the optimum: best ${best} ${top.lds.toFixed(3)}${ex?.loo !== undefined ? `, exact LOO ${ex.loo.toFixed(3)}` : ''}` };
+}
+
+interface NoisyJson extends Provenance {
+  config: Record<'logreg' | 'mlp', { data: { train: number }; flip: { fraction: number; rows: number }; dropped?: string[] } | undefined>;
+  logreg?: { methods: Record<string, { auc: number; seconds: number }> };
+  mlp?: { methods: Record<string, { auc: number; seconds: number }> };
+}
+
+/** The noisy-label detection chart (AUC of each method's self-score per model, beside the loss baseline), when committed. */
+function noisyPart(root: string): { body: string; summary: string } | null {
+  const r = readCommittedJson<NoisyJson>(root, NOISY_RESULT);
+  if (!r) return null;
+  const body: string[] = [];
+  const summary: string[] = [];
+  for (const [key, name] of MODELS) {
+    const model = r[key];
+    const config = r.config[key];
+    if (!model || !config) continue;
+    const methods = Object.entries(model.methods).sort(([, a], [, b]) => b.auc - a.auc);
+    body.push(
+      `<div class="figs">${barChart(
+        methods.map(([m]) => m),
+        methods.map(([, v]) => [v.auc]),
+        { title: `${name}: finding ${config.flip.rows} flipped labels of ${config.data.train} (AUC)`, yLabel: 'AUC', seriesNames: ['AUC of the self-score'] },
+      )}</div>`,
+    );
+    const loss = model.methods.loss?.auc;
+    const [best, top] = methods[0]!;
+    summary.push(`${key} flipped labels: best ${best} AUC ${top.auc.toFixed(3)}${loss === undefined ? '' : ` (loss ${loss.toFixed(3)})`}`);
+  }
+  if (!body.length) return null;
+  return {
+    body: [
+      p(
+        'Noisy-label detection: 10% of the training labels moved to another class, the model trained on them as above, and each method’s self-score ' +
+          '(its score of a training point for that point’s own loss) ranked; AUC = the probability that a flipped row outranks a clean one. ' +
+          'The row “loss” (each point’s training loss) is the naive baseline every method should beat.',
+      ),
+      ...body,
+      p(provenance(r)),
+    ].join('\n'),
+    summary: summary.join('; '),
+  };
 }
