@@ -377,6 +377,40 @@ export function blockLissa(ctx: ScoringContext, G: Float64Array, T: number, batc
   return h;
 }
 
+/** One LiSSA run of a search: its batch, depth and resolved scale, the config results record, a label for logs. */
+export interface LissaRun {
+  batch: number;
+  depth: number;
+  scale: number;
+  config: Record<string, number | string>;
+  label: string;
+}
+
+/**
+ * The LiSSA runs a search makes: {@link LISSA_CONFIGS}, or dattri's depth and scale at
+ * `ctx.lissaBatches` (tests), with a spectrum scale resolved to 1.2 λ̂_max(H) by 100 power
+ * iterations (`top`, NaN when no run needs it).
+ *
+ * @example
+ * ```ts
+ * const { runs } = lissaPlan({ ...ctx, lissaBatches: [100] }); // one run: batch 100, depth 100, scale 50
+ * ```
+ */
+export function lissaPlan(ctx: ScoringContext): { runs: LissaRun[]; top: number } {
+  const configs: readonly LissaConfig[] = ctx.lissaBatches ? ctx.lissaBatches.map((batch) => ({ batch, depth: 100, scale: 50 })) : LISSA_CONFIGS;
+  let top = NaN;
+  if (configs.some((c) => c.scale === 'spectrum')) {
+    top = powerIteration((v) => blockHvp(ctx, v, 1), parameterCount(ctx.model), { iterations: 100, tol: 1e-4, seed: 0 }).value;
+    ctx.log(`  lissa: λ_max(H) ≈ ${top.toPrecision(4)} (power iteration)`);
+  }
+  const runs = configs.map((c) => {
+    const scale = c.scale === 'spectrum' ? Number((1.2 * top).toPrecision(3)) : c.scale;
+    const config = { batchSize: c.batch, depth: c.depth, scaling: scale, scaleFrom: c.scale === 'spectrum' ? '1.2 λ_max(H)' : 'dattri', damping: 0, repeats: 1 };
+    return { batch: c.batch, depth: c.depth, scale, config, label: `batch ${c.batch}, depth ${c.depth}, scale ${scale}` };
+  });
+  return { runs, top };
+}
+
 /** TRAK features of one model at θ: Φ (n × k) and Ψ (tests × k) of the log-odds gradients, and Q = 1 − p. */
 export function trakFeatures(ctx: ScoringContext, theta: Float64Array, member: number): { Phi: Float64Array; Psi: Float64Array; q: Float64Array } {
   const { model, train, test, tests, trakK: k } = ctx;
@@ -452,21 +486,14 @@ export function scoreMethod(ctx: ScoringContext, method: Mnist10Method): MethodS
     }
     case 'lissa': {
       const G = testGradientMatrix(ctx);
-      const configs: readonly LissaConfig[] = ctx.lissaBatches ? ctx.lissaBatches.map((batch) => ({ batch, depth: 100, scale: 50 })) : LISSA_CONFIGS;
-      let top = NaN;
-      if (configs.some((c) => c.scale === 'spectrum')) {
-        top = powerIteration((v) => blockHvp(ctx, v, 1), p, { iterations: 100, tol: 1e-4, seed: 0 }).value;
-        ctx.log(`  lissa: λ_max(H) ≈ ${top.toPrecision(4)} (power iteration)`);
-      }
+      const { runs, top } = lissaPlan(ctx);
       const diverged: string[] = [];
       const candidates: Scored[] = [];
-      for (const c of configs) {
-        const scale = c.scale === 'spectrum' ? Number((1.2 * top).toPrecision(3)) : c.scale;
-        ctx.log(`  lissa: batch ${c.batch}, depth ${c.depth}, scale ${scale}`);
-        const h = blockLissa(ctx, G, tests, c.batch, c.depth, scale, 0);
-        const config = { batchSize: c.batch, depth: c.depth, scaling: scale, scaleFrom: c.scale === 'spectrum' ? '1.2 λ_max(H)' : 'dattri', damping: 0, repeats: 1 };
-        if (h === null) diverged.push(`batch ${c.batch}, depth ${c.depth}, scale ${scale}`);
-        else candidates.push({ values: influenceFrom(ctx, h), config });
+      for (const run of runs) {
+        ctx.log(`  lissa: ${run.label}`);
+        const h = blockLissa(ctx, G, tests, run.batch, run.depth, run.scale, 0);
+        if (h === null) diverged.push(run.label);
+        else candidates.push({ values: influenceFrom(ctx, h), config: run.config });
       }
       if (!candidates.length) throw new Error(`every LiSSA configuration diverged (${diverged.join('; ')})`);
       return { candidates, cost: { gradients: n + tests, hvpsPerTest: 'depth mini-batch HVPs (batch rows / n of a full HVP each)', ...(Number.isFinite(top) ? { lambdaMax: top, powerIterationHvps: 100 } : {}), ...(diverged.length ? { diverged: diverged.join('; ') } : {}), models: 1 } };

@@ -22,7 +22,7 @@ import { Rng } from '../../core/rng.ts';
 import { setBackend } from '../../backend/index.ts';
 import { dattriMnist10, type DattriSplit } from '../../data/dattri.ts';
 import { detectionAuc } from '../../influence/metrics.ts';
-import { arnoldi, powerIteration } from '../../influence/solvers.ts';
+import { arnoldi } from '../../influence/solvers.ts';
 import { KroneckerInfluence, linearKfacNetwork, mlpKfacNetwork } from '../../influence/kfac.ts';
 import { linearLastLayer, mlpLastLayer } from '../../influence/representer.ts';
 import { representerSelfScores, trakKernelSelfScores } from '../../influence/self-influence.ts';
@@ -32,7 +32,7 @@ import { blockedCholeskyInPlace } from '../experiments/softmax-regression.ts';
 import { progressLine } from '../parallel/pool.ts';
 import { DATTRI_TRAINING, forward, gatherRows, gradientSquaredNorms, mm, type Mnist10Model, objectiveOf, parameterCount, perExampleGradients } from './mnist10.ts';
 import { defaultSetup, runJob, type JobSetup, ensembleRows } from './mnist10-jobs.ts';
-import { blockHvp, blockLissa, DAMPING_GRID, gradientTimes, LISSA_CONFIGS, type LissaConfig, logregHessian, multiShiftCg, RPS_L2S, type ScoringContext, trakFeatures } from './mnist10-methods.ts';
+import { blockHvp, blockLissa, DAMPING_GRID, gradientTimes, LISSA_CONFIGS, lissaPlan, logregHessian, multiShiftCg, RPS_L2S, type ScoringContext, trakFeatures } from './mnist10-methods.ts';
 import { type OptimumTraining, retrainAtOptimum } from './mnist10-optimum.ts';
 
 /** Every method `noisy` accepts; `loss` is the naive baseline, `grad-cos` is refused with its reason. */
@@ -437,30 +437,23 @@ export function selfScores(ctx: ScoringContext, method: NoisyMethod, trakCache: 
       return { candidates: ctx.dampings.map((delta, k) => ({ values: values[k]!, config: { damping: delta, iterations: 10 } })), cost: { gradients: n, hvps: 10 * n, note: 'one 10-step Krylov space per training point serves every damping (multi-shift CG)', models: 1 } };
     }
     case 'lissa': {
-      // As scoreMethod: ctx.lissaBatches (tests) narrows the search to dattri's depth and scale.
-      const configs: readonly LissaConfig[] = ctx.lissaBatches ? ctx.lissaBatches.map((batch) => ({ batch, depth: 100, scale: 50 })) : LISSA_CONFIGS;
-      let top = NaN;
-      if (configs.some((c) => c.scale === 'spectrum')) {
-        top = powerIteration((v) => blockHvp(ctx, v, 1), p, { iterations: 100, tol: 1e-4, seed: 0 }).value;
-        ctx.log(`  lissa: λ_max(H) ≈ ${top.toPrecision(4)} (power iteration)`);
-      }
+      // As scoreMethod (ctx.lissaBatches, in tests, narrows the search to dattri's depth and scale).
+      const { runs, top } = lissaPlan(ctx);
       const diverged: string[] = [];
       const candidates: SelfScored['candidates'] = [];
-      for (const c of configs) {
-        const scale = c.scale === 'spectrum' ? Number((1.2 * top).toPrecision(3)) : c.scale;
+      for (const run of runs) {
         const values = new Float64Array(n);
         let ok = true;
-        overChunks(ctx, `lissa batch ${c.batch}, depth ${c.depth}, scale ${scale}`, (a, b) => {
+        overChunks(ctx, `lissa ${run.label}`, (a, b) => {
           if (!ok) return;
           const G = rowGradients(ctx, a, b);
           // Seed 0 for every chunk: every training point's recursion draws the same mini-batches, as every test point's does in lds.
-          const h = blockLissa(ctx, G, b - a, c.batch, c.depth, scale, 0);
+          const h = blockLissa(ctx, G, b - a, run.batch, run.depth, run.scale, 0);
           if (h === null) ok = false;
           else values.set(rowDots(G, h, b - a, p, n), a);
         });
-        const config = { batchSize: c.batch, depth: c.depth, scaling: scale, scaleFrom: c.scale === 'spectrum' ? '1.2 λ_max(H)' : 'dattri', damping: 0, repeats: 1 };
-        if (ok) candidates.push({ values, config });
-        else diverged.push(`batch ${c.batch}, depth ${c.depth}, scale ${scale}`);
+        if (ok) candidates.push({ values, config: run.config });
+        else diverged.push(run.label);
       }
       if (!candidates.length) throw new Error(`every LiSSA configuration diverged (${diverged.join('; ')})`);
       return { candidates, cost: { gradients: n, hvpsPerPoint: 'depth mini-batch HVPs per configuration (batch rows / n of a full HVP each)', ...(Number.isFinite(top) ? { lambdaMax: top, powerIterationHvps: 100 } : {}), ...(diverged.length ? { diverged: diverged.join('; ') } : {}), models: 1 } };
