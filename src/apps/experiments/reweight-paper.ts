@@ -410,7 +410,9 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
   const [jobStart, jobEnd] = shareOf(jobs.length, shard.index, shard.count);
   // Progress counts only this shard's steps.
   remaining.l2rw = remaining.base = 0;
-  for (const m of methods) remaining[kind(m)] += stepsByMethod[m]! * (jobEnd - jobStart);
+  // Curriculum ranks the data with a uniform model, trained first when uniform is not a method itself.
+  const order = methods.includes('curriculum') && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
+  for (const m of order) remaining[kind(m)] += (stepsByMethod[m] ?? paperSteps(m, options.steps)) * (jobEnd - jobStart);
   const totalSteps = remaining.l2rw + remaining.base;
 
   const runs: PaperRun[] = [];
@@ -424,7 +426,6 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
     }
     const valBatch: Batch = { X: tensor(val.X, [val.n, val.d]), y: tensor(val.y, [val.n]) };
     let uniformParams: SequentialParams | null = null;
-    const order = methods.includes('curriculum') && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
     for (const name of order) {
       const steps = stepsByMethod[name] ?? paperSteps(name, options.steps);
       const lrAt = (step: number) => (step < steps / 2 ? lr : lr / 2);
