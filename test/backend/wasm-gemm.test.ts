@@ -1,13 +1,6 @@
 /**
- * The WebAssembly SIMD GEMM against the plain TypeScript oracle (`cpuBackend.matmul`).
- *
- * Tolerance. Every C[i, j] is an inner product of k terms. Summed in any order, with or without
- * fused multiply-adds, a float64 inner product satisfies |ĉ − c| ≤ γ_k · Σ_p |a_ip| |b_pj| with
- * γ_k = k·u / (1 − k·u), u = 2⁻⁵³ (Higham, Accuracy and Stability of Numerical Algorithms, §3.1;
- * a fused step rounds once instead of twice, which only tightens it). The oracle and the kernel
- * each satisfy it against the exact value, so they differ by at most 2·γ_k·Σ|a||b|, plus k times
- * the smallest subnormal for products that underflow. That is the bound checked, element by
- * element; it is tight enough that a dropped or doubled term (an error of order |a||b|) fails.
+ * The WebAssembly SIMD GEMM against the plain TypeScript oracle (`cpuBackend.matmul`), within the
+ * rounding bound derived in `product-bound.ts` (2·γ_k·Σ|a||b| element by element).
  */
 import fc from 'fast-check';
 import { setFlagsFromString } from 'node:v8';
@@ -15,47 +8,19 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../src/backend/cpu.ts';
 import { getBackend, setBackend } from '../../src/backend/index.ts';
-import { FastCpuBackend, usesWasmKernel } from '../../src/backend/wasm/backend.ts';
+import { FastCpuBackend, matmulRoute } from '../../src/backend/wasm/backend.ts';
 import { ByteWriter, ModuleBuilder, OP } from '../../src/backend/wasm/emit.ts';
 import { stopGemmThreads, warmGemmThreads, wasmGemmAvailable, wasmGemmInfo, wasmMatmul } from '../../src/backend/wasm/gemm.ts';
 import { matmul, tensor } from '../../src/index.ts';
+import { absProducts, expectProductMatchesOracle, gamma, sizes } from './product-bound.ts';
 
-const U = 2 ** -53;
-const gamma = (k: number) => (k * U) / (1 - k * U);
-
-/** Stored sizes of A and B for the `Backend.matmul` contract. */
-const sizes = (batch: number, m: number, k: number, n: number) => [batch * m * k, batch * k * n] as const;
-
-/** Σ_p |op(A)[i, p]| |op(B)[p, j]| for every (q, i, j): the scale of the rounding bound. */
-function absProducts(a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean) {
-  const abs = (x: Float64Array) => x.map(Math.abs);
-  return cpuBackend.matmul(abs(a), abs(b), batch, m, k, n, tA, tB) as Float64Array;
-}
-
-/** The kernel's result equals the oracle's within 2·γ_k·Σ|a||b| (NaN where the oracle has NaN, the same infinities). */
+/** The kernel's result equals the oracle's within the bound. */
 function expectMatchesOracle(
   a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean,
   threads = 1,
 ): Float64Array {
-  const want = cpuBackend.matmul(a, b, batch, m, k, n, tA, tB) as Float64Array;
-  const got = wasmMatmul(a, b, batch, m, k, n, tA, tB, { threads, minMacsPerThread: 0 })!;
-  expect(got).toBeInstanceOf(Float64Array);
-  expect(got.length).toBe(batch * m * n);
-  const scale = absProducts(a, b, batch, m, k, n, tA, tB);
-  for (let i = 0; i < want.length; i++) {
-    const w = want[i]!, g = got[i]!;
-    if (!Number.isFinite(w)) {
-      // Same kind: NaN for NaN, and the same signed infinity.
-      if (Number.isNaN(w)) expect(g, `element ${i}`).toBeNaN();
-      else expect(g, `element ${i}`).toBe(w);
-      continue;
-    }
-    const bound = 2 * gamma(k) * scale[i]! + k * Number.MIN_VALUE;
-    if (!(Math.abs(g - w) <= bound)) {
-      throw new Error(`element ${i} of ${batch}×[${m},${k}]×[${k},${n}] tA=${tA} tB=${tB} threads=${threads}: ${g} vs ${w}, bound ${bound}`);
-    }
-  }
-  return got;
+  const got = wasmMatmul(a, b, batch, m, k, n, tA, tB, { threads, minMacsPerThread: 0 });
+  return expectProductMatchesOracle(got, a, b, batch, m, k, n, tA, tB, `threads=${threads}`);
 }
 
 const seeded = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 3);
@@ -215,13 +180,16 @@ describe('the default CPU backend', () => {
     expect((getBackend() as FastCpuBackend).threads).toBeGreaterThanOrEqual(1);
   });
 
-  it('routes large products to the kernel and keeps narrow ones on the oracle loops', () => {
+  it('routes large products to the GEMM, thin ones to the narrow kernels, one or two columns and tiny ones to the oracle', () => {
     if (wasmGemmAvailable()) {
-      expect(usesWasmKernel(64, 64, 64)).toBe(true);
-      expect(usesWasmKernel(2, 1000, 784)).toBe(true);
+      expect(matmulRoute(64, 64, 64)).toBe('gemm');
+      expect(matmulRoute(5, 1000, 784)).toBe('gemm');
+      expect(matmulRoute(2, 1000, 784)).toBe('narrow');
+      expect(matmulRoute(1000, 784, 4)).toBe('narrow');
     }
-    expect(usesWasmKernel(1000, 784, 2)).toBe(false);
-    expect(usesWasmKernel(4, 4, 4)).toBe(false);
+    expect(matmulRoute(1000, 784, 2)).toBe('oracle');
+    expect(matmulRoute(1000, 784, 1)).toBe('oracle');
+    expect(matmulRoute(4, 4, 4)).toBe('oracle');
   });
 
   it('the public matmul agrees with the oracle backend above the cutoff', () => {

@@ -1,7 +1,8 @@
 /**
  * The default float64 CPU backend: the plain TypeScript oracle (`../cpu.ts`) with its matrix
  * products routed through the WebAssembly SIMD GEMM (`gemm.ts`) when they are large enough to
- * gain, on all cores for the largest.
+ * gain, on all cores for the largest, and through the narrow kernels (`narrow.ts`) when one side
+ * is thin.
  *
  * Everything else (elementwise, reductions, movement) is inherited from the oracle unchanged, and
  * results are the same `Float64Array` storage, so tensors move between this backend and the
@@ -14,6 +15,8 @@ import type { ConvOp, ConvPlan, Storage } from '../backend.ts';
 import { CpuBackend } from '../cpu.ts';
 import { defaultThreads, wasmGemmAvailable, wasmMatmul } from './gemm.ts';
 import { wasmConv } from './conv.ts';
+import { wasmNarrowAvailable, wasmNarrowMatmul } from './narrow.ts';
+import { NARROW_MAX_COLUMNS } from './narrow-module.ts';
 import { convComposed } from '../conv-composed.ts';
 
 /** Options for `setBackend('cpu', …)`. */
@@ -26,41 +29,75 @@ export interface CpuOptions {
 }
 
 /**
- * The smallest product the WebAssembly kernel takes: at least `WASM_MIN_COLUMNS` columns and
- * `WASM_MIN_MACS` multiply-adds per slice. Below that, and for matrix–vector and two- to
- * seven-column products (which stream A once and are bound by memory, not arithmetic), packing
- * the operands into the kernel's memory costs more than the SIMD kernel saves, and the oracle's
- * loops are as fast or faster. Few rows do not matter: the oracle's 4 × 4 tile falls back to
- * one element at a time below four rows, so even a 2 × 1000 · 1000 × 784 product gains 2×
- * (figures in bench/README.md).
+ * The smallest product the WebAssembly GEMM takes: at least `WASM_MIN_COLUMNS` columns and
+ * `WASM_MIN_MACS` multiply-adds per slice. Below that the oracle's loops are as fast or faster.
+ * Products with three to seven columns, or with at most {@link NARROW_MAX_ROWS} rows, go to the
+ * narrow kernels instead (`narrow.ts`): they stream their large operand once, and packing it into
+ * the GEMM's panels would cost as much as the product (figures in bench/README.md). One- and
+ * two-column products stay on the oracle's loops, which keep up with the narrow kernels there
+ * (the copy into WebAssembly memory is what the kernels save elsewhere).
  */
 export const WASM_MIN_COLUMNS = 8;
-/** See {@link WASM_MIN_COLUMNS}. */
+/** See {@link WASM_MIN_COLUMNS}; the narrow kernels take the same floor. */
 export const WASM_MIN_MACS = 8192;
-
-const cutoff = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS };
+/** Products with at most this many rows (and at least three columns) go to the narrow kernels. */
+export const NARROW_MAX_ROWS = 4;
 
 /**
- * Moves the cutoff between the oracle's loops and the WebAssembly kernel; with no argument,
- * restores {@link WASM_MIN_COLUMNS} and {@link WASM_MIN_MACS}. For tests: `{ minColumns: 1,
- * minMacs: 0 }` sends every product to the kernel so that engine-level tests exercise it on
- * small shapes too.
+ * Which products go where. `narrow`: `'measured'` (the default rule above), `'all'` (every
+ * product the narrow kernels can take, n ≤ 7 or m ≤ 7, at or above `minMacs`; for tests), or
+ * `'none'`.
+ */
+export interface WasmCutoff {
+  minColumns: number;
+  minMacs: number;
+  narrow?: 'measured' | 'all' | 'none';
+}
+
+const DEFAULT_CUTOFF: Required<WasmCutoff> = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS, narrow: 'measured' };
+const cutoff: Required<WasmCutoff> = { ...DEFAULT_CUTOFF };
+
+/**
+ * Moves the cutoffs between the oracle's loops and the WebAssembly kernels; with no argument,
+ * restores the measured defaults. For tests: `{ minColumns: 1, minMacs: 0, narrow: 'none' }`
+ * sends every product to the GEMM, `{ minColumns: Infinity, minMacs: 0, narrow: 'all' }` every
+ * narrow one to the narrow kernels, so that engine-level tests exercise them on small shapes too.
  *
  * @example
  * ```ts
- * setWasmCutoff({ minColumns: 1, minMacs: 0 }); // every matmul on the kernel
- * setWasmCutoff();                              // back to the measured default
+ * setWasmCutoff({ minColumns: 1, minMacs: 0, narrow: 'none' }); // every matmul on the GEMM
+ * setWasmCutoff();                                              // back to the measured default
  * ```
  */
-export function setWasmCutoff(
-  c: { minColumns: number; minMacs: number } = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS },
-): void {
+export function setWasmCutoff(c: WasmCutoff = DEFAULT_CUTOFF): void {
   cutoff.minColumns = c.minColumns;
   cutoff.minMacs = c.minMacs;
+  cutoff.narrow = c.narrow ?? 'measured';
 }
 
 /**
- * Whether a product of these dimensions goes to the WebAssembly kernel.
+ * Where the default backend computes a product of these dimensions (per slice): the GEMM
+ * (`'gemm'`), the narrow kernels (`'narrow'`) or the oracle's loops (`'oracle'`).
+ *
+ * @example
+ * ```ts
+ * matmulRoute(512, 512, 512); // 'gemm' where WebAssembly SIMD is available
+ * matmulRoute(1, 784, 128);   // 'narrow': one row
+ * matmulRoute(1000, 784, 2);  // 'oracle': two columns stream as fast in plain loops
+ * ```
+ */
+export function matmulRoute(m: number, k: number, n: number): 'gemm' | 'narrow' | 'oracle' {
+  const macs = m * n * k;
+  if (macs < cutoff.minMacs || !wasmGemmAvailable()) return 'oracle';
+  const narrowShape = cutoff.narrow === 'all'
+    ? Math.min(m, n) <= NARROW_MAX_COLUMNS
+    : cutoff.narrow === 'measured' && n >= 3 && (n <= NARROW_MAX_COLUMNS || m <= NARROW_MAX_ROWS);
+  if (narrowShape && wasmNarrowAvailable()) return 'narrow';
+  return n >= cutoff.minColumns ? 'gemm' : 'oracle';
+}
+
+/**
+ * Whether a product of these dimensions goes to the WebAssembly GEMM ({@link matmulRoute}).
  *
  * @example
  * ```ts
@@ -69,7 +106,7 @@ export function setWasmCutoff(
  * ```
  */
 export function usesWasmKernel(m: number, k: number, n: number): boolean {
-  return n >= cutoff.minColumns && m * n * k >= cutoff.minMacs && wasmGemmAvailable();
+  return matmulRoute(m, k, n) === 'gemm';
 }
 
 /** The float64 CPU backend with WebAssembly SIMD matrix products. */
@@ -93,7 +130,11 @@ export class FastCpuBackend extends CpuBackend {
   override matmul(
     a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean,
   ): Storage {
-    if (usesWasmKernel(m, k, n)) {
+    const route = matmulRoute(m, k, n);
+    if (route === 'narrow') {
+      const c = wasmNarrowMatmul(a as Float64Array, b as Float64Array, batch, m, k, n, transA, transB);
+      if (c) return c;
+    } else if (route === 'gemm') {
       const c = wasmMatmul(a as Float64Array, b as Float64Array, batch, m, k, n, transA, transB, { threads: this.threads });
       if (c) return c;
     }

@@ -163,6 +163,21 @@ export class FuncBuilder {
     this.code.byte(0xfd).u32(0x0a).u32(3).u32(offset);
     return this;
   }
+  /** `v128.load64_zero`: one float64 into lane 0, lane 1 zero. */
+  v128Load64Zero(offset = 0): this {
+    this.code.byte(0xfd).u32(0x5d).u32(3).u32(offset);
+    return this;
+  }
+  /** `f64x2.extract_lane`: lane `lane` (0 or 1) of the vector on the stack as an f64. */
+  f64x2ExtractLane(lane: 0 | 1): this {
+    this.code.byte(0xfd).u32(0x21).byte(lane);
+    return this;
+  }
+  /** `f64.store` of the f64 on the stack at the address below it plus `offset`. */
+  f64Store(offset = 0): this {
+    this.code.byte(0x39).u32(3).u32(offset);
+    return this;
+  }
   /** `v128.store` of the vector on the stack at the address below it plus `offset`. */
   v128Store(offset = 0): this {
     this.code.byte(0xfd).u32(0x0b).u32(4).u32(offset);
@@ -254,6 +269,7 @@ export const OP = {
   i32_mul: 0x6c,
   i32_div_u: 0x6e,
   i32_shl: 0x74,
+  f64_add: 0xa0,
 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix) without immediates. */

@@ -116,7 +116,7 @@ interface Worker {
 class GemmEngine {
   readonly kernel: GemmKernelShape;
   private readonly module: WebAssembly.Module;
-  private readonly memory: WebAssembly.Memory;
+  readonly memory: WebAssembly.Memory;
   private readonly gemm: (job: number, u0: number, u1: number) => void;
   readonly shared: boolean;
   private heap!: Float64Array;
@@ -149,6 +149,16 @@ class GemmEngine {
     const instance = new WebAssembly.Instance(this.module, { env: { memory } });
     this.gemm = instance.exports.gemm as (job: number, u0: number, u1: number) => void;
     this.refreshViews();
+  }
+
+  /**
+   * The data area (from byte 4096) with at least `bytes` bytes, for a kernel that shares this
+   * memory (see `narrow.ts`): the float64 view and the index of its first float64, or `undefined`
+   * when the memory cannot grow that far. Valid until the next product.
+   */
+  scratch(bytes: number): { H: Float64Array; base: number } | undefined {
+    if (DATA_ADDR + bytes >= 2 ** 31 || !this.ensureBytes(DATA_ADDR + bytes)) return undefined;
+    return { H: this.heap, base: DATA_ADDR / 8 };
   }
 
   get memoryBytes(): number {
@@ -470,6 +480,37 @@ function getEngine(): GemmEngine | null {
     engine = null;
   }
   return engine;
+}
+
+/**
+ * The engine's memory for another kernel module to import (`env.memory`), with what that module
+ * must declare (`shared`, the maximum in pages) and whether relaxed SIMD is enabled;
+ * `undefined` where the engine is unavailable.
+ *
+ * @example
+ * ```ts
+ * const m = wasmKernelMemory();
+ * if (m) console.log(m.shared, m.fma); // true true in Node
+ * ```
+ */
+export function wasmKernelMemory(): { memory: WebAssembly.Memory; shared: boolean; maximum: number; fma: boolean } | undefined {
+  const e = getEngine();
+  return e ? { memory: e.memory, shared: e.shared, maximum: MAX_PAGES, fma: e.kernel.fma } : undefined;
+}
+
+/**
+ * Reserves `bytes` bytes of the engine's data area for a kernel sharing its memory: the float64
+ * view of the memory and the index of the area's first float64, valid until the next product;
+ * `undefined` where the engine is unavailable or the memory cannot grow that far.
+ *
+ * @example
+ * ```ts
+ * const s = wasmScratch(8 * 1024);
+ * if (s) s.H.fill(0, s.base, s.base + 1024);
+ * ```
+ */
+export function wasmScratch(bytes: number): { H: Float64Array; base: number } | undefined {
+  return getEngine()?.scratch(bytes);
 }
 
 /**

@@ -1,0 +1,160 @@
+/**
+ * Narrow float64 products on the WebAssembly SIMD kernels of `narrow-module.ts`: a matrix times
+ * one to seven columns (a matrix–vector product, an HVP's [w, v]) or, by transposing the product,
+ * one to seven rows times a matrix (a vector–matrix product).
+ *
+ * These products read their large operand once and are bound by memory. The GEMM path packs that
+ * operand into panels with JavaScript loops, which costs as much as the product; here it is
+ * copied into the kernel's memory as stored, with one `TypedArray.set` (a memory copy), and the
+ * kernel streams it in either storage order. Only the thin operand is rearranged. The kernels run
+ * on the calling thread and share the GEMM engine's memory (`wasmScratch`), so a call reserves
+ * nothing of its own and its result does not depend on the thread count.
+ *
+ * @module
+ */
+import { wasmKernelMemory, wasmScratch } from './gemm.ts';
+import { axpysRows, buildNarrowModule, dotsRows, NARROW_MAX_COLUMNS, narrowExport } from './narrow-module.ts';
+
+type Kernel = (...args: number[]) => void;
+
+let kernels: Record<string, Kernel> | null | undefined;
+let calls = 0;
+
+/** The instantiated narrow module, made on first use over the GEMM engine's memory; `null` where unavailable. */
+function getKernels(): Record<string, Kernel> | null {
+  if (kernels !== undefined) return kernels;
+  kernels = null;
+  const mem = wasmKernelMemory();
+  if (!mem) return kernels;
+  try {
+    const bytes = buildNarrowModule(mem.fma, { initial: 1, maximum: mem.maximum, shared: mem.shared });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
+    kernels = instance.exports as unknown as Record<string, Kernel>;
+  } catch {
+    kernels = null;
+  }
+  return kernels;
+}
+
+/**
+ * Whether the narrow kernels can run here.
+ *
+ * @example
+ * ```ts
+ * if (wasmNarrowAvailable()) wasmNarrowMatmul(x, w, 1, 2000, 784, 1, false, false);
+ * ```
+ */
+export function wasmNarrowAvailable(): boolean {
+  return getKernels() !== null;
+}
+
+/**
+ * Products the narrow kernels have computed in this process (a test's evidence that a product
+ * really took this path).
+ *
+ * @example
+ * ```ts
+ * const before = wasmNarrowCalls();
+ * matmul(randomNormal([1, 784]), randomNormal([784, 128]));
+ * wasmNarrowCalls() - before; // 1 where the kernels are available
+ * ```
+ */
+export function wasmNarrowCalls(): number {
+  return calls;
+}
+
+/** Rounds a float64 count up to an even number (16-byte alignment). */
+const even = (x: number) => x + (x & 1);
+
+/**
+ * Y = M·V with M (R × K) stored row-major (`m[off + r·K + p]`) or column-major
+ * (`m[off + p·R + r]`), V (K × J) given by `v(p, j)`; Y goes to `out` from `outOff`, row-major
+ * ([R][J]) or, with `yTransposed`, as Yᵀ ([J][R]). False when the memory cannot hold the operands.
+ */
+function narrowProduct(
+  K: Record<string, Kernel>,
+  m: Float64Array, off: number, R: number, Kdim: number, colMajor: boolean,
+  J: number, v: (p: number, j: number) => number,
+  out: Float64Array, outOff: number, yTransposed: boolean,
+): boolean {
+  // Layout (float64 indices from the scratch base): M as stored plus two of slack (the axpys
+  // kernel's last odd pair reads one past M), V, then Y; each region 16-byte aligned.
+  const mLen = even(R * Kdim) + 2;
+  const vLen = colMajor ? even(Kdim * J) : J * even(Kdim);
+  const ld = colMajor ? even(R) : 0;
+  const yLen = colMajor ? J * ld : even(R * J);
+  const s = wasmScratch(8 * (mLen + vLen + yLen));
+  if (!s) return false;
+  const { H, base } = s;
+  const mAt = base, vAt = mAt + mLen, yAt = vAt + vLen;
+  H.set(m.subarray(off, off + R * Kdim), mAt);
+  // The thin operand, staged in an ordinary array: element loops over a shared memory's view are slow.
+  const vt = new Float64Array(vLen);
+  if (colMajor) {
+    for (let p = 0; p < Kdim; p++) for (let j = 0; j < J; j++) vt[p * J + j] = v(p, j);
+  } else {
+    const kp = even(Kdim);
+    for (let j = 0; j < J; j++) for (let p = 0; p < Kdim; p++) vt[j * kp + p] = v(p, j);
+  }
+  H.set(vt, vAt);
+  if (!colMajor) {
+    const wide = dotsRows(J), groups = Math.floor(R / wide), kp = even(Kdim);
+    const args = (r0: number, count: number) => [8 * (mAt + r0 * Kdim), 8 * Kdim, 8 * vAt, 8 * kp, 8 * (yAt + r0 * J), count, Kdim >> 1, Kdim & 1];
+    K[narrowExport('dots', J, wide)]!(...args(0, groups));
+    if (groups * wide < R) K[narrowExport('dots', J, 1)]!(...args(groups * wide, R - groups * wide));
+    const y = H.slice(yAt, yAt + R * J);
+    if (!yTransposed || J === 1 || R === 1) out.set(y, outOff);
+    else for (let r = 0; r < R; r++) for (let j = 0; j < J; j++) out[outOff + j * R + r] = y[r * J + j]!;
+  } else {
+    H.fill(0, yAt, yAt + yLen);
+    const wide = axpysRows(J), passes = Math.floor(Kdim / wide);
+    const args = (p0: number, count: number) => [8 * (mAt + p0 * R), 8 * R, 8 * (vAt + p0 * J), 8 * yAt, 8 * ld, count, ld >> 1];
+    K[narrowExport('axpys', J, wide)]!(...args(0, passes));
+    if (passes * wide < Kdim) K[narrowExport('axpys', J, 1)]!(...args(passes * wide, Kdim - passes * wide));
+    if (yTransposed || J === 1) {
+      for (let j = 0; j < J; j++) out.set(H.subarray(yAt + j * ld, yAt + j * ld + R), outOff + j * R);
+    } else {
+      const y = H.slice(yAt, yAt + yLen);
+      for (let r = 0; r < R; r++) for (let j = 0; j < J; j++) out[outOff + r * J + j] = y[j * ld + r]!;
+    }
+  }
+  return true;
+}
+
+/**
+ * Batched float64 product with the `Backend.matmul` contract (A [batch, m, k] or [batch, k, m]
+ * when `transA`, B [batch, k, n] or [batch, n, k] when `transB`, a fresh [batch, m, n] result)
+ * for a narrow shape: n ≤ 7 columns, or else m ≤ 7 rows (computed as Cᵀ = op(B)ᵀ·op(A)ᵀ).
+ * Returns `undefined` for other shapes, where the kernels are unavailable, or when the operands
+ * do not fit in the kernel's memory. Each element is summed in one fixed order (two interleaved
+ * partial sums along k for a row-major operand, k in order for a column-major one), so it differs
+ * from the oracle's loops only by the rounding of a reassociated sum.
+ *
+ * @example
+ * ```ts
+ * const y = wasmNarrowMatmul(Float64Array.of(1, 2, 3, 4), Float64Array.of(1, 1), 1, 2, 2, 1, false, false);
+ * // y = [3, 7]
+ * ```
+ */
+export function wasmNarrowMatmul(
+  a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean,
+): Float64Array | undefined {
+  const K = getKernels();
+  if (!K || (n > NARROW_MAX_COLUMNS && m > NARROW_MAX_COLUMNS)) return undefined;
+  const out = new Float64Array(batch * m * n);
+  if (out.length === 0) return out;
+  if (k === 0) return out;
+  for (let q = 0; q < batch; q++) {
+    const aOff = q * m * k, bOff = q * k * n, cOff = q * m * n;
+    const ok = n <= NARROW_MAX_COLUMNS
+      // C = op(A)·op(B): M = op(A) (stored transposed when transA), V = op(B).
+      ? narrowProduct(K, a, aOff, m, k, transA, n,
+        transB ? (p, j) => b[bOff + j * k + p]! : (p, j) => b[bOff + p * n + j]!, out, cOff, false)
+      // Cᵀ = op(B)ᵀ·op(A)ᵀ: M = op(B)ᵀ (row-major when B is stored [n, k]), V = op(A)ᵀ.
+      : narrowProduct(K, b, bOff, n, k, !transB, m,
+        transA ? (p, i) => a[aOff + p * m + i]! : (p, i) => a[aOff + i * k + p]!, out, cOff, true);
+    if (!ok) return undefined;
+  }
+  calls++;
+  return out;
+}
