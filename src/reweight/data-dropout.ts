@@ -21,6 +21,10 @@ import { type InfluenceProblem, type RemovalOptions, removalEffects, totalLoss }
 import { Objective, type PerExampleLoss } from '../nn/objective.ts';
 import { newton } from '../optim/newton.ts';
 import { type Activation, type MlpLayer, type MlpParams, mlpForward, mlpLayerwise } from '../nn/mlp.ts';
+import { type DenseParams, type Sequential, type SequentialParams, sequential } from '../nn/cnn.ts';
+import { add } from '../ops/arith.ts';
+import { tensor } from '../core/create.ts';
+import { gemm } from '../prims/index.ts';
 import { type Batch, binaryLogitLoss, type LossFromLogits } from './l2rw.ts';
 
 /** What {@link dataDropoutSelect} returns. */
@@ -139,17 +143,98 @@ export function mlpDataDropout(
   val: Batch,
   options: MlpDataDropoutOptions = {},
 ): MlpDataDropoutResult {
-  const { l2 = 1e-3, lossFromLogits = binaryLogitLoss, ...solver } = options;
+  const { lossFromLogits = binaryLogitLoss } = options;
   const L = params.length;
   const features = (X: Tensor): Tensor => mlpLayerwise(params, X, activation).inputs[L - 1]!;
-  const Ftrain = features(train.X);
-  const Fval = features(val.X);
   const head: PerExampleLoss<MlpLayer> = (p, F, y) => lossFromLogits(mlpForward([p], F, activation), y);
-  const obj = new Objective<MlpLayer>({ params: params[L - 1]!, loss: head, X: Ftrain, Y: train.y, l2 });
+  const { head: lastLayer, ...rest } = lastLayerDataDropout(params[L - 1]!, head, { X: features(train.X), y: train.y }, { X: features(val.X), y: val.y }, options);
+  return { ...rest, lastLayer };
+}
+
+/** What {@link sequentialDataDropout} returns: the selection, plus the refitted last layer it was computed at. */
+export interface SequentialDataDropoutResult extends DataDropoutSelection {
+  /** The last (dense) layer refitted to the minimiser of its L2-regularised objective on the frozen features. */
+  lastLayer: DenseParams;
+  /** How the refit converged. */
+  fit: LastLayerFit;
+}
+
+/**
+ * Data Dropout for a {@link Sequential} network whose last layer is dense (a CNN such as
+ * `lenet()`), with influence over that layer as {@link mlpDataDropout} takes it: every layer before
+ * it is frozen as a feature map (LeNet's 100 ReLU features), the last layer is refitted by Newton's
+ * method to the exact minimiser of its L2-regularised objective on those features, and the removal
+ * effects on the total validation loss are computed there. The caller retrains the whole network
+ * on `keep`.
+ *
+ * @param net the network (its last layer must be `{ kind: 'dense' }`).
+ * @param params its trained parameters.
+ * @param train training set (`y` as the loss expects; binary cross-entropy with logits by default).
+ * @param val clean validation set.
+ *
+ * @example
+ * ```ts
+ * const net = lenet();
+ * const sel = sequentialDataDropout(net, trained, { X, y }, { X: Xval, y: yval }, { l2: 1e-3 });
+ * sel.keep.length; // the training rows to retrain on
+ * ```
+ */
+export function sequentialDataDropout(
+  net: Sequential,
+  params: SequentialParams,
+  train: Batch,
+  val: Batch,
+  options: MlpDataDropoutOptions = {},
+): SequentialDataDropoutResult {
+  const last = net.layers.length - 1;
+  if (net.layers[last]?.kind !== 'dense') {
+    throw new Error(`sequentialDataDropout: the network's last layer must be dense (the influence is taken over it), got '${net.layers[last]?.kind}'`);
+  }
+  const { lossFromLogits = binaryLogitLoss } = options;
+  const body = sequential(net.layers.slice(0, last), net.inputShape);
+  const bodyParams = params.slice(0, -1);
+  // The features are constants of the refit: computed in chunks of rows, so that a CNN's
+  // convolutional activations for thousands of images never exist at once.
+  const features = (X: Tensor): Tensor => {
+    const n = X.shape[0]!, chunk = 250;
+    if (n <= chunk) return body.forward(bodyParams, X);
+    const rows = X.toFloat64Array(), d = rows.length / n;
+    let out: Float64Array | undefined, width = 0;
+    for (let start = 0; start < n; start += chunk) {
+      const m = Math.min(chunk, n - start);
+      const f = body.forward(bodyParams, tensor(rows.subarray(start * d, (start + m) * d), [m, ...X.shape.slice(1)])).toFloat64Array();
+      width = f.length / m;
+      out ??= new Float64Array(n * width);
+      out.set(f, start * width);
+    }
+    return tensor(out!, [n, width]);
+  };
+  const head: PerExampleLoss<DenseParams> = (p, F, y) => {
+    const z = gemm(F, p.W, false, true); // F Wᵀ, as the network's own dense layer computes it
+    return lossFromLogits(p.b ? add(z, p.b) : z, y);
+  };
+  const { head: lastLayer, ...rest } = lastLayerDataDropout(params[params.length - 1] as DenseParams, head, { X: features(train.X), y: train.y }, { X: features(val.X), y: val.y }, options);
+  return { ...rest, lastLayer };
+}
+
+/**
+ * The shared core of the last-layer Data Dropouts: refit `head` by Newton's method to the exact
+ * minimiser of its L2-regularised objective on the frozen features (SGD never reaches ‖∇R‖ = 0,
+ * and the influence formula assumes it), then select on the validation features there.
+ */
+function lastLayerDataDropout<P extends Pytree>(
+  start: P,
+  head: PerExampleLoss<P>,
+  train: Batch,
+  val: Batch,
+  options: MlpDataDropoutOptions,
+): DataDropoutSelection & { head: P; fit: LastLayerFit } {
+  const { l2 = 1e-3, lossFromLogits: _loss, ...solver } = options;
+  const obj = new Objective<P>({ params: start, loss: head, X: train.X, Y: train.y, l2 });
   // 1e-9 in float64; a float32 gradient cannot get below ~1e-7, so there the trainers' float32 default.
   const tol = Math.max(1e-9, defaultGradTol());
-  const fit = newton(obj, { theta0: obj.layout.flatten(params[L - 1]!), tol, maxIter: 100, allowUnconverged: true });
-  const lastLayer = obj.params(fit.theta);
-  const selection = dataDropoutSelect({ params: lastLayer, loss: head, X: Ftrain, Y: train.y, l2 }, { X: Fval, y: val.y }, solver);
-  return { ...selection, lastLayer, fit: { converged: fit.converged, gradNorm: fit.gradNorm } };
+  const fit = newton(obj, { theta0: obj.layout.flatten(start), tol, maxIter: 100, allowUnconverged: true });
+  const fitted = obj.params(fit.theta);
+  const selection = dataDropoutSelect({ params: fitted, loss: head, X: train.X, Y: train.y, l2 }, { X: val.X, y: val.y }, solver);
+  return { ...selection, head: fitted, fit: { converged: fit.converged, gradNorm: fit.gradNorm } };
 }

@@ -55,8 +55,10 @@ export {
   dataDropoutSelect,
   mlpDataDropout,
   predictedRemovalChange,
+  sequentialDataDropout,
   type DataDropoutSelection,
   type LastLayerFit,
   type MlpDataDropoutOptions,
   type MlpDataDropoutResult,
+  type SequentialDataDropoutResult,
 } from './data-dropout.ts';

@@ -50,13 +50,40 @@ describe('unequal reweight --protocol paper', () => {
     expect(r.stderr).toMatch(/l2rw .*test error/);
   }, 60_000);
 
+  it('runs Data Dropout on LeNet: ranks with the uniform model it trains first, records what it dropped and its λ, and combines with runs without it', async () => {
+    const base = ['reweight', '--experiment', 'imbalance', '--protocol', 'paper', '--steps', '2', '--seeds', '1', '--ratios', '0.9',
+      '--ntrain', '200', '--ntest', '20', '--threads', '1'];
+    const dd = join(dir, 'dd.json'), u = join(dir, 'dd-u.json');
+    const r = await runInProcess([...base, '--methods', 'data-dropout', '--out', dd]);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(dd, 'utf8'));
+    expect(json.config.methods).toEqual(['data-dropout']);
+    expect(json.config.dropoutL2).toBe(1e-3);
+    const row = json.byPosRatio['0.9']['data-dropout'];
+    expect(row.dropped).toHaveLength(1);
+    expect(json.runs[0].dropped).toBe(row.dropped[0]);
+    expect(row.dropped[0]).toBeGreaterThanOrEqual(0);
+    expect(row.dropped[0]).toBeLessThan(200);
+    expect(r.stderr).toMatch(new RegExp(`data-dropout +drops ${row.dropped[0]} of 200 training points`));
+    // Its time includes the uniform model it ranked with, which is not reported as a method.
+    expect(Object.keys(json.byPosRatio['0.9'])).toEqual(['data-dropout']);
+    expect((await runInProcess([...base, '--methods', 'uniform', '--quiet', '--out', u])).code).toBe(0);
+    const out = join(dir, 'dd-combined.json');
+    const c = await runInProcess(['merge', '--combine', u, dd, '--out', out, '--quiet']);
+    expect(c.code, c.stderr).toBe(0);
+    const both = JSON.parse(readFileSync(out, 'utf8'));
+    expect(both.config.methods).toEqual(['uniform', 'data-dropout']);
+    expect(both.config.dropoutL2).toBe(1e-3);
+    expect(both.byPosRatio['0.9']['data-dropout'].dropped).toEqual(row.dropped);
+  }, 120_000);
+
   it('defaults to the paper schedule and checks its flags with exit code 2', async () => {
     const { paperSteps } = await import('../../src/apps/experiments/reweight-paper.ts');
     expect([paperSteps('uniform'), paperSteps('class-balanced'), paperSteps('l2rw'), paperSteps('l2rw', 7)]).toEqual([8000, 8000, 4000, 7]);
     for (const [args, pattern] of [
       [['--protocol', 'paper', '--ratios', '0.3'], /--ratios: '0\.3' is not a number in \[0\.5, 1\)/],
       [['--protocol', 'paper', '--ratios', '0.9,abc'], /--ratios: 'abc'/],
-      [['--protocol', 'paper', '--methods', 'data-dropout'], /--methods: unknown 'data-dropout'/],
+      [['--protocol', 'paper', '--methods', 'dropout'], /--methods: unknown 'dropout'/],
       [['--protocol', 'paper', '--ntest', '21'], /--ntest: '21' must be even/],
       [['--protocol', 'paper', '--quick'], /--quick does not apply to --protocol paper/],
       [['--protocol', 'mine'], /--protocol: 'mine' is not one of default, paper/],

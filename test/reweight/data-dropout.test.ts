@@ -15,7 +15,8 @@ import { describe, expect, it } from 'vitest';
 import { type Tensor, add, bceWithLogits, matmul, sum, tensor } from '../../src/index.ts';
 import { Objective } from '../../src/nn/objective.ts';
 import { newton } from '../../src/optim/newton.ts';
-import { dataDropoutSelect, mlpDataDropout, predictedRemovalChange } from '../../src/reweight/data-dropout.ts';
+import { dataDropoutSelect, mlpDataDropout, predictedRemovalChange, sequentialDataDropout } from '../../src/reweight/data-dropout.ts';
+import { sequential } from '../../src/nn/cnn.ts';
 import { mlpInit } from '../../src/nn/mlp.ts';
 import { seededTensor } from '../helpers.ts';
 
@@ -162,5 +163,39 @@ describe('Data Dropout', () => {
     expect(sel.fit.converged).toBe(true);
     expect(sel.effects.length).toBe(40);
     expect(sel.drop.length).toBe(Array.from(sel.effects).filter((e) => e < 0).length);
+  });
+
+  it('for a Sequential network, selects exactly as for the same MLP (two implementations of the same last-layer influence)', () => {
+    // dense 4 → tanh → dense 1 as a Sequential computes what the MLP [3, 4, 1] computes with the
+    // same [out, in] weights, so the refit and the removal effects must agree to rounding. 300
+    // rows: the Sequential's features are computed in chunks of 250, the MLP's in one piece.
+    const params = mlpInit([3, 4, 1], 5, 'tanh');
+    const net = sequential([{ kind: 'dense', out: 4 }, { kind: 'tanh' }, { kind: 'dense', out: 1 }], [3]);
+    const X = seededTensor([300, 3], 6);
+    const y = tensor(Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? 1 : 0)));
+    const val = { X: seededTensor([6, 3], 7), y: tensor([1, 0, 1, 0, 0, 1]) };
+    const viaMlp = mlpDataDropout(params, 'tanh', { X, y }, val, { l2: 0.01 });
+    const viaNet = sequentialDataDropout(net, params.map((l) => ({ W: l.W, b: l.b })), { X, y }, val, { l2: 0.01 });
+    expect(viaNet.fit.converged).toBe(true);
+    expect(viaNet.drop).toEqual(viaMlp.drop);
+    const a = viaNet.effects, b = viaMlp.effects;
+    for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-10 * (1 + Math.abs(b[i]!)));
+    expect(viaNet.lastLayer.W.shape).toEqual([1, 4]);
+  });
+
+  it('for a CNN, refits its dense last layer on the convolutional features, and refuses a network that does not end in one', () => {
+    const net = sequential([{ kind: 'conv', out: 2, size: 3, padding: 'same' }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'dense', out: 1 }], [1, 4, 4]);
+    const params = net.init(8, { std: 'he' });
+    const X = seededTensor([30, 16], 9);
+    const y = tensor(Array.from({ length: 30 }, (_, i) => (i % 2)));
+    const val = { X: seededTensor([6, 16], 10), y: tensor([1, 0, 1, 0, 0, 1]) };
+    const sel = sequentialDataDropout(net, params, { X, y }, val, { l2: 0.01 });
+    expect(sel.fit.converged).toBe(true);
+    expect(sel.fit.gradNorm).toBeLessThanOrEqual(1e-9);
+    expect(sel.effects.length).toBe(30);
+    expect(sel.drop.length + sel.keep.length).toBe(30);
+    expect(sel.drop).toEqual(Array.from(sel.effects).flatMap((e, i) => (e < 0 ? [i] : [])));
+    const bad = sequential([{ kind: 'dense', out: 1 }, { kind: 'tanh' }], [16]);
+    expect(() => sequentialDataDropout(bad, bad.init(0), { X, y }, val)).toThrow(/last layer must be dense.*'tanh'/);
   });
 });

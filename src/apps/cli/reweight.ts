@@ -43,7 +43,8 @@ Options:
                     code's ×255 is undone by TensorFlow's DataSet); LeNet, sigmoid
                     cross-entropy, SGD with momentum 0.9, lr 1e-3 halved after half the steps,
                     batch 100, 8,000 steps (baselines) / 4,000 (L2RW) unless --steps; every
-                    method but data-dropout (MLP-only). Hours at full scale: progress and an
+                    method (data-dropout ranks with LeNet's last layer and retrains on the
+                    rest) and the paper's random, hard-mining and resample. Hours at full scale: progress and an
                     estimated time left go to stderr. Writes { "command", "commit",
                     "wallSeconds", "config", "byPosRatio": { "<ratio>": { "<method>":
                     { "testError": { "mean", "std", "runs" } } } } }, no SVG

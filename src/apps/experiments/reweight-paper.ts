@@ -11,8 +11,11 @@
  * with momentum 0.9 at learning rate 1e-3 halved after half the steps, batches of 100; 8,000 steps
  * for the baselines and 4,000 for L2RW unless `steps` overrides both.
  *
- * Methods: those of {@link METHOD_NAMES} that work for any model, i.e. all but Data Dropout (whose
- * selection, `mlpDataDropout`, is for MLPs only). L2RW's meta-gradient is route (a), automatic
+ * Methods: every one of {@link METHOD_NAMES}, Data Dropout included: it ranks the training set with
+ * the uniform model's influence over its last layer (`sequentialDataDropout`: LeNet's 100 ReLU
+ * features frozen, the dense 100 → 1 layer refitted to its L2-regularised optimum, λ =
+ * `dropoutL2`), drops the points whose removal is predicted to lower the validation loss, and
+ * retrains LeNet from its initialisation on the rest for the same number of steps. L2RW's meta-gradient is route (a), automatic
  * differentiation through one look-ahead step (`metaGradientAutodiff`), whose look-ahead step is the
  * current learning rate. The paper's baselines are all here: uniform, class-ratio weighting
  * (`class-balanced`), random weights (`random`, |z| / Σ|z| per batch) and class-aware hard-example
@@ -41,8 +44,9 @@ import { imbalancedPair, type ImbalancedSizes } from '../../data/builders.ts';
 import type { BinarySet } from '../../data/mnist.ts';
 import { lenet, type Sequential, type SequentialParams, sequentialLoss } from '../../nn/cnn.ts';
 import { momentum } from '../../optim/sgd.ts';
+import { sequentialDataDropout } from '../../reweight/data-dropout.ts';
 import { type Batch, metaGradientForward } from '../../reweight/l2rw.ts';
-import { classAwareHardMining, classBalanced, curriculum, focal, l2rw, lossesOf, ohem, randomWeights, resample, selfPaced, uniform } from '../../reweight/methods.ts';
+import { classAwareHardMining, classBalanced, curriculum, focal, l2rw, lossesOf, ohem, randomWeights, resample, selfPaced, subset, uniform } from '../../reweight/methods.ts';
 import { trainWeighted, type Weighting } from '../../reweight/train.ts';
 import { DEFAULT_CONFIG, METHOD_NAMES, type MethodName, type Summary, summarize } from './reweight-common.ts';
 import { POS_RATIOS } from './reweight-imbalance.ts';
@@ -50,11 +54,8 @@ import { shareOf } from '../parallel/shard.ts';
 
 /** The paper's baselines that only the paper protocol runs (random weights, class-aware hard mining) and resampling. */
 export const PAPER_ONLY_METHODS = ['random', 'hard-mining', 'resample'] as const;
-/** The methods the paper protocol runs: every method but Data Dropout (MLP-only), and {@link PAPER_ONLY_METHODS}. */
-export const PAPER_METHODS = [
-  ...(METHOD_NAMES.filter((m) => m !== 'data-dropout') as Exclude<MethodName, 'data-dropout'>[]),
-  ...PAPER_ONLY_METHODS,
-];
+/** The methods the paper protocol runs: every method of the default protocol, and {@link PAPER_ONLY_METHODS}. */
+export const PAPER_METHODS: readonly (MethodName | (typeof PAPER_ONLY_METHODS)[number])[] = [...METHOD_NAMES, ...PAPER_ONLY_METHODS];
 /** One of {@link PAPER_METHODS}. */
 export type PaperMethod = (typeof PAPER_METHODS)[number];
 
@@ -93,8 +94,10 @@ export interface PaperRun {
   method: PaperMethod;
   /** Test error (fraction). */
   testError: number;
-  /** Training seconds (test evaluation excluded). */
+  /** Training seconds (test evaluation excluded); Data Dropout's include the uniform model it ranks with and the selection. */
   seconds: number;
+  /** Data Dropout only: how many training points it dropped. */
+  dropped?: number;
 }
 
 /** What {@link runPaperImbalance} returns (and `unequal reweight --protocol paper` writes, with `command` and `commit`). */
@@ -128,6 +131,8 @@ export interface PaperImbalanceResult {
     l2rwMetaGradient: 'forward';
     focalGamma: number;
     ohemFraction: number;
+    /** λ of Data Dropout's last-layer refit (present when Data Dropout ran). */
+    dropoutL2?: number;
     selfPaced: { start: number; end: number };
     curriculum: { start: number; ramp: number };
     source: 'full MNIST';
@@ -147,7 +152,7 @@ export interface PaperImbalanceResult {
     sizes: Record<string, ImbalancedSizes>;
   };
   /** Test error (fraction) per ratio and method, over seeds, and each run's training seconds (test evaluation excluded). */
-  byPosRatio: Record<string, Partial<Record<PaperMethod, { testError: Summary; seconds: number[] }>>>;
+  byPosRatio: Record<string, Partial<Record<PaperMethod, { testError: Summary; seconds: number[]; dropped?: number[] }>>>;
   /** Every run, ratio-major then seed then method order. */
   runs: PaperRun[];
   /** Which share of the (pos_ratio, seed) jobs ran: `[start, end)`, share `index` of `count` (0 of 1 for a whole run). */
@@ -180,6 +185,8 @@ interface WeightingContext {
   lrAt: (step: number) => number;
   /** The uniform model of this (ratio, seed), which curriculum ranks the training set with. */
   uniformParams: SequentialParams | null;
+  /** Data Dropout's kept rows (its retraining is uniform on them). */
+  keep: readonly number[] | null;
 }
 
 /** The weighting of one paper-protocol method (see the module comment for each). */
@@ -207,6 +214,8 @@ function paperWeighting(name: PaperMethod, c: WeightingContext): Weighting<Seque
       return classAwareHardMining({ keep: c.batchSize });
     case 'resample':
       return resample(c.train.y);
+    case 'data-dropout':
+      return subset(c.keep!, 'data-dropout');
     case 'l2rw': {
       // The look-ahead step is the current learning rate, so the meta-gradient needs the step.
       let step = 0;
@@ -233,10 +242,11 @@ const RANDOM_WEIGHTS_SEED_OFFSET = 2000;
 export function summarizeRuns(runs: readonly PaperRun[], posRatios: readonly number[], methods: readonly PaperMethod[]): PaperImbalanceResult['byPosRatio'] {
   const byPosRatio: PaperImbalanceResult['byPosRatio'] = {};
   for (const r of posRatios) {
-    const row: Partial<Record<PaperMethod, { testError: Summary; seconds: number[] }>> = {};
+    const row: Partial<Record<PaperMethod, { testError: Summary; seconds: number[]; dropped?: number[] }>> = {};
     for (const m of methods) {
       const mine = runs.filter((x) => x.posRatio === r && x.method === m).sort((x, y) => x.seed - y.seed);
-      if (mine.length) row[m] = { testError: summarize(mine.map((x) => x.testError)), seconds: mine.map((x) => x.seconds) };
+      const dropped = mine.every((x) => x.dropped !== undefined) ? { dropped: mine.map((x) => x.dropped!) } : {};
+      if (mine.length) row[m] = { testError: summarize(mine.map((x) => x.testError)), seconds: mine.map((x) => x.seconds), ...dropped };
     }
     byPosRatio[String(r)] = row;
   }
@@ -315,8 +325,9 @@ export function combinePaperResults(parts: readonly PaperImbalanceResult[], file
   parts.forEach((p, k) => {
     if (p?.protocol !== 'paper' || !p.byPosRatio || (p as { kind?: string }).kind) throw new Error(`${name(k)} is not a finished result of unequal reweight --protocol paper (merge shards first)`);
   });
+  // Data Dropout's λ is recorded only by runs that include it.
   const rest = (p: PaperImbalanceResult) => {
-    const { methods: _m, stepsByMethod: _s, sizes: _z, ...others } = p.config;
+    const { methods: _m, stepsByMethod: _s, sizes: _z, dropoutL2: _d, ...others } = p.config;
     return JSON.stringify(others);
   };
   const first = parts[0]!;
@@ -331,11 +342,12 @@ export function combinePaperResults(parts: readonly PaperImbalanceResult[], file
     }
   });
   const runs = parts.flatMap((p) => p.runs);
+  const dropoutL2 = parts.find((p) => p.config.dropoutL2 !== undefined)?.config.dropoutL2;
   return {
     experiment: 'imbalance',
     protocol: 'paper',
     wallSeconds: parts.reduce((t, p) => t + p.wallSeconds, 0),
-    config: { ...first.config, methods, stepsByMethod },
+    config: { ...first.config, methods, stepsByMethod, ...(dropoutL2 !== undefined ? { dropoutL2 } : {}) },
     byPosRatio: summarizeRuns(runs, first.config.posRatios, methods),
     runs,
   };
@@ -410,8 +422,9 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
   const [jobStart, jobEnd] = shareOf(jobs.length, shard.index, shard.count);
   // Progress counts only this shard's steps.
   remaining.l2rw = remaining.base = 0;
-  // Curriculum ranks the data with a uniform model, trained first when uniform is not a method itself.
-  const order = methods.includes('curriculum') && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
+  // Curriculum and Data Dropout rank the data with a uniform model, trained first when uniform is not a method itself.
+  const needsUniform = methods.includes('curriculum') || methods.includes('data-dropout');
+  const order = needsUniform && !methods.includes('uniform') ? (['uniform', ...methods] as PaperMethod[]) : methods;
   for (const m of order) remaining[kind(m)] += (stepsByMethod[m] ?? paperSteps(m, options.steps)) * (jobEnd - jobStart);
   const totalSteps = remaining.l2rw + remaining.base;
 
@@ -426,10 +439,21 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
     }
     const valBatch: Batch = { X: tensor(val.X, [val.n, val.d]), y: tensor(val.y, [val.n]) };
     let uniformParams: SequentialParams | null = null;
+    let uniformSeconds = 0;
     for (const name of order) {
       const steps = stepsByMethod[name] ?? paperSteps(name, options.steps);
       const lrAt = (step: number) => (step < steps / 2 ? lr : lr / 2);
-      const weighting = paperWeighting(name, { train, seed, batchSize, valBatch, loss, lrAt, uniformParams });
+      let keep: number[] | null = null;
+      let extraSeconds = 0;
+      if (name === 'data-dropout') {
+        const t = performance.now();
+        const sel = sequentialDataDropout(net, uniformParams!, { X: tensor(train.X, [train.n, train.d]), y: tensor(train.y, [train.n]) }, valBatch, { l2: cfg.dropoutL2 });
+        keep = sel.keep;
+        extraSeconds = uniformSeconds + (performance.now() - t) / 1000;
+        log(`  pos_ratio ${posRatio} seed ${seed} data-dropout   drops ${sel.drop.length} of ${train.n} training points (predicted validation-loss change ${sel.predictedChange.toFixed(3)})`);
+        if (keep.length === 0) throw new Error(`data-dropout at pos_ratio ${posRatio}, seed ${seed}: every training point was dropped`);
+      }
+      const weighting = paperWeighting(name, { train, seed, batchSize, valBatch, loss, lrAt, uniformParams, keep });
       const k = kind(name);
       const start = performance.now();
       let stepStart = start;
@@ -459,11 +483,11 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
           }
         },
       });
-      const secs = (performance.now() - start) / 1000;
-      if (name === 'uniform') uniformParams = result.params;
-      if (!methods.includes(name)) continue; // the uniform model trained only for curriculum
+      const secs = (performance.now() - start) / 1000 + extraSeconds;
+      if (name === 'uniform') [uniformParams, uniformSeconds] = [result.params, secs];
+      if (!methods.includes(name)) continue; // the uniform model trained only for curriculum and Data Dropout
       const err = sequentialTestError(forward, result.params, test);
-      runs.push({ posRatio, seed, method: name, testError: err, seconds: secs });
+      runs.push({ posRatio, seed, method: name, testError: err, seconds: secs, ...(keep ? { dropped: train.n - keep.length } : {}) });
       log(`  pos_ratio ${posRatio} seed ${seed} ${name.padEnd(14)} test error ${(100 * err).toFixed(1).padStart(5)}%  (${steps} steps, ${secs.toFixed(1)} s)`);
     }
   }
@@ -487,6 +511,7 @@ export function runPaperImbalance(options: PaperImbalanceOptions = {}): PaperImb
       l2rwMetaGradient: 'forward',
       focalGamma: cfg.focalGamma,
       ohemFraction: cfg.ohemFraction,
+      ...(methods.includes('data-dropout') ? { dropoutL2: cfg.dropoutL2 } : {}),
       selfPaced: cfg.selfPaced,
       curriculum: cfg.curriculum,
       source: 'full MNIST',
