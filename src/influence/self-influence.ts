@@ -35,7 +35,7 @@ import type { Pytree } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { fromFloat64 } from '../core/create.ts';
 import { cholesky } from '../linalg/dense.ts';
-import { normalizeRowsInPlace } from '../linalg/vector.ts';
+import { normalizeRowsInPlace, rowSquaredNorms } from '../linalg/vector.ts';
 import { gemm } from '../prims/index.ts';
 import type { Objective } from '../nn/objective.ts';
 import { take } from '../ops/shape-ops.ts';
@@ -232,13 +232,3 @@ export function lossSelfScores<P extends Pytree>(obj: Objective<P>, theta: Float
   return obj.perExampleLosses(theta);
 }
 
-/** ‖row i‖² of a row-major `m × p` matrix. */
-function rowSquaredNorms(G: Float64Array, m: number, p: number): Float64Array {
-  const out = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    let s = 0;
-    for (let j = 0; j < p; j++) s += G[i * p + j]! ** 2;
-    out[i] = s;
-  }
-  return out;
-}

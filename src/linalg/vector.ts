@@ -142,6 +142,25 @@ export function softmaxRowsInPlace(Z: Float64Array, m: number, K: number): Float
 }
 
 /**
+ * The squared Euclidean norm of each row of the m × p row-major matrix G (the self-scores of
+ * gradient-dot-like estimators, and ‖L⁻¹g‖² of a whitened gradient).
+ *
+ * @example
+ * ```ts
+ * rowSquaredNorms(new Float64Array([3, 4, 1, 0]), 2, 2); // [25, 1]
+ * ```
+ */
+export function rowSquaredNorms(G: Float64Array, m: number, p: number): Float64Array {
+  const out = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let j = 0; j < p; j++) s += G[i * p + j]! ** 2;
+    out[i] = s;
+  }
+  return out;
+}
+
+/**
  * Each row of the m × p matrix G divided by its Euclidean norm, in place (a zero row stays zero);
  * returns G. Grad-Cos and normalised representer features use it.
  *

@@ -27,6 +27,7 @@ import { KroneckerInfluence, linearKfacNetwork, mlpKfacNetwork } from '../../inf
 import { linearLastLayer, mlpLastLayer } from '../../influence/representer.ts';
 import { representerSelfScores, trakKernelSelfScores } from '../../influence/self-influence.ts';
 import type { Objective } from '../../nn/objective.ts';
+import { rowSquaredNorms } from '../../linalg/vector.ts';
 import type { MlpParams } from '../../nn/mlp.ts';
 import { blockedCholeskyInPlace } from '../experiments/softmax-regression.ts';
 import { progressLine } from '../parallel/pool.ts';
@@ -366,13 +367,7 @@ export function forwardSquaredNorms(L: Float64Array, p: number, G: Float64Array,
       }
     }
   }
-  const out = new Float64Array(T);
-  for (let t = 0; t < T; t++) {
-    let s = 0;
-    for (let j = 0; j < p; j++) s += Z[t * p + j]! ** 2;
-    out[t] = s;
-  }
-  return out;
+  return rowSquaredNorms(Z, T, p);
 }
 
 /** Runs `solve(a, b)` over row chunks [a, b) of the training set, with progress. */
