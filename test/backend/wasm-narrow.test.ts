@@ -88,7 +88,7 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
     }
   });
 
-  it('are what the default backend uses for one-row and three- to seven-column products', () => {
+  it('are what the default backend uses for products with up to four rows or up to seven columns', () => {
     const a = seeded(784, 1), b = seeded(784 * 128, 2);
     const before = wasmNarrowCalls();
     const c = fastCpuBackend.matmul(a, b, 1, 1, 784, 128, false, false) as Float64Array;
@@ -97,6 +97,9 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
     const d = fastCpuBackend.matmul(b, a.subarray(0, 128 * 4), 1, 784, 128, 4, false, false) as Float64Array;
     expect(wasmNarrowCalls()).toBe(before + 2);
     expectProductMatchesOracle(d, b, a.subarray(0, 512), 1, 784, 128, 4, false, false);
+    const v = fastCpuBackend.matmul(b, a.subarray(0, 128), 1, 784, 128, 1, false, false) as Float64Array;
+    expect(wasmNarrowCalls()).toBe(before + 3);
+    expectProductMatchesOracle(v, b, a.subarray(0, 128), 1, 784, 128, 1, false, false);
   });
 
   it('decline the shapes that are not narrow, and handle empty products', () => {

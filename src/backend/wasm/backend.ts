@@ -31,11 +31,9 @@ export interface CpuOptions {
 /**
  * The smallest product the WebAssembly GEMM takes: at least `WASM_MIN_COLUMNS` columns and
  * `WASM_MIN_MACS` multiply-adds per slice. Below that the oracle's loops are as fast or faster.
- * Products with three to seven columns, or with at most {@link NARROW_MAX_ROWS} rows, go to the
- * narrow kernels instead (`narrow.ts`): they stream their large operand once, and packing it into
- * the GEMM's panels would cost as much as the product (figures in bench/README.md). One- and
- * two-column products stay on the oracle's loops, which keep up with the narrow kernels there
- * (the copy into WebAssembly memory is what the kernels save elsewhere).
+ * Products with at most seven columns, or at most {@link NARROW_MAX_ROWS} rows, go to the narrow
+ * kernels instead (`narrow.ts`): they stream their large operand once, and packing it into the
+ * GEMM's panels would cost as much as the product (figures in bench/README.md).
  */
 export const WASM_MIN_COLUMNS = 8;
 /** See {@link WASM_MIN_COLUMNS}; the narrow kernels take the same floor. */
@@ -44,9 +42,9 @@ export const WASM_MIN_MACS = 8192;
 export const NARROW_MAX_ROWS = 4;
 
 /**
- * Which products go where. `narrow`: `'measured'` (the default rule above), `'all'` (every
- * product the narrow kernels can take, n ≤ 7 or m ≤ 7, at or above `minMacs`; for tests), or
- * `'none'`.
+ * Which products go where. `narrow`: `'measured'` (the default rule above: n ≤ 7 or m ≤ 4),
+ * `'all'` (every product the narrow kernels can take, n ≤ 7 or m ≤ 7; for tests), or `'none'`
+ * (the routing before the narrow kernels existed). Both narrow rules apply at or above `minMacs`.
  */
 export interface WasmCutoff {
   minColumns: number;
@@ -83,7 +81,8 @@ export function setWasmCutoff(c: WasmCutoff = DEFAULT_CUTOFF): void {
  * ```ts
  * matmulRoute(512, 512, 512); // 'gemm' where WebAssembly SIMD is available
  * matmulRoute(1, 784, 128);   // 'narrow': one row
- * matmulRoute(1000, 784, 2);  // 'oracle': two columns stream as fast in plain loops
+ * matmulRoute(1000, 784, 2);  // 'narrow': two columns
+ * matmulRoute(4, 4, 4);       // 'oracle': too small to gain
  * ```
  */
 export function matmulRoute(m: number, k: number, n: number): 'gemm' | 'narrow' | 'oracle' {
@@ -91,7 +90,7 @@ export function matmulRoute(m: number, k: number, n: number): 'gemm' | 'narrow' 
   if (macs < cutoff.minMacs || !wasmGemmAvailable()) return 'oracle';
   const narrowShape = cutoff.narrow === 'all'
     ? Math.min(m, n) <= NARROW_MAX_COLUMNS
-    : cutoff.narrow === 'measured' && n >= 3 && (n <= NARROW_MAX_COLUMNS || m <= NARROW_MAX_ROWS);
+    : cutoff.narrow === 'measured' && (n <= NARROW_MAX_COLUMNS || m <= NARROW_MAX_ROWS);
   if (narrowShape && wasmNarrowAvailable()) return 'narrow';
   return n >= cutoff.minColumns ? 'gemm' : 'oracle';
 }
@@ -102,7 +101,7 @@ export function matmulRoute(m: number, k: number, n: number): 'gemm' | 'narrow' 
  * @example
  * ```ts
  * usesWasmKernel(512, 512, 512); // true where WebAssembly SIMD is available
- * usesWasmKernel(1000, 784, 2);  // false: a two-column product stays on the oracle's loop
+ * usesWasmKernel(1000, 784, 2);  // false: a two-column product goes to the narrow kernels
  * ```
  */
 export function usesWasmKernel(m: number, k: number, n: number): boolean {
