@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- narrow`: thin float64 products (one to seven columns, or a few rows) on the
+ * `npm run bench -- narrow`: thin float64 products (one to seven columns, or up to four rows) on the
  * three CPU routes — the oracle's loops, the narrow WebAssembly kernels (`src/backend/wasm/narrow.ts`)
  * and the GEMM — alternated call by call on one thread; then the engine with the narrow kernels
- * switched off (the routing before them) and on, alternated, on the workloads they were made for.
+ * switched off (the routing before them) and on, alternated, on the workloads they were made for:
+ * a single example's MLP gradient, a four-column product, the logistic regression's gradient and HVP.
  *
  * @module
  */
@@ -11,8 +12,10 @@ import { setWasmCutoff, WASM_MIN_COLUMNS, WASM_MIN_MACS } from '../src/backend/w
 import { wasmMatmul } from '../src/backend/wasm/gemm.ts';
 import { wasmNarrowAvailable, wasmNarrowMatmul } from '../src/backend/wasm/narrow.ts';
 import {
-  type Tensor, add, getBackend, grad, matmul, mean, randomNormal, setBackend, softmaxCrossEntropy, tanh, tensor,
+  type Tensor, add, getBackend, grad, hvp, matmul, mean, randomNormal, setBackend, softmaxCrossEntropy, tanh, tensor,
 } from '../src/index.ts';
+import { type LogregParams, logregObjective } from './engine.ts';
+import { makeLogregProblem } from './peers/problems.ts';
 
 /** [m, k, n, transA] of each timed product. */
 const SHAPES: readonly (readonly [number, number, number, boolean])[] = [
@@ -77,9 +80,13 @@ export async function benchNarrow(opts: { rounds?: number } = {}): Promise<Recor
     const x1 = randomNormal([1, 784], 6), y1 = tensor([[0, 0, 1, 0, 0, 0, 0, 0, 0, 0]]);
     const loss = (q: P) => mean(softmaxCrossEntropy(add(matmul(tanh(add(matmul(x1, q.W1), q.b1)), q.W2), q.b2), y1));
     const X = randomNormal([2000, 784], 8), V = randomNormal([784, 4], 7);
+    const lr = logregObjective(makeLogregProblem(0));
+    const lrGrad = grad(lr.loss);
     const workloads: [string, () => unknown][] = [
       ['single-example-mlp-grad', () => (grad(loss)(p) as P).W1.toFloat64Array()],
       ['x-times-four-columns', () => matmul(X, V).toFloat64Array()],
+      ['logistic-grad', () => (lrGrad(lr.at) as LogregParams).w.toFloat64Array()],
+      ['logistic-hvp', () => hvp(lr.loss, lr.at, lr.dir).w.toFloat64Array()],
     ];
     const off = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS, narrow: 'none' as const };
     for (const [name, f] of workloads) {
@@ -115,7 +122,7 @@ export function narrowReport(r: Record<string, number>): string[] {
     lines.push(`  ${key(s).padEnd(32)}${g('oracle')}${g('narrow')}${g('gemm')}   ${ratio('oracle').padStart(13)}  ${ratio('gemm').padStart(11)}`);
   }
   lines.push('  the engine, narrow kernels off → on (median ms):');
-  for (const name of ['single-example-mlp-grad', 'x-times-four-columns']) {
+  for (const name of ['single-example-mlp-grad', 'x-times-four-columns', 'logistic-grad', 'logistic-hvp']) {
     const o = r[`narrow.engine.${name}.off.ms`], n = r[`narrow.engine.${name}.on.ms`];
     if (o !== undefined && n !== undefined) lines.push(`    ${name.padEnd(28)} ${f(o)} → ${f(n)}  (${f(o / n)}×)`);
   }
