@@ -4,9 +4,11 @@
  * bound derived in `product-bound.ts`; and the padding they rely on never entering a result.
  */
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fastCpuBackend } from '../../src/backend/wasm/backend.ts';
-import { wasmScratch } from '../../src/backend/wasm/gemm.ts';
+import { wasmGemmInfo, wasmScratch } from '../../src/backend/wasm/gemm.ts';
 import { NARROW_MAX_COLUMNS, axpysRows, dotsRows } from '../../src/backend/wasm/narrow-module.ts';
 import { wasmNarrowAvailable, wasmNarrowCalls, wasmNarrowMatmul } from '../../src/backend/wasm/narrow.ts';
 import { expectProductMatchesOracle, sizes } from './product-bound.ts';
@@ -100,6 +102,25 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
     const v = fastCpuBackend.matmul(b, a.subarray(0, 128), 1, 784, 128, 1, false, false) as Float64Array;
     expect(wasmNarrowCalls()).toBe(before + 3);
     expectProductMatchesOracle(v, b, a.subarray(0, 128), 1, 784, 128, 1, false, false);
+  });
+
+  it('reuse their memory: no growth and a flat heap over many calls of every form', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => (gc(), gc(), process.memoryUsage().heapUsed);
+    const forms = [[37, 29, 3, false], [29, 37, 2, true], [3, 29, 37, false], [2, 29, 37, true]] as const;
+    const ops = forms.map(([m, k, n, tA]) => {
+      const a = seeded(m * k, m), b = seeded(k * n, n);
+      return () => wasmNarrowMatmul(a, b, 1, m, k, n, tA, false);
+    });
+    for (const op of ops) op();
+    const bytes = wasmGemmInfo()!.memoryBytes;
+    const heap0 = heap();
+    for (let i = 0; i < 5000; i++) ops[i % ops.length]!();
+    expect(wasmGemmInfo()!.memoryBytes).toBe(bytes);
+    // Only the results are fresh (the GC collects them); anything a call kept would add up
+    // (5000 × even 100 bytes is 0.5 MB). 2 MB leaves room for V8's own noise.
+    expect(heap() - heap0).toBeLessThan(2 * 1024 * 1024);
   });
 
   it('decline the shapes that are not narrow, and handle empty products', () => {

@@ -67,6 +67,17 @@ export function wasmNarrowCalls(): number {
 const even = (x: number) => x + (x & 1);
 
 /**
+ * A reusable ordinary array of at least `length` float64s (grown by doubling, never shrunk): the
+ * thin operand is staged and a transposed result read back through it, so a call allocates only
+ * its result.
+ */
+let stage = new Float64Array(1024);
+function staging(length: number): Float64Array {
+  if (stage.length < length) stage = new Float64Array(Math.max(length, 2 * stage.length));
+  return stage;
+}
+
+/**
  * Y = M·V with M (R × K) stored row-major (`m[off + r·K + p]`) or column-major
  * (`m[off + p·R + r]`), V (K × J) given by `v(p, j)`; Y goes to `out` from `outOff`, row-major
  * ([R][J]) or, with `yTransposed`, as Yᵀ ([J][R]). False when the memory cannot hold the operands.
@@ -89,22 +100,25 @@ function narrowProduct(
   const mAt = base, vAt = mAt + mLen, yAt = vAt + vLen;
   H.set(m.subarray(off, off + R * Kdim), mAt);
   // The thin operand, staged in an ordinary array: element loops over a shared memory's view are slow.
-  const vt = new Float64Array(vLen);
+  const vt = staging(vLen).fill(0, 0, vLen);
   if (colMajor) {
     for (let p = 0; p < Kdim; p++) for (let j = 0; j < J; j++) vt[p * J + j] = v(p, j);
   } else {
     const kp = even(Kdim);
     for (let j = 0; j < J; j++) for (let p = 0; p < Kdim; p++) vt[j * kp + p] = v(p, j);
   }
-  H.set(vt, vAt);
+  H.set(vt.subarray(0, vLen), vAt);
   if (!colMajor) {
     const wide = dotsRows(J), groups = Math.floor(R / wide), kp = even(Kdim);
     const args = (r0: number, count: number) => [8 * (mAt + r0 * Kdim), 8 * Kdim, 8 * vAt, 8 * kp, 8 * (yAt + r0 * J), count, Kdim >> 1, Kdim & 1];
     K[narrowExport('dots', J, wide)]!(...args(0, groups));
     if (groups * wide < R) K[narrowExport('dots', J, 1)]!(...args(groups * wide, R - groups * wide));
-    const y = H.slice(yAt, yAt + R * J);
-    if (!yTransposed || J === 1 || R === 1) out.set(y, outOff);
-    else for (let r = 0; r < R; r++) for (let j = 0; j < J; j++) out[outOff + j * R + r] = y[r * J + j]!;
+    if (!yTransposed || J === 1 || R === 1) out.set(H.subarray(yAt, yAt + R * J), outOff);
+    else {
+      const y = staging(R * J);
+      y.set(H.subarray(yAt, yAt + R * J));
+      for (let r = 0; r < R; r++) for (let j = 0; j < J; j++) out[outOff + j * R + r] = y[r * J + j]!;
+    }
   } else {
     H.fill(0, yAt, yAt + yLen);
     const wide = axpysRows(J), passes = Math.floor(Kdim / wide);
@@ -114,7 +128,8 @@ function narrowProduct(
     if (yTransposed || J === 1) {
       for (let j = 0; j < J; j++) out.set(H.subarray(yAt + j * ld, yAt + j * ld + R), outOff + j * R);
     } else {
-      const y = H.slice(yAt, yAt + yLen);
+      const y = staging(yLen);
+      y.set(H.subarray(yAt, yAt + yLen));
       for (let r = 0; r < R; r++) for (let j = 0; j < J; j++) out[outOff + r * J + j] = y[j * ld + r]!;
     }
   }
