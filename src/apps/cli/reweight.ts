@@ -44,10 +44,11 @@ Options:
                     cross-entropy, SGD with momentum 0.9, lr 1e-3 halved after half the steps,
                     batch 100, 8,000 steps (baselines) / 4,000 (L2RW) unless --steps; every
                     method (data-dropout ranks with LeNet's last layer and retrains on the
-                    rest) and the paper's random, hard-mining and resample. Hours at full scale: progress and an
-                    estimated time left go to stderr. Writes { "command", "commit",
-                    "wallSeconds", "config", "byPosRatio": { "<ratio>": { "<method>":
-                    { "testError": { "mean", "std", "runs" } } } } }, no SVG
+                    rest) and the paper's random, hard-mining and resample. Hours at full
+                    scale: progress and an estimated time left go to stderr. Writes
+                    { "command", "commit", "wallSeconds", "config", "byPosRatio":
+                    { "<ratio>": { "<method>": { "testError": { "mean", "std", "runs" } } } } },
+                    no SVG
   --ratios <list>   paper protocol: comma-separated pos_ratios in [0.5, 1) (default 0.9,0.95,0.98,0.99,0.995)
   --ntrain <n>      paper protocol: training images (default 5000; smaller for a smoke run)
   --ntest <n>       paper protocol: balanced test images, even (default 500)
