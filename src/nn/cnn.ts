@@ -313,6 +313,35 @@ export function lenet(): Sequential {
 }
 
 /**
+ * A network's outputs for `n` flat input rows (`rows`, row-major `n × d`), computed `chunk` rows at
+ * a time so that a CNN's activations for thousands of images never exist at once: the `n` output
+ * rows, row-major, as one array. For evaluation and frozen features (nothing is differentiated).
+ *
+ * @example
+ * ```ts
+ * const net = lenet();
+ * forwardInChunks(net.forward, net.init(0), new Float64Array(600 * 784), 600).length; // 600: one logit each
+ * ```
+ */
+export function forwardInChunks(
+  forward: (params: SequentialParams, X: Tensor) => Tensor,
+  params: SequentialParams,
+  rows: Float64Array,
+  n: number,
+  chunk = 250,
+): Float64Array {
+  const d = rows.length / n;
+  let out: Float64Array | undefined;
+  for (let start = 0; start < n; start += chunk) {
+    const m = Math.min(chunk, n - start);
+    const f = forward(params, tensor(rows.subarray(start * d, (start + m) * d), [m, d])).toFloat64Array();
+    out ??= new Float64Array(n * (f.length / m));
+    out.set(f, start * (f.length / m));
+  }
+  return out ?? new Float64Array(0);
+}
+
+/**
  * A per-example loss for a network, `(params, X, y) → [n]`, in the shape that `Objective`
  * (influence), the L2RW meta-gradients and `trainWeighted` take. By default binary cross-entropy
  * with logits on a one-output network (labels in {0, 1}).

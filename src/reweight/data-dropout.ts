@@ -21,7 +21,7 @@ import { type InfluenceProblem, type RemovalOptions, removalEffects, totalLoss }
 import { Objective, type PerExampleLoss } from '../nn/objective.ts';
 import { newton } from '../optim/newton.ts';
 import { type Activation, type MlpLayer, type MlpParams, mlpForward, mlpLayerwise } from '../nn/mlp.ts';
-import { type DenseParams, type Sequential, type SequentialParams, sequential } from '../nn/cnn.ts';
+import { type DenseParams, forwardInChunks, type Sequential, type SequentialParams, sequential } from '../nn/cnn.ts';
 import { add } from '../ops/arith.ts';
 import { tensor } from '../core/create.ts';
 import { gemm } from '../prims/index.ts';
@@ -196,18 +196,9 @@ export function sequentialDataDropout(
   // The features are constants of the refit: computed in chunks of rows, so that a CNN's
   // convolutional activations for thousands of images never exist at once.
   const features = (X: Tensor): Tensor => {
-    const n = X.shape[0]!, chunk = 250;
-    if (n <= chunk) return body.forward(bodyParams, X);
-    const rows = X.toFloat64Array(), d = rows.length / n;
-    let out: Float64Array | undefined, width = 0;
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
-      const f = body.forward(bodyParams, tensor(rows.subarray(start * d, (start + m) * d), [m, ...X.shape.slice(1)])).toFloat64Array();
-      width = f.length / m;
-      out ??= new Float64Array(n * width);
-      out.set(f, start * width);
-    }
-    return tensor(out!, [n, width]);
+    const n = X.shape[0]!;
+    const F = forwardInChunks(body.forward, bodyParams, X.toFloat64Array(), n);
+    return tensor(F, [n, F.length / n]);
   };
   const head: PerExampleLoss<DenseParams> = (p, F, y) => {
     const z = gemm(F, p.W, false, true); // F Wᵀ, as the network's own dense layer computes it

@@ -8,7 +8,7 @@ import {
   add, expandDims, grad, mean, mul, relu, reshape, sgdStep, sum, tanh, tensor, valueAndGrad, vmap, zeros,
 } from '../../src/index.ts';
 import { Objective } from '../../src/nn/objective.ts';
-import { LENET_LAYERS, type SequentialParams, lenet, sequential, sequentialLoss } from '../../src/nn/cnn.ts';
+import { LENET_LAYERS, type SequentialParams, forwardInChunks, lenet, sequential, sequentialLoss } from '../../src/nn/cnn.ts';
 import { addChannelBias, avgPool2d, conv2d } from '../../src/ops/conv.ts';
 import { gemm } from '../../src/prims/index.ts';
 import { metaGradientAutodiff, metaGradientForward, metaGradientPerExample } from '../../src/reweight/l2rw.ts';
@@ -191,5 +191,23 @@ describe('sequential: a small generic CNN', () => {
     expect(() => sequential([{ kind: 'conv', out: 2, size: 5 }], [1, 4, 4])).toThrow(/layer 0 \(conv\)/);
     expect(() => net.forward(net.init(0), zeros([2, 10]))).toThrow(/\[n, 2, 7, 8\] or \[n, 112\]/);
     expect(() => net.forward(net.init(0).slice(0, 2), zeros([1, 112]))).toThrow(/only 2 entries/);
+  });
+});
+
+describe('forwardInChunks', () => {
+  it('gives the outputs of one forward pass over all rows, in order, whatever the chunk size', () => {
+    const net = sequential([{ kind: 'conv', out: 2, size: 3, padding: 'same' }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'dense', out: 3 }], [1, 4, 4]);
+    const params = net.init(1, { std: 'he' });
+    const n = 23;
+    const rows = Float64Array.from({ length: n * 16 }, (_, i) => Math.sin(0.7 * i));
+    const whole = net.forward(params, tensor(rows, [n, 16])).toFloat64Array();
+    for (const chunk of [1, 5, 23, 100]) {
+      const got = forwardInChunks(net.forward, params, rows, n, chunk);
+      expect(got.length).toBe(n * 3);
+      // Each row's output is computed by the same per-row arithmetic; only which matmul route a
+      // product of a given size takes may change the rounding of its sums.
+      for (let i = 0; i < whole.length; i++) expect(Math.abs(got[i]! - whole[i]!)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(whole[i]!)));
+    }
+    expect(forwardInChunks(net.forward, params, new Float64Array(0), 0)).toEqual(new Float64Array(0));
   });
 });

@@ -42,7 +42,7 @@
 import { tensor } from '../../core/create.ts';
 import { imbalancedPair, type ImbalancedSizes } from '../../data/builders.ts';
 import type { BinarySet } from '../../data/mnist.ts';
-import { lenet, type Sequential, type SequentialParams, sequentialLoss } from '../../nn/cnn.ts';
+import { forwardInChunks, lenet, type Sequential, type SequentialParams, sequentialLoss } from '../../nn/cnn.ts';
 import { momentum } from '../../optim/sgd.ts';
 import { sequentialDataDropout } from '../../reweight/data-dropout.ts';
 import { type Batch, metaGradientForward } from '../../reweight/l2rw.ts';
@@ -355,13 +355,9 @@ export function combinePaperResults(parts: readonly PaperImbalanceResult[], file
 
 /** Test error of a one-logit network: the share of rows whose sign of the logit disagrees with y. */
 function sequentialTestError(forward: Sequential['forward'], params: SequentialParams, set: BinarySet): number {
+  const logits = forwardInChunks(forward, params, set.X, set.n);
   let wrong = 0;
-  const chunk = 250;
-  for (let start = 0; start < set.n; start += chunk) {
-    const m = Math.min(chunk, set.n - start);
-    const logits = forward(params, tensor(set.X.subarray(start * set.d, (start + m) * set.d), [m, set.d])).toFloat64Array();
-    for (let i = 0; i < m; i++) if ((logits[i]! > 0 ? 1 : 0) !== set.y[start + i]) wrong++;
-  }
+  for (let i = 0; i < set.n; i++) if ((logits[i]! > 0 ? 1 : 0) !== set.y[i]) wrong++;
   return wrong / set.n;
 }
 
