@@ -16,6 +16,13 @@ import {
 } from '../src/index.ts';
 import { type LogregParams, logregObjective } from './engine.ts';
 import { makeLogregProblem } from './peers/problems.ts';
+import { timeAlternated } from './peers/timing.ts';
+
+/** Median and best wall time (ms) of each function, timed call by call in alternation. */
+async function alternate(fns: (() => unknown)[], rounds: number): Promise<{ median: number; best: number }[]> {
+  const timed = await timeAlternated(fns.map((run, i) => ({ key: String(i), run })), { rounds });
+  return timed.map((t) => ({ median: t.median, best: Math.min(...t.times) }));
+}
 
 /** [m, k, n, transA] of each timed product. */
 const SHAPES: readonly (readonly [number, number, number, boolean])[] = [
@@ -23,23 +30,6 @@ const SHAPES: readonly (readonly [number, number, number, boolean])[] = [
   [2000, 784, 4, false], [784, 2000, 4, true], [1000, 784, 7, false],
   [1, 784, 128, false], [1, 2000, 784, false], [2, 1000, 784, false], [4, 784, 128, false],
 ];
-
-/** Median and minimum of `rounds` alternated timings of each function (ms). */
-function alternate(fns: (() => unknown)[], rounds: number): { median: number; best: number }[] {
-  const times = fns.map(() => [] as number[]);
-  for (const f of fns) f();
-  for (let r = 0; r < rounds; r++) {
-    fns.forEach((f, i) => {
-      const t = performance.now();
-      f();
-      times[i]!.push(performance.now() - t);
-    });
-  }
-  return times.map((t) => {
-    const s = [...t].sort((a, b) => a - b);
-    return { median: s[s.length >> 1]!, best: s[0]! };
-  });
-}
 
 const key = ([m, k, n, tA]: readonly [number, number, number, boolean]) => `${m}x${k}x${n}${tA ? 't' : ''}`;
 
@@ -60,7 +50,7 @@ export async function benchNarrow(opts: { rounds?: number } = {}): Promise<Recor
     const [m, k, n, tA] = s;
     const a = Float64Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
     const b = Float64Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
-    const [o, w, g] = alternate([
+    const [o, w, g] = await alternate([
       () => cpuBackend.matmul(a, b, 1, m, k, n, tA, false),
       () => wasmNarrowMatmul(a, b, 1, m, k, n, tA, false),
       () => wasmMatmul(a, b, 1, m, k, n, tA, false, { threads: 1 }),
@@ -90,7 +80,7 @@ export async function benchNarrow(opts: { rounds?: number } = {}): Promise<Recor
     ];
     const off = { minColumns: WASM_MIN_COLUMNS, minMacs: WASM_MIN_MACS, narrow: 'none' as const };
     for (const [name, f] of workloads) {
-      const [t0, t1] = alternate([() => (setWasmCutoff(off), f()), () => (setWasmCutoff(), f())], rounds);
+      const [t0, t1] = await alternate([() => (setWasmCutoff(off), f()), () => (setWasmCutoff(), f())], rounds);
       out[`narrow.engine.${name}.off.ms`] = t0!.median;
       out[`narrow.engine.${name}.on.ms`] = t1!.median;
     }
