@@ -38,7 +38,7 @@ export interface CpuOptions {
 export const WASM_MIN_COLUMNS = 8;
 /** See {@link WASM_MIN_COLUMNS}; the narrow kernels take the same floor. */
 export const WASM_MIN_MACS = 8192;
-/** Products with at most this many rows (and at least three columns) go to the narrow kernels. */
+/** Products with at most this many rows go to the narrow kernels (as Cᵀ = op(B)ᵀ op(A)ᵀ). */
 export const NARROW_MAX_ROWS = 4;
 
 /**

@@ -163,6 +163,15 @@ export class FuncBuilder {
     this.code.byte(0xfd).u32(0x0a).u32(3).u32(offset);
     return this;
   }
+  /**
+   * acc = a·b + acc on f64x2 locals: one `f64x2.relaxed_madd` (fused or not, as the hardware
+   * prefers) when `fma`, else `f64x2.mul` then `f64x2.add`. The GEMM and narrow kernels' one
+   * arithmetic step.
+   */
+  madd(fma: boolean, a: Local, b: Local, acc: Local): this {
+    if (fma) return this.get(a).get(b).get(acc).simd(SIMD.f64x2_relaxed_madd).set(acc);
+    return this.get(acc).get(a).get(b).simd(SIMD.f64x2_mul).simd(SIMD.f64x2_add).set(acc);
+  }
   /** `v128.load64_zero`: one float64 into lane 0, lane 1 zero. */
   v128Load64Zero(offset = 0): this {
     this.code.byte(0xfd).u32(0x5d).u32(3).u32(offset);

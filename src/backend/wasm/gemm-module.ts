@@ -97,8 +97,7 @@ export function buildGemmModule(
       for (let r = 0; r < mr; r++) {
         fb.get(pa).v128Load64Splat(8 * r).set(a);
         for (let v = 0; v < nv; v++) {
-          if (fma) fb.get(a).get(b[v]!).get(acc[r]![v]!).simd(SIMD.f64x2_relaxed_madd).set(acc[r]![v]!);
-          else fb.get(acc[r]![v]!).get(a).get(b[v]!).simd(SIMD.f64x2_mul).simd(SIMD.f64x2_add).set(acc[r]![v]!);
+          fb.madd(fma, a, b[v]!, acc[r]![v]!);
         }
       }
       fb.get(pa).i32Const(8 * mr).op(OP.i32_add).set(pa);

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { ModuleBuilder, OP, SIMD, type FuncBuilder, type Local } from './emit.ts';
+import { ModuleBuilder, OP, type FuncBuilder, type Local } from './emit.ts';
 
 /** The most columns of V (rows of the output's short side) the narrow kernels take. */
 export const NARROW_MAX_COLUMNS = 7;
@@ -76,12 +76,6 @@ function offsetBy(fb: FuncBuilder, x: Local, stride: Local, i: number): void {
   if (i > 0) fb.get(stride).i32Const(i).op(OP.i32_mul).op(OP.i32_add);
 }
 
-/** acc = a·b + acc, fused (relaxed SIMD) or as a product and a sum. */
-function madd(fb: FuncBuilder, fma: boolean, a: Local, b: Local, acc: Local): void {
-  if (fma) fb.get(a).get(b).get(acc).simd(SIMD.f64x2_relaxed_madd).set(acc);
-  else fb.get(acc).get(a).get(b).simd(SIMD.f64x2_mul).simd(SIMD.f64x2_add).set(acc);
-}
-
 /**
  * `dots_J_R(a, lda, b, ldb, y, groups, kPairs, odd)`: for `groups` groups of R rows of M from byte
  * address `a` (row stride `lda` bytes), Y[r, j] = Σ_p M[r, p]·V[p, j] with V column-major at `b`
@@ -109,7 +103,7 @@ function addDots(mod: ModuleBuilder, fma: boolean, J: number, R: number): void {
         if (tail) fb.v128Load64Zero();
         else fb.v128Load();
         fb.set(av);
-        for (let j = 0; j < J; j++) madd(fb, fma, av, bv[j]!, acc[r]![j]!);
+        for (let j = 0; j < J; j++) fb.madd(fma, av, bv[j]!, acc[r]![j]!);
       }
     };
     fb.get(groups).if(() =>
@@ -177,7 +171,7 @@ function addAxpys(mod: ModuleBuilder, fma: boolean, J: number, P: number): void 
             for (let j = 0; j < J; j++) fb.get(col[j]!).get(i).op(OP.i32_add).v128Load().set(yv[j]!);
             for (let q = 0; q < P; q++) {
               fb.get(row[q]!).get(i).op(OP.i32_add).v128Load().set(av);
-              for (let j = 0; j < J; j++) madd(fb, fma, av, s[q]![j]!, yv[j]!);
+              for (let j = 0; j < J; j++) fb.madd(fma, av, s[q]![j]!, yv[j]!);
             }
             for (let j = 0; j < J; j++) fb.get(col[j]!).get(i).op(OP.i32_add).get(yv[j]!).v128Store();
             fb.get(i).i32Const(16).op(OP.i32_add).set(i);

@@ -157,8 +157,7 @@ export function wasmNarrowMatmul(
   const K = getKernels();
   if (!K || (n > NARROW_MAX_COLUMNS && m > NARROW_MAX_COLUMNS)) return undefined;
   const out = new Float64Array(batch * m * n);
-  if (out.length === 0) return out;
-  if (k === 0) return out;
+  if (out.length === 0 || k === 0) return out;
   for (let q = 0; q < batch; q++) {
     const aOff = q * m * k, bOff = q * k * n, cOff = q * m * n;
     const ok = n <= NARROW_MAX_COLUMNS
