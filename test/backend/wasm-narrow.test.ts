@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { fastCpuBackend } from '../../src/backend/wasm/backend.ts';
 import { wasmGemmInfo, wasmScratch } from '../../src/backend/wasm/gemm.ts';
 import { NARROW_MAX_COLUMNS, axpysRows, dotsRows } from '../../src/backend/wasm/narrow-module.ts';
-import { wasmNarrowAvailable, wasmNarrowCalls, wasmNarrowMatmul } from '../../src/backend/wasm/narrow.ts';
+import { NARROW_SLICE, setNarrowSlice, wasmNarrowAvailable, wasmNarrowCalls, wasmNarrowMatmul } from '../../src/backend/wasm/narrow.ts';
 import { expectProductMatchesOracle, sizes } from './product-bound.ts';
 
 /** A narrow shape: n ≤ 7 columns, or (`wide`) m ≤ 7 rows and any n. */
@@ -88,6 +88,38 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
       expect(dirty).toEqual(clean);
       expect(dirty.every(Number.isFinite)).toBe(true);
     }
+  });
+
+  it('give bit-identical results however M is sliced, with the memory past each slice full of NaN', () => {
+    // Slicing only changes when parts of M are copied: each output is summed in the same order
+    // (a row-major slice holds whole rows; column-major, storage rows are added into Y in order),
+    // so the result must equal the whole-copy result exactly, not within a bound. The NaN fill is what a slice's
+    // one-past-the-end read (an odd row count's last pair) would pick up if it reached a result.
+    const poison = () => {
+      const s = wasmScratch(1 << 16)!;
+      s.H.fill(Number.NaN, s.base, s.base + (1 << 13));
+    };
+    const before = setNarrowSlice(NARROW_SLICE);
+    try {
+      fc.assert(
+        fc.property(narrowShape, fc.integer({ min: 1, max: 90 }), ({ m, k, n, batch, tA, tB, seed }, slice) => {
+          const [la, lb] = sizes(batch, m, k, n);
+          const a = seeded(la, seed), b = seeded(lb, seed + 1);
+          setNarrowSlice(Infinity);
+          poison();
+          const whole = wasmNarrowMatmul(a, b, batch, m, k, n, tA, tB)!;
+          setNarrowSlice(slice);
+          poison();
+          const sliced = wasmNarrowMatmul(a, b, batch, m, k, n, tA, tB)!;
+          expect(sliced).toEqual(whole);
+          expect(sliced.every(Number.isFinite)).toBe(true);
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      setNarrowSlice(before);
+    }
+    expect(() => setNarrowSlice(0)).toThrow(/at least 1/);
   });
 
   it('are what the default backend uses for products with up to four rows or up to seven columns', () => {

@@ -78,9 +78,44 @@ function staging(length: number): Float64Array {
 }
 
 /**
+ * Float64s of M copied into the kernel's memory per slice (1 MiB). The copy and the kernel that
+ * reads it take turns on one slice, which is still in the core's cache when the kernel reads it;
+ * copying all of M first wrote 12.5 MB at 2000 × 784 that the kernel then read back from further
+ * away. Measured at 2000 × 784 with one, two and four columns, both storage orders (bench/README.md):
+ * slices of 2¹⁷–2¹⁸ float64s were 1.3–1.45× faster than a whole copy, 2¹³–2¹⁶ and 2¹⁹–2²⁰ in
+ * between (small slices pay a call and a copy set-up each). Changing it moves no rounding: a
+ * row-major slice holds whole rows of M, each a dot product of its own, and the column-major
+ * kernel adds storage rows into Y one after another, in order, whatever the slice.
+ */
+export const NARROW_SLICE = 1 << 17;
+let sliceFloats = NARROW_SLICE;
+
+/**
+ * Sets how many float64s of M each slice copies (`NARROW_SLICE` by default; `Infinity` copies M
+ * whole, as before slicing) and returns the previous value: tests use small slices to cross slice
+ * boundaries on small shapes, and the benchmark compares slicing against copying whole.
+ *
+ * @example
+ * ```ts
+ * const before = setNarrowSlice(64);
+ * try { matmul(x, v); } finally { setNarrowSlice(before); }
+ * ```
+ */
+export function setNarrowSlice(floats: number): number {
+  if (!(floats >= 1)) throw new Error(`setNarrowSlice: floats must be at least 1, got ${floats}`);
+  const before = sliceFloats;
+  sliceFloats = floats;
+  return before;
+}
+
+/** The largest multiple of `step` (at least `step`) that is at most `limit`. */
+const multipleOf = (step: number, limit: number) => Math.max(step, limit - (limit % step));
+
+/**
  * Y = M·V with M (R × K) stored row-major (`m[off + r·K + p]`) or column-major
  * (`m[off + p·R + r]`), V (K × J) given by `v(p, j)`; Y goes to `out` from `outOff`, row-major
- * ([R][J]) or, with `yTransposed`, as Yᵀ ([J][R]). False when the memory cannot hold the operands.
+ * ([R][J]) or, with `yTransposed`, as Yᵀ ([J][R]). M is copied and streamed one slice at a time
+ * (`setNarrowSlice`). False when the memory cannot hold the operands.
  */
 function narrowProduct(
   K: Record<string, Kernel>,
@@ -88,9 +123,15 @@ function narrowProduct(
   J: number, v: (p: number, j: number) => number,
   out: Float64Array, outOff: number, yTransposed: boolean,
 ): boolean {
-  // Layout (float64 indices from the scratch base): M as stored plus two of slack (the axpys
-  // kernel's last odd pair reads one past M), V, then Y; each region 16-byte aligned.
-  const mLen = even(R * Kdim) + 2;
+  // Whole rows of M per slice (row-major), or whole passes of storage rows (column-major), so the
+  // narrower remainder kernel runs only at the end.
+  const wide = colMajor ? axpysRows(J) : dotsRows(J);
+  const perSlice = colMajor
+    ? Math.min(Kdim, multipleOf(wide, Math.floor(Math.min(sliceFloats, R * Kdim) / R)))
+    : Math.min(R, Math.max(1, Math.floor(Math.min(sliceFloats, R * Kdim) / Kdim)));
+  // Layout (float64 indices from the scratch base): one slice of M plus two of slack (the axpys
+  // kernel's last odd pair reads one past it), V, then Y; each region 16-byte aligned.
+  const mLen = even(perSlice * (colMajor ? R : Kdim)) + 2;
   const vLen = colMajor ? even(Kdim * J) : J * even(Kdim);
   const ld = colMajor ? even(R) : 0;
   const yLen = colMajor ? J * ld : even(R * J);
@@ -98,7 +139,6 @@ function narrowProduct(
   if (!s) return false;
   const { H, base } = s;
   const mAt = base, vAt = mAt + mLen, yAt = vAt + vLen;
-  H.set(m.subarray(off, off + R * Kdim), mAt);
   // The thin operand, staged in an ordinary array: element loops over a shared memory's view are slow.
   const vt = staging(vLen).fill(0, 0, vLen);
   if (colMajor) {
@@ -109,10 +149,15 @@ function narrowProduct(
   }
   H.set(vt.subarray(0, vLen), vAt);
   if (!colMajor) {
-    const wide = dotsRows(J), groups = Math.floor(R / wide), kp = even(Kdim);
-    const args = (r0: number, count: number) => [8 * (mAt + r0 * Kdim), 8 * Kdim, 8 * vAt, 8 * kp, 8 * (yAt + r0 * J), count, Kdim >> 1, Kdim & 1];
-    K[narrowExport('dots', J, wide)]!(...args(0, groups));
-    if (groups * wide < R) K[narrowExport('dots', J, 1)]!(...args(groups * wide, R - groups * wide));
+    const kp = even(Kdim);
+    const dots = (width: number, r0: number, at: number, count: number) =>
+      K[narrowExport('dots', J, width)]!(8 * at, 8 * Kdim, 8 * vAt, 8 * kp, 8 * (yAt + r0 * J), count, Kdim >> 1, Kdim & 1);
+    for (let r0 = 0; r0 < R; r0 += perSlice) {
+      const rows = Math.min(perSlice, R - r0), groups = Math.floor(rows / wide);
+      H.set(m.subarray(off + r0 * Kdim, off + (r0 + rows) * Kdim), mAt);
+      if (groups > 0) dots(wide, r0, mAt, groups);
+      if (groups * wide < rows) dots(1, r0 + groups * wide, mAt + groups * wide * Kdim, rows - groups * wide);
+    }
     if (!yTransposed || J === 1 || R === 1) out.set(H.subarray(yAt, yAt + R * J), outOff);
     else {
       const y = staging(R * J);
@@ -121,10 +166,15 @@ function narrowProduct(
     }
   } else {
     H.fill(0, yAt, yAt + yLen);
-    const wide = axpysRows(J), passes = Math.floor(Kdim / wide);
-    const args = (p0: number, count: number) => [8 * (mAt + p0 * R), 8 * R, 8 * (vAt + p0 * J), 8 * yAt, 8 * ld, count, ld >> 1];
-    K[narrowExport('axpys', J, wide)]!(...args(0, passes));
-    if (passes * wide < Kdim) K[narrowExport('axpys', J, 1)]!(...args(passes * wide, Kdim - passes * wide));
+    const axpys = (width: number, p0: number, at: number, count: number) =>
+      K[narrowExport('axpys', J, width)]!(8 * at, 8 * R, 8 * (vAt + p0 * J), 8 * yAt, 8 * ld, count, ld >> 1);
+    // Each slice adds its storage rows into Y, in order, as the unsliced loop did.
+    for (let p0 = 0; p0 < Kdim; p0 += perSlice) {
+      const rows = Math.min(perSlice, Kdim - p0), passes = Math.floor(rows / wide);
+      H.set(m.subarray(off + p0 * R, off + (p0 + rows) * R), mAt);
+      if (passes > 0) axpys(wide, p0, mAt, passes);
+      if (passes * wide < rows) axpys(1, p0 + passes * wide, mAt + passes * wide * R, rows - passes * wide);
+    }
     if (yTransposed || J === 1) {
       for (let j = 0; j < J; j++) out.set(H.subarray(yAt + j * ld, yAt + j * ld + R), outOff + j * R);
     } else {
