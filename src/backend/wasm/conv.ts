@@ -102,7 +102,7 @@ function forward(
     const nb = Math.min(step, n - n0);
     const xp = padImages(x, xOff, n0, nb, plan, hp, wp);
     const l = wasmPackedProduct(nb, o, ck, px, true, (l) => {
-      packA(k, kOff, o, ck, false, l.mr, l.H, l.aBase);
+      packA(k, kOff, o, ck, false, l.mr, l.H, l.aBase, l.staging);
       for (let q = 0; q < nb; q++) packWindows(xp, q * c * hpwp, plan, hpwp, wp, l, l.bBase + q * l.bSlice, off);
     }, th);
     if (!l) return false;
@@ -132,8 +132,8 @@ function inputGrad(g: Float64Array, k: Float64Array, dx: Float64Array, gq: numbe
   for (let n0 = 0; n0 < n; n0 += step) {
     const nb = Math.min(step, n - n0);
     const l = wasmPackedProduct(nb, ck, o, px, true, (l) => {
-      packA(k, kOff, ck, o, true, l.mr, l.H, l.aBase); // Kᵀ: K is stored [o, c·kh·kw]
-      for (let q = 0; q < nb; q++) packB(g, gOff + (n0 + q) * o * px, o, px, false, l.nr, l.H, l.bBase + q * l.bSlice);
+      packA(k, kOff, ck, o, true, l.mr, l.H, l.aBase, l.staging); // Kᵀ: K is stored [o, c·kh·kw]
+      for (let q = 0; q < nb; q++) packB(g, gOff + (n0 + q) * o * px, o, px, false, l.nr, l.H, l.bBase + q * l.bSlice, l.staging);
     }, th);
     if (!l) return false;
     const { H, cBase, cSlice, ldc } = l;

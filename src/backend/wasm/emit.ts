@@ -158,6 +158,20 @@ export class FuncBuilder {
     this.code.byte(0xfd).u32(0x00).u32(4).u32(offset);
     return this;
   }
+  /** `f64.load` at the address on the stack plus `offset` bytes. */
+  f64Load(offset = 0): this {
+    this.code.byte(0x2b).u32(3).u32(offset);
+    return this;
+  }
+  /**
+   * `i8x16.shuffle` of the two vectors on the stack: byte i of the result is byte `lanes[i]` of
+   * their concatenation (0–15 the first, 16–31 the second).
+   */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !(l >= 0 && l < 32))) throw new Error(`wasm emit: a shuffle needs 16 lanes in [0, 32), got [${lanes.join(', ')}]`);
+    this.code.byte(0xfd).u32(0x0d).bytes(lanes);
+    return this;
+  }
   /** `v128.load64_splat`: one float64 into both lanes. */
   v128Load64Splat(offset = 0): this {
     this.code.byte(0xfd).u32(0x0a).u32(3).u32(offset);

@@ -24,6 +24,7 @@
  */
 import { buildGemmModule, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
 import { currentHost, type Host, type ThreadHandle } from './host.ts';
+import { buildPackModule, packExport, PACK_WIDTHS } from './pack-module.ts';
 
 const PAGE = 65536;
 /** Control block i32 indices. */
@@ -49,6 +50,13 @@ const MC_ROWS = 256;
  * (m·n·k per thread); below it, waking a worker costs more than it saves (bench/README.md).
  */
 export const THREAD_MIN_MACS = 64 * 64 * 64;
+/**
+ * Float64s of an operand staged per call of a WebAssembly packer (1 MiB, as the narrow kernels'
+ * slices: the staged rows are still in cache when the packer reads them).
+ */
+const PACK_SLICE = 1 << 17;
+/** Operands with fewer elements are packed by the JavaScript loops (a call and a copy cost more). */
+const PACK_MIN_ELEMENTS = 4096;
 
 /**
  * The worker's whole program, a function of `{ module, memory, slot }` that every host runs
@@ -118,6 +126,8 @@ class GemmEngine {
   private readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   private readonly gemm: (job: number, u0: number, u1: number) => void;
+  /** The WebAssembly packers (`pack-module.ts`), or `null` where the module did not instantiate. */
+  private readonly packers: PackKernels | null;
   readonly shared: boolean;
   private heap!: Float64Array;
   private ctl!: Int32Array;
@@ -148,7 +158,29 @@ class GemmEngine {
     this.module = new WebAssembly.Module(buildGemmModule(this.kernel, { initial: 1, maximum: MAX_PAGES, shared }));
     const instance = new WebAssembly.Instance(this.module, { env: { memory } });
     this.gemm = instance.exports.gemm as (job: number, u0: number, u1: number) => void;
+    let packers: PackKernels | null = null;
+    try {
+      const packModule = new WebAssembly.Module(buildPackModule({ initial: 1, maximum: MAX_PAGES, shared }));
+      packers = new WebAssembly.Instance(packModule, { env: { memory } }).exports as unknown as PackKernels;
+    } catch {
+      packers = null; // the JavaScript loops pack instead
+    }
+    this.packers = packers;
     this.refreshViews();
+  }
+
+  /**
+   * Where a product whose data ends at float64 index `end` may stage its operands for packing
+   * (see {@link PackStaging}), growing the memory to hold it; `undefined` when it cannot (the
+   * JavaScript loops then pack from the caller's arrays directly).
+   */
+  private staging(end: number, m: number, k: number, n: number): PackStaging | undefined {
+    if (!this.packers || !usePackers) return undefined;
+    const at = end + (end & 1);
+    // Room for one stored row of either operand (split) or one panel's rows (gather) at least.
+    const floats = Math.max(PACK_SLICE, m, n, 8 * k);
+    if ((at + floats) * 8 >= 2 ** 31 || !this.ensureBytes((at + floats) * 8)) return undefined;
+    return { at, floats, kernels: this.packers, minElements: PACK_MIN_ELEMENTS };
   }
 
   /**
@@ -273,10 +305,11 @@ class GemmEngine {
     const aBase = DATA_ADDR / 8, bBase = aBase + batch * aSlice, cBase = bBase + batch * bSlice;
     const end = cBase + batch * cSlice;
     if (end * 8 >= 2 ** 31 || !this.ensureBytes(end * 8)) return undefined;
+    const staging = this.staging(end, m, k, n);
     const H = this.heap;
     for (let q = 0; q < batch; q++) {
-      packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice);
-      packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice);
+      packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice, staging);
+      packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice, staging);
     }
     this.launch({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread);
     // Copy the valid m × n part of each padded C slice out.
@@ -304,7 +337,8 @@ class GemmEngine {
     const aBase = DATA_ADDR / 8, bBase = aBase + (sharedA ? 1 : batch) * aSlice, cBase = bBase + batch * bSlice;
     const end = cBase + batch * cSlice;
     if (end * 8 >= 2 ** 31 || !this.ensureBytes(end * 8)) return undefined;
-    const layout: PackedLayout = { H: this.heap, mr, nr, mp, np, ldc, aBase, aSlice: sharedA ? 0 : aSlice, bBase, bSlice, cBase, cSlice };
+    const staging = this.staging(end, m, k, n);
+    const layout: PackedLayout = { H: this.heap, mr, nr, mp, np, ldc, aBase, aSlice: sharedA ? 0 : aSlice, bBase, bSlice, cBase, cSlice, staging };
     fill(layout);
     if (batch === 0 || m === 0 || n === 0 || k === 0) {
       layout.H.fill(0, cBase, end);
@@ -414,17 +448,56 @@ export interface PackedLayout {
   cBase: number;
   /** Elements between C slices. */
   cSlice: number;
+  /** Where `packA` and `packB` may stage operands for the WebAssembly packers (absent: JavaScript loops). */
+  staging?: PackStaging;
+}
+
+/** The exported packers of `pack-module.ts`, by name (`packExport`). */
+export type PackKernels = Record<string, (...args: number[]) => void>;
+
+/**
+ * Free space after a product's data where `packA`/`packB` copy stored rows of an operand (one
+ * `TypedArray.set`) for a WebAssembly packer to deal into panels: `floats` float64s from index
+ * `at` of the kernel's memory, at least one stored row or one panel's rows.
+ */
+export interface PackStaging {
+  at: number;
+  floats: number;
+  /** The packers (`pack-module.ts`) instantiated over the memory `H` views. */
+  kernels: PackKernels;
+  /** Operands with fewer elements are packed by the JavaScript loops (the engine: 4096). */
+  minElements: number;
+}
+
+let usePackers = true;
+
+/**
+ * Turns the WebAssembly packers on or off (on by default) and returns the previous setting: the
+ * tests compare both ways of packing, and the benchmark times them against each other.
+ *
+ * @example
+ * ```ts
+ * const before = setWasmPacking(false);
+ * try { matmul(a, b); } finally { setWasmPacking(before); }
+ * ```
+ */
+export function setWasmPacking(on: boolean): boolean {
+  const before = usePackers;
+  usePackers = on;
+  return before;
 }
 
 /**
  * Packs op(A) (m × k; stored [m, k], or [k, m] when `transA`) into panels of `mr` rows, p-major
  * within a panel (`H[dst + i0·k + p·mr + r] = op(A)[i0 + r, p]`), zero-padding the last panel.
+ * With `staging`, whole panels are packed by the WebAssembly packers from rows staged there.
  */
 export function packA(
   src: Float64Array, off: number, m: number, k: number, transA: boolean, mr: number, H: Float64Array, dst: number,
+  staging?: PackStaging,
 ): void {
-  if (transA) packSplit(src, off, m, k, mr, H, dst);
-  else packGather(src, off, m, k, mr, H, dst);
+  if (transA) packSplit(src, off, m, k, mr, H, dst, staging);
+  else packGather(src, off, m, k, mr, H, dst, staging);
 }
 
 /**
@@ -433,17 +506,39 @@ export function packA(
  */
 export function packB(
   src: Float64Array, off: number, k: number, n: number, transB: boolean, nr: number, H: Float64Array, dst: number,
+  staging?: PackStaging,
 ): void {
-  if (transB) packGather(src, off, n, k, nr, H, dst);
-  else packSplit(src, off, n, k, nr, H, dst);
+  if (transB) packGather(src, off, n, k, nr, H, dst, staging);
+  else packSplit(src, off, n, k, nr, H, dst, staging);
+}
+
+/** The WebAssembly packer for this operand, or `undefined` when the JavaScript loops should pack it. */
+function packerFor(kind: 'split' | 'gather', w: number, elements: number, staging?: PackStaging): ((...args: number[]) => void) | undefined {
+  if (!staging || elements < staging.minElements || !(PACK_WIDTHS as readonly number[]).includes(w)) return undefined;
+  return staging.kernels[packExport(kind, w)];
 }
 
 /**
  * Panels of width `w` over j of X[p, j] = src[off + p·len + j] (p < k, j < len): each stored row
  * is read once, front to back, and dealt out across the panels.
  */
-function packSplit(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number): void {
+function packSplit(
+  src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number, staging?: PackStaging,
+): void {
   const full = len - (len % w), step = w * k;
+  const packer = full > 0 ? packerFor('split', w, len * k, staging) : undefined;
+  if (packer) {
+    // Whole panels: stored rows staged a slice at a time, dealt out by the packer.
+    const { at, floats } = staging!;
+    const per = Math.max(1, Math.floor(floats / len));
+    for (let p0 = 0; p0 < k; p0 += per) {
+      const rows = Math.min(per, k - p0);
+      H.set(src.subarray(off + p0 * len, off + (p0 + rows) * len), at);
+      packer(8 * at, 8 * len, 8 * (dst + p0 * w), 8 * step, full / w, rows);
+    }
+    if (full < len) packSplitLast(src, off, len, k, w, H, dst + (full / w) * step, full);
+    return;
+  }
   for (let p = 0; p < k; p++) {
     const s = off + p * len;
     let d = dst + p * w;
@@ -454,12 +549,36 @@ function packSplit(src: Float64Array, off: number, len: number, k: number, w: nu
   }
 }
 
+/** `packSplit`'s last, partial panel (from element `full` of each stored row) at `d`, zero-padded. */
+function packSplitLast(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, d: number, full: number): void {
+  for (let p = 0; p < k; p++, d += w) {
+    const s = off + p * len;
+    for (let c = 0; c < w; c++) H[d + c] = full + c < len ? src[s + full + c]! : 0;
+  }
+}
+
 /**
  * Panels of width `w` over j of X[p, j] = src[off + j·k + p] (p < k, j < len): each stored row
  * is one column of a panel, read front to back.
  */
-function packGather(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number): void {
-  for (let j0 = 0; j0 < len; j0 += w) {
+function packGather(
+  src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number, staging?: PackStaging,
+): void {
+  const panels = Math.floor(len / w);
+  const packer = panels > 0 ? packerFor('gather', w, len * k, staging) : undefined;
+  let j0 = 0;
+  if (packer) {
+    // Whole panels: their stored rows staged a slice at a time, interleaved by the packer.
+    const { at, floats } = staging!;
+    const per = Math.max(1, Math.floor(floats / (w * k)));
+    for (let j = 0; j < panels; j += per) {
+      const count = Math.min(per, panels - j);
+      H.set(src.subarray(off + j * w * k, off + (j + count) * w * k), at);
+      packer(8 * at, 8 * k, 8 * (dst + j * w * k), count, k >> 1, k & 1);
+    }
+    j0 = panels * w;
+  }
+  for (; j0 < len; j0 += w) {
     const cols = Math.min(w, len - j0), base = dst + j0 * k;
     for (let c = 0; c < cols; c++) {
       const s = off + (j0 + c) * k;
