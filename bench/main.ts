@@ -4,7 +4,7 @@
  * Timings never appear in pass/fail tests; they live here. Results are printed as a table and
  * written to bench/results/latest.json (not committed).
  *
- * Sections can be chosen: `npm run bench -- engine peers matmul narrow versus gpu influence reweight`
+ * Sections can be chosen: `npm run bench -- engine peers matmul narrow staging versus gpu influence reweight`
  * (default: all). `versus` is issue 12's table: unequal, jax-js and (when `python3 -c 'import
  * torch'` works) PyTorch float64 on one thread, alternated on the same problems.
  *
@@ -16,9 +16,10 @@ import { makeLogregProblem, makeMlpProblem, makeSoftmaxMlpProblem } from './peer
 import { benchVersus, versusReport } from './versus.ts';
 import { benchCpuMatmul, matmulReport } from './matmul.ts';
 import { benchNarrow, narrowReport } from './narrow.ts';
+import { benchStaging, stagingReport } from './staging.ts';
 import { parseFlags, reportError, UsageError, wantsHelp } from '../src/apps/cli/flags.ts';
 
-const all = ['engine', 'peers', 'matmul', 'narrow', 'versus', 'gpu', 'influence', 'reweight'];
+const all = ['engine', 'peers', 'matmul', 'narrow', 'staging', 'versus', 'gpu', 'influence', 'reweight'];
 let sections = all;
 if (wantsHelp(process.argv.slice(2))) {
   console.log(`Usage: npm run bench -- [${all.join('|')} …] (default: all); writes bench/results/latest.json`);
@@ -59,6 +60,10 @@ if (sections.includes('matmul')) {
 if (sections.includes('narrow')) {
   log('narrow: thin products on the oracle / narrow kernels / GEMM, and the engine with the narrow kernels off and on, alternated …');
   Object.assign(results, await benchNarrow());
+}
+if (sections.includes('staging')) {
+  log('staging: whole copies and JavaScript packing against sliced copies and WebAssembly packers, alternated …');
+  Object.assign(results, await benchStaging());
 }
 let versusNotes: string[] = [];
 if (sections.includes('versus')) {
@@ -139,6 +144,8 @@ const cpuMatmul = matmulReport(Object.fromEntries(Object.entries(r).filter(([k])
 if (cpuMatmul.length) lines.push(...cpuMatmul, '');
 const narrow = narrowReport(r);
 if (narrow.length) lines.push(...narrow, '');
+const staging = stagingReport(r);
+if (staging.length) lines.push(...staging, '');
 const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.'));
 if (gflopKeys.length) {
   lines.push('Matmul GFLOP/s (n × n)');
@@ -148,7 +155,7 @@ if (gflopKeys.length) {
   }
   lines.push('');
 }
-const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|smlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp|smlp)|tfjs\.logreg|cpu-matmul\.|narrow\.|versus\.)/.test(k) && !k.endsWith('.gflops'));
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|smlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp|smlp)|tfjs\.logreg|cpu-matmul\.|narrow\.|staging\.|versus\.)/.test(k) && !k.endsWith('.gflops'));
 if (rest.length) {
   lines.push('Other measurements');
   for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);
