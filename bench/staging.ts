@@ -7,7 +7,10 @@
  * - GEMM: operands packed into panels by JavaScript loops (`setWasmPacking(false)`) against rows
  *   staged a slice at a time and packed by the WebAssembly packers (the default).
  *
- * Then the engine workloads these paths serve, with both changes off and on: the logistic
+ * - tanh of 128,000 values (the MLP's hidden layer): `Math.tanh` per element (`setWasmTanh(false)`)
+ *   against the WebAssembly SIMD kernel.
+ *
+ * Then the engine workloads these paths serve, with all three off and on: the logistic
  * regression's HVP and issue 12's MLP (784 → 128 → 10, 1000 rows) gradient and HVP.
  *
  * @module
@@ -15,6 +18,8 @@
 import { cpuBackend } from '../src/backend/cpu.ts';
 import { setWasmPacking, wasmGemmAvailable, wasmMatmul } from '../src/backend/wasm/gemm.ts';
 import { NARROW_SLICE, setNarrowSlice, wasmNarrowAvailable, wasmNarrowMatmul } from '../src/backend/wasm/narrow.ts';
+import { setWasmTanh } from '../src/backend/wasm/tanh.ts';
+import { fastCpuBackend } from '../src/backend/wasm/backend.ts';
 import { getBackend, grad, hvp, setBackend } from '../src/index.ts';
 import { type LogregParams, logregObjective, softmaxMlpObjective } from './engine.ts';
 import { makeLogregProblem, makeSoftmaxMlpProblem } from './peers/problems.ts';
@@ -64,6 +69,11 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
       const run = () => wasmMatmul(a, b, 1, m, k, n, tA, tB, { threads: 1 });
       record(`gemm.${name}`, await pair(() => (setWasmPacking(false), run()), () => (setWasmPacking(true), run()), rounds));
     }
+    {
+      const x = values(128_000, 5);
+      const run = () => fastCpuBackend.unary('tanh', x, x.length);
+      record('tanh.128000', await pair(() => (setWasmTanh(false), run()), () => (setWasmTanh(true), run()), rounds));
+    }
     const before = getBackend();
     setBackend('cpu', { threads: 1 });
     try {
@@ -75,8 +85,8 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
         'mlp-grad': () => (smGrad(sm.at) as { W1: { toFloat64Array(): Float64Array } }).W1.toFloat64Array(),
         'mlp-hvp': () => hvp(sm.loss, sm.at, sm.dir).W1.toFloat64Array(),
       };
-      const off = () => (setNarrowSlice(Infinity), setWasmPacking(false));
-      const on = () => (setNarrowSlice(NARROW_SLICE), setWasmPacking(true));
+      const off = () => (setNarrowSlice(Infinity), setWasmPacking(false), setWasmTanh(false));
+      const on = () => (setNarrowSlice(NARROW_SLICE), setWasmPacking(true), setWasmTanh(true));
       for (const name of ENGINE) {
         record(`engine.${name}`, await pair(() => (off(), work[name]()), () => (on(), work[name]()), Math.max(5, Math.round(rounds * (name === 'logistic-hvp' ? 2 : 0.6)))));
       }
@@ -86,6 +96,7 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
   } finally {
     setNarrowSlice(NARROW_SLICE);
     setWasmPacking(true);
+    setWasmTanh(true);
   }
   return out;
 }
@@ -102,7 +113,8 @@ export function stagingReport(r: Record<string, number>): string[] {
   const rows = [
     ...NARROW.map(([name]) => [`narrow.${name}`, `narrow ${name}: M whole → 1 MiB slices`]),
     ...GEMM.map(([name]) => [`gemm.${name}`, `GEMM ${name}: JavaScript packing → WebAssembly packers`]),
-    ...ENGINE.map((name) => [`engine.${name}`, `engine ${name}: both off → on`]),
+    ['tanh.128000', 'tanh of 128,000 values: Math.tanh → WebAssembly kernel'],
+    ...ENGINE.map((name) => [`engine.${name}`, `engine ${name}: all three off → on`]),
   ];
   if (r[`staging.${rows[0]![0]}.before.ms`] === undefined) return [];
   const f = (x: number) => x.toPrecision(3);

@@ -2,7 +2,8 @@
  * The default float64 CPU backend: the plain TypeScript oracle (`../cpu.ts`) with its matrix
  * products routed through the WebAssembly SIMD GEMM (`gemm.ts`) when they are large enough to
  * gain, on all cores for the largest, and through the narrow kernels (`narrow.ts`) when one side
- * is thin.
+ * is thin; convolutions on the GEMM (`conv.ts`); and tanh of large arrays on a SIMD kernel
+ * (`tanh.ts`), the one elementwise op that is compute-bound rather than memory-bound.
  *
  * Everything else (elementwise, reductions, movement) is inherited from the oracle unchanged, and
  * results are the same `Float64Array` storage, so tensors move between this backend and the
@@ -11,11 +12,12 @@
  *
  * @module
  */
-import type { ConvOp, ConvPlan, Storage } from '../backend.ts';
+import type { ConvOp, ConvPlan, Storage, UnaryOp } from '../backend.ts';
 import { CpuBackend } from '../cpu.ts';
 import { defaultThreads, wasmGemmAvailable, wasmMatmul } from './gemm.ts';
 import { wasmConv } from './conv.ts';
 import { wasmNarrowAvailable, wasmNarrowMatmul } from './narrow.ts';
+import { WASM_TANH_MIN, wasmTanh } from './tanh.ts';
 import { NARROW_MAX_COLUMNS } from './narrow-module.ts';
 import { convComposed } from '../conv-composed.ts';
 
@@ -138,6 +140,18 @@ export class FastCpuBackend extends CpuBackend {
       if (c) return c;
     }
     return super.matmul(a, b, batch, m, k, n, transA, transB);
+  }
+
+  /**
+   * tanh of a large array on the WebAssembly SIMD kernel (`tanh.ts`), within a few ulps of the
+   * oracle's `Math.tanh`; everything else, and small arrays, as the oracle computes them.
+   */
+  override unary(op: UnaryOp, x: Storage, size: number): Storage {
+    if (op === 'tanh' && size >= WASM_TANH_MIN) {
+      const y = wasmTanh(x as Float64Array, size);
+      if (y) return y;
+    }
+    return super.unary(op, x, size);
   }
 
   /**

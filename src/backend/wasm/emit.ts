@@ -206,6 +206,18 @@ export class FuncBuilder {
     this.code.byte(0xfd).u32(0x0b).u32(4).u32(offset);
     return this;
   }
+  /** `v128.const` with two float64 lanes. */
+  f64x2Const(lane0: number, lane1 = lane0): this {
+    const bytes = new Uint8Array(new Float64Array([lane0, lane1]).buffer);
+    this.code.byte(0xfd).u32(0x0c).bytes(bytes);
+    return this;
+  }
+  /** `v128.const` with two 64-bit integer lanes (bit patterns). */
+  i64x2Const(lane0: bigint, lane1 = lane0): this {
+    const bytes = new Uint8Array(new BigInt64Array([lane0, lane1]).buffer);
+    this.code.byte(0xfd).u32(0x0c).bytes(bytes);
+    return this;
+  }
   /** `v128.const` 0. */
   v128Zero(): this {
     this.code.byte(0xfd).u32(0x0c).bytes(new Uint8Array(16));
@@ -297,8 +309,21 @@ export const OP = {
 
 /** SIMD opcodes (after the 0xfd prefix) without immediates. */
 export const SIMD = {
+  v128_and: 0x4e,
+  v128_andnot: 0x4f,
+  v128_or: 0x50,
+  f64x2_nearest: 0x94,
+  i64x2_extend_low_i32x4_s: 0xc7,
+  i64x2_shl: 0xcb,
+  i64x2_add: 0xce,
+  f64x2_abs: 0xec,
+  f64x2_neg: 0xed,
   f64x2_add: 0xf0,
+  f64x2_sub: 0xf1,
   f64x2_mul: 0xf2,
+  f64x2_div: 0xf3,
+  f64x2_min: 0xf4,
+  i32x4_trunc_sat_f64x2_s_zero: 0xfc,
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   f64x2_relaxed_madd: 0x107,
 } as const;
