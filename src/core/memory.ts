@@ -9,13 +9,16 @@
  * @module
  */
 import { type Pytree, treeFlatten } from './pytree.ts';
+import type { Backend, Storage } from '../backend/backend.ts';
 import { ConcreteTensor, Tensor, tidyScopes } from './tensor.ts';
 
 /**
  * Runs `fn` and releases the device memory of every tensor created during the call except the
  * tensors in its result (a pytree). Tensors created inside and kept elsewhere (in a closure, a
- * global, a pullback returned indirectly) are released too: return what you keep. Nested `tidy`
- * calls hand their results to the enclosing scope. On the CPU backend release is a no-op.
+ * global, a pullback returned indirectly) are released too: return what you keep. Tensors made
+ * before the call are never released, even when the call made a view of one (a `reshape` shares
+ * its storage). Nested `tidy` calls hand their results to the enclosing scope. On the CPU backend
+ * release is a no-op.
  *
  * @example
  * ```ts
@@ -26,7 +29,7 @@ import { ConcreteTensor, Tensor, tidyScopes } from './tensor.ts';
  * ```
  */
 export function tidy<T extends Pytree>(fn: () => T): T {
-  const scope = new Set<ConcreteTensor>();
+  const scope = new Map<Storage, Backend>();
   tidyScopes.push(scope);
   let result: T;
   try {
@@ -39,13 +42,9 @@ export function tidy<T extends Pytree>(fn: () => T): T {
     if (leaf instanceof ConcreteTensor) keep.add(leaf.storage);
   }
   const parent = tidyScopes[tidyScopes.length - 1];
-  const released = new Set<unknown>();
-  for (const t of scope) {
-    if (keep.has(t.storage)) parent?.add(t);
-    else if (!released.has(t.storage)) {
-      released.add(t.storage);
-      t.backend.release?.(t.storage);
-    }
+  for (const [storage, backend] of scope) {
+    if (keep.has(storage)) parent?.set(storage, backend);
+    else backend.release?.(storage);
   }
   return result!;
 }

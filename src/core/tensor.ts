@@ -108,10 +108,15 @@ export function nest(data: ArrayLike<number>, shape: Shape): NestedArray {
 }
 
 /**
- * The open `tidy` scopes, innermost last. Every concrete tensor made while a scope is open is
- * recorded in it, so that `tidy` can release what its function did not return.
+ * The open `tidy` scopes, innermost last. Each records the storages born while it is open (with
+ * the backend that owns each), so that `tidy` can release what its function did not return.
+ * Only storages no earlier tensor wrapped count as born: a tensor that shares an older one's
+ * storage (a `reshape` of a parameter) must not take that storage with it.
  */
-export const tidyScopes: Set<ConcreteTensor>[] = [];
+export const tidyScopes: Map<Storage, Backend>[] = [];
+
+/** Every storage some concrete tensor has wrapped (weakly: it does not keep them alive). */
+const wrapped = new WeakSet<object>();
 
 /** A tensor with real storage on a backend. */
 export class ConcreteTensor extends Tensor {
@@ -123,7 +128,11 @@ export class ConcreteTensor extends Tensor {
     readonly backend: Backend,
   ) {
     super();
-    if (tidyScopes.length) tidyScopes[tidyScopes.length - 1]!.add(this);
+    const handle = storage as object;
+    if (typeof handle === 'object' && handle !== null && !wrapped.has(handle)) {
+      wrapped.add(handle);
+      if (tidyScopes.length) tidyScopes[tidyScopes.length - 1]!.set(storage, backend);
+    }
   }
 
   toFloat64Array(): Float64Array {

@@ -12,7 +12,7 @@ import {
   type Tensor,
   add, bceWithLogits, concat, dispose, exp, grad, hessian, hvp, jvp, log, matmul, max, mean, mul, pad, relu,
   setBackend, sigmoid, slice, softmaxCrossEntropy, softplus, sqrt, sub, sum, take, tanh, tensor, tidy, transpose,
-  vmap, where, greater, abs, pow, maximum, div, logSumExp,
+  vmap, where, greater, abs, pow, maximum, div, logSumExp, reshape,
 } from '../../src/index.ts';
 import { GpuStorage } from '../../src/backend/gpu.ts';
 import { seededTensor } from '../helpers.ts';
@@ -90,6 +90,28 @@ describe('deterministic release on the gpu backend', () => {
     grad(loss)(params);
     expect(GpuStorage.live).toBeGreaterThan(before + 20);
   }, 120_000);
+
+  it('tidy releases only storages born inside it: a reshape of an older tensor leaves that tensor alive', () => {
+    setBackend('gpu', { mode: 'webasm' });
+    const p = tensor([1, 2, 3, 4]);
+    const before = GpuStorage.live;
+    // The reshape shares p's storage; the sum's storage is born inside and not returned.
+    const kept = tidy(() => {
+      sum(reshape(p, [2, 2]));
+      return reshape(mul(p, 2), [2, 2]);
+    });
+    expect(p.toArray()).toEqual([1, 2, 3, 4]);
+    expect(kept.toArray()).toEqual([[2, 4], [6, 8]]);
+    // Exactly one storage more than before: the kept product (the sum's was released).
+    expect(GpuStorage.live).toBe(before + 1);
+    // Nested: the inner result is handed to the outer scope, which releases it.
+    tidy(() => {
+      tidy(() => reshape(add(p, 1), [4]));
+      return tensor(0);
+    });
+    expect(GpuStorage.live).toBe(before + 2);
+    expect(p.toArray()).toEqual([1, 2, 3, 4]);
+  });
 
   it('a released tensor cannot be read by mistake', () => {
     setBackend('gpu', { mode: 'webasm' });
