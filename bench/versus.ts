@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { grad, hvp, matmul, setBackend, tensor, type Tensor } from '../src/index.ts';
+import { grad, hvp, matmul, setBackend, tensor, tidy, type Tensor } from '../src/index.ts';
 import { cpuBackend } from '../src/backend/cpu.ts';
 import { defaultThreads, warmGemmThreads } from '../src/backend/wasm/gemm.ts';
 import { logregObjective, softmaxMlpObjective, type LogregParams, type SoftmaxMlpParams } from './engine.ts';
@@ -193,6 +193,10 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
         for (const what of ['grad', 'hvp'] as const) {
           const run = what === 'grad' ? () => first(gradient(at) as object) : () => first(hvp(loss, at, dir) as object);
           const systems = unequal(run);
+          // The same call under tidy, the loop idiom that releases each call's intermediates, whose
+          // arrays the CPU backend then reuses (src/backend/f64-pool.ts).
+          const leaf = what === 'grad' ? () => Object.values(gradient(at) as object)[0] as Tensor : () => Object.values(hvp(loss, at, dir) as object)[0] as Tensor;
+          systems.push({ key: 'unequal-1t-tidy', run: () => (setBackend('cpu', { threads: 1 }), tidy(leaf).toFloat64Array()) });
           if (jp) systems.push({ key: 'jaxjs', run: jp[what] });
           if (torch) {
             const t = torch;
@@ -270,6 +274,15 @@ export function versusReport(r: Record<string, number>, notes: string[] = []): s
       `  ${label.padEnd(38)}${cell('unequal-1t').padStart(18)}${(multi === undefined ? '—' : `[${f(multi)}]`).padStart(14)}` +
         `${cell('jaxjs').padStart(18)}${cell('torch').padStart(18)}${ratio('torch').padStart(20)}${ratio('jaxjs').padStart(20)}`,
     );
+  }
+  const tidied = VERSUS_ROWS.filter(([row]) => get(row, 'unequal-1t-tidy', 'cpu-ms') !== undefined);
+  if (tidied.length) {
+    lines.push('  unequal 1t under tidy (each call\'s intermediates released, their arrays reused): best CPU ms [median], ratio to PyTorch');
+    for (const [row, label] of tidied) {
+      const t = get(row, 'torch', 'cpu-ms');
+      lines.push(`    ${label.padEnd(36)}${`${f(get(row, 'unequal-1t-tidy', 'cpu-ms'))} [${f(get(row, 'unequal-1t-tidy', 'median-ms'))}]`.padStart(18)}` +
+        (t === undefined ? '' : `${`${f(get(row, 'unequal-1t-tidy', 'cpu-ms')! / t, 2)}× [${f(get(row, 'unequal-1t-tidy', 'median-ms')! / get(row, 'torch', 'median-ms')!, 2)}×]`.padStart(20)}`));
+    }
   }
   const hg = (row: string) => get(`${row}.hvp`, 'unequal-1t', 'cpu-ms')! / get(`${row}.grad`, 'unequal-1t', 'cpu-ms')!;
   if (get('smlp.hvp', 'unequal-1t', 'cpu-ms') !== undefined && get('logreg.hvp', 'unequal-1t', 'cpu-ms') !== undefined) {

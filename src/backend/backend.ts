@@ -42,10 +42,15 @@ export interface Backend {
    */
   toFloat64Async?(s: Storage, size: number): Promise<Float64Array>;
   /**
-   * Frees device memory now (see `tidy`). Optional: garbage-collected backends (the CPU) have
-   * nothing to free. Using released storage afterwards is an error.
+   * Frees device memory now (see `tidy`), or on the CPU gives the array back for reuse
+   * (`f64-pool.ts`). Using released storage afterwards is an error.
    */
   release?(s: Storage): void;
+  /**
+   * Whether `s` was released (`tidy`, `dispose`): the engine refuses to compute with it. Backends
+   * that detect use after release in their kernels need not say.
+   */
+  isReleased?(s: Storage): boolean;
   /** A tensor of `size` elements all equal to `value`. */
   fill(size: number, value: number): Storage;
 

@@ -13,6 +13,7 @@ import type { Backend, Storage, WindowPlan } from './backend.ts';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../base/op-list.ts';
 import { sizeOf, stridesOf } from '../base/shape.ts';
 import { erf } from './special.ts';
+import { allocateF64, isReleasedF64, releaseF64 } from './f64-pool.ts';
 import { stridedAxpy, stridedDot } from '../linalg/vector.ts';
 
 type F64 = Float64Array;
@@ -65,7 +66,7 @@ const COPY_MIN = 32;
  * `shape`. Zero strides broadcast; permuted strides transpose.
  */
 function gatherStrided(src: F64, base: number, shape: readonly number[], strides: readonly number[]): F64 {
-  const out = new Float64Array(sizeOf(shape));
+  const out = allocateF64(sizeOf(shape), false);
   const [inner, step] = innerRow(shape, strides);
   forEachRow(shape, strides, base, (k, off) => {
     // A long contiguous row is a block copy (memcpy, several times the element loop's speed).
@@ -90,7 +91,7 @@ function scatterStrided(src: F64, out: F64, base: number, shape: readonly number
 }
 
 function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
-  const o = new Float64Array(n);
+  const o = allocateF64(n, false);
   switch (op) {
     case 'neg': for (let i = 0; i < n; i++) o[i] = -x[i]!; break;
     case 'exp': for (let i = 0; i < n; i++) o[i] = Math.exp(x[i]!); break;
@@ -115,7 +116,7 @@ function unaryLoop(op: UnaryOp, x: F64, n: number): F64 {
 }
 
 function binaryLoop(op: BinaryOp, a: F64, b: F64, n: number): F64 {
-  const o = new Float64Array(n);
+  const o = allocateF64(n, false);
   switch (op) {
     case 'add': for (let i = 0; i < n; i++) o[i] = a[i]! + b[i]!; break;
     case 'sub': for (let i = 0; i < n; i++) o[i] = a[i]! - b[i]!; break;
@@ -321,7 +322,7 @@ function windowMax(op: 'gather' | 'scatter', x: F64, t: F64, planes: number, h: 
   const { kh, kw, sh, sw, top, left, ho, wo } = win;
   const plane = h * w;
   const gather = op === 'gather';
-  const out = new Float64Array(gather ? planes * ho * wo : planes * plane);
+  const out = allocateF64(gather ? planes * ho * wo : planes * plane);
   let q = 0;
   for (let pl = 0; pl < planes; pl++) {
     const base = pl * plane;
@@ -404,7 +405,7 @@ function blockSwap(shape: readonly number[], perm: readonly number[]): [number, 
  * (bench/README.md has the figures).
  */
 function transposeTiled(x: F64, batch: number, rows: number, cols: number): F64 {
-  const out = new Float64Array(batch * rows * cols);
+  const out = allocateF64(batch * rows * cols, false);
   const T = 16;
   for (let q = 0; q < batch; q++) {
     const base = q * rows * cols;
@@ -435,11 +436,19 @@ export class CpuBackend implements Backend {
   }
   toFloat64(s: Storage, size: number): Float64Array {
     const d = s as F64;
+    if (isReleasedF64(d)) throw new Error('cpu backend: storage used after release (tidy or dispose released this tensor; return it from the tidy function to keep it)');
     if (d.length !== size) throw new Error(`cpu backend: storage holds ${d.length} numbers, expected ${size}`);
     return d.slice();
   }
+  /** Gives the array back to the pool of `f64-pool.ts` for the next result of its length. */
+  release(s: Storage): void {
+    releaseF64(s as F64);
+  }
+  isReleased(s: Storage): boolean {
+    return isReleasedF64(s as F64);
+  }
   fill(size: number, value: number): Storage {
-    return new Float64Array(size).fill(value);
+    return allocateF64(size, false).fill(value);
   }
   unary(op: UnaryOp, x: Storage, size: number): Storage {
     return unaryLoop(op, x as F64, size);
@@ -449,14 +458,14 @@ export class CpuBackend implements Backend {
   }
   select(cond: Storage, a: Storage, b: Storage, size: number): Storage {
     const c = cond as F64, x = a as F64, y = b as F64;
-    const o = new Float64Array(size);
+    const o = allocateF64(size, false);
     for (let i = 0; i < size; i++) o[i] = c[i] !== 0 ? x[i]! : y[i]!;
     return o;
   }
   reduce(op: ReduceOp, xs: Storage, shape: readonly number[], axes: readonly number[]): Storage {
     const x = xs as F64;
     const outShape = shape.filter((_, i) => !axes.includes(i));
-    const out = new Float64Array(sizeOf(outShape)).fill(REDUCE_IDENTITY[op]);
+    const out = allocateF64(sizeOf(outShape), false).fill(REDUCE_IDENTITY[op]);
     // Output strides laid over the input's axes, 0 on reduced axes: walking the input in order,
     // every element lands on its output slot.
     const keep = stridesOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
@@ -497,7 +506,7 @@ export class CpuBackend implements Backend {
   }
   pad(x: Storage, shape: readonly number[], lo: readonly number[], hi: readonly number[]): Storage {
     const outShape = shape.map((d, i) => d + lo[i]! + hi[i]!);
-    const out = new Float64Array(sizeOf(outShape));
+    const out = allocateF64(sizeOf(outShape));
     const st = stridesOf(outShape);
     let base = 0;
     for (let i = 0; i < shape.length; i++) base += lo[i]! * st[i]!;
@@ -507,7 +516,7 @@ export class CpuBackend implements Backend {
   concat(xs: readonly Storage[], shapes: readonly (readonly number[])[], axis: number): Storage {
     const outShape = [...shapes[0]!];
     outShape[axis] = shapes.reduce((s, sh) => s + sh[axis]!, 0);
-    const out = new Float64Array(sizeOf(outShape));
+    const out = allocateF64(sizeOf(outShape), false);
     const st = stridesOf(outShape);
     let offset = 0;
     xs.forEach((x, i) => {
@@ -522,7 +531,7 @@ export class CpuBackend implements Backend {
     const inner = sizeOf(shape.slice(axis + 1));
     const len = shape[axis]!;
     const ni = indices.length;
-    const out = new Float64Array(outer * ni * inner);
+    const out = allocateF64(outer * ni * inner, false);
     if (inner === 1) {
       // A plain gather (im2col of a one-channel image): no inner loop to set up per index.
       for (let o = 0; o < outer; o++) {
@@ -546,7 +555,7 @@ export class CpuBackend implements Backend {
     const ni = indices.length;
     const outer = sizeOf(gShape.slice(0, axis));
     const inner = sizeOf(gShape.slice(axis + 1));
-    const out = new Float64Array(outer * axisSize * inner);
+    const out = allocateF64(outer * axisSize * inner);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < ni; j++) {
         const dst = (o * axisSize + indices[j]!) * inner;
@@ -561,7 +570,7 @@ export class CpuBackend implements Backend {
   }
   matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): Storage {
     const A = a as F64, B = b as F64;
-    const c = new Float64Array(batch * m * n);
+    const c = allocateF64(batch * m * n);
     for (let q = 0; q < batch; q++) {
       matmulSlice(A, q * m * k, B, q * k * n, c, q * m * n, m, k, n, transA, transB);
     }

@@ -7,6 +7,7 @@
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 import { getBackend } from '../backend/index.ts';
+import { markSharedF64 } from '../backend/f64-pool.ts';
 import { Rng } from './rng.ts';
 import { type Shape, checkShape, fmt, sizeOf, stridesOf } from '../base/shape.ts';
 import { ConcreteTensor, type NumericArray, Tensor, type TensorData, type TensorLike } from './tensor.ts';
@@ -293,7 +294,10 @@ export function fromNdarray(nd: NdArray): ConcreteTensor {
  * ```
  */
 export function toNdarray(t: Tensor): NdArray<Float64Array> {
-  const data =
-    t instanceof ConcreteTensor && t.backend.name === 'cpu' ? (t.storage as Float64Array) : t.toFloat64Array();
+  if (!(t instanceof ConcreteTensor && t.backend.name === 'cpu')) return ndarray(t.toFloat64Array(), [...t.shape]);
+  if (t.backend.isReleased?.(t.storage)) throw new Error('toNdarray: the tensor was released by tidy or dispose');
+  const data = t.storage as Float64Array;
+  // The view outlives any release of t: its array must never be detached or reused.
+  markSharedF64(data);
   return ndarray(data, [...t.shape]);
 }

@@ -158,6 +158,12 @@ export function withTrace<T>(trace: Trace, body: (trace: Trace) => T): T {
 }
 
 function checkAlive(x: Tensor, prim: string): void {
+  if (x instanceof ConcreteTensor && x.backend.isReleased?.(x.storage)) {
+    throw new Error(
+      `${prim}: a tensor of shape ${fmt(x.shape)} was used after tidy or dispose released it; ` +
+        'return it from the tidy function (or do not dispose it) to keep it',
+    );
+  }
   if (x instanceof Tracer && (!x.trace.alive || stack[x.trace.level] !== x.trace)) {
     throw new Error(
       `${prim}: a ${x.trace.kind} tracer of shape ${fmt(x.shape)} was used after its transformation ` +

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { allocateF64 } from '../f64-pool.ts';
 import { buildGemmModule, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
 import { currentHost, type Host, type ThreadHandle } from './host.ts';
 import { buildPackModule, packExport, PACK_WIDTHS } from './pack-module.ts';
@@ -297,7 +298,7 @@ class GemmEngine {
     a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, threads: number, minMacsPerThread: number,
   ): Float64Array | undefined {
-    const out = new Float64Array(batch * m * n);
+    const out = allocateF64(batch * m * n, k === 0);
     if (out.length === 0 || k === 0) return out;
     const { mr, nr } = this.kernel;
     const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { allocateF64 } from '../f64-pool.ts';
 import { wasmKernelMemory, wasmScratch } from './gemm.ts';
 import { axpysRows, buildNarrowModule, dotsRows, NARROW_MAX_COLUMNS, narrowExport } from './narrow-module.ts';
 
@@ -206,7 +207,7 @@ export function wasmNarrowMatmul(
 ): Float64Array | undefined {
   const K = getKernels();
   if (!K || (n > NARROW_MAX_COLUMNS && m > NARROW_MAX_COLUMNS)) return undefined;
-  const out = new Float64Array(batch * m * n);
+  const out = allocateF64(batch * m * n, k === 0);
   if (out.length === 0 || k === 0) return out;
   for (let q = 0; q < batch; q++) {
     const aOff = q * m * k, bOff = q * k * n, cOff = q * m * n;

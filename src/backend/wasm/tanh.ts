@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { allocateF64 } from '../f64-pool.ts';
 import { wasmKernelMemory, wasmScratch } from './gemm.ts';
 import { buildTanhModule } from './tanh-module.ts';
 
@@ -61,7 +62,7 @@ function getKernel(): ((src: number, dst: number, pairs: number) => void) | null
 export function wasmTanh(x: Float64Array, n: number): Float64Array | undefined {
   const k = enabled ? getKernel() : null;
   if (!k) return undefined;
-  const out = new Float64Array(n);
+  const out = allocateF64(n, false);
   if (n === 0) return out;
   const len = Math.min(n, SLICE);
   const s = wasmScratch(8 * (len + 2));
