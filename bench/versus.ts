@@ -16,6 +16,7 @@
  */
 import { grad, hvp, matmul, setBackend, tensor, tidy, type Tensor } from '../src/index.ts';
 import { cpuBackend } from '../src/backend/cpu.ts';
+import { clearF64Pool } from '../src/backend/f64-pool.ts';
 import { defaultThreads, warmGemmThreads } from '../src/backend/wasm/gemm.ts';
 import { logregObjective, softmaxMlpObjective, type LogregParams, type SoftmaxMlpParams } from './engine.ts';
 import { checkRow } from './matmul.ts';
@@ -193,16 +194,16 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
         for (const what of ['grad', 'hvp'] as const) {
           const run = what === 'grad' ? () => first(gradient(at) as object) : () => first(hvp(loss, at, dir) as object);
           const systems = unequal(run);
-          // The same call under tidy, the loop idiom that releases each call's intermediates, whose
-          // arrays the CPU backend then reuses (src/backend/f64-pool.ts).
-          const leaf = what === 'grad' ? () => Object.values(gradient(at) as object)[0] as Tensor : () => Object.values(hvp(loss, at, dir) as object)[0] as Tensor;
-          systems.push({ key: 'unequal-1t-tidy', run: () => (setBackend('cpu', { threads: 1 }), tidy(leaf).toFloat64Array()) });
           if (jp) systems.push({ key: 'jaxjs', run: jp[what] });
-          if (torch) {
-            const t = torch;
-            systems.push({ key: 'torch', run: () => t.time(`${p.row}.${what}`) });
-          }
-          await record(`${p.row}.${what}`, systems, p.rounds);
+          const torchRun = torch ? [{ key: 'torch', run: () => torch!.time(`${p.row}.${what}`) }] : [];
+          clearF64Pool(); // what the tidy rounds below released must not serve the plain calls
+          await record(`${p.row}.${what}`, [...systems, ...torchRun], p.rounds);
+          // The same call under tidy, the loop idiom that releases each call's intermediates, whose
+          // arrays the CPU backend then reuses (src/backend/f64-pool.ts). Timed in rounds of its own
+          // against PyTorch: alternated with the plain calls, those would take the arrays it releases.
+          const leaf = what === 'grad' ? () => Object.values(gradient(at) as object)[0] as Tensor : () => Object.values(hvp(loss, at, dir) as object)[0] as Tensor;
+          const tidied = { key: 'unequal-1t-tidy', run: () => (setBackend('cpu', { threads: 1 }), tidy(leaf).toFloat64Array()) };
+          await record(`${p.row}.${what}.tidy`, [tidied, ...torchRun], p.rounds);
         }
       } finally {
         jp?.dispose();
@@ -275,13 +276,14 @@ export function versusReport(r: Record<string, number>, notes: string[] = []): s
         `${cell('jaxjs').padStart(18)}${cell('torch').padStart(18)}${ratio('torch').padStart(20)}${ratio('jaxjs').padStart(20)}`,
     );
   }
-  const tidied = VERSUS_ROWS.filter(([row]) => get(row, 'unequal-1t-tidy', 'cpu-ms') !== undefined);
+  const tidied = VERSUS_ROWS.filter(([row]) => get(`${row}.tidy`, 'unequal-1t-tidy', 'cpu-ms') !== undefined);
   if (tidied.length) {
-    lines.push('  unequal 1t under tidy (each call\'s intermediates released, their arrays reused): best CPU ms [median], ratio to PyTorch');
+    lines.push('  unequal 1t under tidy (each call\'s intermediates released, their arrays reused), alternated with PyTorch in rounds of its own: best CPU ms [median], ratio to PyTorch');
     for (const [row, label] of tidied) {
-      const t = get(row, 'torch', 'cpu-ms');
-      lines.push(`    ${label.padEnd(36)}${`${f(get(row, 'unequal-1t-tidy', 'cpu-ms'))} [${f(get(row, 'unequal-1t-tidy', 'median-ms'))}]`.padStart(18)}` +
-        (t === undefined ? '' : `${`${f(get(row, 'unequal-1t-tidy', 'cpu-ms')! / t, 2)}× [${f(get(row, 'unequal-1t-tidy', 'median-ms')! / get(row, 'torch', 'median-ms')!, 2)}×]`.padStart(20)}`));
+      const u = (what: 'cpu-ms' | 'median-ms') => get(`${row}.tidy`, 'unequal-1t-tidy', what)!;
+      const t = (what: 'cpu-ms' | 'median-ms') => get(`${row}.tidy`, 'torch', what);
+      lines.push(`    ${label.padEnd(36)}${`${f(u('cpu-ms'))} [${f(u('median-ms'))}]`.padStart(18)}` +
+        (t('cpu-ms') === undefined ? '' : `${`${f(u('cpu-ms') / t('cpu-ms')!, 2)}× [${f(u('median-ms') / t('median-ms')!, 2)}×]`.padStart(20)}`));
     }
   }
   const hg = (row: string) => get(`${row}.hvp`, 'unequal-1t', 'cpu-ms')! / get(`${row}.grad`, 'unequal-1t', 'cpu-ms')!;

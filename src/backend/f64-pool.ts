@@ -111,6 +111,21 @@ export function markSharedF64(s: Float64Array): void {
 }
 
 /**
+ * Empties the pool (its arrays are left to the garbage collector): a benchmark timing code that
+ * does not release anything starts from the state such code would be in.
+ *
+ * @example
+ * ```ts
+ * clearF64Pool();
+ * f64PoolStats().arrays; // 0
+ * ```
+ */
+export function clearF64Pool(): void {
+  free.clear();
+  pooledBytes = 0;
+}
+
+/**
  * The pool's state, for tests and benchmarks: arrays and bytes held, and how many allocations it
  * has served.
  *
