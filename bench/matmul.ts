@@ -11,6 +11,7 @@
  * @module
  */
 import { cpuBackend } from '../src/backend/cpu.ts';
+import { clearF64Pool, releaseF64 } from '../src/backend/f64-pool.ts';
 import { defaultThreads, warmGemmThreads, wasmGemmInfo, wasmMatmul } from '../src/backend/wasm/gemm.ts';
 import { timeAlternated } from './peers/timing.ts';
 
@@ -99,8 +100,20 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
       };
     }
     // One warm-up round pays for compilation, memory growth and worker start.
+    clearF64Pool();
     const timed = await timeAlternated(systems, { rounds: rounds(n), warmup: 1 });
     dispose();
+    // A loop whose results are released (`tidy`) gets each result array back from the pool
+    // (src/backend/f64-pool.ts) instead of faulting a fresh one in. Timed in rounds of its own:
+    // alternated with the systems above, those would take the arrays it releases.
+    for (const threads of all > 1 ? [1, all] : [1]) {
+      const run = () => releaseF64(wasmMatmul(A, B, 1, n, n, n, false, false, { threads })!);
+      const [t] = await timeAlternated([{ key: 'reused', run }], { rounds: rounds(n), warmup: 2 });
+      const key = `cpu-matmul.reused-${threads}t.AB.${n}`;
+      out[`${key}.gflops`] = (2 * n ** 3) / (t!.median * 1e6);
+      out[`${key}.best-gflops`] = (2 * n ** 3) / (Math.min(...t!.times) * 1e6);
+      clearF64Pool();
+    }
     timed.forEach((t, i) => {
       const key = `cpu-matmul.${t.key}.${systems[i]!.form}.${n}`;
       out[`${key}.gflops`] = (2 * n ** 3) / (t.median * 1e6);
@@ -168,6 +181,14 @@ export function matmulReport(r: Record<string, number>): string[] {
         .map((form) => `${s} ${form} ${f(r[`cpu-matmul.${s}.${form}.${n}.cputime-gflops`])}`),
     );
     lines.push(`    ${String(n).padStart(4)}: ${cells.join(', ')}`);
+  }
+  const reused = sizes.filter((n) => g('reused-1t', 'AB', n) !== undefined);
+  if (reused.length) {
+    lines.push('  A·B with the result array reused (a loop under tidy, timed on its own), GFLOP/s median [best]:');
+    for (const n of reused) {
+      const cell = (s: string) => (g(s, 'AB', n) === undefined ? '' : `${s.replace('reused-', '')} ${f(g(s, 'AB', n))} [${f(r[`cpu-matmul.${s}.AB.${n}.best-gflops`])}]`);
+      lines.push(`    ${String(n).padStart(4)}: ${[cell('reused-1t'), cell(`reused-${all}t`)].filter(Boolean).join(', ')}`);
+    }
   }
   lines.push('  ratios (medians):');
   for (const n of sizes) {
