@@ -2,9 +2,11 @@
  * The float64 WebAssembly GEMM engine: one generated kernel module (see `gemm-module.ts`), one
  * WebAssembly memory reused by every call, and a pool of threads that share it.
  *
- * A call packs op(A) and op(B) from the caller's arrays straight into the memory (so the
- * transpose flags cost nothing beyond the packing), runs the kernel over (slice, row panel)
- * units, and copies C out. The memory grows when a product needs more and is never shrunk or
+ * A call packs op(A) and op(B) from the caller's arrays into the memory (so the transpose flags
+ * cost nothing beyond the packing): slices of stored rows are copied in with `TypedArray.set` and
+ * dealt into panels by generated WebAssembly packers (`pack-module.ts`), small operands and
+ * partial panels by JavaScript loops. It then runs the kernel over (slice, row panel) units, and
+ * copies C out. The memory grows when a product needs more and is never shrunk or
  * reallocated otherwise, so the hot path allocates nothing but the result.
  *
  * Threads: large products are split by row panels between the calling thread and `threads − 1`
@@ -18,7 +20,8 @@
  *
  * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag, next
  * unit, unit count, chunk size; from i32 16, four per worker: sequence number, ready flag, units computed), `[1024, 1072)` the job
- * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call.
+ * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call,
+ * then the staging area where stored rows wait for the packers.
  *
  * @module
  */
