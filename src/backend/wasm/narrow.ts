@@ -4,9 +4,10 @@
  * one to seven rows times a matrix (a vector–matrix product).
  *
  * These products read their large operand once and are bound by memory. The GEMM path packs that
- * operand into panels with JavaScript loops, which costs as much as the product; here it is
- * copied into the kernel's memory as stored, with one `TypedArray.set` (a memory copy), and the
- * kernel streams it in either storage order. Only the thin operand is rearranged. The kernels run
+ * operand into panels, a second pass over it; here it is copied into the kernel's memory as
+ * stored, one cache-sized slice at a time with `TypedArray.set` (a memory copy), and the kernel
+ * streams each slice in either storage order while it is still in cache. Only the thin operand is
+ * rearranged. The kernels run
  * on the calling thread and share the GEMM engine's memory (`wasmScratch`), so a call reserves
  * nothing of its own and its result does not depend on the thread count.
  *
