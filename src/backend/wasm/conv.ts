@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { allocateF64 } from '../f64-pool.ts';
 import { type ConvOp, type ConvPlan, convPaddedPlane } from '../backend.ts';
 import { packA, packB, wasmPackedProduct, type GemmThreading, type PackedLayout } from './gemm.ts';
 
@@ -246,7 +247,7 @@ export function wasmConv(
 ): Float64Array | undefined {
   const { c, o, h, w, kh, kw, ho, wo } = plan;
   const size = op === 'forward' ? n * o * ho * wo : op === 'inputGrad' ? n * c * h * w : o * c * kh * kw;
-  const out = new Float64Array(groups * size);
+  const out = allocateF64(groups * size);
   if (n === 0) return out;
   for (let gq = 0; gq < groups; gq++) {
     const ok = op === 'forward' ? forward(a, gq * n * c * h * w, b, gq * o * c * kh * kw, out, gq * size, n, plan, threading, bias, gq * o)
