@@ -7,9 +7,10 @@
  * @module
  */
 import { tensor } from '../core/create.ts';
-import type { Pytree } from '../core/pytree.ts';
+import { type Pytree, treeFlatten } from '../core/pytree.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { valueAndGrad } from '../transforms/api.ts';
+import { tidy } from '../core/memory.ts';
 import { mul } from '../ops/arith.ts';
 import { sum } from '../ops/reduce.ts';
 import { Rng } from '../core/rng.ts';
@@ -145,6 +146,16 @@ export function gatherRows(data: TrainingSet, idx: ArrayLike<number>): Batch {
   return { X: tensor(X, [m, data.d]), y: tensor(y, [m]) };
 }
 
+/** Whether `x` is a pytree (`tidy` can find every tensor in it). */
+function isPytree(x: unknown): boolean {
+  try {
+    treeFlatten(x as Pytree, 'optimiser state');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Trains with a weighting method: at each step draw a batch (without replacement, from the
  * method's pool), let the method pick the objective, take one optimiser step on it.
@@ -180,12 +191,28 @@ export function trainWeighted<P extends Pytree>(options: WeightedTrainOptions<P>
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const indices = Int32Array.from(order.slice(0, m));
-    const { X, y } = gatherRows(data, indices);
-    const decision = weighting.decide({ step, totalSteps: steps, params, X, y, indices, loss });
-    const [value, grads] = valueAndGrad(decision.objective)(params);
-    objective[step] = (value as Tensor).item();
-    ({ params, state } = optimizer.update(params, grads as P, state));
-    if (record) history.push({ step, indices, weights: decision.weights });
+    let weights: Float64Array | undefined;
+    const takeStep = () => {
+      const { X, y } = gatherRows(data, indices);
+      const decision = weighting.decide({ step, totalSteps: steps, params, X, y, indices, loss });
+      weights = decision.weights;
+      const [value, grads] = valueAndGrad(decision.objective)(params);
+      objective[step] = (value as Tensor).item();
+      return optimizer.update(params, grads as P, state);
+    };
+    // Under tidy, everything the step makes except the new parameters and optimiser state is
+    // released when it returns, and the CPU backends reuse those arrays the next step. tidy must
+    // see the state's tensors to keep them, so an optimiser whose state is not a pytree (arrays and
+    // plain objects of tensors and numbers) steps without it.
+    if (isPytree(state)) {
+      const next = tidy(() => {
+        const up = takeStep();
+        return { params: up.params, state: up.state as Pytree };
+      });
+      params = next.params as P;
+      state = next.state;
+    } else ({ params, state } = takeStep());
+    if (record) history.push({ step, indices, weights: weights! });
     onStep?.(step, objective[step]!);
   }
   return { params, objective, history };

@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { grad, mean, sum, tensor } from '../../src/index.ts';
+import { grad, mean, mul, sum, tensor } from '../../src/index.ts';
+import { f64PoolStats } from '../../src/backend/f64-pool.ts';
 import { mlpForward, mlpInit, type MlpParams } from '../../src/nn/mlp.ts';
 import { momentum, sgd } from '../../src/optim/sgd.ts';
 import { mlpLoss } from '../../src/reweight/l2rw.ts';
@@ -189,6 +190,29 @@ describe('training loop', () => {
       expectClose(layer.b, tensor(params[l]!.b.toFloat64Array().map((v, k) => v - 0.3 * g[l]!.b.toFloat64Array()[k]!), params[l]!.b.shape));
     });
     expect(history[0]!.weights.length).toBe(8);
+  });
+
+  it('runs each step under tidy: the same parameters as steps taken by hand, the caller\'s tensors untouched, arrays reused', () => {
+    // A layer wide enough (1 × 1500 hidden) for its arrays to be pooled.
+    const init = mlpInit([1, 1500, 1], 5);
+    const reused0 = f64PoolStats().reused;
+    const { params: after } = trainWeighted({ params: init, loss, data, steps: 5, batchSize: 8, optimizer: momentum({ lr: 0.05 }), weighting: uniform<MlpParams>() });
+    expect(f64PoolStats().reused).toBeGreaterThan(reused0);
+    // The same five full-batch momentum steps by hand, without tidy (the loop shuffles the batch,
+    // so the sums are reordered: equal to rounding).
+    const opt = momentum({ lr: 0.05 });
+    let p: MlpParams = init, state = opt.init(init);
+    const X = tensor(data.X, [8, 1]), y = tensor(data.y, [8]);
+    for (let i = 0; i < 5; i++) {
+      const g = grad((q: MlpParams) => sum(mul(tensor(new Float64Array(8).fill(1 / 8)), loss(q, X, y))))(p) as MlpParams;
+      ({ params: p, state } = opt.update(p, g, state));
+    }
+    after.forEach((layer, l) => {
+      expectClose(layer.W, p[l]!.W.toFloat64Array(), { rtol: 1e-12, atol: 1e-14 });
+      expectClose(layer.b, p[l]!.b.toFloat64Array(), { rtol: 1e-12, atol: 1e-14 });
+    });
+    // The initial parameters were made outside the loop: still readable.
+    expect(init[0]!.W.toFloat64Array().length).toBe(1500);
   });
 
   it('learns a separable 1-D problem with momentum SGD (training loss falls below 0.1)', () => {
