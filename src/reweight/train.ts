@@ -158,7 +158,9 @@ function isPytree(x: unknown): boolean {
 
 /**
  * Trains with a weighting method: at each step draw a batch (without replacement, from the
- * method's pool), let the method pick the objective, take one optimiser step on it.
+ * method's pool), let the method pick the objective, take one optimiser step on it. Each step
+ * runs under `tidy`, keeping only the new parameters and optimiser state, so the CPU backends
+ * reuse its arrays; a weighting must not keep tensors it makes from one step to the next.
  *
  * @example
  * ```ts
