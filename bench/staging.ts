@@ -16,8 +16,8 @@
  * @module
  */
 import { cpuBackend } from '../src/backend/cpu.ts';
-import { setWasmPacking, wasmGemmAvailable, wasmMatmul } from '../src/backend/wasm/gemm.ts';
-import { NARROW_SLICE, setNarrowSlice, wasmNarrowAvailable, wasmNarrowMatmul } from '../src/backend/wasm/narrow.ts';
+import { STAGING_SLICE, setWasmPacking, wasmGemmAvailable, wasmMatmul } from '../src/backend/wasm/gemm.ts';
+import { setNarrowSlice, wasmNarrowAvailable, wasmNarrowMatmul } from '../src/backend/wasm/narrow.ts';
 import { setWasmTanh } from '../src/backend/wasm/tanh.ts';
 import { fastCpuBackend } from '../src/backend/wasm/backend.ts';
 import { getBackend, grad, hvp, setBackend } from '../src/index.ts';
@@ -62,7 +62,7 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
     for (const [name, m, k, n, tA] of NARROW) {
       const a = values(m * k, 1), b = values(k * n, 2);
       const run = () => wasmNarrowMatmul(a, b, 1, m, k, n, tA, false);
-      record(`narrow.${name}`, await pair(() => (setNarrowSlice(Infinity), run()), () => (setNarrowSlice(NARROW_SLICE), run()), rounds));
+      record(`narrow.${name}`, await pair(() => (setNarrowSlice(Infinity), run()), () => (setNarrowSlice(STAGING_SLICE), run()), rounds));
     }
     for (const [name, m, k, n, tA, tB] of GEMM) {
       const a = values(m * k, 3), b = values(k * n, 4);
@@ -86,7 +86,7 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
         'mlp-hvp': () => hvp(sm.loss, sm.at, sm.dir).W1.toFloat64Array(),
       };
       const off = () => (setNarrowSlice(Infinity), setWasmPacking(false), setWasmTanh(false));
-      const on = () => (setNarrowSlice(NARROW_SLICE), setWasmPacking(true), setWasmTanh(true));
+      const on = () => (setNarrowSlice(STAGING_SLICE), setWasmPacking(true), setWasmTanh(true));
       for (const name of ENGINE) {
         record(`engine.${name}`, await pair(() => (off(), work[name]()), () => (on(), work[name]()), Math.max(5, Math.round(rounds * (name === 'logistic-hvp' ? 2 : 0.6)))));
       }
@@ -94,7 +94,7 @@ export async function benchStaging(opts: { rounds?: number } = {}): Promise<Reco
       setBackend(before === cpuBackend ? 'reference' : 'cpu');
     }
   } finally {
-    setNarrowSlice(NARROW_SLICE);
+    setNarrowSlice(STAGING_SLICE);
     setWasmPacking(true);
     setWasmTanh(true);
   }

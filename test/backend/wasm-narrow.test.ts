@@ -8,9 +8,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fastCpuBackend } from '../../src/backend/wasm/backend.ts';
-import { wasmGemmInfo, wasmScratch } from '../../src/backend/wasm/gemm.ts';
+import { STAGING_SLICE, wasmGemmInfo, wasmScratch } from '../../src/backend/wasm/gemm.ts';
 import { NARROW_MAX_COLUMNS, axpysRows, dotsRows } from '../../src/backend/wasm/narrow-module.ts';
-import { NARROW_SLICE, setNarrowSlice, wasmNarrowAvailable, wasmNarrowCalls, wasmNarrowMatmul } from '../../src/backend/wasm/narrow.ts';
+import { setNarrowSlice, wasmNarrowAvailable, wasmNarrowCalls, wasmNarrowMatmul } from '../../src/backend/wasm/narrow.ts';
 import { expectProductMatchesOracle, sizes } from './product-bound.ts';
 
 /** A narrow shape: n ≤ 7 columns, or (`wide`) m ≤ 7 rows and any n. */
@@ -99,7 +99,7 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
       const s = wasmScratch(1 << 16)!;
       s.H.fill(Number.NaN, s.base, s.base + (1 << 13));
     };
-    const before = setNarrowSlice(NARROW_SLICE);
+    const before = setNarrowSlice(STAGING_SLICE);
     try {
       fc.assert(
         fc.property(narrowShape, fc.integer({ min: 1, max: 90 }), ({ m, k, n, batch, tA, tB, seed }, slice) => {

@@ -55,10 +55,15 @@ const MC_ROWS = 256;
  */
 export const THREAD_MIN_MACS = 64 * 64 * 64;
 /**
- * Float64s of an operand staged per call of a WebAssembly packer (1 MiB, as the narrow kernels'
- * slices: the staged rows are still in cache when the packer reads them).
+ * Float64s of an operand copied into the kernels' memory at a time (1 MiB) by every kernel that
+ * stages its input (the packers here, the narrow products, tanh): the copy and the kernel that
+ * reads it take turns on one slice, which is still in the core's cache when the kernel reads it.
+ * Copying a whole 2000 × 784 operand first wrote 12.5 MB that the kernel then read back from
+ * further away. Measured on the narrow products at 2000 × 784 with one, two and four columns,
+ * both storage orders (bench/README.md): slices of 2¹⁷–2¹⁸ float64s were 1.3–1.45× faster than a
+ * whole copy, 2¹³–2¹⁶ and 2¹⁹–2²⁰ in between (small slices pay a call and a copy set-up each).
  */
-const PACK_SLICE = 1 << 17;
+export const STAGING_SLICE = 1 << 17;
 /** Operands with fewer elements are packed by the JavaScript loops (a call and a copy cost more). */
 const PACK_MIN_ELEMENTS = 4096;
 
@@ -162,14 +167,8 @@ class GemmEngine {
     this.module = new WebAssembly.Module(buildGemmModule(this.kernel, { initial: 1, maximum: MAX_PAGES, shared }));
     const instance = new WebAssembly.Instance(this.module, { env: { memory } });
     this.gemm = instance.exports.gemm as (job: number, u0: number, u1: number) => void;
-    let packers: PackKernels | null = null;
-    try {
-      const packModule = new WebAssembly.Module(buildPackModule({ initial: 1, maximum: MAX_PAGES, shared }));
-      packers = new WebAssembly.Instance(packModule, { env: { memory } }).exports as unknown as PackKernels;
-    } catch {
-      packers = null; // the JavaScript loops pack instead
-    }
-    this.packers = packers;
+    // Where the packers do not instantiate, the JavaScript loops pack instead.
+    this.packers = instantiateOver(memory, () => buildPackModule({ initial: 1, maximum: MAX_PAGES, shared })) as PackKernels | null;
     this.refreshViews();
   }
 
@@ -182,7 +181,7 @@ class GemmEngine {
     if (!this.packers || !usePackers) return undefined;
     const at = end + (end & 1);
     // Room for one stored row of either operand (split) or one panel's rows (gather) at least.
-    const floats = Math.max(PACK_SLICE, m, n, 8 * k);
+    const floats = Math.max(STAGING_SLICE, m, n, 8 * k);
     if ((at + floats) * 8 >= 2 ** 31 || !this.ensureBytes((at + floats) * 8)) return undefined;
     return { at, floats, kernels: this.packers, minElements: PACK_MIN_ELEMENTS };
   }
@@ -524,7 +523,8 @@ function packerFor(kind: 'split' | 'gather', w: number, elements: number, stagin
 
 /**
  * Panels of width `w` over j of X[p, j] = src[off + p·len + j] (p < k, j < len): each stored row
- * is read once, front to back, and dealt out across the panels.
+ * is read front to back and dealt out across the whole panels; a last partial panel (len not a
+ * multiple of w) is filled from the rows' tails afterwards, zero-padded.
  */
 function packSplit(
   src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number, staging?: PackStaging,
@@ -540,24 +540,19 @@ function packSplit(
       H.set(src.subarray(off + p0 * len, off + (p0 + rows) * len), at);
       packer(8 * at, 8 * len, 8 * (dst + p0 * w), 8 * step, full / w, rows);
     }
-    if (full < len) packSplitLast(src, off, len, k, w, H, dst + (full / w) * step, full);
-    return;
-  }
-  for (let p = 0; p < k; p++) {
-    const s = off + p * len;
-    let d = dst + p * w;
-    for (let j0 = 0; j0 < full; j0 += w, d += step) for (let c = 0; c < w; c++) H[d + c] = src[s + j0 + c]!;
-    if (full < len) {
-      for (let c = 0; c < w; c++) H[d + c] = full + c < len ? src[s + full + c]! : 0;
+  } else {
+    for (let p = 0; p < k; p++) {
+      const s = off + p * len;
+      let d = dst + p * w;
+      for (let j0 = 0; j0 < full; j0 += w, d += step) for (let c = 0; c < w; c++) H[d + c] = src[s + j0 + c]!;
     }
   }
-}
-
-/** `packSplit`'s last, partial panel (from element `full` of each stored row) at `d`, zero-padded. */
-function packSplitLast(src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, d: number, full: number): void {
-  for (let p = 0; p < k; p++, d += w) {
-    const s = off + p * len;
-    for (let c = 0; c < w; c++) H[d + c] = full + c < len ? src[s + full + c]! : 0;
+  // The last, partial panel (from element `full` of each stored row), zero-padded.
+  if (full < len) {
+    for (let p = 0, d = dst + (full / w) * step; p < k; p++, d += w) {
+      const s = off + p * len;
+      for (let c = 0; c < w; c++) H[d + c] = full + c < len ? src[s + full + c]! : 0;
+    }
   }
 }
 
@@ -605,20 +600,31 @@ function getEngine(): GemmEngine | null {
   return engine;
 }
 
+/** Instantiates a generated module over `memory` (its `env.memory`); `null` where it does not compile here. */
+function instantiateOver(memory: WebAssembly.Memory, build: () => Uint8Array<ArrayBuffer>): WebAssembly.Exports | null {
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(build()), { env: { memory } }).exports;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The engine's memory for another kernel module to import (`env.memory`), with what that module
- * must declare (`shared`, the maximum in pages) and whether relaxed SIMD is enabled;
- * `undefined` where the engine is unavailable.
+ * Instantiates another kernel module over the engine's memory (see `narrow.ts`, `tanh.ts`):
+ * `build` gets what the module must declare for its `env.memory` import and whether relaxed
+ * SIMD is enabled. Returns its exports, or `null` where the engine is unavailable or the module
+ * does not compile here.
  *
  * @example
  * ```ts
- * const m = wasmKernelMemory();
- * if (m) console.log(m.shared, m.fma); // true true in Node
+ * const exports = wasmKernelModule(({ fma, memory }) => buildNarrowModule(fma, memory));
  * ```
  */
-export function wasmKernelMemory(): { memory: WebAssembly.Memory; shared: boolean; maximum: number; fma: boolean } | undefined {
+export function wasmKernelModule(
+  build: (m: { fma: boolean; memory: { initial: number; maximum: number; shared: boolean } }) => Uint8Array<ArrayBuffer>,
+): WebAssembly.Exports | null {
   const e = getEngine();
-  return e ? { memory: e.memory, shared: e.shared, maximum: MAX_PAGES, fma: e.kernel.fma } : undefined;
+  return e ? instantiateOver(e.memory, () => build({ fma: e.kernel.fma, memory: { initial: 1, maximum: MAX_PAGES, shared: e.shared } })) : null;
 }
 
 /**

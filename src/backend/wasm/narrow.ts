@@ -14,7 +14,7 @@
  * @module
  */
 import { allocateF64 } from '../f64-pool.ts';
-import { wasmKernelMemory, wasmScratch } from './gemm.ts';
+import { STAGING_SLICE, wasmKernelModule, wasmScratch } from './gemm.ts';
 import { axpysRows, buildNarrowModule, dotsRows, NARROW_MAX_COLUMNS, narrowExport } from './narrow-module.ts';
 
 type Kernel = (...args: number[]) => void;
@@ -24,17 +24,7 @@ let calls = 0;
 
 /** The instantiated narrow module, made on first use over the GEMM engine's memory; `null` where unavailable. */
 function getKernels(): Record<string, Kernel> | null {
-  if (kernels !== undefined) return kernels;
-  kernels = null;
-  const mem = wasmKernelMemory();
-  if (!mem) return kernels;
-  try {
-    const bytes = buildNarrowModule(mem.fma, { initial: 1, maximum: mem.maximum, shared: mem.shared });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
-    kernels = instance.exports as unknown as Record<string, Kernel>;
-  } catch {
-    kernels = null;
-  }
+  if (kernels === undefined) kernels = wasmKernelModule(({ fma, memory }) => buildNarrowModule(fma, memory)) as Record<string, Kernel> | null;
   return kernels;
 }
 
@@ -79,23 +69,15 @@ function staging(length: number): Float64Array {
   return stage;
 }
 
-/**
- * Float64s of M copied into the kernel's memory per slice (1 MiB). The copy and the kernel that
- * reads it take turns on one slice, which is still in the core's cache when the kernel reads it;
- * copying all of M first wrote 12.5 MB at 2000 × 784 that the kernel then read back from further
- * away. Measured at 2000 × 784 with one, two and four columns, both storage orders (bench/README.md):
- * slices of 2¹⁷–2¹⁸ float64s were 1.3–1.45× faster than a whole copy, 2¹³–2¹⁶ and 2¹⁹–2²⁰ in
- * between (small slices pay a call and a copy set-up each). Changing it moves no rounding: a
- * row-major slice holds whole rows of M, each a dot product of its own, and the column-major
- * kernel adds storage rows into Y one after another, in order, whatever the slice.
- */
-export const NARROW_SLICE = 1 << 17;
-let sliceFloats = NARROW_SLICE;
+/** Float64s of M per slice: `STAGING_SLICE` (gemm.ts) unless a test or benchmark sets it. */
+let sliceFloats = STAGING_SLICE;
 
 /**
- * Sets how many float64s of M each slice copies (`NARROW_SLICE` by default; `Infinity` copies M
+ * Sets how many float64s of M each slice copies (`STAGING_SLICE` by default; `Infinity` copies M
  * whole, as before slicing) and returns the previous value: tests use small slices to cross slice
- * boundaries on small shapes, and the benchmark compares slicing against copying whole.
+ * boundaries on small shapes, and the benchmark compares slicing against copying whole. Slicing
+ * moves no rounding: a row-major slice holds whole rows of M, each a dot product of its own, and
+ * the column-major kernel adds storage rows into Y one after another, in order, whatever the slice.
  *
  * @example
  * ```ts

@@ -1,18 +1,17 @@
 /**
  * The `cpu` backend's elementwise tanh on the WebAssembly SIMD kernel of `tanh-module.ts`, for
  * arrays of at least {@link WASM_TANH_MIN} elements: the values are copied into the GEMM engine's
- * memory one 1 MiB slice at a time, transformed in place, and copied into the fresh result.
+ * memory one slice (`STAGING_SLICE`, 1 MiB) at a time, transformed in place, and copied into
+ * the fresh result.
  *
  * @module
  */
 import { allocateF64 } from '../f64-pool.ts';
-import { wasmKernelMemory, wasmScratch } from './gemm.ts';
+import { STAGING_SLICE, wasmKernelModule, wasmScratch } from './gemm.ts';
 import { buildTanhModule } from './tanh-module.ts';
 
 /** Arrays shorter than this use `Math.tanh` per element (the copies and the call cost more). */
 export const WASM_TANH_MIN = 256;
-/** Float64s per slice: 1 MiB, still in cache between the copy in, the kernel and the copy out. */
-const SLICE = 1 << 17;
 
 let kernel: ((src: number, dst: number, pairs: number) => void) | null | undefined;
 let enabled = true;
@@ -35,16 +34,9 @@ export function setWasmTanh(on: boolean): boolean {
 
 /** The instantiated kernel over the GEMM engine's memory; `null` where unavailable. */
 function getKernel(): ((src: number, dst: number, pairs: number) => void) | null {
-  if (kernel !== undefined) return kernel;
-  kernel = null;
-  const mem = wasmKernelMemory();
-  if (!mem) return kernel;
-  try {
-    const bytes = buildTanhModule({ initial: 1, maximum: mem.maximum, shared: mem.shared });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem.memory } });
-    kernel = instance.exports.tanh as (src: number, dst: number, pairs: number) => void;
-  } catch {
-    kernel = null;
+  if (kernel === undefined) {
+    const exports = wasmKernelModule(({ memory }) => buildTanhModule(memory));
+    kernel = (exports?.tanh as ((src: number, dst: number, pairs: number) => void) | undefined) ?? null;
   }
   return kernel;
 }
@@ -64,12 +56,12 @@ export function wasmTanh(x: Float64Array, n: number): Float64Array | undefined {
   if (!k) return undefined;
   const out = allocateF64(n, false);
   if (n === 0) return out;
-  const len = Math.min(n, SLICE);
+  const len = Math.min(n, STAGING_SLICE);
   const s = wasmScratch(8 * (len + 2));
   if (!s) return undefined;
   const { H, base } = s;
-  for (let i0 = 0; i0 < n; i0 += SLICE) {
-    const m = Math.min(SLICE, n - i0);
+  for (let i0 = 0; i0 < n; i0 += STAGING_SLICE) {
+    const m = Math.min(STAGING_SLICE, n - i0);
     H.set(x.subarray(i0, i0 + m), base);
     // An odd count's last pair reads one float64 past the slice; its lane is never copied out.
     k(8 * base, 8 * base, (m + 1) >> 1);
