@@ -183,7 +183,7 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
     ].filter((p) => want.has(p.row as 'logreg' | 'smlp'));
     for (const p of problems) {
       const { loss, at, dir } = p.objective;
-      const first = (q: object) => (Object.values(q)[0] as Tensor).toFloat64Array();
+      const first = (q: object) => Object.values(q)[0] as Tensor;
       const gradient = grad(loss);
       let jp: import('./peers/jaxjs.ts').JaxPrepared | undefined;
       if (jax) {
@@ -192,7 +192,9 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
       }
       try {
         for (const what of ['grad', 'hvp'] as const) {
-          const run = what === 'grad' ? () => first(gradient(at) as object) : () => first(hvp(loss, at, dir) as object);
+          // The first leaf of the gradient or HVP: read back (plain), or kept through tidy.
+          const leaf = what === 'grad' ? () => first(gradient(at) as object) : () => first(hvp(loss, at, dir) as object);
+          const run = () => leaf().toFloat64Array();
           const systems = unequal(run);
           if (jp) systems.push({ key: 'jaxjs', run: jp[what] });
           const torchRun = torch ? [{ key: 'torch', run: () => torch!.time(`${p.row}.${what}`) }] : [];
@@ -201,7 +203,6 @@ export async function benchVersus(opts: VersusOptions = {}): Promise<{ results: 
           // The same call under tidy, the loop idiom that releases each call's intermediates, whose
           // arrays the CPU backend then reuses (src/backend/f64-pool.ts). Timed in rounds of its own
           // against PyTorch: alternated with the plain calls, those would take the arrays it releases.
-          const leaf = what === 'grad' ? () => Object.values(gradient(at) as object)[0] as Tensor : () => Object.values(hvp(loss, at, dir) as object)[0] as Tensor;
           const tidied = { key: 'unequal-1t-tidy', run: () => (setBackend('cpu', { threads: 1 }), tidy(leaf).toFloat64Array()) };
           await record(`${p.row}.${what}.tidy`, [tidied, ...torchRun], p.rounds);
         }
