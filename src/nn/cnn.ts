@@ -16,6 +16,7 @@
  * @module
  */
 import { tensor } from '../core/create.ts';
+import { tidy } from '../core/memory.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { Rng } from '../core/rng.ts';
 import { add, tanh } from '../ops/arith.ts';
@@ -334,7 +335,8 @@ export function forwardInChunks(
   let out: Float64Array | undefined;
   for (let start = 0; start < n; start += chunk) {
     const m = Math.min(chunk, n - start);
-    const f = forward(params, tensor(rows.subarray(start * d, (start + m) * d), [m, d])).toFloat64Array();
+    // Under tidy, each chunk's activations are released and reused by the next chunk.
+    const f = tidy(() => forward(params, tensor(rows.subarray(start * d, (start + m) * d), [m, d]))).toFloat64Array();
     out ??= new Float64Array(n * (f.length / m));
     out.set(f, start * (f.length / m));
   }
