@@ -148,6 +148,12 @@ export class FuncBuilder {
     this.code.byte(0x41).i32(x);
     return this;
   }
+  /** Pushes `x + i·stride` for i32 locals `x`, `stride` and a constant i (just x when i is 0): row i's address. */
+  offsetBy(x: Local, stride: Local, i: number): this {
+    this.get(x);
+    if (i > 0) this.get(stride).i32Const(i).op(OP.i32_mul).op(OP.i32_add);
+    return this;
+  }
   /** `i32.load` at the address on the stack plus `offset` bytes. */
   i32Load(offset = 0): this {
     this.code.byte(0x28).u32(2).u32(offset);

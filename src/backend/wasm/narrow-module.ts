@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { ModuleBuilder, OP, type FuncBuilder, type Local } from './emit.ts';
+import { ModuleBuilder, OP, type Local } from './emit.ts';
 
 /** The most columns of V (rows of the output's short side) the narrow kernels take. */
 export const NARROW_MAX_COLUMNS = 7;
@@ -70,12 +70,6 @@ export function narrowExport(kind: 'dots' | 'axpys', columns: number, rows: numb
   return `${kind}_${columns}_${rows}`;
 }
 
-/** Pushes `x + i·stride` for i32 locals `x`, `stride` and a constant i (just x when i is 0). */
-function offsetBy(fb: FuncBuilder, x: Local, stride: Local, i: number): void {
-  fb.get(x);
-  if (i > 0) fb.get(stride).i32Const(i).op(OP.i32_mul).op(OP.i32_add);
-}
-
 /**
  * `dots_J_R(a, lda, b, ldb, y, groups, kPairs, odd)`: for `groups` groups of R rows of M from byte
  * address `a` (row stride `lda` bytes), Y[r, j] = Σ_p M[r, p]·V[p, j] with V column-major at `b`
@@ -92,7 +86,7 @@ function addDots(mod: ModuleBuilder, fma: boolean, J: number, R: number): void {
     const bv = Array.from({ length: J }, () => fb.local('v128'));
     const av = fb.local('v128');
     for (let j = 0; j < J; j++) {
-      offsetBy(fb, b, ldb, j);
+      fb.offsetBy(b, ldb, j);
       fb.set(col[j]!);
     }
     // One step of two k (or, for the tail, one k loaded into lane 0 of M's vector).
@@ -109,7 +103,7 @@ function addDots(mod: ModuleBuilder, fma: boolean, J: number, R: number): void {
     fb.get(groups).if(() =>
       fb.loop(() => {
         for (let r = 0; r < R; r++) {
-          offsetBy(fb, a, lda, r);
+          fb.offsetBy(a, lda, r);
           fb.set(row[r]!);
           for (let j = 0; j < J; j++) fb.v128Zero().set(acc[r]![j]!);
         }
@@ -130,7 +124,7 @@ function addDots(mod: ModuleBuilder, fma: boolean, J: number, R: number): void {
           }
         }
         fb.get(y).i32Const(8 * R * J).op(OP.i32_add).set(y);
-        offsetBy(fb, a, lda, R);
+        fb.offsetBy(a, lda, R);
         fb.set(a);
         fb.get(groups).i32Const(1).op(OP.i32_sub).tee(groups).brIf(0);
       }),
@@ -154,13 +148,13 @@ function addAxpys(mod: ModuleBuilder, fma: boolean, J: number, P: number): void 
     const yv = Array.from({ length: J }, () => fb.local('v128'));
     const av = fb.local('v128');
     for (let j = 0; j < J; j++) {
-      offsetBy(fb, y, ldy, j);
+      fb.offsetBy(y, ldy, j);
       fb.set(col[j]!);
     }
     fb.get(passes).if(() =>
       fb.loop(() => {
         for (let q = 0; q < P; q++) {
-          offsetBy(fb, a, lda, q);
+          fb.offsetBy(a, lda, q);
           fb.set(row[q]!);
           for (let j = 0; j < J; j++) fb.get(b).v128Load64Splat(8 * (q * J + j)).set(s[q]![j]!);
         }
@@ -178,7 +172,7 @@ function addAxpys(mod: ModuleBuilder, fma: boolean, J: number, P: number): void 
             fb.get(n).i32Const(1).op(OP.i32_sub).tee(n).brIf(0);
           }),
         );
-        offsetBy(fb, a, lda, P);
+        fb.offsetBy(a, lda, P);
         fb.set(a);
         fb.get(b).i32Const(8 * P * J).op(OP.i32_add).set(b);
         fb.get(passes).i32Const(1).op(OP.i32_sub).tee(passes).brIf(0);

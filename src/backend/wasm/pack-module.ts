@@ -67,9 +67,7 @@ function addSplit(mod: ModuleBuilder, w: number): void {
           fb.get(dst).set(d);
           fb.get(panels).set(n);
           for (let g = 0; g < group; g++) {
-            fb.get(src);
-            if (g > 0) fb.get(ld).i32Const(g).op(OP.i32_mul).op(OP.i32_add);
-            fb.set(row[g]!);
+            fb.offsetBy(src, ld, g).set(row[g]!);
           }
           fb.i32Const(0).set(s);
           fb.loop(() => {
@@ -84,7 +82,7 @@ function addSplit(mod: ModuleBuilder, w: number): void {
             fb.get(d).get(panelBytes).op(OP.i32_add).set(d);
             fb.get(n).i32Const(1).op(OP.i32_sub).tee(n).brIf(0);
           });
-          fb.get(src).get(ld).i32Const(group).op(OP.i32_mul).op(OP.i32_add).set(src);
+          fb.offsetBy(src, ld, group).set(src);
           fb.get(dst).i32Const(8 * w * group).op(OP.i32_add).set(dst);
           fb.get(rows).i32Const(group).op(OP.i32_sub).set(rows);
           fb.br(0);
@@ -112,9 +110,7 @@ function addGather(mod: ModuleBuilder, w: number): void {
     fb.get(panels).if(() =>
       fb.loop(() => {
         for (let c = 0; c < w; c++) {
-          fb.get(src);
-          if (c > 0) fb.get(rowBytes).i32Const(c).op(OP.i32_mul).op(OP.i32_add);
-          fb.set(row[c]!);
+          fb.offsetBy(src, rowBytes, c).set(row[c]!);
         }
         fb.i32Const(0).set(i);
         fb.get(dst).set(o);
