@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ModuleBuilder, SIMD, type Local } from './emit.ts';
+import { ModuleBuilder, OP, SIMD, type Local } from './emit.ts';
 
 /** ln 2 cut to 32 significant bits: k·LN2_HI is exact for |k| < 2²¹. */
 export const LN2_HI = 0.6931471803691238;
@@ -119,9 +119,9 @@ export function buildTanhModule(memory: { initial: number; maximum?: number; sha
         simd(SIMD.v128_and);
         simd(SIMD.v128_or);
         fb.v128Store();
-        fb.get(src).i32Const(16).op(0x6a).set(src);
-        fb.get(dst).i32Const(16).op(0x6a).set(dst);
-        fb.get(pairs).i32Const(1).op(0x6b).tee(pairs).brIf(0);
+        fb.get(src).i32Const(16).op(OP.i32_add).set(src);
+        fb.get(dst).i32Const(16).op(OP.i32_add).set(dst);
+        fb.get(pairs).i32Const(1).op(OP.i32_sub).tee(pairs).brIf(0);
       }),
     );
   });
