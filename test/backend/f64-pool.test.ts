@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { allocateF64, f64PoolStats, isReleasedF64, releaseF64 } from '../../src/backend/f64-pool.ts';
 import { fromFloat64 } from '../../src/core/create.ts';
 import {
-  type Tensor, add, dispose, grad, hvp, matmul, mean, mul, randomNormal, setBackend, softmaxCrossEntropy,
+  type Tensor, add, dispose, grad, hvp, matmul, mean, mul, randomNormal, setBackend, softmaxCrossEntropy, sub,
   sum, tanh, tensor, tidy, toNdarray,
 } from '../../src/index.ts';
 
@@ -78,7 +78,10 @@ describe.each(['cpu', 'reference'] as const)('reusing released result arrays (%s
     const heap = () => (gc(), gc(), process.memoryUsage().heapUsed);
     // Results of 128 × 64 = 8,192 elements: large enough to be pooled, cheap to compute.
     const x = randomNormal([128, 8], 10), y = randomNormal([128, 64], 11);
-    const lossOf = (w: Tensor) => mean(mul(sub2(matmul(x, w), y), sub2(matmul(x, w), y)));
+    const lossOf = (w: Tensor) => {
+      const r = sub(matmul(x, w), y);
+      return mean(mul(r, r));
+    };
     let w: Tensor = randomNormal([8, 64], 12, 0, 0.1);
     const step = () => {
       const next = tidy(() => add(w, mul(-0.05, grad(lossOf)(w) as Tensor)));
@@ -98,8 +101,6 @@ describe.each(['cpu', 'reference'] as const)('reusing released result arrays (%s
   }, 60_000);
 });
 
-/** x − y, written with the public ops this file imports. */
-const sub2 = (a: Tensor, b: Tensor) => add(a, mul(-1, b));
 
 describe('the pool itself', () => {
   it('detaches a released array, hands its memory out again zeroed, and ignores arrays it did not make', () => {
