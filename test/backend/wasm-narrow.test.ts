@@ -32,6 +32,12 @@ const narrowShape = fc
 /** Deterministic values in [−3, 3] with varied magnitudes. */
 const seeded = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 3 * 2 ** ((i % 7) - 3));
 
+/** Fills the start of the kernels' scratch area with NaN: what a kernel reading stale memory would pick up. */
+function poisonScratch(): void {
+  const s = wasmScratch(1 << 16)!;
+  s.H.fill(Number.NaN, s.base, s.base + (1 << 13));
+}
+
 describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
   it('fit the register file: accumulators, loaded vectors and splats within 15 xmm registers', () => {
     for (let j = 1; j <= NARROW_MAX_COLUMNS; j++) {
@@ -82,8 +88,7 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
     for (const [m, k, n, tA] of [[7, 9, 1, false], [7, 9, 3, true], [9, 7, 2, true], [5, 3, 11, false], [3, 5, 13, true]] as const) {
       const a = seeded(m * k, 3), b = seeded(k * n, 4);
       const clean = wasmNarrowMatmul(a, b, 1, m, k, n, tA, false)!;
-      const s = wasmScratch(1 << 16)!;
-      s.H.fill(Number.NaN, s.base, s.base + (1 << 13));
+      poisonScratch();
       const dirty = wasmNarrowMatmul(a, b, 1, m, k, n, tA, false)!;
       expect(dirty).toEqual(clean);
       expect(dirty.every(Number.isFinite)).toBe(true);
@@ -95,10 +100,6 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
     // (a row-major slice holds whole rows; column-major, storage rows are added into Y in order),
     // so the result must equal the whole-copy result exactly, not within a bound. The NaN fill is what a slice's
     // one-past-the-end read (an odd row count's last pair) would pick up if it reached a result.
-    const poison = () => {
-      const s = wasmScratch(1 << 16)!;
-      s.H.fill(Number.NaN, s.base, s.base + (1 << 13));
-    };
     const before = setNarrowSlice(STAGING_SLICE);
     try {
       fc.assert(
@@ -106,10 +107,10 @@ describe.runIf(wasmNarrowAvailable())('WebAssembly narrow products', () => {
           const [la, lb] = sizes(batch, m, k, n);
           const a = seeded(la, seed), b = seeded(lb, seed + 1);
           setNarrowSlice(Infinity);
-          poison();
+          poisonScratch();
           const whole = wasmNarrowMatmul(a, b, batch, m, k, n, tA, tB)!;
           setNarrowSlice(slice);
-          poison();
+          poisonScratch();
           const sliced = wasmNarrowMatmul(a, b, batch, m, k, n, tA, tB)!;
           expect(sliced).toEqual(whole);
           expect(sliced.every(Number.isFinite)).toBe(true);
