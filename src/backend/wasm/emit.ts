@@ -309,7 +309,9 @@ export const OP = {
   i32_sub: 0x6b,
   i32_mul: 0x6c,
   i32_div_u: 0x6e,
+  i32_and: 0x71,
   i32_shl: 0x74,
+  i32_shr_u: 0x76,
   f64_add: 0xa0,
 } as const;
 

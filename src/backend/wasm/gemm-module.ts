@@ -9,11 +9,28 @@
  *   transpose flag is only a different packing. C is written densely with a padded leading
  *   dimension; the host copies out the valid part.
  * - **Micro-kernel** `mr × nr`: `mr · nr / 2` f64x2 accumulators stay in registers across the
- *   k loop; each step loads `nr / 2` vectors of B and splats `mr` values of A. V8 gives
- *   WebAssembly 15 xmm registers on x64 and its scheduler hoists all of a step's loads to the
- *   top of the loop body, so accumulators, B vectors and A splats must all fit at once:
- *   `mr·nr/2 + nr/2 + mr ≤ 15`. 3 × 6 (9 + 3 + 3) with `f64x2.relaxed_madd` and 2 × 8
- *   (8 + 4 + 2) with mul + add fit; 6 × 4 (12 + 2 + 6) spills and runs at half speed.
+ *   k loop. Each step multiplies vectors of one operand by splats (one value in both lanes) of
+ *   the other, in one of two orientations:
+ *   - *splat A* (the mul + add kernel, 2 × 8): `nr / 2` vectors of B times `mr` splats of A;
+ *     accumulator (r, v) holds C[r, 2v..2v+1], a piece of a row.
+ *   - *splat B* (the fused multiply-add kernel, 4 × 6): `mr / 2` vectors of A (two rows each)
+ *     times `nr` splats of B; accumulator (c, i) holds C[2i..2i+1, c], a piece of a column, and the
+ *     write-back pairs columns into rows with shuffles.
+ * - **Why these tiles.** V8 gives WebAssembly 15 xmm registers on x64, and its scheduler places
+ *   every load of a loop body before the arithmetic that uses it, so all of a step's operands
+ *   are live at once: the splat-A kernel needs `mr·nr/2 + nr/2 + mr ≤ 15` (2 × 8: 8 + 4 + 2).
+ *   Past that V8 spills accumulators to the stack and the loop runs at half speed. With fused
+ *   multiply-add the accumulator chains set the pace: an FMA has a 4-cycle latency and this
+ *   machine issues more than three per cycle (bench/README.md), so nine chains (a 3 × 6 tile)
+ *   ran at 25 GFLOP/s where twelve independent chains reach 39. Twelve accumulators need the
+ *   loads spread through the step instead: the splat-B kernel loads its two A vectors, then for
+ *   each column splats one B value, multiplies, and *then* loads the next, so 12 + 2 + 1 = 15
+ *   registers suffice. To make V8 keep that order, after each column the loop has a branch to
+ *   the tile's write-back on a condition that never holds (the k counter equal to an impossible
+ *   value, a different one each time so that V8 cannot fold them): the write-back reads every
+ *   accumulator, so each column's multiply-adds must be done before the branch, and the next
+ *   column's load, being after it, cannot move above it. The branches cost a compare each and
+ *   are never taken. The loop body holds two k steps, with a last odd step after the loop.
  * - **Macro-kernel**: k in blocks of `kc` (the B micro-panel stays in L1 while A panels stream
  *   from L2), rows in blocks of `mc` panels; the first k block stores, later ones accumulate.
  * - **Entry** `gemm(job, u0, u1)`: a job descriptor in memory describes a batch of products;
@@ -25,12 +42,41 @@ import { ModuleBuilder, OP, SIMD, type FuncBuilder, type Local } from './emit.ts
 
 /** The shape of a generated kernel. */
 export interface GemmKernelShape {
-  /** Rows of the register tile. */
+  /** Rows of the register tile (even when `splat` is `'b'`). */
   mr: number;
-  /** Columns of the register tile (even: two per f64x2 vector). */
+  /** Columns of the register tile (even). */
   nr: number;
   /** Use `f64x2.relaxed_madd` (relaxed SIMD) instead of `f64x2.mul` + `f64x2.add`. */
   fma: boolean;
+  /** Which operand is splatted: `'a'` (vectors along C's rows) or `'b'` (vectors along its columns). */
+  splat: 'a' | 'b';
+}
+
+/**
+ * The kernel this module is generated for where relaxed SIMD is (`fma`) or is not available:
+ * 4 × 6 splatting B with fused multiply-add, 2 × 8 splatting A with mul + add (see the module
+ * comment for why).
+ *
+ * @example
+ * ```ts
+ * gemmKernelFor(true); // { mr: 4, nr: 6, fma: true, splat: 'b' }
+ * ```
+ */
+export function gemmKernelFor(fma: boolean): GemmKernelShape {
+  return fma ? { mr: 4, nr: 6, fma: true, splat: 'b' } : { mr: 2, nr: 8, fma: false, splat: 'a' };
+}
+
+/**
+ * The xmm registers one step of a kernel keeps live at once (at most 15 under V8 on x64):
+ * accumulators plus the operands loaded together.
+ *
+ * @example
+ * ```ts
+ * kernelRegisters(gemmKernelFor(true)); // 12 + 2 + 1 = 15
+ * ```
+ */
+export function kernelRegisters({ mr, nr, splat }: GemmKernelShape): number {
+  return (mr * nr) / 2 + (splat === 'a' ? nr / 2 + mr : mr / 2 + 1);
 }
 
 /** Byte offsets of the i32 fields of a job descriptor (see {@link buildGemmModule}). */
@@ -61,6 +107,91 @@ function minU(fb: FuncBuilder, x: () => void, y: () => void): void {
 }
 
 /**
+ * Writes C's tile back at `pc` (row stride `ldc` bytes), adding what is there when `accumulate`:
+ * `row(r, v)` pushes the f64x2 holding C[r, 2v..2v+1].
+ */
+function writeTile(fb: FuncBuilder, mr: number, nr: number, pc: Local, ldc: Local, accumulate: Local, row: (r: number, v: number) => void): void {
+  const at = fb.local('i32'), t = fb.local('v128');
+  fb.get(pc).set(at);
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < nr / 2; v++) {
+      row(r, v);
+      fb.set(t);
+      fb.get(accumulate).if(() => void fb.get(t).get(at).v128Load(16 * v).simd(SIMD.f64x2_add).set(t));
+      fb.get(at).get(t).v128Store(16 * v);
+    }
+    fb.get(at).get(ldc).op(OP.i32_add).set(at);
+  }
+}
+
+/** The splat-A micro-kernel: per k step, `nr / 2` vectors of B and `mr` splats of A. */
+function splatAMicro(fb: FuncBuilder, { mr, nr, fma }: GemmKernelShape, pa: Local, pb: Local, pc: Local, kc: Local, ldc: Local, accumulate: Local): void {
+  const nv = nr / 2;
+  const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => fb.local('v128')));
+  const b = Array.from({ length: nv }, () => fb.local('v128'));
+  const a = fb.local('v128');
+  fb.loop(() => {
+    for (let v = 0; v < nv; v++) fb.get(pb).v128Load(16 * v).set(b[v]!);
+    for (let r = 0; r < mr; r++) {
+      fb.get(pa).v128Load64Splat(8 * r).set(a);
+      for (let v = 0; v < nv; v++) fb.madd(fma, a, b[v]!, acc[r]![v]!);
+    }
+    fb.get(pa).i32Const(8 * mr).op(OP.i32_add).set(pa);
+    fb.get(pb).i32Const(8 * nr).op(OP.i32_add).set(pb);
+    fb.get(kc).i32Const(1).op(OP.i32_sub).tee(kc).brIf(0);
+  });
+  writeTile(fb, mr, nr, pc, ldc, accumulate, (r, v) => void fb.get(acc[r]![v]!));
+}
+
+/** Bytes [0..7] of the first vector then [0..7] of the second: [x₀, y₀]. */
+const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+/** Bytes [8..15] of the first vector then [8..15] of the second: [x₁, y₁]. */
+const HIGH = LOW.map((x) => x + 8);
+
+/**
+ * The splat-B micro-kernel: per k step, `mr / 2` vectors of A, then for each column one splat of
+ * B and its multiply-adds, each column closed by a never-taken branch to the write-back (the
+ * module comment says why). Two steps per trip; an odd last step after the loop.
+ */
+function splatBMicro(fb: FuncBuilder, { mr, nr, fma }: GemmKernelShape, pa: Local, pb: Local, pc: Local, kc: Local, ldc: Local, accumulate: Local): void {
+  const na = mr / 2;
+  const acc = Array.from({ length: nr }, () => Array.from({ length: na }, () => fb.local('v128')));
+  const a = Array.from({ length: na }, () => fb.local('v128'));
+  const bs = fb.local('v128');
+  const trips = fb.local('i32');
+  // counter ≤ 2³⁰ never equals −1, −2, …: distinct impossible values, so V8 keeps every branch.
+  let impossible = 0;
+  const barrier = (counter: Local, depth: number) => fb.get(counter).i32Const(--impossible).op(OP.i32_eq).brIf(depth);
+  // Step u of a trip: A and B panels advance mr and nr float64s per step.
+  const step = (u: number, counter: Local, depth: number, last: boolean) => {
+    for (let i = 0; i < na; i++) fb.get(pa).v128Load(8 * mr * u + 16 * i).set(a[i]!);
+    for (let c = 0; c < nr; c++) {
+      fb.get(pb).v128Load64Splat(8 * nr * u + 8 * c).set(bs);
+      for (let i = 0; i < na; i++) fb.madd(fma, a[i]!, bs, acc[c]![i]!);
+      if (!(last && c === nr - 1)) barrier(counter, depth);
+    }
+  };
+  fb.get(kc).i32Const(1).op(OP.i32_shr_u).set(trips);
+  fb.block(() => {
+    fb.get(trips).op(OP.i32_eqz).brIf(0);
+    fb.loop(() => {
+      step(0, trips, 1, false);
+      step(1, trips, 1, true);
+      fb.get(pa).i32Const(16 * mr).op(OP.i32_add).set(pa);
+      fb.get(pb).i32Const(16 * nr).op(OP.i32_add).set(pb);
+      fb.get(trips).i32Const(1).op(OP.i32_sub).tee(trips).brIf(0);
+    });
+  });
+  fb.get(kc).i32Const(1).op(OP.i32_and).if(() => fb.block(() => step(0, kc, 0, true)));
+  // Accumulator (c, i) holds C[2i..2i+1, c]: row 2i + h of columns 2v, 2v + 1 is lane h of
+  // accumulators (2v, i) and (2v + 1, i).
+  writeTile(fb, mr, nr, pc, ldc, accumulate, (r, v) => {
+    const i = r >> 1;
+    fb.get(acc[2 * v]![i]!).get(acc[2 * v + 1]![i]!).i8x16Shuffle(r & 1 ? HIGH : LOW);
+  });
+}
+
+/**
  * Generates the GEMM module for one kernel shape. It imports `env.memory` (shared when
  * `shared`, for threads) and exports `gemm(job, u0, u1)`.
  *
@@ -72,7 +203,7 @@ function minU(fb: FuncBuilder, x: () => void, y: () => void): void {
  *
  * @example
  * ```ts
- * const bytes = buildGemmModule({ mr: 3, nr: 6, fma: true }, { initial: 17, maximum: 1024, shared: true });
+ * const bytes = buildGemmModule(gemmKernelFor(true), { initial: 17, maximum: 1024, shared: true });
  * WebAssembly.validate(bytes); // true where relaxed SIMD is enabled
  * ```
  */
@@ -80,44 +211,17 @@ export function buildGemmModule(
   shape: GemmKernelShape,
   memory: { initial: number; maximum: number; shared: boolean },
 ): Uint8Array<ArrayBuffer> {
-  const { mr, nr, fma } = shape;
-  if (nr % 2 !== 0 || mr < 1 || nr < 2) throw new Error(`gemm kernel: bad tile ${mr}×${nr}`);
-  const nv = nr / 2;
+  const { mr, nr, splat } = shape;
+  if (mr < 1 || nr < 2 || nr % 2 !== 0 || (splat === 'b' && mr % 2 !== 0)) {
+    throw new Error(`gemm kernel: bad tile ${mr}×${nr} (splat ${splat})`);
+  }
   const mod = new ModuleBuilder(memory);
 
   // micro(pa, pb, pc, kc, ldcBytes, accumulate): C tile (+)= Ap panel · Bp panel over kc ≥ 1 steps.
   const micro = mod.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (fb, params) => {
     const [pa, pb, pc, kc, ldc, accumulate] = params as [Local, Local, Local, Local, Local, Local];
-    const acc: Local[][] = [];
-    for (let r = 0; r < mr; r++) acc.push(Array.from({ length: nv }, () => fb.local('v128')));
-    const b = Array.from({ length: nv }, () => fb.local('v128'));
-    const a = fb.local('v128');
-    fb.loop(() => {
-      for (let v = 0; v < nv; v++) fb.get(pb).v128Load(16 * v).set(b[v]!);
-      for (let r = 0; r < mr; r++) {
-        fb.get(pa).v128Load64Splat(8 * r).set(a);
-        for (let v = 0; v < nv; v++) {
-          fb.madd(fma, a, b[v]!, acc[r]![v]!);
-        }
-      }
-      fb.get(pa).i32Const(8 * mr).op(OP.i32_add).set(pa);
-      fb.get(pb).i32Const(8 * nr).op(OP.i32_add).set(pb);
-      fb.get(kc).i32Const(1).op(OP.i32_sub).tee(kc).brIf(0);
-    });
-    // Write the tile back, adding what earlier k blocks left there.
-    const row = fb.local('i32');
-    fb.get(accumulate).if(() => {
-      fb.get(pc).set(row);
-      for (let r = 0; r < mr; r++) {
-        for (let v = 0; v < nv; v++) fb.get(acc[r]![v]!).get(row).v128Load(16 * v).simd(SIMD.f64x2_add).set(acc[r]![v]!);
-        fb.get(row).get(ldc).op(OP.i32_add).set(row);
-      }
-    });
-    fb.get(pc).set(row);
-    for (let r = 0; r < mr; r++) {
-      for (let v = 0; v < nv; v++) fb.get(row).get(acc[r]![v]!).v128Store(16 * v);
-      fb.get(row).get(ldc).op(OP.i32_add).set(row);
-    }
+    if (splat === 'a') splatAMicro(fb, shape, pa, pb, pc, kc, ldc, accumulate);
+    else splatBMicro(fb, shape, pa, pb, pc, kc, ldc, accumulate);
   });
 
   // macro(aPack, bPack, c, ldc, k, kc, mcPanels, ip0, ip1, nPanels): row panels [ip0, ip1) of one slice.

@@ -26,7 +26,7 @@
  * @module
  */
 import { allocateF64 } from '../f64-pool.ts';
-import { buildGemmModule, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
+import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
 import { currentHost, type Host, type ThreadHandle } from './host.ts';
 import { buildPackModule, packExport, PACK_WIDTHS } from './pack-module.ts';
 
@@ -153,7 +153,7 @@ class GemmEngine {
       host.enableRelaxedSimd();
       fma = WebAssembly.validate(relaxedSimdProbe());
     }
-    this.kernel = fma ? { mr: 3, nr: 6, fma: true } : { mr: 2, nr: 8, fma: false };
+    this.kernel = gemmKernelFor(fma);
     let memory: WebAssembly.Memory;
     let shared = typeof SharedArrayBuffer !== 'undefined' && host !== null;
     try {
@@ -647,7 +647,7 @@ export function wasmScratch(bytes: number): { H: Float64Array; base: number } | 
  *
  * @example
  * ```ts
- * if (wasmGemmAvailable()) console.log(wasmGemmInfo()?.kernel); // { mr: 3, nr: 6, fma: true }
+ * if (wasmGemmAvailable()) console.log(wasmGemmInfo()?.kernel); // { mr: 4, nr: 6, fma: true, splat: 'b' }
  * ```
  */
 export function wasmGemmAvailable(): boolean {

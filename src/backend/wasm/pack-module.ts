@@ -22,8 +22,8 @@
  */
 import { ModuleBuilder, OP, type Local } from './emit.ts';
 
-/** Panel widths the module is generated for: the GEMM tiles' mr and nr (3 × 6 with FMA, 2 × 8 without). */
-export const PACK_WIDTHS = [2, 3, 6, 8] as const;
+/** Panel widths the module is generated for: the GEMM tiles' mr and nr (4 × 6 with FMA, 2 × 8 without). */
+export const PACK_WIDTHS = [2, 4, 6, 8] as const;
 
 /**
  * The exported name of the `split` (stored rows dealt out across panels) or `gather` (stored rows

@@ -1,0 +1,83 @@
+/**
+ * The generated GEMM module on its own, for every kernel shape (the engine in a given runtime
+ * uses only one: 4 × 6 splatting B where relaxed SIMD is on, 2 × 8 splatting A where it is off,
+ * so the other is checked here). Operands are small integers, so every product and partial sum
+ * is exact in float64 and the kernel must equal the sum over p of the packed panels exactly,
+ * whatever its order of summation or fused multiply-add.
+ */
+import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { describe, expect, it } from 'vitest';
+import { buildGemmModule, gemmKernelFor, JOB, kernelRegisters, relaxedSimdProbe, type GemmKernelShape } from '../../src/backend/wasm/gemm-module.ts';
+
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+const relaxed = WebAssembly.validate(relaxedSimdProbe());
+
+/** C over packed panels (`PackedLayout` in gemm.ts) with k blocks of `kc` and row blocks of `mcPanels`. */
+function runKernel(shape: GemmKernelShape, m: number, n: number, k: number, kc: number, mcPanels: number, seed: number) {
+  const { mr, nr } = shape;
+  const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
+  const aBase = 512, bBase = aBase + mp * mr * k, cBase = bBase + np * nr * k, end = cBase + mp * mr * ldc;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((end * 8) / 65536) + 1, maximum: 1024 });
+  const bytes = buildGemmModule(shape, { initial: 1, maximum: 1024, shared: false });
+  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (j: number, u0: number, u1: number) => void };
+  const H = new Float64Array(memory.buffer);
+  // Integers in [−4, 4]; C starts as NaN so a tile that is not written shows.
+  for (let i = aBase; i < cBase; i++) H[i] = (Math.imul(i + seed, 2654435761) >>> 28) % 9 - 4;
+  H.fill(NaN, cBase, end);
+  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
+  job.fill(0);
+  job[JOB.aPack / 4] = aBase * 8;
+  job[JOB.bPack / 4] = bBase * 8;
+  job[JOB.c / 4] = cBase * 8;
+  job[JOB.ldc / 4] = ldc;
+  job[JOB.k / 4] = k;
+  job[JOB.kc / 4] = kc;
+  job[JOB.mcPanels / 4] = mcPanels;
+  job[JOB.mPanels / 4] = mp;
+  job[JOB.nPanels / 4] = np;
+  gemm(1024, 0, mp);
+  let wrong = 0;
+  for (let i = 0; i < mp * mr; i++) {
+    for (let j = 0; j < np * nr; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        s += H[aBase + Math.floor(i / mr) * mr * k + p * mr + (i % mr)]! * H[bBase + Math.floor(j / nr) * nr * k + p * nr + (j % nr)]!;
+      }
+      if (!Object.is(s, H[cBase + i * ldc + j])) wrong++;
+    }
+  }
+  return wrong;
+}
+
+const shapes: GemmKernelShape[] = [
+  gemmKernelFor(true),
+  gemmKernelFor(false),
+  { mr: 2, nr: 4, fma: false, splat: 'b' },
+  { mr: 3, nr: 4, fma: false, splat: 'a' },
+];
+
+describe('generated GEMM module', () => {
+  it('the two kernels fit V8’s 15 xmm registers', () => {
+    expect(kernelRegisters(gemmKernelFor(true))).toBe(15);
+    expect(kernelRegisters(gemmKernelFor(false))).toBe(14);
+  });
+
+  it('refuses tiles its write-back cannot pair', () => {
+    expect(() => buildGemmModule({ mr: 3, nr: 6, fma: false, splat: 'b' }, { initial: 1, maximum: 1, shared: false })).toThrow(/bad tile 3×6/);
+    expect(() => buildGemmModule({ mr: 2, nr: 5, fma: false, splat: 'a' }, { initial: 1, maximum: 1, shared: false })).toThrow(/bad tile 2×5/);
+  });
+
+  it('every shape: C exact on integer operands, odd and even k, several k and row blocks (property)', () => {
+    const usable = shapes.filter((s) => !s.fma || relaxed);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...usable),
+        fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 4 }), fc.nat(1000),
+        (shape, m, n, k, kc, mcPanels, seed) => runKernel(shape, m, n, k, kc, mcPanels, seed) === 0,
+      ),
+      { numRuns: 120 },
+    );
+  });
+});
