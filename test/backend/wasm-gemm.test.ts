@@ -109,6 +109,16 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
     const [sa, sb] = sizes(5, 40, 30, 20);
     const a = seeded(sa, 9), b = seeded(sb, 10);
     expect(expectMatchesOracle(a, b, 5, 40, 30, 20, false, true, 3)).toEqual(wasmMatmul(a, b, 5, 40, 30, 20, false, true, { threads: 1 }));
+    // 33,000 slices of one row panel: 516 chunks of 64 units, more than the 512 chunk flags, so
+    // the chunks past them are copied out after every thread is done (threaded first, as above).
+    const [sa2, sb2] = sizes(33_000, 4, 8, 8);
+    const a2 = seeded(sa2, 11), b2 = seeded(sb2, 12);
+    const threaded = wasmMatmul(a2, b2, 33_000, 4, 8, 8, false, false, { threads: 3, minMacsPerThread: 0 })!;
+    const single = wasmMatmul(a2, b2, 33_000, 4, 8, 8, false, false, { threads: 1 })!;
+    // (Compared in a loop: toEqual on 2 million elements takes seconds.)
+    let differing = 0;
+    for (let i = 0; i < single.length; i++) if (!Object.is(threaded[i], single[i])) differing++;
+    expect([threaded.length, differing]).toEqual([33_000 * 4 * 8, 0]);
   });
 
   it('stops its workers and starts fresh ones', () => {

@@ -38,10 +38,18 @@ const ERROR = 1;
 const NEXT = 2;
 const UNITS = 3;
 const CHUNK = 4;
+/** The current threaded job's sequence number, which marks its finished chunks (see CHUNK_DONE). */
+const SEQ = 5;
 const SLOT0 = 16;
 const SLOT_INTS = 4;
 const MAX_WORKERS = (256 - SLOT0) / SLOT_INTS;
 const JOB_ADDR = 1024;
+/**
+ * From byte 2048, one i32 per chunk of a threaded job: the job's SEQ once the chunk's C is
+ * written, so the calling thread can copy it out while other chunks are still being computed.
+ */
+const CHUNK_DONE = 512;
+const MAX_CHUNKS = 512;
 const DATA_ADDR = 4096;
 /** 2 GiB: byte addresses stay below 2³¹, and a browser on a small device can still reserve it. */
 const MAX_PAGES = 32768;
@@ -77,6 +85,7 @@ const PACK_MIN_ELEMENTS = 4096;
 const WORKER_MAIN = `function ({ module, memory, slot }) {
   const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const ctl = new Int32Array(memory.buffer, 0, 256);
+  const done = new Int32Array(memory.buffer, ${CHUNK_DONE * 4}, ${MAX_CHUNKS});
   let seen = Atomics.load(ctl, slot);
   Atomics.store(ctl, slot + 1, 1);
   Atomics.notify(ctl, slot + 1);
@@ -87,11 +96,12 @@ const WORKER_MAIN = `function ({ module, memory, slot }) {
     seen = s;
     if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
     try {
-      const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK});
+      const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK}), seq = Atomics.load(ctl, ${SEQ});
       for (let u = Atomics.add(ctl, ${NEXT}, chunk); u < units; u = Atomics.add(ctl, ${NEXT}, chunk)) {
         const end = Math.min(units, u + chunk);
         gemm(${JOB_ADDR}, u, end);
         Atomics.add(ctl, slot + 2, end - u);
+        if (u / chunk < ${MAX_CHUNKS}) { Atomics.store(done, u / chunk, seq); Atomics.notify(done, u / chunk); }
       }
     }
     catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
@@ -140,6 +150,9 @@ class GemmEngine {
   readonly shared: boolean;
   private heap!: Float64Array;
   private ctl!: Int32Array;
+  private chunkDone!: Int32Array;
+  /** The last threaded job's sequence number (SEQ). */
+  private seq = 0;
   private workers: Worker[] = [];
   /** Control slots of workers that did not acknowledge a stop. */
   private readonly burned = new Set<number>();
@@ -204,6 +217,7 @@ class GemmEngine {
     const buf = this.memory.buffer;
     this.heap = new Float64Array(buf);
     this.ctl = new Int32Array(buf, 0, (JOB_ADDR + JOB.size) / 4);
+    this.chunkDone = new Int32Array(buf, CHUNK_DONE * 4, MAX_CHUNKS);
   }
 
   private ensureBytes(bytes: number): boolean {
@@ -314,13 +328,19 @@ class GemmEngine {
       packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice, staging);
       packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice, staging);
     }
-    this.launch({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread);
-    // Copy the valid m × n part of each padded C slice out.
-    for (let q = 0; q < batch; q++) {
-      const src = cBase + q * cSlice, dst = q * m * n;
-      if (ldc === n) out.set(H.subarray(src, src + m * n), dst);
-      else for (let i = 0; i < m; i++) out.set(H.subarray(src + i * ldc, src + i * ldc + n), dst + i * n);
-    }
+    // Copy the valid part of C's rows out as each range of units (slice, row panel) is finished:
+    // with threads, the calling thread copies while the others are still computing.
+    const copyOut = (u0: number, u1: number) => {
+      const heap = this.heap;
+      for (let u = u0; u < u1;) {
+        const q = Math.floor(u / mp), ip0 = u - q * mp, ip1 = Math.min(mp, ip0 + (u1 - u));
+        const r0 = ip0 * mr, r1 = Math.min(m, ip1 * mr), src = cBase + q * cSlice, dst = q * m * n;
+        if (ldc === n) out.set(heap.subarray(src + r0 * n, src + r1 * n), dst + r0 * n);
+        else for (let i = r0; i < r1; i++) out.set(heap.subarray(src + i * ldc, src + i * ldc + n), dst + i * n);
+        u += ip1 - ip0;
+      }
+    };
+    this.launch({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread, copyOut);
     return out;
   }
 
@@ -357,7 +377,7 @@ class GemmEngine {
    */
   private launch(
     p: { aBase: number; aStride: number; bBase: number; bStride: number; cBase: number; cSlice: number; ldc: number; k: number; mp: number; np: number },
-    batch: number, threads: number, macs: number, minMacsPerThread: number,
+    batch: number, threads: number, macs: number, minMacsPerThread: number, onDone?: (u0: number, u1: number) => void,
   ): void {
     const job = this.ctl, j = JOB_ADDR / 4;
     job[j + JOB.aPack / 4] = p.aBase * 8;
@@ -372,12 +392,15 @@ class GemmEngine {
     job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / this.kernel.mr);
     job[j + JOB.mPanels / 4] = p.mp;
     job[j + JOB.nPanels / 4] = p.np;
-    this.run(batch * p.mp, threads, macs, minMacsPerThread);
+    this.run(batch * p.mp, threads, macs, minMacsPerThread, onDone);
     this.calls++;
   }
 
-  /** Runs units [0, units) of the job, split across up to `threads` threads. */
-  private run(units: number, threads: number, macs: number, minMacsPerThread: number): void {
+  /**
+   * Runs units [0, units) of the job, split across up to `threads` threads, and calls `onDone`
+   * on the calling thread once for each range of finished units (together covering them all).
+   */
+  private run(units: number, threads: number, macs: number, minMacsPerThread: number, onDone?: (u0: number, u1: number) => void): void {
     let use = Math.min(threads, units, minMacsPerThread > 0 ? Math.max(1, Math.floor(macs / minMacsPerThread)) : threads);
     if (use > 1) {
       this.ensureWorkers(threads);
@@ -392,14 +415,29 @@ class GemmEngine {
         Atomics.store(ctl, ERROR, 0);
         Atomics.store(ctl, UNITS, units);
         Atomics.store(ctl, CHUNK, chunk);
+        this.seq = (this.seq % 0x3fffffff) + 1;
+        Atomics.store(ctl, SEQ, this.seq);
         Atomics.store(ctl, NEXT, 0);
         for (let t = 1; t < use; t++) {
           const w = ready[t - 1]!;
           Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
           Atomics.notify(ctl, w.slot);
         }
+        const mine = new Set<number>();
         for (let u = Atomics.add(ctl, NEXT, chunk); u < units; u = Atomics.add(ctl, NEXT, chunk)) {
           this.gemm(JOB_ADDR, u, Math.min(units, u + chunk));
+          onDone?.(u, Math.min(units, u + chunk));
+          mine.add(u / chunk);
+        }
+        // The workers' chunks, in order, each as soon as it is finished (a worker that fails
+        // leaves its chunk unmarked: then wait for all and report the failure below). Chunks
+        // past the flags' room are handed over once every worker is done.
+        const chunks = Math.ceil(units / chunk);
+        let c = 0;
+        for (; onDone && c < Math.min(chunks, MAX_CHUNKS); c++) {
+          if (mine.has(c)) continue;
+          if (!this.waitForChunk(c, use - 1)) break;
+          onDone(c * chunk, Math.min(units, (c + 1) * chunk));
         }
         // Every woken worker acknowledges before the next job may reuse the control block. A
         // thread that may not block (a page's main thread) spins: the wait is only for the
@@ -410,10 +448,25 @@ class GemmEngine {
           while (Atomics.load(ctl, DONE) < use - 1);
         }
         if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
+        for (; onDone && c < chunks; c++) if (!mine.has(c)) onDone(c * chunk, Math.min(units, (c + 1) * chunk));
         return;
       }
     }
     this.gemm(JOB_ADDR, 0, units);
+    onDone?.(0, units);
+  }
+
+  /**
+   * Waits until chunk `c` of the current job is marked finished; `false` if every one of the
+   * `workers` woken has reported done without marking it (a worker failed).
+   */
+  private waitForChunk(c: number, workers: number): boolean {
+    const flags = this.chunkDone, seq = this.seq, block = this.host!.canBlock;
+    for (let f = Atomics.load(flags, c); f !== seq; f = Atomics.load(flags, c)) {
+      if (Atomics.load(this.ctl, DONE) >= workers && Atomics.load(flags, c) !== seq) return false;
+      if (block) Atomics.wait(flags, c, f, 5);
+    }
+    return true;
   }
 }
 
