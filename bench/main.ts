@@ -4,7 +4,7 @@
  * Timings never appear in pass/fail tests; they live here. Results are printed as a table and
  * written to bench/results/latest.json (not committed).
  *
- * Sections can be chosen: `npm run bench -- engine peers matmul narrow staging versus gpu influence reweight`
+ * Sections can be chosen: `npm run bench -- engine peers matmul kernel narrow staging versus gpu influence reweight`
  * (default: all). `versus` is issue 12's table: unequal, jax-js and (when `python3 -c 'import
  * torch'` works) PyTorch float64 on one thread, alternated on the same problems.
  *
@@ -15,11 +15,12 @@ import { benchEngineLogreg, benchEngineMlp, benchEngineSoftmaxMlp } from './engi
 import { makeLogregProblem, makeMlpProblem, makeSoftmaxMlpProblem } from './peers/problems.ts';
 import { benchVersus, versusReport } from './versus.ts';
 import { benchCpuMatmul, matmulReport } from './matmul.ts';
+import { benchKernels, kernelReport } from './kernel.ts';
 import { benchNarrow, narrowReport } from './narrow.ts';
 import { benchStaging, stagingReport } from './staging.ts';
 import { parseFlags, reportError, UsageError, wantsHelp } from '../src/apps/cli/flags.ts';
 
-const all = ['engine', 'peers', 'matmul', 'narrow', 'staging', 'versus', 'gpu', 'influence', 'reweight'];
+const all = ['engine', 'peers', 'matmul', 'kernel', 'narrow', 'staging', 'versus', 'gpu', 'influence', 'reweight'];
 let sections = all;
 if (wantsHelp(process.argv.slice(2))) {
   console.log(`Usage: npm run bench -- [${all.join('|')} …] (default: all); writes bench/results/latest.json`);
@@ -56,6 +57,10 @@ if (sections.includes('peers')) {
 if (sections.includes('matmul')) {
   log('matmul: float64 CPU products, oracle / WebAssembly 1 thread / all threads / jax-js, alternated …');
   Object.assign(results, await benchCpuMatmul());
+}
+if (sections.includes('kernel')) {
+  log('kernel: the generated GEMM kernels alone on packed operands, against the FMA ceiling, alternated …');
+  Object.assign(results, await benchKernels());
 }
 if (sections.includes('narrow')) {
   log('narrow: thin products on the oracle / narrow kernels / GEMM, and the engine with the narrow kernels off and on, alternated …');
@@ -142,11 +147,13 @@ const versus = versusReport(Object.fromEntries(Object.entries(r).filter(([k]) =>
 if (versus.length) lines.push(...versus, '');
 const cpuMatmul = matmulReport(Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith('cpu-matmul.'))));
 if (cpuMatmul.length) lines.push(...cpuMatmul, '');
+const kernels = kernelReport(r);
+if (kernels.length) lines.push(...kernels, '');
 const narrow = narrowReport(r);
 if (narrow.length) lines.push(...narrow, '');
 const staging = stagingReport(r);
 if (staging.length) lines.push(...staging, '');
-const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.'));
+const gflopKeys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.') && !k.startsWith('kernel.'));
 if (gflopKeys.length) {
   lines.push('Matmul GFLOP/s (n × n)');
   for (const n of [256, 512, 1024]) {
@@ -155,7 +162,7 @@ if (gflopKeys.length) {
   }
   lines.push('');
 }
-const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|smlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp|smlp)|tfjs\.logreg|cpu-matmul\.|narrow\.|staging\.|versus\.)/.test(k) && !k.endsWith('.gflops'));
+const rest = Object.keys(r).filter((k) => !/^(unequal\.(logreg|mlp|smlp|gpu-webasm\.logreg)|jaxjs\.(logreg|mlp|smlp)|tfjs\.logreg|cpu-matmul\.|kernel\.|narrow\.|staging\.|versus\.)/.test(k) && !k.endsWith('.gflops'));
 if (rest.length) {
   lines.push('Other measurements');
   for (const k of rest) lines.push(`  ${k.padEnd(48)} ${fmt(r[k], 4)}`);

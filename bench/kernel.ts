@@ -1,0 +1,137 @@
+/**
+ * `npm run bench -- kernel`: the generated GEMM kernels alone, on packed operands already in
+ * WebAssembly memory (no packing, no copying C out, one thread), against what this core's fused
+ * multiply-add allows.
+ *
+ * - **Ceiling**: loops of 8, 9 and 12 independent `f64x2.relaxed_madd` chains with no loads. An FMA
+ *   has a 4-cycle latency, so a loop of c chains runs at c / 4 FMAs per cycle until the core's FMA
+ *   throughput stops it: the figures show where that is (on the development machine 12 chains
+ *   ran 1.5× faster than 8, so more than two FMAs issue per cycle).
+ * - **Kernels**: the shipped fused kernel (4 × 6 splatting B, 12 accumulators), the fused 3 × 6
+ *   splatting A it replaced (9 accumulators), and the mul + add kernel (2 × 8 splatting A) used
+ *   where relaxed SIMD is off; n = 96 (everything in cache), 512 and 1024, alternated call by call.
+ *
+ * @module
+ */
+import { setFlagsFromString } from 'node:v8';
+import { ModuleBuilder, OP } from '../src/backend/wasm/emit.ts';
+import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, type GemmKernelShape } from '../src/backend/wasm/gemm-module.ts';
+import { timeAlternated } from './peers/timing.ts';
+
+/** The kernels timed, by name. */
+const KERNELS: readonly (readonly [string, GemmKernelShape])[] = [
+  ['fma-4x6-splatB', gemmKernelFor(true)],
+  ['fma-3x6-splatA', { mr: 3, nr: 6, fma: true, splat: 'a' }],
+  ['muladd-2x8-splatA', gemmKernelFor(false)],
+];
+const CHAINS = [8, 9, 12] as const;
+const KC = 256;
+const MC_ROWS = 256;
+
+/** GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5. */
+function fmaChains(chains: number): number {
+  const mod = new ModuleBuilder();
+  mod.func('f', ['i32'], ['f64'], (fb, [n]) => {
+    const acc = Array.from({ length: chains }, () => fb.local('v128'));
+    const a = fb.local('v128'), b = fb.local('v128');
+    fb.f64x2Const(1.0000001).set(a).f64x2Const(0.999999).set(b);
+    for (const c of acc) fb.f64x2Const(0.5).set(c);
+    fb.loop(() => {
+      for (const c of acc) fb.madd(true, a, b, c);
+      fb.get(n!).i32Const(1).op(OP.i32_sub).tee(n!).brIf(0);
+    });
+    // One lane of the first chain, so the loop is not dead code.
+    fb.get(acc[0]!).f64x2ExtractLane(0);
+  });
+  const { f } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), {}).exports as { f: (n: number) => number };
+  const iterations = 5e6;
+  f(1000);
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    f(iterations);
+    best = Math.min(best, performance.now() - t);
+  }
+  return (chains * 4 * iterations) / best / 1e6;
+}
+
+/** One kernel over n × n × n packed random operands in its own memory: a call computes C once. */
+function kernelRun(shape: GemmKernelShape, n: number): () => void {
+  const { mr, nr } = shape;
+  const mp = Math.ceil(n / mr), np = Math.ceil(n / nr), ldc = np * nr;
+  const aBase = 512, bBase = aBase + mp * mr * n, cBase = bBase + np * nr * n, end = cBase + mp * mr * ldc;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((end * 8) / 65536) + 1, maximum: 65536 });
+  const bytes = buildGemmModule(shape, { initial: 1, maximum: 65536, shared: false });
+  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (j: number, u0: number, u1: number) => void };
+  const H = new Float64Array(memory.buffer);
+  for (let i = aBase; i < cBase; i++) H[i] = Math.sin(i);
+  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
+  job[JOB.aPack / 4] = aBase * 8;
+  job[JOB.bPack / 4] = bBase * 8;
+  job[JOB.c / 4] = cBase * 8;
+  job[JOB.ldc / 4] = ldc;
+  job[JOB.k / 4] = n;
+  job[JOB.kc / 4] = KC;
+  job[JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
+  job[JOB.mPanels / 4] = mp;
+  job[JOB.nPanels / 4] = np;
+  return () => gemm(1024, 0, mp);
+}
+
+/**
+ * The ceiling and every kernel at every size. Keys: `kernel.chains-<c>.gflops`,
+ * `kernel.<name>.<n>.gflops` (median of alternated rounds) and `.best-gflops`.
+ *
+ * @example
+ * ```ts
+ * const r = await benchKernels({ sizes: [512] });
+ * r['kernel.fma-4x6-splatB.512.gflops'] / r['kernel.fma-3x6-splatA.512.gflops']; // 12 against 9 accumulators
+ * ```
+ */
+export async function benchKernels(opts: { sizes?: number[] } = {}): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  if (!WebAssembly.validate(relaxedSimdProbe())) return out;
+  for (const c of CHAINS) out[`kernel.chains-${c}.gflops`] = fmaChains(c);
+  for (const n of opts.sizes ?? [96, 512, 1024]) {
+    // Small sizes repeat the product so each timed call is a few milliseconds.
+    const repeat = Math.max(1, Math.round(2e7 / n ** 3));
+    const systems = KERNELS.map(([name, shape]) => {
+      const once = kernelRun(shape, n);
+      return { key: name, run: () => { for (let r = 0; r < repeat; r++) once(); } };
+    });
+    const timed = await timeAlternated(systems, { rounds: n >= 1024 ? 7 : 15, warmup: 2 });
+    const flops = 2 * n ** 3 * repeat;
+    for (const t of timed) {
+      out[`kernel.${t.key}.${n}.gflops`] = flops / t.median / 1e6;
+      out[`kernel.${t.key}.${n}.best-gflops`] = flops / Math.min(...t.times) / 1e6;
+    }
+  }
+  return out;
+}
+
+/**
+ * The printed table of {@link benchKernels}' results (empty when there are none).
+ *
+ * @example
+ * ```ts
+ * console.log(kernelReport(await benchKernels()).join('\n'));
+ * ```
+ */
+export function kernelReport(r: Record<string, number>): string[] {
+  if (r['kernel.chains-12.gflops'] === undefined) return [];
+  const f = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(1));
+  const ceiling = r['kernel.chains-12.gflops']!;
+  const lines = [
+    'GEMM kernels alone (packed operands, one thread), GFLOP/s median [best] of alternated rounds',
+    `  FMA ceiling, independent chains without loads: ${CHAINS.map((c) => `${c} chains ${f(r[`kernel.chains-${c}.gflops`])}`).join(', ')}`,
+  ];
+  const sizes = [...new Set(Object.keys(r).map((k) => /^kernel\.[^.]+\.(\d+)\.gflops$/.exec(k)?.[1]).filter((x) => x !== undefined))].map(Number).sort((a, b) => a - b);
+  for (const n of sizes) {
+    const cells = KERNELS.map(([name]) => `${name} ${f(r[`kernel.${name}.${n}.gflops`])} [${f(r[`kernel.${name}.${n}.best-gflops`])}]`);
+    const shipped = r[`kernel.${KERNELS[0]![0]}.${n}.gflops`]!, before = r[`kernel.${KERNELS[1]![0]}.${n}.gflops`]!;
+    lines.push(`  n = ${String(n).padStart(4)}: ${cells.join('   ')}`);
+    lines.push(`          4×6 / 3×6 ${(shipped / before).toFixed(2)}×, 4×6 at ${((100 * shipped) / ceiling).toFixed(0)}% of 12 chains`);
+  }
+  return lines;
+}
