@@ -20,12 +20,14 @@
  *   every load of a loop body before the arithmetic that uses it, so all of a step's operands
  *   are live at once: the splat-A kernel needs `mr·nr/2 + nr/2 + mr ≤ 15` (2 × 8: 8 + 4 + 2).
  *   Past that V8 spills accumulators to the stack and the loop runs at half speed. With fused
- *   multiply-add the accumulator chains set the pace: an FMA has a 4-cycle latency and this
- *   machine issues more than three per cycle (bench/README.md), so nine chains (a 3 × 6 tile)
- *   ran at 25 GFLOP/s where twelve independent chains reach 39. Twelve accumulators need the
- *   loads spread through the step instead: the splat-B kernel loads its two A vectors, then for
- *   each column splats one B value, multiplies, and *then* loads the next, so 12 + 2 + 1 = 15
- *   registers suffice. To make V8 keep that order, after each column the loop has a branch to
+ *   multiply-add the accumulator chains set the pace: an FMA has a 4-cycle latency and a core
+ *   issues two per cycle, so eight independent chains just keep both pipes busy; nine (a 3 × 6
+ *   tile) leave one FMA of slack per four cycles for every load, branch and stall, twelve leave
+ *   four (`npm run bench -- kernel`: with everything in cache the 4 × 6 kernel runs at 98–99% of
+ *   a loop of twelve chains without loads, the 3 × 6 at 94–95%; at 512² and 1024², 89–91%
+ *   against 85–87%). Twelve accumulators need the loads spread through the step instead: the
+ *   splat-B kernel loads its two A vectors, then for each column splats one B value, multiplies,
+ *   and *then* loads the next, so 12 + 2 + 1 = 15 registers suffice. To make V8 keep that order, after each column the loop has a branch to
  *   the tile's write-back on a condition that never holds (the k counter equal to an impossible
  *   value, a different one each time so that V8 cannot fold them): the write-back reads every
  *   accumulator, so each column's multiply-adds must be done before the branch, and the next
