@@ -15,7 +15,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { ModuleBuilder, OP, SIMD } from '../src/backend/wasm/emit.ts';
-import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, type GemmKernelShape } from '../src/backend/wasm/gemm-module.ts';
+import { gemmKernelFor, relaxedSimdProbe, standaloneGemm, type GemmKernelShape } from '../src/backend/wasm/gemm-module.ts';
 import { timeAlternated } from './peers/timing.ts';
 
 /** The kernels timed, by name. */
@@ -58,27 +58,11 @@ function fmaChains(chains: number): number {
   return (chains * 4 * iterations) / best / 1e6;
 }
 
-/** One kernel over n × n × n packed random operands in its own memory: a call computes C once. */
+/** One kernel over n × n × n packed operands in its own memory: a call computes C once. */
 function kernelRun(shape: GemmKernelShape, n: number): () => void {
-  const { mr, nr } = shape;
-  const mp = Math.ceil(n / mr), np = Math.ceil(n / nr), ldc = np * nr;
-  const aBase = 512, bBase = aBase + mp * mr * n, cBase = bBase + np * nr * n, end = cBase + mp * mr * ldc;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((end * 8) / 65536) + 1, maximum: 65536 });
-  const bytes = buildGemmModule(shape, { initial: 1, maximum: 65536, shared: false });
-  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (j: number, u0: number, u1: number) => void };
-  const H = new Float64Array(memory.buffer);
-  for (let i = aBase; i < cBase; i++) H[i] = Math.sin(i);
-  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
-  job[JOB.aPack / 4] = aBase * 8;
-  job[JOB.bPack / 4] = bBase * 8;
-  job[JOB.c / 4] = cBase * 8;
-  job[JOB.ldc / 4] = ldc;
-  job[JOB.k / 4] = n;
-  job[JOB.kc / 4] = KC;
-  job[JOB.mcPanels / 4] = Math.ceil(MC_ROWS / mr);
-  job[JOB.mPanels / 4] = mp;
-  job[JOB.nPanels / 4] = np;
-  return () => gemm(1024, 0, mp);
+  const g = standaloneGemm(shape, n, n, n, { kc: KC, mcPanels: Math.ceil(MC_ROWS / shape.mr) });
+  for (let i = g.aBase; i < g.cBase; i++) g.H[i] = Math.sin(i);
+  return g.run;
 }
 
 /**

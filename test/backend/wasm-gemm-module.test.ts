@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { buildGemmModule, gemmKernelFor, JOB, kernelRegisters, relaxedSimdProbe, type GemmKernelShape } from '../../src/backend/wasm/gemm-module.ts';
+import { buildGemmModule, gemmKernelFor, kernelRegisters, relaxedSimdProbe, standaloneGemm, type GemmKernelShape } from '../../src/backend/wasm/gemm-module.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 const relaxed = WebAssembly.validate(relaxedSimdProbe());
@@ -16,27 +16,12 @@ const relaxed = WebAssembly.validate(relaxedSimdProbe());
 /** C over packed panels (`PackedLayout` in gemm.ts) with k blocks of `kc` and row blocks of `mcPanels`. */
 function runKernel(shape: GemmKernelShape, m: number, n: number, k: number, kc: number, mcPanels: number, seed: number) {
   const { mr, nr } = shape;
-  const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
-  const aBase = 512, bBase = aBase + mp * mr * k, cBase = bBase + np * nr * k, end = cBase + mp * mr * ldc;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((end * 8) / 65536) + 1, maximum: 1024 });
-  const bytes = buildGemmModule(shape, { initial: 1, maximum: 1024, shared: false });
-  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (j: number, u0: number, u1: number) => void };
-  const H = new Float64Array(memory.buffer);
+  const g = standaloneGemm(shape, m, n, k, { kc, mcPanels });
+  const { H, aBase, bBase, cBase, end, ldc, mp, np } = g;
   // Integers in [−4, 4]; C starts as NaN so a tile that is not written shows.
   for (let i = aBase; i < cBase; i++) H[i] = (Math.imul(i + seed, 2654435761) >>> 28) % 9 - 4;
   H.fill(NaN, cBase, end);
-  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
-  job.fill(0);
-  job[JOB.aPack / 4] = aBase * 8;
-  job[JOB.bPack / 4] = bBase * 8;
-  job[JOB.c / 4] = cBase * 8;
-  job[JOB.ldc / 4] = ldc;
-  job[JOB.k / 4] = k;
-  job[JOB.kc / 4] = kc;
-  job[JOB.mcPanels / 4] = mcPanels;
-  job[JOB.mPanels / 4] = mp;
-  job[JOB.nPanels / 4] = np;
-  gemm(1024, 0, mp);
+  g.run();
   let wrong = 0;
   for (let i = 0; i < mp * mr; i++) {
     for (let j = 0; j < np * nr; j++) {

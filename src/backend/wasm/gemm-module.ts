@@ -287,6 +287,59 @@ export function buildGemmModule(
   return mod.toBytes();
 }
 
+/** A kernel in a WebAssembly memory of its own over one product's packed operands: see {@link standaloneGemm}. */
+export interface StandaloneGemm {
+  /** The memory as float64s; the packed A, packed B and C (leading dimension `ldc`) at the bases. */
+  H: Float64Array;
+  aBase: number;
+  bBase: number;
+  cBase: number;
+  /** One past C's last float64. */
+  end: number;
+  ldc: number;
+  /** Row panels of A and column panels of B. */
+  mp: number;
+  np: number;
+  /** Computes C from the packed operands (the whole job, on the calling thread). */
+  run(): void;
+}
+
+/**
+ * Instantiates the kernel for `shape` in a memory of its own, laid out for one m × k by k × n
+ * product in the engine's packed layout (`PackedLayout` in gemm.ts) with k blocks of `kc` and row
+ * blocks of `mcPanels` panels: the tests check and the benchmark times the kernel alone with it.
+ * The caller writes the packed operands into `H` and calls `run`.
+ *
+ * @example
+ * ```ts
+ * const g = standaloneGemm(gemmKernelFor(false), 2, 8, 1, { kc: 256, mcPanels: 64 });
+ * g.H.fill(1, g.aBase, g.cBase); // A and B all ones (padding included)
+ * g.run();
+ * g.H[g.cBase]; // 1
+ * ```
+ */
+export function standaloneGemm(shape: GemmKernelShape, m: number, n: number, k: number, blocks: { kc: number; mcPanels: number }): StandaloneGemm {
+  const { mr, nr } = shape;
+  const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
+  // Bytes [1024, 1024 + JOB.size) hold the job; the data starts at byte 4096.
+  const aBase = 512, bBase = aBase + mp * mr * k, cBase = bBase + np * nr * k, end = cBase + mp * mr * ldc;
+  const pages = Math.ceil((end * 8) / 65536) + 1;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const bytes = buildGemmModule(shape, { initial: pages, maximum: pages, shared: false });
+  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (job: number, u0: number, u1: number) => void };
+  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
+  job[JOB.aPack / 4] = aBase * 8;
+  job[JOB.bPack / 4] = bBase * 8;
+  job[JOB.c / 4] = cBase * 8;
+  job[JOB.ldc / 4] = ldc;
+  job[JOB.k / 4] = k;
+  job[JOB.kc / 4] = blocks.kc;
+  job[JOB.mcPanels / 4] = blocks.mcPanels;
+  job[JOB.mPanels / 4] = mp;
+  job[JOB.nPanels / 4] = np;
+  return { H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, run: () => gemm(1024, 0, mp) };
+}
+
 /**
  * A tiny module using `f64x2.relaxed_madd`: `WebAssembly.validate` on it says whether the runtime
  * accepts relaxed SIMD.
