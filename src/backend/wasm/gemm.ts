@@ -12,16 +12,20 @@
  * Threads: large products are split by row panels between the calling thread and `threads − 1`
  * workers. Workers wait in `Atomics.wait` on their slot of a control block at the bottom of the
  * shared memory; the caller writes the job, bumps each slot, and every thread then claims chunks
- * of row panels from a shared counter until none are left; the caller waits for the done
- * counter (in `Atomics.wait`, or spinning on `Atomics.load` where it may not block: a page's main
- * thread). The call stays synchronous. Workers start lazily at the first product
- * large enough to split and do not keep the process alive; until they report ready the caller
- * computes alone.
+ * of row panels from a shared counter until none are left, marking each chunk finished. The
+ * caller copies the rows of C of its own chunks into the result as it finishes them, and then the
+ * workers' chunks as each is marked (waiting in `Atomics.wait`, or spinning on `Atomics.load`
+ * where it may not block: a page's main thread), so most of the copy overlaps the other threads'
+ * work; then it waits for the done counter. The call stays synchronous. Workers start lazily at
+ * the first product large enough to split and do not keep the process alive; until they report
+ * ready the caller computes alone.
  *
  * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag, next
- * unit, unit count, chunk size; from i32 16, four per worker: sequence number, ready flag, units computed), `[1024, 1072)` the job
- * descriptor, from 4096 the packed A slices, packed B slices and C slices of the current call,
- * then the staging area where stored rows wait for the packers.
+ * unit, unit count, chunk size, job sequence number; from i32 16, four per worker: sequence
+ * number, ready flag, units computed), `[1024, 1072)` the job descriptor, `[2048, 4096)` one i32
+ * per chunk (the job sequence number once the chunk is finished), from 4096 the packed A slices,
+ * packed B slices and C slices of the current call, then the staging area where stored rows wait
+ * for the packers.
  *
  * @module
  */
