@@ -27,12 +27,13 @@
  *   a loop of twelve chains without loads, the 3 × 6 at 94–95%; at 512² and 1024², 89–91%
  *   against 85–87%). Twelve accumulators need the loads spread through the step instead: the
  *   splat-B kernel loads its two A vectors, then for each column splats one B value, multiplies,
- *   and *then* loads the next, so 12 + 2 + 1 = 15 registers suffice. To make V8 keep that order, after each column the loop has a branch to
- *   the tile's write-back on a condition that never holds (the k counter equal to an impossible
- *   value, a different one each time so that V8 cannot fold them): the write-back reads every
- *   accumulator, so each column's multiply-adds must be done before the branch, and the next
- *   column's load, being after it, cannot move above it. The branches cost a compare each and
- *   are never taken. The loop body holds two k steps, with a last odd step after the loop.
+ *   and *then* loads the next, so 12 + 2 + 1 = 15 registers suffice. To make V8 keep that
+ *   order, after each column the loop has a branch to the tile's write-back on a condition that
+ *   never holds (the k counter equal to an impossible value, a different one each time so that
+ *   V8 cannot fold them): the write-back reads every accumulator, so each column's multiply-adds
+ *   must be done before the branch, and the next column's load, being after it, cannot move
+ *   above it. The branches cost a compare each and are never taken. The loop body holds two k
+ *   steps, with a last odd step after the loop.
  * - **Macro-kernel**: k in blocks of `kc` (the B micro-panel stays in L1 while A panels stream
  *   from L2), rows in blocks of `mc` panels; the first k block stores, later ones accumulate.
  * - **Entry** `gemm(job, u0, u1)`: a job descriptor in memory describes a batch of products;
