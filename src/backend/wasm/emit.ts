@@ -294,6 +294,19 @@ export class FuncBuilder {
   }
 }
 
+/**
+ * `i8x16.shuffle` lanes pairing two f64x2 vectors x and y lane by lane: `F64X2_LOW_LANES` gives
+ * [x₀, y₀] (bytes 0–7 of each), `F64X2_HIGH_LANES` gives [x₁, y₁] (bytes 8–15 of each).
+ *
+ * @example
+ * ```ts
+ * fb.get(x).get(y).i8x16Shuffle(F64X2_LOW_LANES); // [x₀, y₀]
+ * ```
+ */
+export const F64X2_LOW_LANES: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+/** See {@link F64X2_LOW_LANES}. */
+export const F64X2_HIGH_LANES: readonly number[] = F64X2_LOW_LANES.map((b) => b + 8);
+
 /** Opcodes without immediates that the kernels use (plain ones; SIMD ones are in {@link SIMD}). */
 export const OP = {
   drop: 0x1a,

@@ -41,7 +41,7 @@
  *
  * @module
  */
-import { ModuleBuilder, OP, SIMD, type FuncBuilder, type Local } from './emit.ts';
+import { F64X2_HIGH_LANES, F64X2_LOW_LANES, ModuleBuilder, OP, SIMD, type FuncBuilder, type Local } from './emit.ts';
 
 /** The shape of a generated kernel. */
 export interface GemmKernelShape {
@@ -146,11 +146,6 @@ function splatAMicro(fb: FuncBuilder, { mr, nr, fma }: GemmKernelShape, pa: Loca
   writeTile(fb, mr, nr, pc, ldc, accumulate, (r, v) => void fb.get(acc[r]![v]!));
 }
 
-/** Bytes [0..7] of the first vector then [0..7] of the second: [x₀, y₀]. */
-const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-/** Bytes [8..15] of the first vector then [8..15] of the second: [x₁, y₁]. */
-const HIGH = LOW.map((x) => x + 8);
-
 /**
  * The splat-B micro-kernel: per k step, `mr / 2` vectors of A, then for each column one splat of
  * B and its multiply-adds, each column closed by a never-taken branch to the write-back (the
@@ -190,7 +185,7 @@ function splatBMicro(fb: FuncBuilder, { mr, nr, fma }: GemmKernelShape, pa: Loca
   // accumulators (2v, i) and (2v + 1, i).
   writeTile(fb, mr, nr, pc, ldc, accumulate, (r, v) => {
     const i = r >> 1;
-    fb.get(acc[2 * v]![i]!).get(acc[2 * v + 1]![i]!).i8x16Shuffle(r & 1 ? HIGH : LOW);
+    fb.get(acc[2 * v]![i]!).get(acc[2 * v + 1]![i]!).i8x16Shuffle(r & 1 ? F64X2_HIGH_LANES : F64X2_LOW_LANES);
   });
 }
 

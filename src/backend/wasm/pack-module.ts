@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { ModuleBuilder, OP, type Local } from './emit.ts';
+import { F64X2_HIGH_LANES, F64X2_LOW_LANES, ModuleBuilder, OP, type Local } from './emit.ts';
 
 /** Panel widths the module is generated for: the GEMM tiles' mr and nr (4 × 6 with FMA, 2 × 8 without). */
 export const PACK_WIDTHS = [2, 4, 6, 8] as const;
@@ -37,11 +37,6 @@ export const PACK_WIDTHS = [2, 4, 6, 8] as const;
 export function packExport(kind: 'split' | 'gather', w: number): string {
   return `${kind}_${w}`;
 }
-
-/** Bytes [0..7] of the first vector then [0..7] of the second: [x₀, y₀]. */
-const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-/** Bytes [8..15] of the first vector then [8..15] of the second: [x₁, y₁]. */
-const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
 
 /** Stored rows `split_w` deals out together: each panel then receives 4·w contiguous float64s per visit. */
 const SPLIT_ROWS = 4;
@@ -120,8 +115,8 @@ function addGather(mod: ModuleBuilder, w: number): void {
             for (let c = 0; c + 1 < w; c += 2) {
               fb.get(row[c]!).get(i).op(OP.i32_add).v128Load().set(x);
               fb.get(row[c + 1]!).get(i).op(OP.i32_add).v128Load().set(y);
-              fb.get(o).get(x).get(y).i8x16Shuffle(LOW).v128Store(8 * c);
-              fb.get(o).get(x).get(y).i8x16Shuffle(HIGH).v128Store(8 * (w + c));
+              fb.get(o).get(x).get(y).i8x16Shuffle(F64X2_LOW_LANES).v128Store(8 * c);
+              fb.get(o).get(x).get(y).i8x16Shuffle(F64X2_HIGH_LANES).v128Store(8 * (w + c));
             }
             if (w % 2) {
               const c = w - 1;
