@@ -100,6 +100,50 @@ export const JOB = {
   size: 48,
 } as const;
 
+/**
+ * One product job (see {@link buildGemmModule}): where slice 0 of packed A, packed B and C start
+ * and the elements between slices (float64 indices), C's leading dimension, k, the blocking and
+ * the panel counts.
+ */
+export interface GemmJob {
+  aBase: number;
+  aStride: number;
+  bBase: number;
+  bStride: number;
+  cBase: number;
+  cStride: number;
+  ldc: number;
+  k: number;
+  kc: number;
+  mcPanels: number;
+  mPanels: number;
+  nPanels: number;
+}
+
+/**
+ * Writes a job descriptor at i32 index `at` of `view` (a view of the kernel's memory), in the
+ * byte layout of {@link JOB}: addresses and strides in bytes, the rest as given.
+ *
+ * @example
+ * ```ts
+ * writeGemmJob(new Int32Array(memory.buffer), 1024 / 4, job); // the descriptor at byte 1024
+ * ```
+ */
+export function writeGemmJob(view: Int32Array, at: number, j: GemmJob): void {
+  view[at + JOB.aPack / 4] = j.aBase * 8;
+  view[at + JOB.aStride / 4] = j.aStride * 8;
+  view[at + JOB.bPack / 4] = j.bBase * 8;
+  view[at + JOB.bStride / 4] = j.bStride * 8;
+  view[at + JOB.c / 4] = j.cBase * 8;
+  view[at + JOB.cStride / 4] = j.cStride * 8;
+  view[at + JOB.ldc / 4] = j.ldc;
+  view[at + JOB.k / 4] = j.k;
+  view[at + JOB.kc / 4] = j.kc;
+  view[at + JOB.mcPanels / 4] = j.mcPanels;
+  view[at + JOB.mPanels / 4] = j.mPanels;
+  view[at + JOB.nPanels / 4] = j.nPanels;
+}
+
 /** Pushes min(x, y) of two unsigned i32 locals-or-expressions. */
 function minU(fb: FuncBuilder, x: () => void, y: () => void): void {
   x();
@@ -323,16 +367,9 @@ export function standaloneGemm(shape: GemmKernelShape, m: number, n: number, k: 
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const bytes = buildGemmModule(shape, { initial: pages, maximum: pages, shared: false });
   const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (job: number, u0: number, u1: number) => void };
-  const job = new Int32Array(memory.buffer, 1024, JOB.size / 4);
-  job[JOB.aPack / 4] = aBase * 8;
-  job[JOB.bPack / 4] = bBase * 8;
-  job[JOB.c / 4] = cBase * 8;
-  job[JOB.ldc / 4] = ldc;
-  job[JOB.k / 4] = k;
-  job[JOB.kc / 4] = blocks.kc;
-  job[JOB.mcPanels / 4] = blocks.mcPanels;
-  job[JOB.mPanels / 4] = mp;
-  job[JOB.nPanels / 4] = np;
+  writeGemmJob(new Int32Array(memory.buffer), 1024 / 4, {
+    aBase, aStride: 0, bBase, bStride: 0, cBase, cStride: 0, ldc, k, kc: blocks.kc, mcPanels: blocks.mcPanels, mPanels: mp, nPanels: np,
+  });
   return { H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, run: () => gemm(1024, 0, mp) };
 }
 

@@ -30,7 +30,7 @@
  * @module
  */
 import { allocateF64 } from '../f64-pool.ts';
-import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, type GemmKernelShape } from './gemm-module.ts';
+import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, writeGemmJob, type GemmKernelShape } from './gemm-module.ts';
 import { currentHost, type Host, type ThreadHandle } from './host.ts';
 import { buildPackModule, packExport, PACK_WIDTHS } from './pack-module.ts';
 
@@ -383,19 +383,10 @@ class GemmEngine {
     p: { aBase: number; aStride: number; bBase: number; bStride: number; cBase: number; cSlice: number; ldc: number; k: number; mp: number; np: number },
     batch: number, threads: number, macs: number, minMacsPerThread: number, onDone?: (u0: number, u1: number) => void,
   ): void {
-    const job = this.ctl, j = JOB_ADDR / 4;
-    job[j + JOB.aPack / 4] = p.aBase * 8;
-    job[j + JOB.aStride / 4] = p.aStride * 8;
-    job[j + JOB.bPack / 4] = p.bBase * 8;
-    job[j + JOB.bStride / 4] = p.bStride * 8;
-    job[j + JOB.c / 4] = p.cBase * 8;
-    job[j + JOB.cStride / 4] = p.cSlice * 8;
-    job[j + JOB.ldc / 4] = p.ldc;
-    job[j + JOB.k / 4] = p.k;
-    job[j + JOB.kc / 4] = KC;
-    job[j + JOB.mcPanels / 4] = Math.ceil(MC_ROWS / this.kernel.mr);
-    job[j + JOB.mPanels / 4] = p.mp;
-    job[j + JOB.nPanels / 4] = p.np;
+    writeGemmJob(this.ctl, JOB_ADDR / 4, {
+      aBase: p.aBase, aStride: p.aStride, bBase: p.bBase, bStride: p.bStride, cBase: p.cBase, cStride: p.cSlice,
+      ldc: p.ldc, k: p.k, kc: KC, mcPanels: Math.ceil(MC_ROWS / this.kernel.mr), mPanels: p.mp, nPanels: p.np,
+    });
     this.run(batch * p.mp, threads, macs, minMacsPerThread, onDone);
     this.calls++;
   }
