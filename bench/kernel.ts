@@ -16,6 +16,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { ModuleBuilder, OP, SIMD } from '../src/backend/wasm/emit.ts';
 import { gemmKernelFor, relaxedSimdProbe, standaloneGemm, type GemmKernelShape } from '../src/backend/wasm/gemm-module.ts';
+import { KC, MC_ROWS } from '../src/backend/wasm/gemm.ts';
 import { timeAlternated } from './peers/timing.ts';
 
 /** The kernels timed, by name. */
@@ -25,8 +26,6 @@ const KERNELS: readonly (readonly [string, GemmKernelShape])[] = [
   ['muladd-2x8-splatA', gemmKernelFor(false)],
 ];
 const CHAINS = [4, 8, 9, 12] as const;
-const KC = 256;
-const MC_ROWS = 256;
 
 /** GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5. */
 function fmaChains(chains: number): number {
@@ -60,6 +59,7 @@ function fmaChains(chains: number): number {
 
 /** One kernel over n × n × n packed operands in its own memory: a call computes C once. */
 function kernelRun(shape: GemmKernelShape, n: number): () => void {
+  // The engine's blocking, so that the kernel is timed as the engine runs it.
   const g = standaloneGemm(shape, n, n, n, { kc: KC, mcPanels: Math.ceil(MC_ROWS / shape.mr) });
   for (let i = g.aBase; i < g.cBase; i++) g.H[i] = Math.sin(i);
   return g.run;

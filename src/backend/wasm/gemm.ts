@@ -58,9 +58,9 @@ const DATA_ADDR = 4096;
 /** 2 GiB: byte addresses stay below 2³¹, and a browser on a small device can still reserve it. */
 const MAX_PAGES = 32768;
 /** Steps of k per block: a 256 × 6 B micro-panel (12 KiB) stays in L1 across a block of A. */
-const KC = 256;
+export const KC = 256;
 /** Rows of A per block: 256 rows × KC is 512 KiB of packed A, kept in L2 (bench/README.md). */
-const MC_ROWS = 256;
+export const MC_ROWS = 256;
 /**
  * A product is split across threads only when it has at least this many multiply-adds
  * (m·n·k per thread); below it, waking a worker costs more than it saves (bench/README.md).
