@@ -65,4 +65,32 @@ describe('generated GEMM module', () => {
       { numRuns: 120 },
     );
   });
+
+  it('row panels and k steps computed in separate calls give the whole call’s C bit for bit (property)', () => {
+    // The engine's threads compute their claims of row panels over k blocks of B as they are
+    // packed (claim 6 of proofs/wasm-products.md): each element must be summed in the same order
+    // as in one call. Operands are not integers here, so any change of order would show.
+    const usable = shapes.filter((s) => !s.fma || relaxed);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...usable),
+        fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 2, max: 90 }),
+        fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 4 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }),
+        (shape, m, n, k, kc, mcPanels, uAt, pAt) => {
+          const g = standaloneGemm(shape, m, n, k, { kc, mcPanels });
+          for (let i = g.aBase; i < g.cBase; i++) g.H[i] = Math.sin(1.7 * i + 0.3);
+          g.run();
+          const whole = g.H.slice(g.cBase, g.end);
+          g.H.fill(NaN, g.cBase, g.end);
+          const us = Math.floor(uAt * g.mp), ps = kc * Math.floor((pAt * (k - 1)) / kc);
+          g.part(0, us, 0, ps);
+          g.part(us, g.mp, 0, ps);
+          g.part(0, us, ps, k);
+          g.part(us, g.mp, ps, k);
+          return g.H.slice(g.cBase, g.end).every((x, i) => Object.is(x, whole[i]));
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
 });

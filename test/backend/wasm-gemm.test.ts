@@ -11,16 +11,16 @@ import { getBackend, setBackend } from '../../src/backend/index.ts';
 import { FastCpuBackend, matmulRoute } from '../../src/backend/wasm/backend.ts';
 import { ByteWriter, ModuleBuilder, OP } from '../../src/backend/wasm/emit.ts';
 import { kernelRegisters } from '../../src/backend/wasm/gemm-module.ts';
-import { stopGemmThreads, warmGemmThreads, wasmGemmAvailable, wasmGemmInfo, wasmMatmul } from '../../src/backend/wasm/gemm.ts';
+import { claimStarts, KC, stopGemmThreads, warmGemmThreads, wasmGemmAvailable, wasmGemmInfo, wasmMatmul } from '../../src/backend/wasm/gemm.ts';
 import { matmul, tensor } from '../../src/index.ts';
 import { absProducts, expectProductMatchesOracle, gamma, sizes } from './product-bound.ts';
 
 /** The kernel's result equals the oracle's within the bound. */
 function expectMatchesOracle(
   a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean,
-  threads = 1,
+  threads = 1, pipelineMinMacs?: number,
 ): Float64Array {
-  const got = wasmMatmul(a, b, batch, m, k, n, tA, tB, { threads, minMacsPerThread: 0 });
+  const got = wasmMatmul(a, b, batch, m, k, n, tA, tB, { threads, minMacsPerThread: 0, pipelineMinMacs });
   return expectProductMatchesOracle(got, a, b, batch, m, k, n, tA, tB, `threads=${threads}`);
 }
 
@@ -50,26 +50,28 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
         fc.record({
           batch: fc.integer({ min: 1, max: 3 }),
           m: fc.integer({ min: 1, max: 40 }),
-          k: fc.integer({ min: 0, max: 300 }),
+          k: fc.integer({ min: 0, max: KC + 60 }),
           n: fc.integer({ min: 1, max: 40 }),
           tA: fc.boolean(),
           tB: fc.boolean(),
           threads: fc.integer({ min: 1, max: 3 }),
+          // Also one product packed while the workers compute, whatever its size.
+          pipelined: fc.boolean(),
           seed: fc.integer({ min: 0, max: 1e6 }),
           scale: fc.constantFrom(1, 1e-150, 1e150),
         }),
-        ({ batch, m, k, n, tA, tB, threads, seed, scale }) => {
+        ({ batch, m, k, n, tA, tB, threads, pipelined, seed, scale }) => {
           const [sa, sb] = sizes(batch, m, k, n);
           const a = seeded(sa, seed).map((x) => x * scale);
           const b = seeded(sb, seed + 1);
-          expectMatchesOracle(a, b, batch, m, k, n, tA, tB, threads);
+          expectMatchesOracle(a, b, batch, m, k, n, tA, tB, threads, pipelined ? 0 : undefined);
         },
       ),
       { numRuns: 150 },
     );
   });
 
-  it('edge shapes: k = 0 and 1, sides below and across the tile, k across the 256-step block', () => {
+  it('edge shapes: k = 0 and 1, sides below and across the tile, k across the k block', () => {
     const sides = [1, 2, 3, 5, 6, 7, 8, 9, 13];
     for (const m of sides) {
       for (const n of sides) {
@@ -82,7 +84,7 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
         }
       }
     }
-    for (const k of [255, 256, 257, 513]) {
+    for (const k of [KC - 1, KC, KC + 1, 2 * KC + 1]) {
       for (const [tA, tB] of [[false, false], [true, true]] as const) {
         const [sa, sb] = sizes(1, 11, k, 14);
         expectMatchesOracle(seeded(sa, k), seeded(sb, k + 1), 1, 11, k, 14, tA, tB, 2);
@@ -93,24 +95,27 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
   });
 
   it('large products split across threads give the single-thread result bit for bit', () => {
-    const m = 301, k = 280, n = 190;
     warmGemmThreads(3, 20_000);
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-      const a = seeded(m * k, 5), b = seeded(k * n, 6);
-      // The threaded product first: computed second, a worker that skipped its panels would leave
-      // the single-thread result of the same shape in the output region and still pass.
-      // (Which thread claims which panels is dynamic: on a loaded machine the caller may take them
-      // all before a worker wakes, so the share each thread got is not asserted here.)
-      const many = expectMatchesOracle(a, b, 1, m, k, n, tA, tB, 3);
-      const one = wasmMatmul(a, b, 1, m, k, n, tA, tB, { threads: 1 })!;
-      expect(many).toEqual(one);
+    // Packed whole, then shared; and packed while the workers compute (B in k blocks, the last
+    // one partial, A a claim at a time), the way large products are.
+    for (const [m, k, n, pipelineMinMacs] of [[301, 280, 190, Infinity], [301, 2 * KC + 76, 190, 0]]) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const a = seeded(m * k, 5), b = seeded(k * n, 6);
+        // The threaded product first: computed second, a worker that skipped its panels would
+        // leave the single-thread result of the same shape in the output region and still pass.
+        // (Which thread claims which panels is dynamic: on a loaded machine the caller may take
+        // them all before a worker wakes, so the share each thread got is not asserted here.)
+        const many = expectMatchesOracle(a, b, 1, m, k, n, tA, tB, 3, pipelineMinMacs);
+        const one = wasmMatmul(a, b, 1, m, k, n, tA, tB, { threads: 1 })!;
+        expect(many).toEqual(one);
+      }
     }
     // A batch whose slices are shared out across threads.
     const [sa, sb] = sizes(5, 40, 30, 20);
     const a = seeded(sa, 9), b = seeded(sb, 10);
     expect(expectMatchesOracle(a, b, 5, 40, 30, 20, false, true, 3)).toEqual(wasmMatmul(a, b, 5, 40, 30, 20, false, true, { threads: 1 }));
-    // 33,000 slices of one row panel: 516 chunks of 64 units, more than the 512 chunk flags, so
-    // the chunks past them are copied out after every thread is done (threaded first, as above).
+    // 33,000 slices of one row panel: claims grow to 129 units so that they fit the 512 claim
+    // flags (threaded first, as above).
     const [sa2, sb2] = sizes(33_000, 4, 8, 8);
     const a2 = seeded(sa2, 11), b2 = seeded(sb2, 12);
     const threaded = wasmMatmul(a2, b2, 33_000, 4, 8, 8, false, false, { threads: 3, minMacsPerThread: 0 })!;
@@ -119,6 +124,26 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
     let differing = 0;
     for (let i = 0; i < single.length; i++) if (!Object.is(threaded[i], single[i])) differing++;
     expect([threaded.length, differing]).toEqual([33_000 * 4 * 8, 0]);
+  });
+
+  it('claims cover the units in order, fit the 512 flags, and shrink toward the end (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200_000 }), fc.integer({ min: 2, max: 64 }), fc.constantFrom(2, 4), (units, use, mr) => {
+        const starts = claimStarts(units, use, mr);
+        const sizes = starts.slice(1).map((s, i) => s - starts[i]!);
+        expect(starts[0]).toBe(0);
+        expect(starts.at(-1)).toBe(units);
+        expect(sizes.length).toBeLessThanOrEqual(512);
+        // Never growing: whichever thread takes the last claim holds the others up by the least.
+        sizes.forEach((s, i) => {
+          expect(s).toBeGreaterThan(0);
+          if (i > 0) expect(s).toBeLessThanOrEqual(sizes[i - 1]!);
+        });
+        // With a few threads the last claim is at most a quarter of the first (rounded up).
+        if (use <= 16 && sizes.length > 4 * use) expect(sizes.at(-1)!).toBeLessThanOrEqual(Math.ceil(sizes[0]! / 4));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('stops its workers and starts fresh ones', () => {

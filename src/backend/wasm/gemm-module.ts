@@ -35,9 +35,11 @@
  *   above it. The branches cost a compare each and are never taken. The loop body holds two k
  *   steps, with a last odd step after the loop.
  * - **Macro-kernel**: k in blocks of `kc` (the B micro-panel stays in L1 while A panels stream
- *   from L2), rows in blocks of `mc` panels; the first k block stores, later ones accumulate.
- * - **Entry** `gemm(job, u0, u1)`: a job descriptor in memory describes a batch of products;
- *   `[u0, u1)` is a range of (slice, row panel) units, so threads split the work by rows.
+ *   from L2), rows in blocks of `mc` panels; the block that starts at k step 0 stores, later ones accumulate.
+ * - **Entry** `gemm(job, u0, u1, p0, p1)`: a job descriptor in memory describes a batch of
+ *   products; `[u0, u1)` is a range of (slice, row panel) units, so threads split the work by
+ *   rows, and `[p0, p1)` a range of k steps (`p0` a multiple of the k block), so a thread can
+ *   start on the first k steps of B while the rest is still being packed.
  *
  * @module
  */
@@ -81,6 +83,13 @@ export function gemmKernelFor(fma: boolean): GemmKernelShape {
 export function kernelRegisters({ mr, nr, splat }: GemmKernelShape): number {
   return (mr * nr) / 2 + (splat === 'a' ? nr / 2 + mr : mr / 2 + 1);
 }
+
+/**
+ * The module's export: C (+)= A·B for units `[u0, u1)` of the job at byte address `job`, over k
+ * steps `[p0, p1)` (`p0` a multiple of the job's k block, `p1` one too or k). Steps from 0 store
+ * C, later ones add to it, so calls over consecutive k ranges compute the whole product.
+ */
+export type GemmEntry = (job: number, u0: number, u1: number, p0: number, p1: number) => void;
 
 /** Byte offsets of the i32 fields of a job descriptor (see {@link buildGemmModule}). */
 export const JOB = {
@@ -235,7 +244,7 @@ function splatBMicro(fb: FuncBuilder, { mr, nr, fma }: GemmKernelShape, pa: Loca
 
 /**
  * Generates the GEMM module for one kernel shape. It imports `env.memory` (shared when
- * `shared`, for threads) and exports `gemm(job, u0, u1)`.
+ * `shared`, for threads) and exports `gemm(job, u0, u1, p0, p1)` ({@link GemmEntry}).
  *
  * A job descriptor at byte address `job` holds i32 fields (byte offsets in {@link JOB}):
  * `aPack, aStride, bPack, bStride, c, cStride` (addresses of slice 0 and bytes between slices),
@@ -266,10 +275,11 @@ export function buildGemmModule(
     else splatBMicro(fb, shape, pa, pb, pc, kc, ldc, accumulate);
   });
 
-  // macro(aPack, bPack, c, ldc, k, kc, mcPanels, ip0, ip1, nPanels): row panels [ip0, ip1) of one slice.
-  const macro = mod.func(null, Array(10).fill('i32'), [], (fb, params) => {
-    const [aPack, bPack, c, ldc, k, kc, mcp, ip0, ip1, np] = params as Local[] as [
-      Local, Local, Local, Local, Local, Local, Local, Local, Local, Local,
+  // macro(aPack, bPack, c, ldc, k, kc, mcPanels, ip0, ip1, nPanels, p0, p1): row panels [ip0, ip1)
+  // of one slice over k steps [p0, p1).
+  const macro = mod.func(null, Array(12).fill('i32'), [], (fb, params) => {
+    const [aPack, bPack, c, ldc, k, kc, mcp, ip0, ip1, np, p0, p1] = params as Local[] as [
+      Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local, Local,
     ];
     const pc = fb.local('i32'), kb = fb.local('i32'), acc = fb.local('i32');
     const ic = fb.local('i32'), icEnd = fb.local('i32'), jp = fb.local('i32'), ip = fb.local('i32');
@@ -277,8 +287,8 @@ export function buildGemmModule(
     fb.get(ldc).i32Const(3).op(OP.i32_shl).set(ldcBytes);
     const get = (l: Local) => () => void fb.get(l);
     const one = () => void fb.i32Const(1);
-    fb.forLoop(pc, () => fb.i32Const(0), get(k), get(kc), () => {
-      minU(fb, get(kc), () => fb.get(k).get(pc).op(OP.i32_sub));
+    fb.forLoop(pc, get(p0), get(p1), get(kc), () => {
+      minU(fb, get(kc), () => fb.get(p1).get(pc).op(OP.i32_sub));
       fb.set(kb);
       fb.get(pc).i32Const(0).op(OP.i32_ne).set(acc);
       fb.forLoop(ic, get(ip0), get(ip1), get(mcp), () => {
@@ -300,9 +310,9 @@ export function buildGemmModule(
     });
   });
 
-  // gemm(job, u0, u1): units [u0, u1) of the job described at `job`.
-  mod.func('gemm', ['i32', 'i32', 'i32'], [], (fb, params) => {
-    const [job, u0, u1] = params as [Local, Local, Local];
+  // gemm(job, u0, u1, p0, p1): units [u0, u1) of the job described at `job`, over k steps [p0, p1).
+  mod.func('gemm', ['i32', 'i32', 'i32', 'i32', 'i32'], [], (fb, params) => {
+    const [job, u0, u1, p0, p1] = params as [Local, Local, Local, Local, Local];
     const u = fb.local('i32'), q = fb.local('i32'), ip0 = fb.local('i32'), ip1 = fb.local('i32'), mp = fb.local('i32');
     fb.get(job).i32Load(JOB.mPanels).set(mp);
     fb.get(u0).set(u);
@@ -313,12 +323,12 @@ export function buildGemmModule(
         fb.get(u).get(q).get(mp).op(OP.i32_mul).op(OP.i32_sub).set(ip0);
         minU(fb, () => fb.get(mp), () => fb.get(ip0).get(u1).op(OP.i32_add).get(u).op(OP.i32_sub));
         fb.set(ip1);
-        // macro(aPack + q·aStride, bPack + q·bStride, c + q·cStride, ldc, k, kc, mcPanels, ip0, ip1, nPanels)
+        // macro(aPack + q·aStride, bPack + q·bStride, c + q·cStride, ldc, k, kc, mcPanels, ip0, ip1, nPanels, p0, p1)
         for (const [base, stride] of [[JOB.aPack, JOB.aStride], [JOB.bPack, JOB.bStride], [JOB.c, JOB.cStride]] as const) {
           fb.get(job).i32Load(base).get(q).get(job).i32Load(stride).op(OP.i32_mul).op(OP.i32_add);
         }
         for (const f of [JOB.ldc, JOB.k, JOB.kc, JOB.mcPanels]) fb.get(job).i32Load(f);
-        fb.get(ip0).get(ip1).get(job).i32Load(JOB.nPanels).call(macro);
+        fb.get(ip0).get(ip1).get(job).i32Load(JOB.nPanels).get(p0).get(p1).call(macro);
         fb.get(u).get(ip1).op(OP.i32_add).get(ip0).op(OP.i32_sub).set(u);
         fb.br(0);
       }),
@@ -342,6 +352,8 @@ export interface StandaloneGemm {
   np: number;
   /** Computes C from the packed operands (the whole job, on the calling thread). */
   run(): void;
+  /** Computes row panels [u0, u1) of C over k steps [p0, p1) ({@link GemmEntry}). */
+  part(u0: number, u1: number, p0: number, p1: number): void;
 }
 
 /**
@@ -366,11 +378,11 @@ export function standaloneGemm(shape: GemmKernelShape, m: number, n: number, k: 
   const pages = Math.ceil((end * 8) / 65536) + 1;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const bytes = buildGemmModule(shape, { initial: pages, maximum: pages, shared: false });
-  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: (job: number, u0: number, u1: number) => void };
+  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: GemmEntry };
   writeGemmJob(new Int32Array(memory.buffer), 1024 / 4, {
     aBase, aStride: 0, bBase, bStride: 0, cBase, cStride: 0, ldc, k, kc: blocks.kc, mcPanels: blocks.mcPanels, mPanels: mp, nPanels: np,
   });
-  return { H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, run: () => gemm(1024, 0, mp) };
+  return { H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, run: () => gemm(1024, 0, mp, 0, k), part: (u0, u1, p0, p1) => gemm(1024, u0, u1, p0, p1) };
 }
 
 /**

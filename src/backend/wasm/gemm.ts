@@ -11,26 +11,30 @@
  *
  * Threads: large products are split by row panels between the calling thread and `threads − 1`
  * workers. Workers wait in `Atomics.wait` on their slot of a control block at the bottom of the
- * shared memory; the caller writes the job, bumps each slot, and every thread then claims chunks
- * of row panels from a shared counter until none are left, marking each chunk finished. The
- * caller copies the rows of C of its own chunks into the result as it finishes them, and then the
- * workers' chunks as each is marked (waiting in `Atomics.wait`, or spinning on `Atomics.load`
- * where it may not block: a page's main thread), so most of the copy overlaps the other threads'
- * work; then it waits for the done counter. The call stays synchronous. Workers start lazily at
- * the first product large enough to split and do not keep the process alive; until they report
- * ready the caller computes alone.
+ * shared memory; the caller writes the job and a schedule of claims (ranges of row panels, the
+ * last ones smaller: {@link claimStarts}), bumps each slot, and every thread then takes the next
+ * claim from a shared counter until none are left, marking each claim finished. One large
+ * product is packed while the workers compute: the caller packs what their first claims need,
+ * wakes them, and packs the rest a k block of B and a claim of A at a time, publishing how far it
+ * has got; a worker waits only for the pieces its claim needs next. The caller copies the rows of
+ * C of its own claims into the result as it finishes them, and then the workers' claims as each
+ * is marked (waiting in `Atomics.wait`, or spinning on `Atomics.load` where it may not block: a
+ * page's main thread), so most of the copy overlaps the other threads' work; then it waits for
+ * the done counter. The call stays synchronous. Workers start lazily at the first product large
+ * enough to split and do not keep the process alive; until they report ready the caller computes
+ * alone.
  *
  * Layout of the memory (bytes): `[0, 1024)` control block of i32s (done counter, error flag, next
- * unit, unit count, chunk size, job sequence number; from i32 16, four per worker: sequence
- * number, ready flag, units computed), `[1024, 1072)` the job descriptor, `[2048, 4096)` one i32
- * per chunk (the job sequence number once the chunk is finished), from 4096 the packed A slices,
- * packed B slices and C slices of the current call, then the staging area where stored rows wait
- * for the packers.
+ * claim, claim count, job sequence number, A units and B k steps packed; from i32 16, four per
+ * worker: sequence number, ready flag, units computed), `[1024, 1072)` the job descriptor,
+ * `[2048, 4096)` one i32 per claim (the job sequence number once the claim is finished),
+ * `[4096, 6148)` the claims' first units, from 8192 the packed A slices, packed B slices and C
+ * slices of the current call, then the staging area where stored rows wait for the packers.
  *
  * @module
  */
 import { allocateF64 } from '../f64-pool.ts';
-import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, writeGemmJob, type GemmKernelShape } from './gemm-module.ts';
+import { buildGemmModule, gemmKernelFor, JOB, relaxedSimdProbe, writeGemmJob, type GemmEntry, type GemmKernelShape } from './gemm-module.ts';
 import { currentHost, type Host, type ThreadHandle } from './host.ts';
 import { buildPackModule, packExport, PACK_WIDTHS } from './pack-module.ts';
 
@@ -38,29 +42,41 @@ const PAGE = 65536;
 /** Control block i32 indices. */
 const DONE = 0;
 const ERROR = 1;
-/** The next unclaimed unit of the current job, the job's unit count, and units per claim. */
+/** The current threaded job's next unclaimed claim and its number of claims (see CLAIM_STARTS). */
 const NEXT = 2;
-const UNITS = 3;
-const CHUNK = 4;
-/** The current threaded job's sequence number, which marks its finished chunks (see CHUNK_DONE). */
+const CLAIMS = 3;
+/** The current threaded job's sequence number, which marks its finished claims (see CLAIM_DONE). */
 const SEQ = 5;
+/**
+ * How far the calling thread has packed the current threaded job's operands: units (row panels)
+ * of A, and k steps of B (in every slice). A worker waits until the pieces its chunk needs next
+ * are there; see `GemmEngine.matmul`.
+ */
+const A_READY = 6;
+const B_READY = 7;
 const SLOT0 = 16;
 const SLOT_INTS = 4;
 const MAX_WORKERS = (256 - SLOT0) / SLOT_INTS;
 const JOB_ADDR = 1024;
 /**
- * From byte 2048, one i32 per chunk of a threaded job: the job's SEQ once the chunk's C is
- * written, so the calling thread can copy it out while other chunks are still being computed.
+ * From byte 2048, one i32 per claim of a threaded job: the job's SEQ once the claim's C is
+ * written, so the calling thread can copy it out while other claims are still being computed.
  */
-const CHUNK_DONE = 512;
-const MAX_CHUNKS = 512;
-const DATA_ADDR = 4096;
+const CLAIM_DONE = 512;
+const MAX_CLAIMS = 512;
+/** From byte 4096, the first unit of each claim and, after the last, the unit count (i32s). */
+const CLAIM_STARTS = 1024;
+const DATA_ADDR = 8192;
 /** 2 GiB: byte addresses stay below 2³¹, and a browser on a small device can still reserve it. */
 const MAX_PAGES = 32768;
-/** Steps of k per block: a 256 × 6 B micro-panel (12 KiB) stays in L1 across a block of A. */
-export const KC = 256;
-/** Rows of A per block: 256 rows × KC is 512 KiB of packed A, kept in L2 (bench/README.md). */
-export const MC_ROWS = 256;
+/**
+ * Steps of k per block: a 512 × 6 B micro-panel (24 KiB) stays in L1 across a block of A. Blocks
+ * of 512 rather than 256 made two-thread products 2–4% faster at 512² and 1024² (half as many
+ * passes over C and half as many micro-kernel calls), one thread level (bench/README.md).
+ */
+export const KC = 512;
+/** Rows of A per block: 128 rows × KC is 512 KiB of packed A, kept in L2 (bench/README.md). */
+export const MC_ROWS = 128;
 /**
  * A product is split across threads only when it has at least this many multiply-adds
  * (m·n·k per thread); below it, waking a worker costs more than it saves (bench/README.md).
@@ -76,6 +92,13 @@ export const THREAD_MIN_MACS = 64 * 64 * 64;
  * whole copy, 2¹³–2¹⁶ and 2¹⁹–2²⁰ in between (small slices pay a call and a copy set-up each).
  */
 export const STAGING_SLICE = 1 << 17;
+/**
+ * A single product on several threads is packed while the workers compute (see
+ * `GemmEngine.matmul`) only when a chunk of it has at least this many multiply-adds: below it, a
+ * chunk's arithmetic is shorter than waking a worker that waits for the next packed piece, and
+ * packing it all first is faster (at 256² on two threads: 0.87× with the pieces, bench/README.md).
+ */
+export const PIPELINE_MIN_MACS = 1 << 22;
 /** Operands with fewer elements are packed by the JavaScript loops (a call and a copy cost more). */
 const PACK_MIN_ELEMENTS = 4096;
 
@@ -88,8 +111,10 @@ const PACK_MIN_ELEMENTS = 4096;
  */
 const WORKER_MAIN = `function ({ module, memory, slot }) {
   const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const ctl = new Int32Array(memory.buffer, 0, 256);
-  const done = new Int32Array(memory.buffer, ${CHUNK_DONE * 4}, ${MAX_CHUNKS});
+  const ctl = new Int32Array(memory.buffer, 0, ${(JOB_ADDR + JOB.size) / 4});
+  const done = new Int32Array(memory.buffer, ${CLAIM_DONE * 4}, ${MAX_CLAIMS});
+  const starts = new Int32Array(memory.buffer, ${CLAIM_STARTS * 4}, ${MAX_CLAIMS + 1});
+  const reach = (i, want) => { for (let v = Atomics.load(ctl, i); v < want; v = Atomics.load(ctl, i)) Atomics.wait(ctl, i, v); };
   let seen = Atomics.load(ctl, slot);
   Atomics.store(ctl, slot + 1, 1);
   Atomics.notify(ctl, slot + 1);
@@ -100,12 +125,21 @@ const WORKER_MAIN = `function ({ module, memory, slot }) {
     seen = s;
     if (s < 0) { Atomics.store(ctl, slot + 1, 2); Atomics.notify(ctl, slot + 1); break; }
     try {
-      const units = Atomics.load(ctl, ${UNITS}), chunk = Atomics.load(ctl, ${CHUNK}), seq = Atomics.load(ctl, ${SEQ});
-      for (let u = Atomics.add(ctl, ${NEXT}, chunk); u < units; u = Atomics.add(ctl, ${NEXT}, chunk)) {
-        const end = Math.min(units, u + chunk);
-        gemm(${JOB_ADDR}, u, end);
+      const claims = Atomics.load(ctl, ${CLAIMS}), seq = Atomics.load(ctl, ${SEQ});
+      const k = ctl[${(JOB_ADDR + JOB.k) / 4}];
+      for (let i = Atomics.add(ctl, ${NEXT}, 1); i < claims; i = Atomics.add(ctl, ${NEXT}, 1)) {
+        const u = starts[i], end = starts[i + 1];
+        // The claim's A, then B a packed k block at a time as the calling thread publishes them.
+        reach(${A_READY}, end);
+        for (let p = 0; p < k;) {
+          reach(${B_READY}, p + 1);
+          const p1 = Math.min(k, Atomics.load(ctl, ${B_READY}));
+          gemm(${JOB_ADDR}, u, end, p, p1);
+          p = p1;
+        }
         Atomics.add(ctl, slot + 2, end - u);
-        if (u / chunk < ${MAX_CHUNKS}) { Atomics.store(done, u / chunk, seq); Atomics.notify(done, u / chunk); }
+        Atomics.store(done, i, seq);
+        Atomics.notify(done, i);
       }
     }
     catch (e) { Atomics.store(ctl, ${ERROR}, 1); }
@@ -148,13 +182,14 @@ class GemmEngine {
   readonly kernel: GemmKernelShape;
   private readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
-  private readonly gemm: (job: number, u0: number, u1: number) => void;
+  private readonly gemm: GemmEntry;
   /** The WebAssembly packers (`pack-module.ts`), or `null` where the module did not instantiate. */
   private readonly packers: PackKernels | null;
   readonly shared: boolean;
   private heap!: Float64Array;
   private ctl!: Int32Array;
-  private chunkDone!: Int32Array;
+  private claimDone!: Int32Array;
+  private claimStarts!: Int32Array;
   /** The last threaded job's sequence number (SEQ). */
   private seq = 0;
   private workers: Worker[] = [];
@@ -183,7 +218,7 @@ class GemmEngine {
     this.shared = shared;
     this.module = new WebAssembly.Module(buildGemmModule(this.kernel, { initial: 1, maximum: MAX_PAGES, shared }));
     const instance = new WebAssembly.Instance(this.module, { env: { memory } });
-    this.gemm = instance.exports.gemm as (job: number, u0: number, u1: number) => void;
+    this.gemm = instance.exports.gemm as GemmEntry;
     // Where the packers do not instantiate, the JavaScript loops pack instead.
     this.packers = instantiateOver(memory, () => buildPackModule({ initial: 1, maximum: MAX_PAGES, shared })) as PackKernels | null;
     this.refreshViews();
@@ -221,7 +256,8 @@ class GemmEngine {
     const buf = this.memory.buffer;
     this.heap = new Float64Array(buf);
     this.ctl = new Int32Array(buf, 0, (JOB_ADDR + JOB.size) / 4);
-    this.chunkDone = new Int32Array(buf, CHUNK_DONE * 4, MAX_CHUNKS);
+    this.claimDone = new Int32Array(buf, CLAIM_DONE * 4, MAX_CLAIMS);
+    this.claimStarts = new Int32Array(buf, CLAIM_STARTS * 4, MAX_CLAIMS + 1);
   }
 
   private ensureBytes(bytes: number): boolean {
@@ -313,10 +349,17 @@ class GemmEngine {
   /**
    * C = op(A) op(B) for `batch` slices, or `undefined` when the product does not fit in the
    * memory's maximum (the caller then uses another path).
+   *
+   * On one thread the operands are packed and then multiplied. On several, one product
+   * (`batch` 1) is packed while the workers compute: the calling thread packs the first k block
+   * of B and the first chunks of A, wakes the workers, and packs the rest a k block of B and a
+   * chunk of A at a time, publishing how far it has got ({@link B_READY}, {@link A_READY}); a
+   * worker waits only for the pieces its chunk needs next. A transposed operand is packed whole
+   * first (its pieces are not contiguous stored rows). Batches are packed whole first.
    */
   matmul(
     a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, threads: number, minMacsPerThread: number,
+    transA: boolean, transB: boolean, threads: number, minMacsPerThread: number, pipelineMinMacs: number,
   ): Float64Array | undefined {
     const out = allocateF64(batch * m * n, k === 0);
     if (out.length === 0 || k === 0) return out;
@@ -327,11 +370,6 @@ class GemmEngine {
     const end = cBase + batch * cSlice;
     if (end * 8 >= 2 ** 31 || !this.ensureBytes(end * 8)) return undefined;
     const staging = this.staging(end, m, k, n);
-    const H = this.heap;
-    for (let q = 0; q < batch; q++) {
-      packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice, staging);
-      packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice, staging);
-    }
     // Copy the valid part of C's rows out as each range of units (slice, row panel) is finished:
     // with threads, the calling thread copies while the others are still computing.
     const copyOut = (u0: number, u1: number) => {
@@ -344,7 +382,47 @@ class GemmEngine {
         u += ip1 - ip0;
       }
     };
-    this.launch({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread, copyOut);
+    const units = batch * mp;
+    const use = this.writeJob({ aBase, aStride: aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, units, threads, m * n * k * batch, minMacsPerThread);
+    const H = this.heap;
+    const packAll = () => {
+      for (let q = 0; q < batch; q++) {
+        packA(a, q * m * k, m, k, transA, mr, H, aBase + q * aSlice, staging);
+        packB(b, q * k * n, k, n, transB, nr, H, bBase + q * bSlice, staging);
+      }
+    };
+    if (use === 1) {
+      packAll();
+      this.runAlone(units, k, copyOut);
+    } else if (batch > 1 || mr * n * k * claimUnits(units, use, mr) < pipelineMinMacs) {
+      packAll();
+      this.share(units, k, use, copyOut, () => this.publishAll(units, k));
+    } else {
+      // B in k blocks of stored rows (op(B) = B), A in chunks of row panels (op(A) = A).
+      const bPieces = transB ? [k] : blockEnds(k, KC);
+      let b0 = 0, a0 = 0;
+      const packBTo = (p1: number) => {
+        if (transB) packB(b, 0, k, n, true, nr, H, bBase, staging);
+        else packBSteps(b, k, n, nr, H, bBase, b0, p1, staging);
+        b0 = p1;
+        this.publish(B_READY, p1);
+      };
+      const packATo = (u1: number) => {
+        if (transA) packA(a, 0, m, k, true, mr, H, aBase, staging);
+        else packA(a, a0 * mr * k, Math.min(m, u1 * mr) - a0 * mr, k, false, mr, H, aBase + a0 * mr * k, staging);
+        a0 = u1;
+        this.publish(A_READY, u1);
+      };
+      this.share(units, k, use, copyOut, (starts) => {
+        // Before the workers wake: a whole transposed operand, then what their first claims need.
+        if (transA) packATo(units);
+        packBTo(bPieces[0]!);
+        if (!transA) packATo(starts[Math.min(use - 1, starts.length - 1)]!);
+      }, (starts) => {
+        for (const p1 of bPieces.slice(1)) packBTo(p1);
+        for (const u1 of starts) if (u1 > a0) packATo(u1);
+      });
+    }
     return out;
   }
 
@@ -371,95 +449,123 @@ class GemmEngine {
       layout.H.fill(0, cBase, end);
       return layout;
     }
-    this.launch({ aBase, aStride: layout.aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, batch, threads, m * n * k * batch, minMacsPerThread);
+    const units = batch * mp;
+    const use = this.writeJob({ aBase, aStride: layout.aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, units, threads, m * n * k * batch, minMacsPerThread);
+    if (use === 1) this.runAlone(units, k);
+    else this.share(units, k, use, undefined, () => this.publishAll(units, k));
     return layout;
   }
 
   /**
    * Writes one product's job (packed A and B slices at `aBase`/`bBase` with strides, C slices at
-   * `cBase`, all in float64 words) to the control block and runs it over `batch` slices.
+   * `cBase`, all in float64 words) to the control block, and returns how many threads will run
+   * it: up to `threads`, as many as there are ready workers plus this one, with at least
+   * `minMacsPerThread` multiply-adds each (1: this thread alone).
    */
-  private launch(
+  private writeJob(
     p: { aBase: number; aStride: number; bBase: number; bStride: number; cBase: number; cSlice: number; ldc: number; k: number; mp: number; np: number },
-    batch: number, threads: number, macs: number, minMacsPerThread: number, onDone?: (u0: number, u1: number) => void,
-  ): void {
+    units: number, threads: number, macs: number, minMacsPerThread: number,
+  ): number {
     writeGemmJob(this.ctl, JOB_ADDR / 4, {
       aBase: p.aBase, aStride: p.aStride, bBase: p.bBase, bStride: p.bStride, cBase: p.cBase, cStride: p.cSlice,
       ldc: p.ldc, k: p.k, kc: KC, mcPanels: Math.ceil(MC_ROWS / this.kernel.mr), mPanels: p.mp, nPanels: p.np,
     });
-    this.run(batch * p.mp, threads, macs, minMacsPerThread, onDone);
     this.calls++;
-  }
-
-  /**
-   * Runs units [0, units) of the job, split across up to `threads` threads, and calls `onDone`
-   * on the calling thread once for each range of finished units (together covering them all).
-   */
-  private run(units: number, threads: number, macs: number, minMacsPerThread: number, onDone?: (u0: number, u1: number) => void): void {
     let use = Math.min(threads, units, minMacsPerThread > 0 ? Math.max(1, Math.floor(macs / minMacsPerThread)) : threads);
     if (use > 1) {
       this.ensureWorkers(threads);
-      const ready = this.readyWorkers();
-      use = Math.min(use, ready.length + 1);
-      if (use > 1) {
-        const ctl = this.ctl;
-        // Threads claim chunks of units from a shared counter until none are left, so a worker
-        // the OS schedules late costs its wake-up, not its share: the others take its chunks.
-        const chunk = Math.max(1, Math.min(Math.ceil(MC_ROWS / this.kernel.mr), Math.ceil(units / (4 * use))));
-        Atomics.store(ctl, DONE, 0);
-        Atomics.store(ctl, ERROR, 0);
-        Atomics.store(ctl, UNITS, units);
-        Atomics.store(ctl, CHUNK, chunk);
-        this.seq = (this.seq % 0x3fffffff) + 1;
-        Atomics.store(ctl, SEQ, this.seq);
-        Atomics.store(ctl, NEXT, 0);
-        for (let t = 1; t < use; t++) {
-          const w = ready[t - 1]!;
-          Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
-          Atomics.notify(ctl, w.slot);
-        }
-        const mine = new Set<number>();
-        for (let u = Atomics.add(ctl, NEXT, chunk); u < units; u = Atomics.add(ctl, NEXT, chunk)) {
-          this.gemm(JOB_ADDR, u, Math.min(units, u + chunk));
-          onDone?.(u, Math.min(units, u + chunk));
-          mine.add(u / chunk);
-        }
-        // The workers' chunks, in order, each as soon as it is finished (a worker that fails
-        // leaves its chunk unmarked: then wait for all and report the failure below). Chunks
-        // past the flags' room are handed over once every worker is done.
-        const chunks = Math.ceil(units / chunk);
-        let c = 0;
-        for (; onDone && c < Math.min(chunks, MAX_CHUNKS); c++) {
-          if (mine.has(c)) continue;
-          if (!this.waitForChunk(c, use - 1)) break;
-          onDone(c * chunk, Math.min(units, (c + 1) * chunk));
-        }
-        // Every woken worker acknowledges before the next job may reuse the control block. A
-        // thread that may not block (a page's main thread) spins: the wait is only for the
-        // chunks the workers are still finishing, since this thread claimed until none were left.
-        if (this.host!.canBlock) {
-          for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
-        } else {
-          while (Atomics.load(ctl, DONE) < use - 1);
-        }
-        if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
-        for (; onDone && c < chunks; c++) if (!mine.has(c)) onDone(c * chunk, Math.min(units, (c + 1) * chunk));
-        return;
-      }
+      use = Math.min(use, this.readyWorkers().length + 1);
     }
-    this.gemm(JOB_ADDR, 0, units);
+    return use;
+  }
+
+  /** The whole job on the calling thread; `onDone` then sees every unit. */
+  private runAlone(units: number, k: number, onDone?: (u0: number, u1: number) => void): void {
+    this.gemm(JOB_ADDR, 0, units, 0, k);
     onDone?.(0, units);
   }
 
+  /** Stores `value` at control word `i` and wakes the workers waiting on it. */
+  private publish(i: number, value: number): void {
+    Atomics.store(this.ctl, i, value);
+    Atomics.notify(this.ctl, i);
+  }
+
+  /** Marks every unit's A and all k steps of B packed. */
+  private publishAll(units: number, k: number): void {
+    this.publish(A_READY, units);
+    this.publish(B_READY, k);
+  }
+
   /**
-   * Waits until chunk `c` of the current job is marked finished; `false` if every one of the
+   * Runs units [0, units) of the written job on `use` threads (this one and `use − 1` ready
+   * workers), which take claims of units (see {@link claimStarts}) in turn until none are left,
+   * and calls `onDone` on this thread once for each claim's units when they are finished.
+   * `before(starts)` packs (and publishes) what the workers' first claims need before they are
+   * woken; `after(starts)`, if given, packs the rest while they compute, before this thread
+   * takes claims itself.
+   */
+  private share(
+    units: number, k: number, use: number, onDone: ((u0: number, u1: number) => void) | undefined,
+    before: (starts: readonly number[]) => void, after?: (starts: readonly number[]) => void,
+  ): void {
+    const ctl = this.ctl, ready = this.readyWorkers();
+    const starts = claimStarts(units, use, this.kernel.mr), claims = starts.length - 1;
+    this.claimStarts.set(starts);
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, ERROR, 0);
+    Atomics.store(ctl, CLAIMS, claims);
+    Atomics.store(ctl, A_READY, 0);
+    Atomics.store(ctl, B_READY, 0);
+    this.seq = (this.seq % 0x3fffffff) + 1;
+    Atomics.store(ctl, SEQ, this.seq);
+    Atomics.store(ctl, NEXT, 0);
+    try {
+      before(starts);
+      for (let t = 1; t < use; t++) {
+        const w = ready[t - 1]!;
+        Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
+        Atomics.notify(ctl, w.slot);
+      }
+      after?.(starts);
+    } finally {
+      // Whatever happened while packing, no worker may wait for a piece that will not come.
+      this.publishAll(units, k);
+    }
+    const mine = new Set<number>();
+    for (let i = Atomics.add(ctl, NEXT, 1); i < claims; i = Atomics.add(ctl, NEXT, 1)) {
+      this.gemm(JOB_ADDR, starts[i]!, starts[i + 1]!, 0, k);
+      onDone?.(starts[i]!, starts[i + 1]!);
+      mine.add(i);
+    }
+    // The workers' claims, in order, each as soon as it is finished (a worker that fails leaves
+    // its claim unmarked: then wait for all and report the failure below).
+    let i = 0;
+    for (; onDone && i < claims; i++) {
+      if (mine.has(i)) continue;
+      if (!this.waitForClaim(i, use - 1)) break;
+      onDone(starts[i]!, starts[i + 1]!);
+    }
+    // Every woken worker acknowledges before the next job may reuse the control block. A thread
+    // that may not block (a page's main thread) spins: the wait is only for the claims the
+    // workers are still finishing, since this thread claimed until none were left.
+    if (this.host!.canBlock) {
+      for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+    } else {
+      while (Atomics.load(ctl, DONE) < use - 1);
+    }
+    if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
+  }
+
+  /**
+   * Waits until claim `i` of the current job is marked finished; `false` if every one of the
    * `workers` woken has reported done without marking it (a worker failed).
    */
-  private waitForChunk(c: number, workers: number): boolean {
-    const flags = this.chunkDone, seq = this.seq, block = this.host!.canBlock;
-    for (let f = Atomics.load(flags, c); f !== seq; f = Atomics.load(flags, c)) {
-      if (Atomics.load(this.ctl, DONE) >= workers && Atomics.load(flags, c) !== seq) return false;
-      if (block) Atomics.wait(flags, c, f, 5);
+  private waitForClaim(i: number, workers: number): boolean {
+    const flags = this.claimDone, seq = this.seq, block = this.host!.canBlock;
+    for (let f = Atomics.load(flags, i); f !== seq; f = Atomics.load(flags, i)) {
+      if (Atomics.load(this.ctl, DONE) >= workers && Atomics.load(flags, i) !== seq) return false;
+      if (block) Atomics.wait(flags, i, f, 5);
     }
     return true;
   }
@@ -563,6 +669,67 @@ export function packB(
   else packSplit(src, off, n, k, nr, H, dst, staging);
 }
 
+/**
+ * Packs stored rows [p0, p1) of B (k × n, not transposed) into their place in B's panels (the
+ * k steps p0 … p1 − 1 of every panel): the engine packs B a k block at a time while threads
+ * compute on the blocks already packed.
+ */
+function packBSteps(
+  src: Float64Array, k: number, n: number, nr: number, H: Float64Array, dst: number, p0: number, p1: number, staging?: PackStaging,
+): void {
+  packSplit(src, p0 * n, n, p1 - p0, nr, H, dst + p0 * nr, staging, nr * k);
+}
+
+/** [b, 2b, …, k]: the ends of k's blocks of `b` steps. */
+function blockEnds(k: number, b: number): number[] {
+  const ends: number[] = [];
+  for (let p = b; p < k; p += b) ends.push(p);
+  ends.push(k);
+  return ends;
+}
+
+/**
+ * Units per full claim when `use` threads share `units`: a row block (`MC_ROWS`), or fewer so
+ * that each thread gets about four, and more when there are so many units that the claims would
+ * not fit the {@link MAX_CLAIMS} flags.
+ */
+function claimUnits(units: number, use: number, mr: number): number {
+  return Math.max(1, Math.min(Math.ceil(MC_ROWS / mr), Math.ceil(units / (4 * use))), Math.ceil(units / (MAX_CLAIMS / 2)));
+}
+
+/**
+ * Where each claim of a threaded job starts, with `units` appended: full claims of
+ * {@link claimUnits} while much is left, then claims of a share of what is left (half of it
+ * divided among the threads), down to a quarter of a full claim. Threads that take claims in
+ * turn then finish within about a small claim of each other even when one runs slower than the
+ * other (on a shared machine one core often does): with equal claims the last one could keep
+ * one thread busy for a whole claim while the others wait. Smaller claims cost more each
+ * (every claim streams all of B through the cache), so only the last few are small.
+ *
+ * @example
+ * ```ts
+ * claimStarts(256, 2, 4); // 1024 rows on two threads, 4-row panels:
+ * // [0, 32, 64, 96, 128, 160, 184, 202, 216, 226, 234, 242, 250, 256]
+ * ```
+ */
+export function claimStarts(units: number, use: number, mr: number): number[] {
+  const full = claimUnits(units, use, mr), least = Math.ceil(full / 4);
+  let starts = [0];
+  for (let u = 0; u < units;) {
+    const left = units - u;
+    u += Math.min(left, full, Math.max(least, Math.ceil(left / (2 * use))));
+    starts.push(u);
+  }
+  if (starts.length > MAX_CLAIMS + 1) {
+    // Very many threads: equal claims, as many as there are flags.
+    const size = Math.ceil(units / MAX_CLAIMS);
+    starts = [];
+    for (let u = 0; u < units; u += size) starts.push(u);
+    starts.push(units);
+  }
+  return starts;
+}
+
 /** The WebAssembly packer for this operand, or `undefined` when the JavaScript loops should pack it. */
 function packerFor(kind: 'split' | 'gather', w: number, elements: number, staging?: PackStaging): ((...args: number[]) => void) | undefined {
   if (!staging || elements < staging.minElements || !(PACK_WIDTHS as readonly number[]).includes(w)) return undefined;
@@ -572,12 +739,14 @@ function packerFor(kind: 'split' | 'gather', w: number, elements: number, stagin
 /**
  * Panels of width `w` over j of X[p, j] = src[off + p·len + j] (p < k, j < len): each stored row
  * is read front to back and dealt out across the whole panels; a last partial panel (len not a
- * multiple of w) is filled from the rows' tails afterwards, zero-padded.
+ * multiple of w) is filled from the rows' tails afterwards, zero-padded. Panels start `step`
+ * elements apart (`w·k`, unless these k rows are a block of a longer operand's).
  */
 function packSplit(
   src: Float64Array, off: number, len: number, k: number, w: number, H: Float64Array, dst: number, staging?: PackStaging,
+  step = w * k,
 ): void {
-  const full = len - (len % w), step = w * k;
+  const full = len - (len % w);
   const packer = full > 0 ? packerFor('split', w, len * k, staging) : undefined;
   if (packer) {
     // Whole panels: stored rows staged a slice at a time, dealt out by the packer.
@@ -723,6 +892,11 @@ export interface GemmThreading {
    * 0 to split even tiny products.
    */
   minMacsPerThread?: number;
+  /**
+   * Fewest multiply-adds per claim for which one product is packed while the workers compute
+   * (default {@link PIPELINE_MIN_MACS}); tests set 0 to take that path even for tiny products.
+   */
+  pipelineMinMacs?: number;
 }
 
 /**
@@ -743,7 +917,9 @@ export function wasmMatmul(
   transA: boolean, transB: boolean, threading: GemmThreading = {},
 ): Float64Array | undefined {
   const threads = Math.max(1, Math.floor(threading.threads ?? defaultThreads()));
-  return getEngine()?.matmul(a, b, batch, m, k, n, transA, transB, threads, threading.minMacsPerThread ?? THREAD_MIN_MACS);
+  return getEngine()?.matmul(
+    a, b, batch, m, k, n, transA, transB, threads, threading.minMacsPerThread ?? THREAD_MIN_MACS, threading.pipelineMinMacs ?? PIPELINE_MIN_MACS,
+  );
 }
 
 /**
