@@ -6,13 +6,15 @@
  * - **Ceiling**: loops of 4, 8, 9 and 12 independent `f64x2.relaxed_madd` chains with no loads. An
  *   FMA has a 4-cycle latency, so a loop of c chains runs at c / 4 FMAs per cycle until the core's
  *   FMA throughput stops it: on the development machine 4 chains ran at half the speed of 8, and
- *   8, 9 and 12 alike (two FMAs per cycle), which is the ceiling a kernel can reach.
+ *   8, 9 and 12 alike (two FMAs per cycle), which is the ceiling a kernel can reach. The 12-chain
+ *   loop is also run on every core at once: the ceiling of a product shared by all threads.
  * - **Kernels**: the shipped fused kernel (4 × 6 splatting B, 12 accumulators), the fused 3 × 6
  *   splatting A it replaced (9 accumulators), and the mul + add kernel (2 × 8 splatting A) used
  *   where relaxed SIMD is off; n = 96 (everything in cache), 512 and 1024, alternated call by call.
  *
  * @module
  */
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { ModuleBuilder, OP, SIMD } from '../src/backend/wasm/emit.ts';
 import { gemmKernelFor, relaxedSimdProbe, standaloneGemm, type GemmKernelShape } from '../src/backend/wasm/gemm-module.ts';
@@ -27,8 +29,8 @@ const KERNELS: readonly (readonly [string, GemmKernelShape])[] = [
 ];
 const CHAINS = [4, 8, 9, 12] as const;
 
-/** GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5. */
-function fmaChains(chains: number): number {
+/** A module exporting `f(n)`: n trips of `chains` independent f64x2 FMAs, returning their sum. */
+function chainModule(chains: number): WebAssembly.Module {
   const mod = new ModuleBuilder();
   mod.func('f', ['i32'], ['f64'], (fb, [n]) => {
     const acc = Array.from({ length: chains }, () => fb.local('v128'));
@@ -45,7 +47,12 @@ function fmaChains(chains: number): number {
     for (const c of acc.slice(1)) fb.get(c).simd(SIMD.f64x2_add);
     fb.f64x2ExtractLane(0);
   });
-  const { f } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), {}).exports as { f: (n: number) => number };
+  return new WebAssembly.Module(mod.toBytes());
+}
+
+/** GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5. */
+function fmaChains(chains: number): number {
+  const { f } = new WebAssembly.Instance(chainModule(chains), {}).exports as { f: (n: number) => number };
   const iterations = 5e6;
   f(1000);
   let best = Infinity;
@@ -55,6 +62,50 @@ function fmaChains(chains: number): number {
     best = Math.min(best, performance.now() - t);
   }
   return (chains * 4 * iterations) / best / 1e6;
+}
+
+/**
+ * GFLOP/s of `threads` threads each running the loop of `chains` FMA chains at the same time
+ * (this one and `threads − 1` workers, started together through a shared counter), best of 5:
+ * what the cores allow together. On a shared machine this is not `threads` times one core.
+ */
+async function fmaChainsTogether(chains: number, threads: number): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const module = chainModule(chains);
+  const { f } = new WebAssembly.Instance(module, {}).exports as { f: (n: number) => number };
+  // [0] round number (workers start a round when it changes; −1: stop), [1] rounds finished, [2] ready.
+  const ctl = new Int32Array(new SharedArrayBuffer(12));
+  const iterations = 5e6;
+  const workers = Array.from({ length: threads - 1 }, () => new Worker(`
+    const { workerData: { module, ctl, iterations } } = require('node:worker_threads');
+    const { f } = new WebAssembly.Instance(module, {}).exports;
+    f(1000);
+    Atomics.add(ctl, 2, 1); Atomics.notify(ctl, 2);
+    for (let seen = 0;;) {
+      Atomics.wait(ctl, 0, seen);
+      seen = Atomics.load(ctl, 0);
+      if (seen < 0) break;
+      f(iterations);
+      Atomics.add(ctl, 1, 1); Atomics.notify(ctl, 1);
+    }`, { eval: true, workerData: { module, ctl, iterations } }));
+  try {
+    for (let r = Atomics.load(ctl, 2); r < threads - 1; r = Atomics.load(ctl, 2)) Atomics.wait(ctl, 2, r, 100);
+    f(1000);
+    let best = Infinity;
+    for (let round = 1; round <= 5; round++) {
+      const t = performance.now();
+      Atomics.store(ctl, 0, round);
+      Atomics.notify(ctl, 0);
+      f(iterations);
+      for (let d = Atomics.load(ctl, 1); d < round * (threads - 1); d = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, d);
+      best = Math.min(best, performance.now() - t);
+    }
+    return (threads * chains * 4 * iterations) / best / 1e6;
+  } finally {
+    Atomics.store(ctl, 0, -1);
+    Atomics.notify(ctl, 0);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 /** One kernel over n × n × n packed operands in its own memory: a call computes C once. */
@@ -80,6 +131,11 @@ export async function benchKernels(opts: { sizes?: number[] } = {}): Promise<Rec
   setFlagsFromString('--experimental-wasm-relaxed-simd');
   if (!WebAssembly.validate(relaxedSimdProbe())) return out;
   for (const c of CHAINS) out[`kernel.chains-${c}.gflops`] = fmaChains(c);
+  const cores = availableParallelism();
+  if (cores > 1) {
+    out['kernel.cores'] = cores;
+    out['kernel.chains-12-together.gflops'] = await fmaChainsTogether(12, cores);
+  }
   for (const n of opts.sizes ?? [96, 512, 1024]) {
     // Small sizes repeat the product so each timed call is a few milliseconds.
     const repeat = Math.max(1, Math.round(2e7 / n ** 3));
@@ -113,6 +169,10 @@ export function kernelReport(r: Record<string, number>): string[] {
     'GEMM kernels alone (packed operands, one thread), GFLOP/s median [best] of alternated rounds',
     `  FMA ceiling, independent chains without loads: ${CHAINS.map((c) => `${c} chains ${f(r[`kernel.chains-${c}.gflops`])}`).join(', ')}`,
   ];
+  const together = r['kernel.chains-12-together.gflops'];
+  if (together !== undefined) {
+    lines.push(`  on all ${r['kernel.cores']} cores at once: 12 chains ${f(together)} (${(together / ceiling).toFixed(2)}× one core)`);
+  }
   const sizes = [...new Set(Object.keys(r).map((k) => /^kernel\.[^.]+\.(\d+)\.gflops$/.exec(k)?.[1]).filter((x) => x !== undefined))].map(Number).sort((a, b) => a - b);
   for (const n of sizes) {
     const cells = KERNELS.map(([name]) => `${name} ${f(r[`kernel.${name}.${n}.gflops`])} [${f(r[`kernel.${name}.${n}.best-gflops`])}]`);
