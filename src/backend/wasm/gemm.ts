@@ -351,11 +351,12 @@ class GemmEngine {
    * memory's maximum (the caller then uses another path).
    *
    * On one thread the operands are packed and then multiplied. On several, one product
-   * (`batch` 1) is packed while the workers compute: the calling thread packs the first k block
-   * of B and the first chunks of A, wakes the workers, and packs the rest a k block of B and a
-   * chunk of A at a time, publishing how far it has got ({@link B_READY}, {@link A_READY}); a
-   * worker waits only for the pieces its chunk needs next. A transposed operand is packed whole
-   * first (its pieces are not contiguous stored rows). Batches are packed whole first.
+   * (`batch` 1) with enough work per claim (`pipelineMinMacs`) is packed while the workers
+   * compute: the calling thread packs the first k block of B and the A of the workers' first
+   * claims, wakes them, and packs the rest a k block of B and a claim of A at a time, publishing
+   * how far it has got ({@link B_READY}, {@link A_READY}); a worker waits only for the pieces its
+   * claim needs next. A transposed operand is packed whole first (its pieces are not contiguous
+   * stored rows). Batches and smaller products are packed whole before the workers wake.
    */
   matmul(
     a: Float64Array, b: Float64Array, batch: number, m: number, k: number, n: number,
@@ -408,6 +409,7 @@ class GemmEngine {
         this.publish(B_READY, p1);
       };
       const packATo = (u1: number) => {
+        // (Transposed, A is packed whole: this is called once, with u1 = units.)
         if (transA) packA(a, 0, m, k, true, mr, H, aBase, staging);
         else packA(a, a0 * mr * k, Math.min(m, u1 * mr) - a0 * mr, k, false, mr, H, aBase + a0 * mr * k, staging);
         a0 = u1;
