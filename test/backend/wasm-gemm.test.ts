@@ -146,6 +146,27 @@ describe.runIf(wasmGemmAvailable())('WebAssembly GEMM', () => {
     );
   });
 
+  it('an operand that fails while the workers compute: the error reaches the caller, and the next product is right', () => {
+    warmGemmThreads(2, 20_000);
+    const m = 200, k = 2 * KC + 10, n = 60;
+    const a = seeded(m * k, 21), b = seeded(k * n, 22);
+    // A's rows are staged for the packers through `subarray`; failing on a later call fails while
+    // the workers are already computing on the first claims (after they were woken).
+    class Failing extends Float64Array {
+      calls = 0;
+      override subarray(begin?: number, end?: number): Float64Array<ArrayBuffer> {
+        if (++this.calls > 2) throw new Error('operand unreadable');
+        return super.subarray(begin, end);
+      }
+    }
+    const bad = new Failing(a);
+    expect(() => wasmMatmul(bad, b, 1, m, k, n, false, false, { threads: 2, minMacsPerThread: 0, pipelineMinMacs: 0 })).toThrow('operand unreadable');
+    expect(bad.calls).toBeGreaterThan(2);
+    // No worker was left waiting for a piece or still writing: the same product is right now.
+    const good = expectMatchesOracle(a, b, 1, m, k, n, false, false, 2, 0);
+    expect(good).toEqual(wasmMatmul(a, b, 1, m, k, n, false, false, { threads: 1 }));
+  });
+
   it('stops its workers and starts fresh ones', () => {
     stopGemmThreads();
     expect(wasmGemmInfo()!.workersReady).toBe(0);

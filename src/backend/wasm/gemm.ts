@@ -512,6 +512,7 @@ class GemmEngine {
     before: (starts: readonly number[]) => void, after?: (starts: readonly number[]) => void,
   ): void {
     const ctl = this.ctl, ready = this.readyWorkers();
+    use = Math.min(use, ready.length + 1); // a worker may have stopped since the job was planned
     const starts = claimStarts(units, use, this.kernel.mr), claims = starts.length - 1;
     this.claimStarts.set(starts);
     Atomics.store(ctl, DONE, 0);
@@ -522,14 +523,21 @@ class GemmEngine {
     this.seq = (this.seq % 0x3fffffff) + 1;
     Atomics.store(ctl, SEQ, this.seq);
     Atomics.store(ctl, NEXT, 0);
+    // A failure while packing must still wait for the workers already woken before it is
+    // rethrown: they would otherwise go on writing into a memory the next product reuses.
+    let woken = 0, failure: { error: unknown } | undefined;
     try {
       before(starts);
-      for (let t = 1; t < use; t++) {
-        const w = ready[t - 1]!;
+      for (; woken < use - 1; woken++) {
+        const w = ready[woken]!;
         Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
         Atomics.notify(ctl, w.slot);
       }
       after?.(starts);
+    } catch (error) {
+      failure = { error };
+      // No claim is left for this thread, and none for the workers once they see it.
+      Atomics.store(ctl, NEXT, claims);
     } finally {
       // Whatever happened while packing, no worker may wait for a piece that will not come.
       this.publishAll(units, k);
@@ -543,19 +551,20 @@ class GemmEngine {
     // The workers' claims, in order, each as soon as it is finished (a worker that fails leaves
     // its claim unmarked: then wait for all and report the failure below).
     let i = 0;
-    for (; onDone && i < claims; i++) {
+    for (; onDone && !failure && i < claims; i++) {
       if (mine.has(i)) continue;
-      if (!this.waitForClaim(i, use - 1)) break;
+      if (!this.waitForClaim(i, woken)) break;
       onDone(starts[i]!, starts[i + 1]!);
     }
     // Every woken worker acknowledges before the next job may reuse the control block. A thread
     // that may not block (a page's main thread) spins: the wait is only for the claims the
     // workers are still finishing, since this thread claimed until none were left.
     if (this.host!.canBlock) {
-      for (let d = Atomics.load(ctl, DONE); d < use - 1; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+      for (let d = Atomics.load(ctl, DONE); d < woken; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
     } else {
-      while (Atomics.load(ctl, DONE) < use - 1);
+      while (Atomics.load(ctl, DONE) < woken);
     }
+    if (failure) throw failure.error;
     if (Atomics.load(ctl, ERROR)) throw new Error('wasm gemm: a worker thread failed');
   }
 
