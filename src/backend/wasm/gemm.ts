@@ -49,7 +49,7 @@ const CLAIMS = 3;
 const SEQ = 5;
 /**
  * How far the calling thread has packed the current threaded job's operands: units (row panels)
- * of A, and k steps of B (in every slice). A worker waits until the pieces its chunk needs next
+ * of A, and k steps of B (in every slice). A worker waits until the pieces its claim needs next
  * are there; see `GemmEngine.matmul`.
  */
 const A_READY = 6;
@@ -94,8 +94,8 @@ export const THREAD_MIN_MACS = 64 * 64 * 64;
 export const STAGING_SLICE = 1 << 17;
 /**
  * A single product on several threads is packed while the workers compute (see
- * `GemmEngine.matmul`) only when a chunk of it has at least this many multiply-adds: below it, a
- * chunk's arithmetic is shorter than waking a worker that waits for the next packed piece, and
+ * `GemmEngine.matmul`) only when a claim of it has at least this many multiply-adds: below it, a
+ * claim's arithmetic is shorter than waking a worker that waits for the next packed piece, and
  * packing it all first is faster (at 256² on two threads: 0.87× with the pieces, bench/README.md).
  */
 export const PIPELINE_MIN_MACS = 1 << 22;
@@ -399,7 +399,7 @@ class GemmEngine {
       packAll();
       this.share(units, k, use, copyOut, () => this.publishAll(units, k));
     } else {
-      // B in k blocks of stored rows (op(B) = B), A in chunks of row panels (op(A) = A).
+      // B a k block of stored rows at a time (op(B) = B), A a claim of row panels at a time (op(A) = A).
       const bPieces = transB ? [k] : blockEnds(k, KC);
       let b0 = 0, a0 = 0;
       const packBTo = (p1: number) => {
