@@ -65,47 +65,74 @@ function fmaChains(chains: number): number {
 }
 
 /**
- * GFLOP/s of `threads` threads each running the loop of `chains` FMA chains at the same time
- * (this one and `threads − 1` workers, started together through a shared counter), best of 5:
- * what the cores allow together. On a shared machine this is not `threads` times one core.
+ * Best wall time (ms) of `rounds` rounds in which every thread calls export `name` of `module`
+ * at the same time, thread t with `args[t]`: this one and `args.length − 1` workers, started
+ * together through a shared counter. `memory`, when given, is imported as `env.memory` (shared,
+ * so every thread computes over the same operands).
  */
-async function fmaChainsTogether(chains: number, threads: number): Promise<number> {
+async function bestTogether(
+  module: WebAssembly.Module, memory: WebAssembly.Memory | undefined, name: string, args: number[][], rounds = 5,
+): Promise<number> {
   const { Worker } = await import('node:worker_threads');
-  const module = chainModule(chains);
-  const { f } = new WebAssembly.Instance(module, {}).exports as { f: (n: number) => number };
+  const imports: WebAssembly.Imports = memory ? { env: { memory } } : {};
+  const fn = new WebAssembly.Instance(module, imports).exports[name] as (...a: number[]) => unknown;
   // [0] round number (workers start a round when it changes; −1: stop), [1] rounds finished, [2] ready.
   const ctl = new Int32Array(new SharedArrayBuffer(12));
-  const iterations = 5e6;
-  const workers = Array.from({ length: threads - 1 }, () => new Worker(`
-    const { workerData: { module, ctl, iterations } } = require('node:worker_threads');
-    const { f } = new WebAssembly.Instance(module, {}).exports;
-    f(1000);
+  const workers = args.slice(1).map((mine) => new Worker(`
+    const { workerData: { module, memory, name, mine, ctl } } = require('node:worker_threads');
+    const fn = new WebAssembly.Instance(module, memory ? { env: { memory } } : {}).exports[name];
+    fn(...mine);
     Atomics.add(ctl, 2, 1); Atomics.notify(ctl, 2);
     for (let seen = 0;;) {
       Atomics.wait(ctl, 0, seen);
       seen = Atomics.load(ctl, 0);
       if (seen < 0) break;
-      f(iterations);
+      fn(...mine);
       Atomics.add(ctl, 1, 1); Atomics.notify(ctl, 1);
-    }`, { eval: true, workerData: { module, ctl, iterations } }));
+    }`, { eval: true, workerData: { module, memory, name, mine, ctl } }));
   try {
-    for (let r = Atomics.load(ctl, 2); r < threads - 1; r = Atomics.load(ctl, 2)) Atomics.wait(ctl, 2, r, 100);
-    f(1000);
+    for (let r = Atomics.load(ctl, 2); r < workers.length; r = Atomics.load(ctl, 2)) Atomics.wait(ctl, 2, r, 100);
+    fn(...args[0]!);
     let best = Infinity;
-    for (let round = 1; round <= 5; round++) {
+    for (let round = 1; round <= rounds; round++) {
       const t = performance.now();
       Atomics.store(ctl, 0, round);
       Atomics.notify(ctl, 0);
-      f(iterations);
-      for (let d = Atomics.load(ctl, 1); d < round * (threads - 1); d = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, d);
+      fn(...args[0]!);
+      for (let d = Atomics.load(ctl, 1); d < round * workers.length; d = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, d);
       best = Math.min(best, performance.now() - t);
     }
-    return (threads * chains * 4 * iterations) / best / 1e6;
+    return best;
   } finally {
     Atomics.store(ctl, 0, -1);
     Atomics.notify(ctl, 0);
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * GFLOP/s of `threads` threads each running the loop of `chains` FMA chains at the same time,
+ * best of 5: what the cores allow together. On a shared machine this is not `threads` times one
+ * core.
+ */
+async function fmaChainsTogether(chains: number, threads: number): Promise<number> {
+  const iterations = 5e6;
+  const ms = await bestTogether(chainModule(chains), undefined, 'f', Array.from({ length: threads }, () => [iterations]));
+  return (threads * chains * 4 * iterations) / ms / 1e6;
+}
+
+/**
+ * GFLOP/s of the shipped kernel alone on `threads` threads at once over one n × n × n product in
+ * a shared memory, each computing an equal share of C's row panels (no packing, no copying, no
+ * claims): how the kernel itself scales, against which the engine's threads are judged.
+ */
+async function kernelTogether(n: number, threads: number): Promise<number> {
+  const shape = KERNELS[0]![1];
+  const g = standaloneGemm(shape, n, n, n, { kc: KC, mcPanels: Math.ceil(MC_ROWS / shape.mr) }, true);
+  for (let i = g.aBase; i < g.cBase; i++) g.H[i] = Math.sin(i);
+  const share = (t: number) => [1024, Math.floor((t * g.mp) / threads), Math.floor(((t + 1) * g.mp) / threads), 0, n];
+  const ms = await bestTogether(g.module, g.memory, 'gemm', Array.from({ length: threads }, (_, t) => share(t)));
+  return (2 * n ** 3) / ms / 1e6;
 }
 
 /** One kernel over n × n × n packed operands in its own memory: a call computes C once. */
@@ -135,6 +162,7 @@ export async function benchKernels(opts: { sizes?: number[] } = {}): Promise<Rec
   if (cores > 1) {
     out['kernel.cores'] = cores;
     out['kernel.chains-12-together.gflops'] = await fmaChainsTogether(12, cores);
+    out['kernel.together.1024.best-gflops'] = await kernelTogether(1024, cores);
   }
   for (const n of opts.sizes ?? [96, 512, 1024]) {
     // Small sizes repeat the product so each timed call is a few milliseconds.
@@ -172,6 +200,10 @@ export function kernelReport(r: Record<string, number>): string[] {
   const together = r['kernel.chains-12-together.gflops'];
   if (together !== undefined) {
     lines.push(`  on all ${r['kernel.cores']} cores at once: 12 chains ${f(together)} (${(together / ceiling).toFixed(2)}× one core)`);
+    const shared = r['kernel.together.1024.best-gflops'];
+    if (shared !== undefined) {
+      lines.push(`  the 4×6 kernel alone on all ${r['kernel.cores']} cores, n = 1024, equal shares of C: ${f(shared)} best, ${((100 * shared) / together).toFixed(0)}% of the chains on all cores`);
+    }
   }
   const sizes = [...new Set(Object.keys(r).map((k) => /^kernel\.[^.]+\.(\d+)\.gflops$/.exec(k)?.[1]).filter((x) => x !== undefined))].map(Number).sort((a, b) => a - b);
   for (const n of sizes) {

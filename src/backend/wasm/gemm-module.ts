@@ -354,13 +354,20 @@ export interface StandaloneGemm {
   run(): void;
   /** Computes row panels [u0, u1) of C over k steps [p0, p1) ({@link GemmEntry}). */
   part(u0: number, u1: number, p0: number, p1: number): void;
+  /**
+   * The compiled module and its memory (shared when asked for), so that other threads can
+   * instantiate the same kernel over the same operands: `gemm(1024, u0, u1, p0, p1)`.
+   */
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
 }
 
 /**
  * Instantiates the kernel for `shape` in a memory of its own, laid out for one m × k by k × n
  * product in the engine's packed layout (`PackedLayout` in gemm.ts) with k blocks of `kc` and row
  * blocks of `mcPanels` panels: the tests check and the benchmark times the kernel alone with it.
- * The caller writes the packed operands into `H` and calls `run`.
+ * The caller writes the packed operands into `H` and calls `run`. With `shared`, the memory is a
+ * shared one, and other threads may compute parts of C over it (`module`, `memory`).
  *
  * @example
  * ```ts
@@ -370,19 +377,24 @@ export interface StandaloneGemm {
  * g.H[g.cBase]; // 1
  * ```
  */
-export function standaloneGemm(shape: GemmKernelShape, m: number, n: number, k: number, blocks: { kc: number; mcPanels: number }): StandaloneGemm {
+export function standaloneGemm(
+  shape: GemmKernelShape, m: number, n: number, k: number, blocks: { kc: number; mcPanels: number }, shared = false,
+): StandaloneGemm {
   const { mr, nr } = shape;
   const mp = Math.ceil(m / mr), np = Math.ceil(n / nr), ldc = np * nr;
   // Bytes [1024, 1024 + JOB.size) hold the job; the data starts at byte 4096.
   const aBase = 512, bBase = aBase + mp * mr * k, cBase = bBase + np * nr * k, end = cBase + mp * mr * ldc;
   const pages = Math.ceil((end * 8) / 65536) + 1;
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const bytes = buildGemmModule(shape, { initial: pages, maximum: pages, shared: false });
-  const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: GemmEntry };
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared } as WebAssembly.MemoryDescriptor);
+  const module = new WebAssembly.Module(buildGemmModule(shape, { initial: pages, maximum: pages, shared }));
+  const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports as { gemm: GemmEntry };
   writeGemmJob(new Int32Array(memory.buffer), 1024 / 4, {
     aBase, aStride: 0, bBase, bStride: 0, cBase, cStride: 0, ldc, k, kc: blocks.kc, mcPanels: blocks.mcPanels, mPanels: mp, nPanels: np,
   });
-  return { H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, run: () => gemm(1024, 0, mp, 0, k), part: (u0, u1, p0, p1) => gemm(1024, u0, u1, p0, p1) };
+  return {
+    H: new Float64Array(memory.buffer), aBase, bBase, cBase, end, ldc, mp, np, module, memory,
+    run: () => gemm(1024, 0, mp, 0, k), part: (u0, u1, p0, p1) => gemm(1024, u0, u1, p0, p1),
+  };
 }
 
 /**
