@@ -106,11 +106,19 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
     // A loop whose results are released (`tidy`) gets each result array back from the pool
     // (src/backend/f64-pool.ts) instead of faulting a fresh one in. Timed in rounds of its own
     // (alternated with the systems above, those would take the arrays it releases), one thread
-    // and all threads alternated, twice the rounds: the two-thread figure swings most.
+    // and all threads alternated, twice the rounds: the two-thread figure swings most. All
+    // threads also with both operands packed before the workers wake (`pipelineMinMacs:
+    // Infinity`), against the default, where the calling thread packs while they compute.
     const reused = (all > 1 ? [1, all] : [1]).map((threads) => ({
       key: `reused-${threads}t`,
       run: () => releaseF64(wasmMatmul(A, B, 1, n, n, n, false, false, { threads })!),
     }));
+    if (all > 1) {
+      reused.push({
+        key: `reused-${all}t-packed-first`,
+        run: () => releaseF64(wasmMatmul(A, B, 1, n, n, n, false, false, { threads: all, pipelineMinMacs: Infinity })!),
+      });
+    }
     for (const t of await timeAlternated(reused, { rounds: 2 * rounds(n), warmup: 2 })) {
       const key = `cpu-matmul.${t.key}.AB.${n}`;
       out[`${key}.gflops`] = (2 * n ** 3) / (t.median * 1e6);
@@ -187,10 +195,12 @@ export function matmulReport(r: Record<string, number>): string[] {
   }
   const reused = sizes.filter((n) => g('reused-1t', 'AB', n) !== undefined);
   if (reused.length) {
-    lines.push('  A·B with the result array reused (a loop under tidy; its one and all threads alternated on their own), GFLOP/s median [best]:');
+    lines.push('  A·B with the result array reused (a loop under tidy; its one and all threads alternated on their own, all threads also packing first), GFLOP/s median [best]:');
     for (const n of reused) {
       const cell = (s: string) => (g(s, 'AB', n) === undefined ? '' : `${s.replace('reused-', '')} ${f(g(s, 'AB', n))} [${f(r[`cpu-matmul.${s}.AB.${n}.best-gflops`])}]`);
-      lines.push(`    ${String(n).padStart(4)}: ${[cell('reused-1t'), cell(`reused-${all}t`)].filter(Boolean).join(', ')}`);
+      const first = g(`reused-${all}t-packed-first`, 'AB', n), overlapped = g(`reused-${all}t`, 'AB', n);
+      const pipelining = first === undefined || overlapped === undefined ? '' : `; ${all}t with the operands packed before the workers wake ${f(first)} [${f(r[`cpu-matmul.reused-${all}t-packed-first.AB.${n}.best-gflops`])}], packing while they compute ${(overlapped / first).toFixed(2)}× that`;
+      lines.push(`    ${String(n).padStart(4)}: ${[cell('reused-1t'), cell(`reused-${all}t`)].filter(Boolean).join(', ')}${pipelining}`);
     }
   }
   lines.push('  ratios (medians):');
