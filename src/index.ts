@@ -61,7 +61,7 @@ export * from './ops/losses.ts';
 export * from './ops/conv.ts';
 
 export { setBackend, getBackend, registerBackend, type GpuOptions, type CpuOptions, type Factory } from './backend/index.ts';
-export type { Backend, Storage, WindowPlan } from './backend/backend.ts';
+export type { Backend, Storage, WindowPlan, ConvOp, ConvPlan } from './backend/backend.ts';
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, type UnaryOp, type BinaryOp, type ReduceOp } from './base/op-list.ts';
 export { tidy, dispose } from './core/memory.ts';
 

@@ -71,6 +71,7 @@ export {
 } from './representer.ts';
 export { exactLoo, retrainWeighted, type LooOptions, type LooResult, type RetrainOptions } from './loo.ts';
 export { influenceSelfScores, kroneckerSelfScores, gradDotSelfScores, tracinSelfScores, trakSelfScores, trakKernelSelfScores, representerSelfScores, lossSelfScores } from './self-influence.ts';
+export type { RepresenterSelfScores } from './self-influence.ts';
 
 /** A trained model and its training data, for {@link removalEffects}. */
 export interface InfluenceProblem<P extends Pytree = Pytree> {

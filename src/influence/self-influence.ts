@@ -43,7 +43,7 @@ import type { Influence } from './influence.ts';
 import type { KroneckerInfluence } from './kfac.ts';
 import type { Checkpoint } from './tracin.ts';
 import { gaussianProjection, type TrakModel, type TrakOptions } from './trak.ts';
-import { type LastLayer, type RepresenterOptions, representerPoints } from './representer.ts';
+import { type LastLayer, type RepresenterOptions, type RepresenterResult, representerPoints } from './representer.ts';
 
 /**
  * Influence self-scores (1/n) ∇ℓ(zᵢ)ᵀ (H + δI)⁻¹ ∇ℓ(zᵢ) through a prepared {@link Influence} (its
@@ -184,6 +184,16 @@ export function trakSelfScores<P extends Pytree>(models: readonly TrakModel<P>[]
   return kernel.map((v, i) => (v / M) * (qSum[i]! / M));
 }
 
+/** What {@link representerSelfScores} returns. */
+export interface RepresenterSelfScores {
+  /** One self-score per training row. */
+  scores: Float64Array;
+  /** ‖∇R(Θ)‖₂ of the fitted surrogate (as in {@link RepresenterResult}): how far the decomposition is off. */
+  gradNorm: number;
+  /** Whether the surrogate's fit reached the tolerance (as in {@link RepresenterResult}). */
+  converged: boolean;
+}
+
 /**
  * RPS-L2 self-scores: αᵢ[yᵢ] · k(fᵢ, fᵢ) (binary: (2yᵢ − 1) αᵢ k(fᵢ, fᵢ)), the diagonal of
  * `representerPoints(last, train, train, options).scores`, with k(fᵢ, fᵢ) = ‖fᵢ‖² (1, or 0 for a
@@ -194,7 +204,7 @@ export function trakSelfScores<P extends Pytree>(models: readonly TrakModel<P>[]
  * const { scores } = representerSelfScores(linearLastLayer(obj, theta), obj.spec, { l2: 0.01, normalize: true });
  * ```
  */
-export function representerSelfScores(last: LastLayer, train: { X: Tensor; Y: Tensor }, options: RepresenterOptions = {}): { scores: Float64Array; gradNorm: number; converged: boolean } {
+export function representerSelfScores(last: LastLayer, train: { X: Tensor; Y: Tensor }, options: RepresenterOptions = {}): RepresenterSelfScores {
   const n = train.X.shape[0] ?? 0;
   if (n === 0) throw new Error('representerSelfScores: no training rows');
   // The surrogate and α do not depend on the test set: one test row keeps the kernel 1 × n.
