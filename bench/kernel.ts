@@ -50,20 +50,6 @@ function chainModule(chains: number): WebAssembly.Module {
   return new WebAssembly.Module(mod.toBytes());
 }
 
-/** GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5. */
-function fmaChains(chains: number): number {
-  const { f } = new WebAssembly.Instance(chainModule(chains), {}).exports as { f: (n: number) => number };
-  const iterations = 5e6;
-  f(1000);
-  let best = Infinity;
-  for (let r = 0; r < 5; r++) {
-    const t = performance.now();
-    f(iterations);
-    best = Math.min(best, performance.now() - t);
-  }
-  return (chains * 4 * iterations) / best / 1e6;
-}
-
 /**
  * Best wall time (ms) of `rounds` rounds in which every thread calls export `name` of `module`
  * at the same time, thread t with `args[t]`: this one and `args.length − 1` workers, started
@@ -111,11 +97,11 @@ async function bestTogether(
 }
 
 /**
- * GFLOP/s of `threads` threads each running the loop of `chains` FMA chains at the same time,
- * best of 5: what the cores allow together. On a shared machine this is not `threads` times one
- * core.
+ * GFLOP/s of a loop of `chains` independent f64x2 FMA chains (4 flops per FMA), best of 5, on
+ * `threads` threads at the same time: with more than one, what the cores allow together (on a
+ * shared machine not `threads` times one core).
  */
-async function fmaChainsTogether(chains: number, threads: number): Promise<number> {
+async function fmaChains(chains: number, threads = 1): Promise<number> {
   const iterations = 5e6;
   const ms = await bestTogether(chainModule(chains), undefined, 'f', Array.from({ length: threads }, () => [iterations]));
   return (threads * chains * 4 * iterations) / ms / 1e6;
@@ -157,11 +143,11 @@ export async function benchKernels(opts: { sizes?: number[] } = {}): Promise<Rec
   const out: Record<string, number> = {};
   setFlagsFromString('--experimental-wasm-relaxed-simd');
   if (!WebAssembly.validate(relaxedSimdProbe())) return out;
-  for (const c of CHAINS) out[`kernel.chains-${c}.gflops`] = fmaChains(c);
+  for (const c of CHAINS) out[`kernel.chains-${c}.gflops`] = await fmaChains(c);
   const cores = availableParallelism();
   if (cores > 1) {
     out['kernel.cores'] = cores;
-    out['kernel.chains-12-together.gflops'] = await fmaChainsTogether(12, cores);
+    out['kernel.chains-12-together.gflops'] = await fmaChains(12, cores);
     out['kernel.together.1024.best-gflops'] = await kernelTogether(1024, cores);
   }
   for (const n of opts.sizes ?? [96, 512, 1024]) {
