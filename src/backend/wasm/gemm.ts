@@ -397,7 +397,7 @@ class GemmEngine {
       this.runAlone(units, k, copyOut);
     } else if (batch > 1 || mr * n * k * claimUnits(units, use, mr) < pipelineMinMacs) {
       packAll();
-      this.share(units, k, use, copyOut, () => this.publishAll(units, k));
+      this.share(units, k, use, copyOut);
     } else {
       // B a k block of stored rows at a time (op(B) = B), A a claim of row panels at a time (op(A) = A).
       const bPieces = transB ? [k] : blockEnds(k, KC);
@@ -454,7 +454,7 @@ class GemmEngine {
     const units = batch * mp;
     const use = this.writeJob({ aBase, aStride: layout.aSlice, bBase, bStride: bSlice, cBase, cSlice, ldc, k, mp, np }, units, threads, m * n * k * batch, minMacsPerThread);
     if (use === 1) this.runAlone(units, k);
-    else this.share(units, k, use, undefined, () => this.publishAll(units, k));
+    else this.share(units, k, use, undefined);
     return layout;
   }
 
@@ -503,13 +503,13 @@ class GemmEngine {
    * Runs units [0, units) of the written job on `use` threads (this one and `use − 1` ready
    * workers), which take claims of units (see {@link claimStarts}) in turn until none are left,
    * and calls `onDone` on this thread once for each claim's units when they are finished.
-   * `before(starts)` packs (and publishes) what the workers' first claims need before they are
-   * woken; `after(starts)`, if given, packs the rest while they compute, before this thread
-   * takes claims itself.
+   * For a product packed while the workers compute, `before(starts)` packs (and publishes) what
+   * their first claims need before they are woken, and `after(starts)` packs the rest while they
+   * compute, before this thread takes claims itself; without them the operands are already packed.
    */
   private share(
     units: number, k: number, use: number, onDone: ((u0: number, u1: number) => void) | undefined,
-    before: (starts: readonly number[]) => void, after?: (starts: readonly number[]) => void,
+    before?: (starts: readonly number[]) => void, after?: (starts: readonly number[]) => void,
   ): void {
     const ctl = this.ctl, ready = this.readyWorkers();
     use = Math.min(use, ready.length + 1); // a worker may have stopped since the job was planned
@@ -527,7 +527,9 @@ class GemmEngine {
     // rethrown: they would otherwise go on writing into a memory the next product reuses.
     let woken = 0, failure: { error: unknown } | undefined;
     try {
-      before(starts);
+      // Already packed: published before the workers wake, so that none has to wait for it.
+      if (before) before(starts);
+      else this.publishAll(units, k);
       for (; woken < use - 1; woken++) {
         const w = ready[woken]!;
         Atomics.store(ctl, w.slot, (Atomics.load(ctl, w.slot) + 1) & 0x3fffffff);
