@@ -29,8 +29,17 @@ const KERNELS: readonly (readonly [string, GemmKernelShape])[] = [
 ];
 const CHAINS = [4, 8, 9, 12] as const;
 
-/** A module exporting `f(n)`: n trips of `chains` independent f64x2 FMAs, returning their sum. */
-function chainModule(chains: number): WebAssembly.Module {
+/**
+ * A module exporting `f(n)`: n trips of `chains` independent f64x2 FMAs, returning their sum
+ * (4 · chains · n flops).
+ *
+ * @example
+ * ```ts
+ * const f = new WebAssembly.Instance(chainModule(12)).exports.f as (n: number) => number;
+ * f(5e6); // 2.4e8 flops
+ * ```
+ */
+export function chainModule(chains: number): WebAssembly.Module {
   const mod = new ModuleBuilder();
   mod.func('f', ['i32'], ['f64'], (fb, [n]) => {
     const acc = Array.from({ length: chains }, () => fb.local('v128'));
@@ -50,15 +59,31 @@ function chainModule(chains: number): WebAssembly.Module {
   return new WebAssembly.Module(mod.toBytes());
 }
 
+/** Threads that call one export together, round after round (see {@link startTogether}). */
+export interface Together {
+  /** Runs one round: every thread calls the export once; returns the round's wall time in ms. */
+  round(): number;
+  /** Stops and terminates the workers. */
+  close(): Promise<void>;
+}
+
 /**
- * Best wall time (ms) of `rounds` rounds in which every thread calls export `name` of `module`
- * at the same time, thread t with `args[t]`: this one and `args.length − 1` workers, started
- * together through a shared counter. `memory`, when given, is imported as `env.memory` (shared,
- * so every thread computes over the same operands).
+ * Starts `args.length − 1` workers which, with this thread, call export `name` of `module` at
+ * the same time, thread t with `args[t]`, once per {@link Together.round}, started together
+ * through a shared counter. `memory`, when given, is imported as `env.memory` (shared, so every
+ * thread computes over the same operands). Every thread has called the export once (untimed)
+ * when the promise resolves.
+ *
+ * @example
+ * ```ts
+ * const t = await startTogether(chainModule(12), undefined, 'f', [[5e6], [5e6]]);
+ * const ms = t.round(); // both cores, one loop each
+ * await t.close();
+ * ```
  */
-async function bestTogether(
-  module: WebAssembly.Module, memory: WebAssembly.Memory | undefined, name: string, args: number[][], rounds = 5,
-): Promise<number> {
+export async function startTogether(
+  module: WebAssembly.Module, memory: WebAssembly.Memory | undefined, name: string, args: number[][],
+): Promise<Together> {
   const { Worker } = await import('node:worker_threads');
   const imports: WebAssembly.Imports = memory ? { env: { memory } } : {};
   const fn = new WebAssembly.Instance(module, imports).exports[name] as (...a: number[]) => unknown;
@@ -76,23 +101,44 @@ async function bestTogether(
       fn(...mine);
       Atomics.add(ctl, 1, 1); Atomics.notify(ctl, 1);
     }`, { eval: true, workerData: { module, memory, name, mine, ctl } }));
+  const close = async () => {
+    Atomics.store(ctl, 0, -1);
+    Atomics.notify(ctl, 0);
+    await Promise.all(workers.map((w) => w.terminate()));
+  };
   try {
     for (let r = Atomics.load(ctl, 2); r < workers.length; r = Atomics.load(ctl, 2)) Atomics.wait(ctl, 2, r, 100);
     fn(...args[0]!);
-    let best = Infinity;
-    for (let round = 1; round <= rounds; round++) {
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  let round = 0;
+  return {
+    round() {
+      round++;
       const t = performance.now();
       Atomics.store(ctl, 0, round);
       Atomics.notify(ctl, 0);
       fn(...args[0]!);
       for (let d = Atomics.load(ctl, 1); d < round * workers.length; d = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, d);
-      best = Math.min(best, performance.now() - t);
-    }
+      return performance.now() - t;
+    },
+    close,
+  };
+}
+
+/** Best wall time (ms) of `rounds` rounds of {@link startTogether}'s threads. */
+async function bestTogether(
+  module: WebAssembly.Module, memory: WebAssembly.Memory | undefined, name: string, args: number[][], rounds = 5,
+): Promise<number> {
+  const together = await startTogether(module, memory, name, args);
+  try {
+    let best = Infinity;
+    for (let r = 0; r < rounds; r++) best = Math.min(best, together.round());
     return best;
   } finally {
-    Atomics.store(ctl, 0, -1);
-    Atomics.notify(ctl, 0);
-    await Promise.all(workers.map((w) => w.terminate()));
+    await together.close();
   }
 }
 

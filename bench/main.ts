@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchEngineLogreg, benchEngineMlp, benchEngineSoftmaxMlp } from './engine.ts';
 import { makeLogregProblem, makeMlpProblem, makeSoftmaxMlpProblem } from './peers/problems.ts';
 import { benchVersus, versusReport } from './versus.ts';
-import { benchCpuMatmul, matmulReport } from './matmul.ts';
+import { benchCpuMatmul, benchMatmulTargets, matmulReport } from './matmul.ts';
 import { benchKernels, kernelReport } from './kernel.ts';
 import { benchNarrow, narrowReport } from './narrow.ts';
 import { benchStaging, stagingReport } from './staging.ts';
@@ -57,6 +57,8 @@ if (sections.includes('peers')) {
 if (sections.includes('matmul')) {
   log('matmul: float64 CPU products, oracle / WebAssembly 1 thread / all threads / jax-js, alternated …');
   Object.assign(results, await benchCpuMatmul());
+  log('matmul: issue 12\'s targets, against the FMA ceiling timed in the same rounds …');
+  Object.assign(results, await benchMatmulTargets());
 }
 if (sections.includes('kernel')) {
   log('kernel: the generated GEMM kernels alone on packed operands, against the FMA ceiling, alternated …');
@@ -149,24 +151,6 @@ const cpuMatmul = matmulReport(Object.fromEntries(Object.entries(r).filter(([k])
 if (cpuMatmul.length) lines.push(...cpuMatmul, '');
 const kernels = kernelReport(r);
 if (kernels.length) lines.push(...kernels, '');
-// Issue 12's matmul targets as fractions of the FMA ceiling measured in this run (the machine's
-// speed swings by 15–35% between minutes; a fraction of a ceiling measured alongside does not).
-const ceiling = r['kernel.chains-12.gflops'];
-const cores = r['cpu-matmul.threads'];
-if (ceiling !== undefined && cores !== undefined) {
-  // All threads against the chains run on every core at once where that was measured.
-  const together = cores > 1 ? r['kernel.chains-12-together.gflops'] ?? cores * ceiling : ceiling;
-  const of = (key: string, top: number) => {
-    const v = r[`cpu-matmul.${key}.best-gflops`];
-    return v === undefined ? '—' : `${fmt(v)} GFLOP/s, ${((100 * v) / top).toFixed(0)}%`;
-  };
-  lines.push(
-    `Best A·B against the FMA ceilings of this run (${fmt(ceiling)} GFLOP/s on one core, ${fmt(together)} on ${cores} at once): ` +
-      `512² on one thread ${of('wasm-1t.AB.512', ceiling)} (issue 12: 24, 80% of its ceiling); ` +
-      `1024² on ${cores} threads ${of(`wasm-${cores}t.AB.1024`, together)}, reused ${of(`reused-${cores}t.AB.1024`, together)} (issue 12: 45 on two, 75% of its 60)`,
-    '',
-  );
-}
 const narrow = narrowReport(r);
 if (narrow.length) lines.push(...narrow, '');
 const staging = stagingReport(r);

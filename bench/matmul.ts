@@ -13,7 +13,8 @@
 import { cpuBackend } from '../src/backend/cpu.ts';
 import { clearF64Pool, releaseF64 } from '../src/backend/f64-pool.ts';
 import { defaultThreads, warmGemmThreads, wasmGemmInfo, wasmMatmul } from '../src/backend/wasm/gemm.ts';
-import { timeAlternated } from './peers/timing.ts';
+import { chainModule, startTogether } from './kernel.ts';
+import { median, timeAlternated } from './peers/timing.ts';
 
 /** The products timed: plain, A transposed, B transposed. */
 export const FORMS = [
@@ -138,6 +139,75 @@ export async function benchCpuMatmul(opts: MatmulBenchOptions = {}): Promise<Rec
 }
 
 /**
+ * Issue 12's two matmul targets measured against the FMA ceiling of the same seconds. The
+ * machine's speed swings by 15–35% from minute to minute, so a product timed in one minute and a
+ * ceiling timed in another give a fraction that means little (a run once put 1024² on two
+ * threads at 101% of a ceiling measured a minute later). Here every round times, in turn, the
+ * 12-chain FMA loop on this thread, A·B at 512² on one thread, the loop on every core at once
+ * and A·B at 1024² on every thread (results released, as in a loop under `tidy`), each loop
+ * before and after its product (the faster of the two is the round's ceiling), and the fraction
+ * is taken round by round. Keys `cpu-matmul.target.<n>-<T>t.` + `gflops` (median), `best-gflops`,
+ * `ceiling-gflops` (median), `fraction` (median of the rounds' fractions), `fraction-low` and
+ * `fraction-high`. Empty where relaxed SIMD is off (the loop needs its fused multiply-add).
+ *
+ * @example
+ * ```ts
+ * const r = await benchMatmulTargets();
+ * r['cpu-matmul.target.512-1t.fraction']; // e.g. 0.9: 90% of the one-core ceiling
+ * ```
+ */
+export async function benchMatmulTargets(rounds = 21): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const info = wasmGemmInfo();
+  if (!info?.kernel.fma) return out;
+  const all = defaultThreads();
+  warmGemmThreads(all, 10_000);
+  const trips = 1.5e7; // ~30 ms a loop: a late wake-up or a timer tick is a small part of it
+  const chains = chainModule(12);
+  const loops = [await startTogether(chains, undefined, 'f', [[trips]]), await startTogether(chains, undefined, 'f', Array.from({ length: all }, () => [trips]))];
+  const targets = [
+    { key: `512-1t`, n: 512, threads: 1, loop: loops[0]!, cores: 1 },
+    { key: `1024-${all}t`, n: 1024, threads: all, loop: loops[1]!, cores: all },
+  ].map((t) => ({
+    ...t,
+    A: Float64Array.from({ length: t.n * t.n }, (_, i) => Math.sin(i * 0.37)),
+    B: Float64Array.from({ length: t.n * t.n }, (_, i) => Math.cos(i * 0.11)),
+    speeds: [] as number[],
+    ceilings: [] as number[],
+  }));
+  try {
+    clearF64Pool();
+    const product = (t: (typeof targets)[number]) => releaseF64(wasmMatmul(t.A, t.B, 1, t.n, t.n, t.n, false, false, { threads: t.threads })!);
+    for (const t of targets) product(t); // compilation, memory growth, worker start
+    for (let r = 0; r < rounds; r++) {
+      for (const t of targets) {
+        const before = t.loop.round();
+        const start = performance.now();
+        product(t);
+        const ms = performance.now() - start;
+        const after = t.loop.round();
+        t.speeds.push((2 * t.n ** 3) / ms / 1e6);
+        t.ceilings.push((t.cores * 12 * 4 * trips) / Math.min(before, after) / 1e6);
+      }
+    }
+  } finally {
+    await Promise.all(loops.map((l) => l.close()));
+    clearF64Pool();
+  }
+  for (const t of targets) {
+    const fractions = t.speeds.map((s, i) => s / t.ceilings[i]!);
+    const key = `cpu-matmul.target.${t.key}`;
+    out[`${key}.gflops`] = median(t.speeds);
+    out[`${key}.best-gflops`] = Math.max(...t.speeds);
+    out[`${key}.ceiling-gflops`] = median(t.ceilings);
+    out[`${key}.fraction`] = median(fractions);
+    out[`${key}.fraction-low`] = Math.min(...fractions);
+    out[`${key}.fraction-high`] = Math.max(...fractions);
+  }
+  return out;
+}
+
+/**
  * Checks row n/2 of an n × n product `got` against `want`, relative 1e-9 (rounding differences
  * are ~1e-15), and throws naming the first wrong entry.
  *
@@ -164,7 +234,8 @@ export function checkRow(what: string, got: Float64Array, want: Float64Array, n:
  * ```
  */
 export function matmulReport(r: Record<string, number>): string[] {
-  const keys = Object.keys(r).filter((k) => k.endsWith('.gflops'));
+  // The per-size rows (`cpu-matmul.<system>.<form>.<n>.gflops`); the targets' keys are read below.
+  const keys = Object.keys(r).filter((k) => k.endsWith('.gflops') && !k.startsWith('cpu-matmul.target.'));
   if (!keys.length) return [];
   const all = r['cpu-matmul.threads'] ?? 1;
   const systems = ['oracle', 'wasm-1t', ...(all > 1 ? [`wasm-${all}t`] : []), 'jaxjs'];
@@ -201,6 +272,21 @@ export function matmulReport(r: Record<string, number>): string[] {
       const first = g(`reused-${all}t-packed-first`, 'AB', n), overlapped = g(`reused-${all}t`, 'AB', n);
       const pipelining = first === undefined || overlapped === undefined ? '' : `; ${all}t with the operands packed before the workers wake ${f(first)} [${f(r[`cpu-matmul.reused-${all}t-packed-first.AB.${n}.best-gflops`])}], packing while they compute ${(overlapped / first).toFixed(2)}× that`;
       lines.push(`    ${String(n).padStart(4)}: ${[cell('reused-1t'), cell(`reused-${all}t`)].filter(Boolean).join(', ')}${pipelining}`);
+    }
+  }
+  const targets = [
+    { key: '512-1t', what: '512² on one thread', goal: 'issue 12: 24 GFLOP/s, 80% of the 30 it measured' },
+    { key: `1024-${all}t`, what: `1024² on ${all} threads`, goal: 'issue 12: 45 on two, 75% of its 60' },
+  ].filter((t) => r[`cpu-matmul.target.${t.key}.fraction`] !== undefined);
+  if (targets.length) {
+    lines.push("  A·B against the FMA ceiling timed around it (12-chain loop on the product's cores just before and after, every round; result reused):");
+    for (const t of targets) {
+      const k = (s: string) => r[`cpu-matmul.target.${t.key}.${s}`]!;
+      const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+      lines.push(
+        `    ${t.what}: ${f(k('gflops'))} GFLOP/s median [${f(k('best-gflops'))}], ceiling ${f(k('ceiling-gflops'))}; ` +
+          `${pct(k('fraction'))} of it (rounds ${pct(k('fraction-low'))}–${pct(k('fraction-high'))}) (${t.goal})`,
+      );
     }
   }
   lines.push('  ratios (medians):');
