@@ -164,7 +164,11 @@ export async function benchMatmulTargets(rounds = 21): Promise<Record<string, nu
   warmGemmThreads(all, 10_000);
   const trips = 1.5e7; // ~30 ms a loop: a late wake-up or a timer tick is a small part of it
   const chains = chainModule(12);
-  const loops = [await startTogether(chains, undefined, 'f', [[trips]]), await startTogether(chains, undefined, 'f', Array.from({ length: all }, () => [trips]))];
+  const one = await startTogether(chains, undefined, 'f', [[trips]]);
+  const loops = [one, await startTogether(chains, undefined, 'f', Array.from({ length: all }, () => [trips])).catch(async (e: unknown) => {
+    await one.close();
+    throw e;
+  })];
   const targets = [
     { key: `512-1t`, n: 512, threads: 1, loop: loops[0]!, cores: 1 },
     { key: `1024-${all}t`, n: 1024, threads: all, loop: loops[1]!, cores: all },
