@@ -16,7 +16,8 @@
  * @module
  */
 import { cpuBackend } from '../src/backend/cpu.ts';
-import { STAGING_SLICE, setWasmPacking, wasmGemmAvailable, wasmMatmul } from '../src/backend/wasm/gemm.ts';
+import { STAGING_SLICE, wasmGemmAvailable, wasmMatmul } from '../src/backend/wasm/gemm.ts';
+import { setWasmPacking } from '../src/backend/wasm/packing.ts';
 import { setNarrowSlice, wasmNarrowAvailable, wasmNarrowMatmul } from '../src/backend/wasm/narrow.ts';
 import { setWasmTanh } from '../src/backend/wasm/tanh.ts';
 import { fastCpuBackend } from '../src/backend/wasm/backend.ts';

@@ -1,12 +1,13 @@
 /**
  * The GEMM's WebAssembly packers (`src/backend/wasm/pack-module.ts`, driven by `packA`/`packB` in
- * `gemm.ts`) against the JavaScript packing loops they replace. Packing only moves values, so the
+ * `packing.ts`) against the JavaScript packing loops they replace. Packing only moves values, so the
  * claim checked is equality, bit for bit: of the packed panels (every panel width the module is
  * generated for, both kinds, slices of any size) and of whole products.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packA, packB, setWasmPacking, wasmGemmAvailable, wasmMatmul, type PackKernels, type PackStaging } from '../../src/backend/wasm/gemm.ts';
+import { wasmGemmAvailable, wasmMatmul } from '../../src/backend/wasm/gemm.ts';
+import { packA, packB, setWasmPacking, type PackKernels, type PackStaging } from '../../src/backend/wasm/packing.ts';
 import { buildPackModule, packExport, PACK_WIDTHS } from '../../src/backend/wasm/pack-module.ts';
 import { sizes } from './product-bound.ts';
 

@@ -17,7 +17,8 @@
  */
 import { allocateF64 } from '../f64-pool.ts';
 import { type ConvOp, type ConvPlan, convPaddedPlane } from '../backend.ts';
-import { packA, packB, wasmPackedProduct, type GemmThreading, type PackedLayout } from './gemm.ts';
+import { wasmPackedProduct, type GemmThreading, type PackedLayout } from './gemm.ts';
+import { packA, packB } from './packing.ts';
 
 /** Most packed-operand entries one chunk of images may take (8 MB of float64): stays in L3. */
 const CHUNK_ENTRIES = 1 << 20;
