@@ -67,6 +67,7 @@ const CLAIM_DONE = 512;
 const MAX_CLAIMS = 512;
 /** From byte 4096, the first unit of each claim and, after the last, the unit count (i32s). */
 const CLAIM_STARTS = 1024;
+/** The first byte of the data area: packed A, packed B, C, then the staging area. */
 const DATA_ADDR = 8192;
 /** 2 GiB: byte addresses stay below 2³¹, and a browser on a small device can still reserve it. */
 const MAX_PAGES = 32768;
@@ -240,9 +241,9 @@ class GemmEngine {
   }
 
   /**
-   * The data area (from byte 4096) with at least `bytes` bytes, for a kernel that shares this
-   * memory (see `narrow.ts`): the float64 view and the index of its first float64, or `undefined`
-   * when the memory cannot grow that far. Valid until the next product.
+   * The data area (from byte `DATA_ADDR`, 8192) with at least `bytes` bytes, for a kernel that
+   * shares this memory (see `narrow.ts`): the float64 view and the index of its first float64, or
+   * `undefined` when the memory cannot grow that far. Valid until the next product.
    */
   scratch(bytes: number): { H: Float64Array; base: number } | undefined {
     if (DATA_ADDR + bytes >= 2 ** 31 || !this.ensureBytes(DATA_ADDR + bytes)) return undefined;
