@@ -30,8 +30,21 @@ const KERNELS: readonly (readonly [string, GemmKernelShape])[] = [
 const CHAINS = [4, 8, 9, 12] as const;
 
 /**
+ * Floating-point operations in one call `f(trips)` of {@link chainModule}`(chains)`: each trip
+ * does one f64x2 FMA per chain, a multiply and an add in each of two lanes.
+ *
+ * @example
+ * ```ts
+ * chainFlops(12, 5e6); // 2.4e8
+ * ```
+ */
+export function chainFlops(chains: number, trips: number): number {
+  return 4 * chains * trips;
+}
+
+/**
  * A module exporting `f(n)`: n trips of `chains` independent f64x2 FMAs, returning their sum
- * (4 · chains · n flops).
+ * ({@link chainFlops} of them).
  *
  * @example
  * ```ts
@@ -150,7 +163,7 @@ async function bestTogether(
 async function fmaChains(chains: number, threads = 1): Promise<number> {
   const iterations = 5e6;
   const ms = await bestTogether(chainModule(chains), undefined, 'f', Array.from({ length: threads }, () => [iterations]));
-  return (threads * chains * 4 * iterations) / ms / 1e6;
+  return (threads * chainFlops(chains, iterations)) / ms / 1e6;
 }
 
 /**

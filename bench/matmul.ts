@@ -13,7 +13,7 @@
 import { cpuBackend } from '../src/backend/cpu.ts';
 import { clearF64Pool, releaseF64 } from '../src/backend/f64-pool.ts';
 import { defaultThreads, warmGemmThreads, wasmGemmInfo, wasmMatmul } from '../src/backend/wasm/gemm.ts';
-import { chainModule, startTogether } from './kernel.ts';
+import { chainFlops, chainModule, startTogether } from './kernel.ts';
 import { median, timeAlternated } from './peers/timing.ts';
 
 /** The products timed: plain, A transposed, B transposed. */
@@ -163,9 +163,9 @@ export async function benchMatmulTargets(rounds = 21): Promise<Record<string, nu
   const all = defaultThreads();
   warmGemmThreads(all, 10_000);
   const trips = 1.5e7; // ~30 ms a loop: a late wake-up or a timer tick is a small part of it
-  const chains = chainModule(12);
-  const one = await startTogether(chains, undefined, 'f', [[trips]]);
-  const loops = [one, await startTogether(chains, undefined, 'f', Array.from({ length: all }, () => [trips])).catch(async (e: unknown) => {
+  const chains = 12, loop = chainModule(chains);
+  const one = await startTogether(loop, undefined, 'f', [[trips]]);
+  const loops = [one, await startTogether(loop, undefined, 'f', Array.from({ length: all }, () => [trips])).catch(async (e: unknown) => {
     await one.close();
     throw e;
   })];
@@ -191,7 +191,7 @@ export async function benchMatmulTargets(rounds = 21): Promise<Record<string, nu
         const ms = performance.now() - start;
         const after = t.loop.round();
         t.speeds.push((2 * t.n ** 3) / ms / 1e6);
-        t.ceilings.push((t.cores * 12 * 4 * trips) / Math.min(before, after) / 1e6);
+        t.ceilings.push((t.cores * chainFlops(chains, trips)) / Math.min(before, after) / 1e6);
       }
     }
   } finally {

@@ -5,8 +5,8 @@
  * A call packs op(A) and op(B) from the caller's arrays into the memory (so the transpose flags
  * cost nothing beyond the packing, `packing.ts`): slices of stored rows are copied in with
  * `TypedArray.set` and dealt into panels by generated WebAssembly packers (`pack-module.ts`), small
- * operands and partial panels by JavaScript loops. It then runs the kernel over (slice, row panel) units, and
- * copies C out. The memory grows when a product needs more and is never shrunk or
+ * operands and partial panels by JavaScript loops. It then runs the kernel over (slice, row panel)
+ * units, and copies C out. The memory grows when a product needs more and is never shrunk or
  * reallocated otherwise, so the hot path allocates nothing but the result.
  *
  * Threads: large products are split by row panels between the calling thread and `threads − 1`
